@@ -1,0 +1,333 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+
+/* Per-partition state: whether the replay point has been applied and passed,
+ * and whether the partition is at its end. */
+enum { PART_NEW = 0, PART_FILTERING, PART_LIVE };
+
+struct part {
+        char *topic;
+        int32_t partition;
+        int state;
+        int assigned;
+        int at_eof;
+};
+
+struct osh_consumer {
+        rd_kafka_t *rk;
+        osh_replay_kind_t replay;
+        int64_t replay_ts_ms;
+        char replay_batch[128];
+        struct part *parts;
+        size_t part_cnt;
+        size_t part_cap;
+};
+
+static struct part *part_get(osh_consumer_t *c, const char *topic, int32_t partition)
+{
+        struct part *np;
+
+        for (size_t i = 0; i < c->part_cnt; i++)
+                if (c->parts[i].partition == partition && !strcmp(c->parts[i].topic, topic))
+                        return &c->parts[i];
+        if (c->part_cnt == c->part_cap) {
+                size_t cap = c->part_cap ? c->part_cap * 2 : 16;
+                np = realloc(c->parts, cap * sizeof(*np));
+                if (!np)
+                        return NULL;
+                c->parts = np;
+                c->part_cap = cap;
+        }
+        np = &c->parts[c->part_cnt];
+        memset(np, 0, sizeof(*np));
+        np->topic = strdup(topic);
+        if (!np->topic)
+                return NULL;
+        np->partition = partition;
+        c->part_cnt++;
+        return np;
+}
+
+/* Uses the broker's time index where it has one (real Kafka); the mock has
+ * none, so we fall back to the beginning plus a client-side filter. */
+static void seek_by_time(osh_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t err;
+        int i;
+
+        for (i = 0; i < q->cnt; i++)
+                q->elems[i].offset = c->replay_ts_ms;
+        err = rd_kafka_offsets_for_times(c->rk, q, 5000);
+        for (i = 0; i < parts->cnt; i++) {
+                int ok = !err && !q->elems[i].err && q->elems[i].offset >= 0;
+                parts->elems[i].offset = ok ? q->elems[i].offset : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (err)
+                osh_info("replay by time: broker lookup failed (%s), scanning from the start",
+                         rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(q);
+}
+
+static void apply_replay(osh_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(parts->cnt);
+
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                struct part *p = part_get(c, tp->topic, tp->partition);
+                if (!p)
+                        continue;
+                p->assigned = 1;
+                p->at_eof = 0;
+                if (p->state != PART_NEW)
+                        continue;
+                p->state = c->replay == OSH_REPLAY_NONE ? PART_LIVE : PART_FILTERING;
+                if (c->replay == OSH_REPLAY_NONE)
+                        continue;
+                if (c->replay == OSH_REPLAY_EARLIEST)
+                        p->state = PART_LIVE;
+                rd_kafka_topic_partition_list_add(fresh, tp->topic, tp->partition);
+        }
+        if (fresh->cnt > 0) {
+                if (c->replay == OSH_REPLAY_TS)
+                        seek_by_time(c, fresh);
+                else
+                        for (int i = 0; i < fresh->cnt; i++)
+                                fresh->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                for (int i = 0; i < fresh->cnt; i++)
+                        rd_kafka_topic_partition_list_find(parts, fresh->elems[i].topic,
+                                                           fresh->elems[i].partition)
+                                ->offset = fresh->elems[i].offset;
+                osh_info("replay applied to %d partition(s)", fresh->cnt);
+        }
+        rd_kafka_topic_partition_list_destroy(fresh);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        osh_consumer_t *c = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                apply_replay(c, parts);
+                rd_kafka_assign(rk, parts);
+                osh_info("assigned %d partition(s)", parts->cnt);
+                return;
+        }
+        /* Revoke: commit what was processed so the next owner resumes there. */
+        rd_kafka_commit(rk, NULL, 0);
+        for (size_t i = 0; i < c->part_cnt; i++)
+                c->parts[i].assigned = 0;
+        rd_kafka_assign(rk, NULL);
+}
+
+osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
+                                 const char *const *topics, size_t topic_cnt,
+                                 const osh_replay_t *replay, char *errstr, size_t errstr_size)
+{
+        osh_consumer_t *c = calloc(1, sizeof(*c));
+        rd_kafka_topic_partition_list_t *subs = NULL;
+        rd_kafka_resp_err_t err;
+
+        if (!c || !group_id || !*group_id) {
+                snprintf(errstr, errstr_size, c ? "consumer group id is required" : "out of memory");
+                goto fail;
+        }
+        if (replay && replay->kind == OSH_REPLAY_BATCH &&
+            (!replay->batch_id || strlen(replay->batch_id) >= sizeof(c->replay_batch))) {
+                snprintf(errstr, errstr_size, "replay: batch id missing or too long");
+                goto fail;
+        }
+        if (replay) {
+                c->replay = replay->kind;
+                c->replay_ts_ms = replay->ts_ms;
+                if (replay->kind == OSH_REPLAY_BATCH)
+                        snprintf(c->replay_batch, sizeof(c->replay_batch), "%s",
+                                 replay->batch_id);
+        }
+        if (osh_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size))
+                goto fail;
+        rd_kafka_conf_set_opaque(conf, c);
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+        conf = NULL; /* owned by rk, or destroyed below on failure */
+        if (!c->rk)
+                goto fail;
+        rd_kafka_poll_set_consumer(c->rk);
+        subs = rd_kafka_topic_partition_list_new((int)topic_cnt);
+        for (size_t i = 0; i < topic_cnt; i++)
+                rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(c->rk, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (err) {
+                snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+                goto fail;
+        }
+        return c;
+fail:
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        osh_consumer_destroy(c);
+        return NULL;
+}
+
+static int replay_passes(const osh_consumer_t *c, const rd_kafka_message_t *m)
+{
+        char buf[sizeof(c->replay_batch)];
+        const char *id;
+
+        if (c->replay == OSH_REPLAY_TS)
+                return rd_kafka_message_timestamp(m, NULL) >= c->replay_ts_ms;
+        id = osh_kafka_header(m, OSH_HDR_BATCH_ID, buf, sizeof(buf));
+        return id && !strcmp(id, c->replay_batch);
+}
+
+/* Returns 1 if m must be skipped because it precedes the replay point. */
+static int replay_skip(osh_consumer_t *c, const rd_kafka_message_t *m)
+{
+        struct part *p = part_get(c, rd_kafka_topic_name(m->rkt), m->partition);
+
+        if (!p)
+                return 0;
+        p->at_eof = 0;
+        if (p->state != PART_FILTERING)
+                return 0;
+        if (replay_passes(c, m)) {
+                p->state = PART_LIVE;
+                return 0;
+        }
+        return 1;
+}
+
+static void mark_eof(osh_consumer_t *c, const rd_kafka_message_t *m)
+{
+        struct part *p = part_get(c, rd_kafka_topic_name(m->rkt), m->partition);
+
+        if (p)
+                p->at_eof = 1;
+}
+
+rd_kafka_message_t *osh_consumer_poll(osh_consumer_t *c, int timeout_ms)
+{
+        rd_kafka_message_t *m;
+
+        while (!osh_shutdown_requested()) {
+                m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+                if (!m)
+                        return NULL;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        mark_eof(c, m);
+                } else if (m->err) {
+                        osh_warn("consume: %s", rd_kafka_message_errstr(m));
+                } else if (replay_skip(c, m)) {
+                        osh_consumer_store(c, m);
+                } else {
+                        return m;
+                }
+                rd_kafka_message_destroy(m);
+                timeout_ms = 0;
+        }
+        return NULL;
+}
+
+int osh_consumer_store(osh_consumer_t *c, const rd_kafka_message_t *m)
+{
+        rd_kafka_resp_err_t err = rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+
+        if (err) {
+                osh_warn("offset store %s[%" PRId32 "]@%" PRId64 ": %s",
+                         rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+int osh_consumer_commit(osh_consumer_t *c)
+{
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                osh_warn("commit: %s", rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+int64_t osh_consumer_lag(osh_consumer_t *c)
+{
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int64_t lag = -1;
+
+        if (rd_kafka_assignment(c->rk, &a) || !a)
+                return -1;
+        if (rd_kafka_position(c->rk, a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                for (int i = 0; i < a->cnt; i++) {
+                        int64_t lo, hi;
+                        if (rd_kafka_get_watermark_offsets(c->rk, a->elems[i].topic,
+                                                           a->elems[i].partition, &lo, &hi))
+                                continue;
+                        int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+                        lag = (lag < 0 ? 0 : lag) + (hi > pos ? hi - pos : 0);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+        return lag;
+}
+
+int osh_consumer_at_end(osh_consumer_t *c)
+{
+        int any = 0;
+
+        for (size_t i = 0; i < c->part_cnt; i++) {
+                if (!c->parts[i].assigned)
+                        continue;
+                if (!c->parts[i].at_eof)
+                        return 0;
+                any = 1;
+        }
+        return any;
+}
+
+rd_kafka_t *osh_consumer_handle(osh_consumer_t *c)
+{
+        return c->rk;
+}
+
+void osh_consumer_destroy(osh_consumer_t *c)
+{
+        if (!c)
+                return;
+        if (c->rk) {
+                /* close() commits stored offsets and leaves the group cleanly. */
+                rd_kafka_consumer_close(c->rk);
+                rd_kafka_destroy(c->rk);
+        }
+        for (size_t i = 0; i < c->part_cnt; i++)
+                free(c->parts[i].topic);
+        free(c->parts);
+        free(c);
+}
+
+const char *osh_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                             size_t buf_size)
+{
+        rd_kafka_headers_t *hdrs;
+        const void *val;
+        size_t size;
+
+        if (rd_kafka_message_headers(m, &hdrs) ||
+            rd_kafka_header_get_last(hdrs, name, &val, &size) || !val || size >= buf_size)
+                return NULL;
+        memcpy(buf, val, size);
+        buf[size] = '\0';
+        return buf;
+}

@@ -1,0 +1,116 @@
+#include "oshirase/service.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/signal.h"
+
+static int start_heartbeat(osh_service_t *svc, const char *hb_prefix)
+{
+        char errstr[512];
+        rd_kafka_conf_t *conf;
+        osh_heartbeat_id_t id = {
+                .service = svc->name,
+                .instance = osh_config_str(svc->cfg, "instance"),
+                .segment = osh_config_str(svc->cfg, "segment"),
+        };
+
+        conf = osh_kafka_conf_new(svc->cfg, hb_prefix, OSH_KAFKA_PRODUCER, NULL, errstr,
+                                  sizeof(errstr));
+        if (!conf)
+                goto fail;
+        svc->hb = osh_heartbeat_new(conf, &id, osh_config_int(svc->cfg, "heartbeat.interval"),
+                                    errstr, sizeof(errstr));
+        if (!svc->hb || osh_heartbeat_start(svc->hb))
+                goto fail;
+        return 0;
+fail:
+        osh_error("heartbeat: %s", errstr);
+        return -1;
+}
+
+int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t *table,
+                     size_t n, const char *hb_prefix, int argc, char **argv)
+{
+        char errstr[512];
+        int rc;
+
+        memset(svc, 0, sizeof(*svc));
+        svc->name = name;
+        svc->cfg = osh_config_new(name, table, n);
+        if (!svc->cfg)
+                return OSH_CONFIG_FAIL;
+        rc = osh_config_load(svc->cfg, argc, argv, NULL, errstr, sizeof(errstr));
+        if (rc != OSH_CONFIG_RUN) {
+                if (rc == OSH_CONFIG_FAIL)
+                        fprintf(stderr, "%s: %s\n", name, errstr);
+                goto done;
+        }
+        osh_config_init_log(svc->cfg);
+        osh_signal_install();
+        osh_config_replay_parse(osh_config_str(svc->cfg, "replay"), &svc->replay);
+        rc = OSH_CONFIG_FAIL;
+        if (osh_serde_init(errstr, sizeof(errstr))) {
+                osh_error("schemas: %s", errstr);
+                goto done;
+        }
+        if (!osh_config_check_only(svc->cfg) && hb_prefix && start_heartbeat(svc, hb_prefix))
+                goto done;
+        osh_info("starting %s %s", name, OSH_VERSION);
+        return OSH_CONFIG_RUN;
+done:
+        osh_service_fini(svc);
+        return rc;
+}
+
+int osh_service_check_done(osh_service_t *svc)
+{
+        if (!osh_config_check_only(svc->cfg))
+                return 0;
+        osh_config_dump(svc->cfg);
+        printf("%s: configuration ok\n", svc->name);
+        return 1;
+}
+
+void osh_service_ready(osh_service_t *svc)
+{
+        const char *path = osh_config_str(svc->cfg, "ready.file");
+        int fd;
+
+        if (svc->hb)
+                osh_heartbeat_set_state(svc->hb, OSH_STATE_RUNNING);
+        osh_info("ready");
+        if (!path || !*path)
+                return;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) {
+                osh_warn("ready.file %s: cannot create", path);
+                return;
+        }
+        close(fd);
+}
+
+void osh_service_count(osh_service_t *svc, osh_counter_t ctr, uint64_t n)
+{
+        if (svc->hb)
+                osh_heartbeat_count(svc->hb, ctr, n);
+}
+
+void osh_service_fini(osh_service_t *svc)
+{
+        if (svc->hb) {
+                osh_heartbeat_set_state(svc->hb, OSH_STATE_STOPPING);
+                osh_heartbeat_destroy(svc->hb);
+                svc->hb = NULL;
+        }
+        if (svc->cfg) {
+                osh_info("stopped");
+                osh_config_destroy(svc->cfg);
+                svc->cfg = NULL;
+        }
+}
