@@ -20,5 +20,5 @@ foreach(_proto ${_osh_protos})
   list(APPEND OSH_PROTO_C ${_c})
   # Generated code is not ours to keep warning-free under -Wextra -Werror.
   set_source_files_properties(${_c} PROPERTIES GENERATED TRUE
-    COMPILE_OPTIONS "-Wno-error;-Wno-unused-parameter;-Wno-missing-field-initializers")
+    COMPILE_OPTIONS "-Wno-error;-Wno-unused-parameter;-Wno-missing-field-initializers;-Wno-missing-braces")
 endforeach()
