@@ -85,8 +85,10 @@ int osh_config_check_only(const osh_config_t *cfg);
 /* Typed getters. The key must be in the table with a matching type
  * (programming error → abort). Strings are owned by cfg. */
 const char *osh_config_str(const osh_config_t *cfg, const char *key); /* NULL if unset; any type */
-int64_t osh_config_int(const osh_config_t *cfg, const char *key); /* INT/DURATION/SIZE; 0 if unset */
-int osh_config_bool(const osh_config_t *cfg, const char *key);    /* 0 if unset */
+/* INT/DURATION/SIZE (ms for durations, bytes for sizes); 0 if unset. */
+int64_t osh_config_int(const osh_config_t *cfg, const char *key);
+/* BOOL; 0 if unset. */
+int osh_config_bool(const osh_config_t *cfg, const char *key);
 /* Where the effective value came from: "default", "file", "env" or "flag". */
 const char *osh_config_source(const osh_config_t *cfg, const char *key);
 
