@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # osh-broker: four isolated mock clusters with pre-created topics, produce and
 # consume on each with kcat, env file lifecycle, then the --single variant.
+# shellcheck source=lib/harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
 
 osh_it_begin
