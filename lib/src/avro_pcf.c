@@ -299,7 +299,7 @@ char *osh_avro_pcf(const char *json, size_t len, char *errstr, size_t errstr_siz
 {
         pcf_buf_t b = {.errstr = errstr, .errstr_size = errstr_size};
         json_error_t jerr;
-        json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+        json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
         if (!root) {
                 snprintf(errstr, errstr_size, "schema JSON line %d: %s", jerr.line, jerr.text);

@@ -96,7 +96,7 @@ static osh_schema_t *schema_build(const char *json, size_t len, const char *file
                 goto fail;
         }
         s->fingerprint = osh_avro_crc64(s->pcf, strlen(s->pcf));
-        p->root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+        p->root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (!p->root)
                 goto oom; /* PCF parsed it already: only memory can fail here */
         s->name = schema_full_name(p->root, s->pcf);
@@ -255,9 +255,35 @@ const osh_schema_t *osh_schema_at(size_t i)
 
 int osh_value_new(const osh_schema_t *s, avro_value_t *out)
 {
-        if (!s || !out)
+        char err[128];
+
+        if (!s || !out || avro_generic_value_new(s->iface, out) != 0)
                 return -1;
-        return avro_generic_value_new(s->iface, out) == 0 ? 0 : -1;
+        if (osh_serde_init_value(s, out, err, sizeof(err)) < 0) {
+                avro_value_decref(out);
+                return -1;
+        }
+        return 0;
+}
+
+int osh_value_append(const osh_schema_t *s, avro_value_t *array, avro_value_t *item)
+{
+        char err[128];
+
+        if (!s || avro_value_get_type(array) != AVRO_ARRAY ||
+            avro_value_append(array, item, NULL) != 0)
+                return -1;
+        return osh_serde_init_value(s, item, err, sizeof(err));
+}
+
+int osh_value_add(const osh_schema_t *s, avro_value_t *map, const char *key, avro_value_t *item)
+{
+        char err[128];
+
+        if (!s || !key || avro_value_get_type(map) != AVRO_MAP ||
+            avro_value_add(map, key, item, NULL, NULL) != 0)
+                return -1;
+        return osh_serde_init_value(s, item, err, sizeof(err));
 }
 
 static void put_header(unsigned char *p, uint64_t fp)
@@ -421,6 +447,7 @@ int osh_serde_decode(const osh_schema_t *reader, const void *buf, size_t len, av
                 return -1;
         if (w != reader) {
                 int rc = -1;
+                /* Bare value: resolve sets every field, defaults included. */
                 if (avro_generic_value_new(reader->iface, out) == 0) {
                         rc = osh_serde_resolve(reader, &wv, out, err, sizeof(err));
                         if (rc < 0) {

@@ -39,4 +39,8 @@ int osh_serde_index_named(osh_schema_priv_t *p, char *errstr, size_t errstr_size
 int osh_serde_resolve(const osh_schema_t *reader, avro_value_t *w, avro_value_t *r, char *errstr,
                       size_t errstr_size);
 
+/* Sets a fresh value of s to the declared defaults (zeros, first union
+ * branch where none is declared). */
+int osh_serde_init_value(const osh_schema_t *s, avro_value_t *v, char *errstr, size_t errstr_size);
+
 #endif

@@ -561,6 +561,54 @@ static int copy(rctx_t *c, avro_value_t *w, avro_value_t *r, int depth)
         }
 }
 
+/* ---- fresh values ------------------------------------------------------ */
+
+/* Declared defaults where the schema has them; otherwise the first union
+ * branch, enum symbol 0, zeros. */
+static int init_value(rctx_t *c, avro_value_t *v, int depth)
+{
+        avro_schema_t s = avro_value_get_schema(v);
+        avro_value_t child;
+
+        if (depth > RESOLVE_MAX_DEPTH)
+                return rfail(c, "schema nested too deeply");
+        switch (avro_value_get_type(v)) {
+        case AVRO_UNION:
+                if (avro_value_set_branch(v, 0, &child) != 0)
+                        return rfail(c, "cannot select union branch");
+                return init_value(c, &child, depth + 1);
+        case AVRO_BYTES: /* avro-c cannot write a never-set (NULL) bytes value */
+                return avro_value_set_bytes(v, (void *)"", 0) == 0 ? 0 : rfail(c, "out of memory");
+        case AVRO_FIXED: {
+                size_t n = (size_t)avro_schema_fixed_size(s);
+                void *z = calloc(1, n ? n : 1);
+                int rc = z ? avro_value_set_fixed(v, z, n) : -1;
+                free(z);
+                return rc == 0 ? 0 : rfail(c, "out of memory");
+        }
+        case AVRO_RECORD:
+                for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+                        json_t *def =
+                            field_default(c->priv, s, avro_schema_record_field_name(s, (int)i));
+                        if (avro_value_get_by_index(v, i, &child, NULL) != 0)
+                                return -1;
+                        if (def ? from_json(c, &child, def, depth + 1)
+                                : init_value(c, &child, depth + 1))
+                                return -1;
+                }
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+int osh_serde_init_value(const osh_schema_t *s, avro_value_t *v, char *errstr, size_t errstr_size)
+{
+        rctx_t c = {.priv = s->priv, .errstr = errstr, .errstr_size = errstr_size};
+
+        return init_value(&c, v, 0);
+}
+
 int osh_serde_resolve(const osh_schema_t *reader, avro_value_t *w, avro_value_t *r, char *errstr,
                       size_t errstr_size)
 {

@@ -57,8 +57,17 @@ const osh_schema_t *osh_schema_at(size_t i);
 
 /* ---- encode / decode --------------------------------------------------- */
 
-/* New empty generic value of schema s. Caller avro_value_decref()s. */
+/* New generic value of schema s holding the schema's declared defaults
+ * (fields without one: zero, "", first union branch, first enum symbol), so
+ * callers set only what they have. Caller avro_value_decref()s. */
 int osh_value_new(const osh_schema_t *s, avro_value_t *out);
+
+/* Appends an element to array (or adds key to map) and sets it to its
+ * declared defaults like osh_value_new() does; avro_value_append() alone
+ * leaves unions unselected, which cannot be encoded. s is the top-level
+ * schema the collection belongs to. *item is borrowed from the collection. */
+int osh_value_append(const osh_schema_t *s, avro_value_t *array, avro_value_t *item);
+int osh_value_add(const osh_schema_t *s, avro_value_t *map, const char *key, avro_value_t *item);
 
 /* Single-object encoding of v (which must be a value of s) into buf.
  * *out_len receives the encoded size; when buf_size is too small the call
