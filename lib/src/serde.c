@@ -71,6 +71,12 @@ static char *topic_from_file(const char *file)
         return strndup(base, n);
 }
 
+static int oom(const char *file, char *errstr, size_t errstr_size)
+{
+        snprintf(errstr, errstr_size, "%s: out of memory", file ? file : "(inline)");
+        return -1;
+}
+
 static osh_schema_t *schema_build(const char *json, size_t len, const char *file, int current,
                                   char *errstr, size_t errstr_size)
 {
@@ -81,43 +87,44 @@ static osh_schema_t *schema_build(const char *json, size_t len, const char *file
 
         if (!s || !p) {
                 free(p);
-                snprintf(errstr, errstr_size, "out of memory");
+                oom(file, errstr, errstr_size);
                 goto fail;
         }
         s->priv = p;
         s->current = current;
         s->file = strdup(file ? file : "(inline)");
-        p->json = strndup(json, len);
-        if (!s->file || !p->json)
-                goto oom;
+        p->json = malloc(len + 1); /* avro-c reads len bytes: keep any NUL inside */
+        if (p->json) {
+                memcpy(p->json, json, len);
+                p->json[len] = '\0';
+        }
+        if (!s->file || !p->json) {
+                oom(file, errstr, errstr_size);
+                goto fail;
+        }
         s->pcf = osh_avro_pcf(json, len, err, sizeof(err));
         if (!s->pcf) {
                 snprintf(errstr, errstr_size, "%s: %s", s->file, err);
                 goto fail;
         }
         s->fingerprint = osh_avro_crc64(s->pcf, strlen(s->pcf));
+        /* PCF parsed the text already: from here only memory can fail. */
         p->root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        if (!p->root)
-                goto oom; /* PCF parsed it already: only memory can fail here */
-        s->name = schema_full_name(p->root, s->pcf);
-        if (!s->name || (current && !(s->topic = topic_from_file(s->file))))
-                goto oom;
+        s->name = p->root ? schema_full_name(p->root, s->pcf) : NULL;
+        if (!s->name || (current && !(s->topic = topic_from_file(s->file)))) {
+                oom(file, errstr, errstr_size);
+                goto fail;
+        }
         if (osh_serde_index_named(p, err, sizeof(err)) < 0) {
                 snprintf(errstr, errstr_size, "%s: %s", s->file, err);
                 goto fail;
         }
-        if (avro_schema_from_json_length(p->json, len, &s->avro) != 0) {
-                snprintf(errstr, errstr_size, "%s: avro: %s", s->file, avro_strerror());
-                goto fail;
-        }
-        s->iface = avro_generic_class_from_schema(s->avro);
-        if (!s->iface) {
+        if (avro_schema_from_json_length(p->json, len, &s->avro) != 0 ||
+            !(s->iface = avro_generic_class_from_schema(s->avro))) {
                 snprintf(errstr, errstr_size, "%s: avro: %s", s->file, avro_strerror());
                 goto fail;
         }
         return s;
-oom:
-        snprintf(errstr, errstr_size, "%s: out of memory", file ? file : "(inline)");
 fail:
         schema_free(s);
         return NULL;

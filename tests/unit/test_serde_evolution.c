@@ -42,7 +42,7 @@ static void test_compat_ops_status(void **state)
         const osh_schema_t *w = NULL;
         avro_value_t v, back, counters;
         void *buf;
-        size_t len, n;
+        size_t len, n = 0;
         char err[256];
         const char *str;
         int64_t l;
@@ -157,11 +157,11 @@ static void test_registered_evolution(void **state)
         avro_value_t v, back, f, item;
         void *buf;
         const void *p;
-        size_t len, n;
+        size_t len, n = 0;
         const char *str;
-        double d;
-        int32_t i32;
-        int64_t i64;
+        double d = 0;
+        int32_t i32 = 0;
+        int64_t i64 = 0;
 
         if (!r || !w)
                 fail_msg("%s", err);
@@ -220,7 +220,7 @@ static void test_registered_evolution(void **state)
         assert_int_equal(osh_value_get_int(&item, "x", &i32), 0);
         assert_int_equal(i32, 5);
         assert_int_equal(osh_value_field(&item, "y", &f), 0);
-        float fl;
+        float fl = 0;
         assert_int_equal(avro_value_get_float(&f, &fl), 0);
         assert_true(fl == 0.5f);
         assert_int_equal(osh_value_field(&back, "dropped", &f), -1); /* writer-only: gone */
@@ -261,6 +261,14 @@ static void test_missing_default_is_an_error(void **state)
         avro_value_decref(&v);
         assert_int_equal(osh_serde_decode(r, buf, len, &back, NULL, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "does not resolve"));
+        /* Texts PCF or avro-c reject are refused with a message. */
+        assert_null(
+            osh_serde_register("{\"type\":\"record\"", 16, "bad.avsc", 0, err, sizeof(err)));
+        assert_non_null(strstr(err, "bad.avsc"));
+        assert_null(osh_serde_register("{\"type\":\"record\",\"name\":\"Q\",\"fields\":"
+                                       "[{\"name\":\"a\",\"type\":\"Undefined\"}]}",
+                                       71, "undef.avsc", 0, err, sizeof(err)));
+        assert_non_null(strstr(err, "undef.avsc: avro"));
         /* A second current version of the same name is refused. */
         assert_null(osh_serde_register(other, sizeof(other) - 1, "x", 1, err, sizeof(err)));
 }
@@ -269,7 +277,7 @@ static void test_defaults_in_new_values(void **state)
 {
         const osh_schema_t *s = osh_schema_for_topic("privacy.report.v1");
         avro_value_t v, q, item;
-        size_t n;
+        size_t n = 0;
         const char *str;
 
         assert_int_equal(osh_value_new(s, &v), 0);
