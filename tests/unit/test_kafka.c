@@ -1,0 +1,340 @@
+/* kafka + consumer + heartbeat against an in-process librdkafka mock cluster
+ * (real clients over TCP on loopback). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "oshirase/heartbeat.h"
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+static char bootstrap[256];
+static int topic_seq;
+
+static int setup_all(void **state)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+        osh_log_init("test_kafka", NULL, OSH_LOG_WARN, 0);
+        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        assert_non_null(mock_rk);
+        mock = rd_kafka_mock_cluster_new(mock_rk, 1);
+        assert_non_null(mock);
+        snprintf(bootstrap, sizeof(bootstrap), "%s", rd_kafka_mock_cluster_bootstraps(mock));
+        rd_kafka_mock_topic_create(mock, OSH_TOPIC_OPS, 1, 1);
+        if (osh_serde_init(errstr, sizeof(errstr)))
+                fail_msg("serde: %s", errstr);
+        return 0;
+}
+
+static int teardown_all(void **state)
+{
+        osh_serde_shutdown();
+        rd_kafka_mock_cluster_destroy(mock);
+        rd_kafka_destroy(mock_rk);
+        return 0;
+}
+
+/* A fresh topic per test keeps tests independent of each other's records. */
+static const char *new_topic(char *buf, size_t size, int partitions)
+{
+        snprintf(buf, size, "test.topic.%d", ++topic_seq);
+        rd_kafka_mock_topic_create(mock, buf, partitions, 1);
+        return buf;
+}
+
+static osh_producer_t *producer(const char *extra_key, const char *extra_val)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf =
+                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
+        assert_non_null(conf);
+        if (extra_key)
+                assert_int_equal(osh_kafka_conf_set(conf, extra_key, extra_val, errstr, sizeof(errstr)), 0);
+        osh_producer_t *p = osh_producer_new(conf, errstr, sizeof(errstr));
+        assert_non_null(p);
+        return p;
+}
+
+static osh_consumer_t *consumer(const char *topic, const char *group, const osh_replay_t *replay)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf =
+                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
+        assert_non_null(conf);
+        osh_consumer_t *c = osh_consumer_new(conf, group, &topic, 1, replay, errstr, sizeof(errstr));
+        assert_non_null(c);
+        return c;
+}
+
+static void send_n(osh_producer_t *p, const char *topic, int from, int n, const char *batch,
+                   int64_t ts)
+{
+        for (int i = from; i < from + n; i++) {
+                char val[32];
+                rd_kafka_headers_t *h = NULL;
+                snprintf(val, sizeof(val), "v%d", i);
+                if (batch) {
+                        h = rd_kafka_headers_new(1);
+                        rd_kafka_header_add(h, OSH_HDR_BATCH_ID, -1, batch, -1);
+                }
+                osh_kafka_msg_t m = {.topic = topic,
+                                     .partition = 0,
+                                     .key = val,
+                                     .key_len = strlen(val),
+                                     .value = val,
+                                     .value_len = strlen(val),
+                                     .headers = h,
+                                     .timestamp_ms = ts};
+                assert_int_equal(osh_producer_send(p, &m, NULL), 0);
+        }
+}
+
+/* Consumes until every partition is at its end; returns the count and the
+ * sum of the value numbers (so we check *which* records came, not only how many). */
+static int drain(osh_consumer_t *c, long *sum, int store)
+{
+        int n = 0, idle = 0;
+
+        *sum = 0;
+        while (idle < 150) {
+                rd_kafka_message_t *m = osh_consumer_poll(c, 100);
+                if (!m) {
+                        if (osh_consumer_at_end(c))
+                                break;
+                        idle++;
+                        continue;
+                }
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%.*s", (int)m->len, (const char *)m->payload);
+                *sum += atol(buf + 1);
+                n++;
+                if (store)
+                        assert_int_equal(osh_consumer_store(c, m), 0);
+                rd_kafka_message_destroy(m);
+        }
+        return n;
+}
+
+static void test_produce_delivery_accounting(void **state)
+{
+        char topic[64];
+        osh_producer_stats_t st;
+        osh_producer_t *p = producer(NULL, NULL);
+
+        new_topic(topic, sizeof(topic), 2);
+        send_n(p, topic, 0, 100, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        osh_producer_stats(p, &st);
+        assert_int_equal(st.produced, 100);
+        assert_int_equal(st.delivered, 100);
+        assert_int_equal(st.failed, 0);
+        osh_producer_destroy(p);
+}
+
+static void test_backpressure_loses_nothing(void **state)
+{
+        char topic[64];
+        osh_producer_stats_t st;
+        /* A 10-message local queue forces send() to wait for delivery reports. */
+        osh_producer_t *p = producer("queue.buffering.max.messages", "10");
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 2000, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 20000), 0);
+        osh_producer_stats(p, &st);
+        assert_int_equal(st.delivered, 2000);
+        osh_producer_destroy(p);
+}
+
+static void test_flush_reports_failure(void **state)
+{
+        char topic[64];
+        osh_producer_stats_t st;
+        osh_producer_t *p = producer("message.timeout.ms", "300");
+
+        new_topic(topic, sizeof(topic), 1);
+        rd_kafka_mock_broker_set_down(mock, 1);
+        send_n(p, topic, 0, 5, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 5000), -1);
+        osh_producer_stats(p, &st);
+        assert_int_equal(st.failed, 5);
+        rd_kafka_mock_broker_set_up(mock, 1);
+        osh_producer_destroy(p);
+}
+
+static void test_commit_then_resume(void **state)
+{
+        char topic[64];
+        long sum;
+        osh_producer_t *p = producer(NULL, NULL);
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 50, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+
+        osh_consumer_t *c = consumer(topic, "g-resume", NULL);
+        assert_int_equal(drain(c, &sum, 1), 50);
+        assert_int_equal(sum, 49 * 50 / 2);
+        assert_int_equal(osh_consumer_lag(c), 0);
+        assert_int_equal(osh_consumer_commit(c), 0);
+        osh_consumer_destroy(c);
+
+        send_n(p, topic, 50, 10, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        c = consumer(topic, "g-resume", NULL);
+        assert_int_equal(drain(c, &sum, 1), 10); /* only the new ones */
+        assert_int_equal(sum, 50 + 51 + 52 + 53 + 54 + 55 + 56 + 57 + 58 + 59);
+        osh_consumer_destroy(c);
+        osh_producer_destroy(p);
+}
+
+static void test_unstored_is_redelivered(void **state)
+{
+        char topic[64];
+        long sum;
+        osh_producer_t *p = producer(NULL, NULL);
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 20, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        osh_consumer_t *c = consumer(topic, "g-unstored", NULL);
+        assert_int_equal(drain(c, &sum, 0), 20); /* processed nothing "successfully" */
+        osh_consumer_destroy(c);
+        c = consumer(topic, "g-unstored", NULL);
+        assert_int_equal(drain(c, &sum, 1), 20);
+        osh_consumer_destroy(c);
+        osh_producer_destroy(p);
+}
+
+static void test_replay_earliest_and_batch(void **state)
+{
+        char topic[64];
+        long sum;
+        osh_replay_t r;
+        osh_producer_t *p = producer(NULL, NULL);
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 10, "B1", 0);
+        send_n(p, topic, 10, 10, "B2", 0);
+        send_n(p, topic, 20, 10, "B3", 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+
+        osh_consumer_t *c = consumer(topic, "g-replay", NULL);
+        assert_int_equal(drain(c, &sum, 1), 30);
+        osh_consumer_destroy(c);
+
+        assert_int_equal(osh_config_replay_parse("earliest", &r), 0);
+        c = consumer(topic, "g-replay", &r);
+        assert_int_equal(drain(c, &sum, 1), 30);
+        osh_consumer_destroy(c);
+
+        assert_int_equal(osh_config_replay_parse("batch:B2", &r), 0);
+        c = consumer(topic, "g-replay", &r);
+        assert_int_equal(drain(c, &sum, 1), 20); /* B2 and what followed it */
+        assert_int_equal(sum, (10 + 29) * 20 / 2);
+        osh_consumer_destroy(c);
+        osh_producer_destroy(p);
+}
+
+static void test_replay_timestamp(void **state)
+{
+        char topic[64];
+        long sum;
+        osh_replay_t r;
+        osh_producer_t *p = producer(NULL, NULL);
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 5, NULL, 1700000000000);
+        send_n(p, topic, 5, 5, NULL, 1700000100000);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        assert_int_equal(osh_config_replay_parse("ts:1700000050000", &r), 0);
+        osh_consumer_t *c = consumer(topic, "g-ts", &r);
+        assert_int_equal(drain(c, &sum, 1), 5);
+        assert_int_equal(sum, 5 + 6 + 7 + 8 + 9);
+        osh_consumer_destroy(c);
+        osh_producer_destroy(p);
+}
+
+static void test_heartbeat_record(void **state)
+{
+        char errstr[256], topic[64];
+        osh_heartbeat_id_t id = {"svc", "svc-1", "processing"};
+        rd_kafka_conf_t *conf =
+                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
+        osh_heartbeat_t *hb = osh_heartbeat_new(conf, &id, 1000, errstr, sizeof(errstr));
+        const char *s;
+        int64_t n;
+        size_t len;
+
+        assert_non_null(hb);
+        osh_heartbeat_count(hb, OSH_CTR_IN, 7);
+        osh_heartbeat_count(hb, OSH_CTR_REJECTED, 2);
+        osh_heartbeat_set_batch(hb, "batch-42");
+        osh_heartbeat_set_state(hb, OSH_STATE_RUNNING);
+        osh_heartbeat_set_lag(hb, 3);
+        assert_int_equal(osh_heartbeat_set_named(hb, "files", 4), 0);
+        assert_int_equal(osh_heartbeat_emit(hb), 0);
+        osh_heartbeat_destroy(hb); /* adds a STOPPED heartbeat */
+
+        snprintf(topic, sizeof(topic), "%s", OSH_TOPIC_OPS);
+        osh_consumer_t *c = consumer(topic, "g-hb", NULL);
+        const char *states[2] = {"RUNNING", "STOPPED"};
+        for (int i = 0; i < 2; i++) {
+                rd_kafka_message_t *m = NULL;
+                for (int t = 0; t < 100 && !m; t++)
+                        m = osh_consumer_poll(c, 100);
+                assert_non_null(m);
+                avro_value_t v;
+                assert_int_equal(osh_serde_decode(osh_schema_for_topic(OSH_TOPIC_OPS), m->payload,
+                                                  m->len, &v, NULL, errstr, sizeof(errstr)),
+                                 0);
+                assert_int_equal(osh_value_get_enum(&v, "state", &s), 0);
+                assert_string_equal(s, states[i]);
+                assert_int_equal(osh_value_get_enum(&v, "segment", &s), 0);
+                assert_string_equal(s, "PROCESSING");
+                assert_int_equal(osh_value_get_long(&v, "records_in", &n), 0);
+                assert_int_equal(n, 7);
+                assert_int_equal(osh_value_get_long(&v, "records_rejected", &n), 0);
+                assert_int_equal(n, 2);
+                assert_int_equal(osh_value_get_long(&v, "lag", &n), 0);
+                assert_int_equal(n, 3);
+                assert_int_equal(osh_value_get_string(&v, "last_batch_id", &s, &len), 0);
+                assert_string_equal(s, "batch-42");
+                assert_int_equal(m->key_len, 5);
+                assert_memory_equal(m->key, "svc-1", 5);
+                avro_value_decref(&v);
+                rd_kafka_message_destroy(m);
+        }
+        osh_consumer_destroy(c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_produce_delivery_accounting),
+                cmocka_unit_test(test_backpressure_loses_nothing),
+                cmocka_unit_test(test_flush_reports_failure),
+                cmocka_unit_test(test_commit_then_resume),
+                cmocka_unit_test(test_unstored_is_redelivered),
+                cmocka_unit_test(test_replay_earliest_and_batch),
+                cmocka_unit_test(test_replay_timestamp),
+                cmocka_unit_test(test_heartbeat_record),
+        };
+        return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
