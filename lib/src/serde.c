@@ -119,8 +119,11 @@ static osh_schema_t *schema_build(const char *json, size_t len, const char *file
                 snprintf(errstr, errstr_size, "%s: %s", s->file, err);
                 goto fail;
         }
-        if (avro_schema_from_json_length(p->json, len, &s->avro) != 0 ||
-            !(s->iface = avro_generic_class_from_schema(s->avro))) {
+        /* avro-c leaves a freed schema in its out-parameter on failure. */
+        avro_schema_t as = NULL;
+        if (avro_schema_from_json_length(p->json, len, &as) == 0)
+                s->avro = as;
+        if (!s->avro || !(s->iface = avro_generic_class_from_schema(s->avro))) {
                 snprintf(errstr, errstr_size, "%s: avro: %s", s->file, avro_strerror());
                 goto fail;
         }
