@@ -39,8 +39,8 @@ int osh_auth_sign(const char *key_id, const void *secret, size_t secret_len, con
             compute(secret, secret_len, method, path, now_ms, body, body_len, mac))
                 return -1;
         osh_hex_encode(mac, sizeof(mac), hex);
-        n = snprintf(out, out_size, OSH_AUTH_SCHEME " key=%s,ts=%" PRId64 ",sig=%s", key_id,
-                     now_ms, hex);
+        n = snprintf(out, out_size, OSH_AUTH_SCHEME " key=%s,ts=%" PRId64 ",sig=%s", key_id, now_ms,
+                     hex);
         return n < 0 || (size_t)n >= out_size ? -1 : 0;
 }
 
@@ -69,10 +69,9 @@ static int parse(const char *p, char *key_id, size_t key_size, int64_t *ts, uint
         return osh_hex_decode(end + 5, sig, OSH_SHA256_LEN, NULL);
 }
 
-osh_auth_verdict_t osh_auth_verify(const char *header, osh_auth_key_lookup_t *lookup,
-                                   void *opaque, const char *method, const char *path,
-                                   int64_t now_ms, int64_t max_skew_ms, const void *body,
-                                   size_t body_len)
+osh_auth_verdict_t osh_auth_verify(const char *header, osh_auth_key_lookup_t *lookup, void *opaque,
+                                   const char *method, const char *path, int64_t now_ms,
+                                   int64_t max_skew_ms, const void *body, size_t body_len)
 {
         char key_id[64];
         uint8_t sig[OSH_SHA256_LEN], mac[OSH_SHA256_LEN];
@@ -97,8 +96,9 @@ osh_auth_verdict_t osh_auth_verify(const char *header, osh_auth_key_lookup_t *lo
 
 const char *osh_auth_verdict_str(osh_auth_verdict_t v)
 {
-        static const char *const names[] = {"ok", "missing credentials", "malformed credentials",
-                                            "unknown key", "bad signature", "stale timestamp"};
+        static const char *const names[] = {
+            "ok",          "missing credentials", "malformed credentials",
+            "unknown key", "bad signature",       "stale timestamp"};
 
         return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }

@@ -157,8 +157,7 @@ static int fill_bytes(struct walk *w, json_t *j, avro_value_t *v, const char *pa
         return avro_value_set_bytes(v, buf, out);
 }
 
-static int fill_number(struct walk *w, json_t *j, avro_value_t *v, avro_type_t t,
-                       const char *path)
+static int fill_number(struct walk *w, json_t *j, avro_value_t *v, avro_type_t t, const char *path)
 {
         if (t == AVRO_FLOAT || t == AVRO_DOUBLE) {
                 if (!json_is_number(j))
@@ -235,8 +234,8 @@ int osh_avro_from_json(const char *json, size_t len, const char *schema_json, av
         int rc = -1;
 
         if (!doc) {
-                snprintf(errstr, errstr_size, "JSON line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
+                snprintf(errstr, errstr_size, "JSON line %d column %d: %s", jerr.line, jerr.column,
+                         jerr.text);
                 goto fail;
         }
         avro_value_reset(out);

@@ -105,7 +105,7 @@ static void apply_replay(osh_consumer_t *c, rd_kafka_topic_partition_list_t *par
                 for (int i = 0; i < fresh->cnt; i++)
                         rd_kafka_topic_partition_list_find(parts, fresh->elems[i].topic,
                                                            fresh->elems[i].partition)
-                                ->offset = fresh->elems[i].offset;
+                            ->offset = fresh->elems[i].offset;
                 osh_info("replay applied to %d partition(s)", fresh->cnt);
         }
         rd_kafka_topic_partition_list_destroy(fresh);
@@ -138,7 +138,8 @@ osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
         rd_kafka_resp_err_t err;
 
         if (!c || !group_id || !*group_id) {
-                snprintf(errstr, errstr_size, c ? "consumer group id is required" : "out of memory");
+                snprintf(errstr, errstr_size,
+                         c ? "consumer group id is required" : "out of memory");
                 goto fail;
         }
         if (replay && replay->kind == OSH_REPLAY_BATCH &&
@@ -150,8 +151,7 @@ osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
                 c->replay = replay->kind;
                 c->replay_ts_ms = replay->ts_ms;
                 if (replay->kind == OSH_REPLAY_BATCH)
-                        snprintf(c->replay_batch, sizeof(c->replay_batch), "%s",
-                                 replay->batch_id);
+                        snprintf(c->replay_batch, sizeof(c->replay_batch), "%s", replay->batch_id);
         }
         if (osh_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size))
                 goto fail;

@@ -74,8 +74,8 @@ osh_heartbeat_t *osh_heartbeat_new(rd_kafka_conf_t *conf, const osh_heartbeat_id
         pthread_mutex_init(&hb->lock, NULL);
         pthread_cond_init(&hb->wake, NULL);
         snprintf(hb->service, sizeof(hb->service), "%s", id->service);
-        snprintf(hb->instance, sizeof(hb->instance), "%s", id->instance ? id->instance
-                                                                          : id->service);
+        snprintf(hb->instance, sizeof(hb->instance), "%s",
+                 id->instance ? id->instance : id->service);
         segment_symbol(id->segment, hb->segment, sizeof(hb->segment));
         snprintf(hb->state, sizeof(hb->state), "%s", OSH_STATE_STARTING);
         hb->interval_ms = interval_ms > 0 ? interval_ms : 5000;
@@ -84,8 +84,7 @@ osh_heartbeat_t *osh_heartbeat_new(rd_kafka_conf_t *conf, const osh_heartbeat_id
         hb->schema = osh_schema_for_topic(OSH_TOPIC_OPS);
         if (!hb->schema) {
                 rd_kafka_conf_destroy(conf);
-                snprintf(errstr, errstr_size, "no schema for %s (osh_serde_init?)",
-                         OSH_TOPIC_OPS);
+                snprintf(errstr, errstr_size, "no schema for %s (osh_serde_init?)", OSH_TOPIC_OPS);
                 goto fail;
         }
         hb->producer = osh_producer_new(conf, errstr, errstr_size);
@@ -160,8 +159,7 @@ static int fill(osh_heartbeat_t *hb, avro_value_t *v)
                 rc |= osh_value_set_enum(v, "segment", "UNKNOWN");
         rc |= osh_value_set_enum(v, "state", hb->state);
         rc |= osh_value_set_long(v, "records_in", (int64_t)osh_heartbeat_counter(hb, OSH_CTR_IN));
-        rc |= osh_value_set_long(v, "records_out",
-                                 (int64_t)osh_heartbeat_counter(hb, OSH_CTR_OUT));
+        rc |= osh_value_set_long(v, "records_out", (int64_t)osh_heartbeat_counter(hb, OSH_CTR_OUT));
         rc |= osh_value_set_long(v, "records_rejected",
                                  (int64_t)osh_heartbeat_counter(hb, OSH_CTR_REJECTED));
         rc |= osh_value_set_long(v, "errors", (int64_t)osh_heartbeat_counter(hb, OSH_CTR_ERRORS));
@@ -198,12 +196,12 @@ int osh_heartbeat_emit(osh_heartbeat_t *hb)
                 goto done;
         }
         osh_kafka_msg_t m = {
-                .topic = OSH_TOPIC_OPS,
-                .partition = RD_KAFKA_PARTITION_UA,
-                .key = hb->instance,
-                .key_len = strlen(hb->instance),
-                .value = buf,
-                .value_len = len,
+            .topic = OSH_TOPIC_OPS,
+            .partition = RD_KAFKA_PARTITION_UA,
+            .key = hb->instance,
+            .key_len = strlen(hb->instance),
+            .value = buf,
+            .value_len = len,
         };
         rc = osh_producer_send(hb->producer, &m, NULL);
 done:

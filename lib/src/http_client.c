@@ -120,8 +120,8 @@ static void set_tls(osh_http_client_t *c)
 }
 
 int osh_http_request(osh_http_client_t *c, const char *method, const char *url,
-                     const char *const *headers, const void *body, size_t body_len,
-                     long timeout_ms, size_t max_body, osh_http_response_t *resp)
+                     const char *const *headers, const void *body, size_t body_len, long timeout_ms,
+                     size_t max_body, osh_http_response_t *resp)
 {
         struct sink s = {resp, max_body};
         struct curl_slist *hl = header_list(headers);

@@ -49,30 +49,30 @@ static int apply_one(const char *key, const char *val, void *opaque)
 }
 
 static const char *const producer_defaults[][2] = {
-        {"enable.idempotence", "true"},
-        {"linger.ms", "5"},
-        {"compression.type", "lz4"},
-        {"message.timeout.ms", "300000"},
+    {"enable.idempotence", "true"},
+    {"linger.ms", "5"},
+    {"compression.type", "lz4"},
+    {"message.timeout.ms", "300000"},
 };
 
 static const char *const consumer_defaults[][2] = {
-        {"enable.auto.commit", "true"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.commit.interval.ms", "1000"},
-        {"auto.offset.reset", "earliest"},
-        {"enable.partition.eof", "true"},
-        /* The mock cluster needs >= 6 s (DESIGN.md §8); real Kafka is fine too. */
-        {"session.timeout.ms", "6000"},
+    {"enable.auto.commit", "true"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.commit.interval.ms", "1000"},
+    {"auto.offset.reset", "earliest"},
+    {"enable.partition.eof", "true"},
+    /* The mock cluster needs >= 6 s (DESIGN.md §8); real Kafka is fine too. */
+    {"session.timeout.ms", "6000"},
 };
 
 static int set_defaults(rd_kafka_conf_t *conf, osh_kafka_role_t role, char *errstr,
                         size_t errstr_size)
 {
-        const char *const(*d)[2] = role == OSH_KAFKA_PRODUCER ? producer_defaults
-                                                              : consumer_defaults;
+        const char *const(*d)[2] =
+            role == OSH_KAFKA_PRODUCER ? producer_defaults : consumer_defaults;
         size_t n = role == OSH_KAFKA_PRODUCER
-                           ? sizeof(producer_defaults) / sizeof(producer_defaults[0])
-                           : sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
+                       ? sizeof(producer_defaults) / sizeof(producer_defaults[0])
+                       : sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
 
         for (size_t i = 0; i < n; i++)
                 if (osh_kafka_conf_set(conf, d[i][0], d[i][1], errstr, errstr_size))
@@ -91,8 +91,8 @@ rd_kafka_conf_t *osh_kafka_conf_new(const osh_config_t *cfg, const char *prefix,
         rd_kafka_conf_set_error_cb(conf, on_error);
         if (set_defaults(conf, role, errstr, errstr_size))
                 goto fail;
-        if (bootstrap && osh_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
-                                            errstr_size))
+        if (bootstrap &&
+            osh_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size))
                 goto fail;
         if (cfg && prefix && osh_config_foreach_prefixed(cfg, prefix, apply_one, &a))
                 goto fail;
@@ -161,12 +161,11 @@ int osh_producer_send(osh_producer_t *p, const osh_kafka_msg_t *m, void *msg_opa
 
         for (;;) {
                 err = rd_kafka_producev(
-                        p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_PARTITION(m->partition),
-                        RD_KAFKA_V_KEY(m->key, m->key_len),
-                        RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_TIMESTAMP(m->timestamp_ms), RD_KAFKA_V_OPAQUE(msg_opaque),
-                        RD_KAFKA_V_HEADERS(m->headers), RD_KAFKA_V_END);
+                    p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_PARTITION(m->partition),
+                    RD_KAFKA_V_KEY(m->key, m->key_len),
+                    RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(m->timestamp_ms),
+                    RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_HEADERS(m->headers), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 /* Back-pressure: serve delivery reports until the queue drains. */

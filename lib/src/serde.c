@@ -98,6 +98,7 @@ static osh_schema_t *schema_build(const char *json, size_t len, const char *file
                 memcpy(p->json, json, len);
                 p->json[len] = '\0';
         }
+        s->json = p->json;
         if (!s->file || !p->json) {
                 oom(file, errstr, errstr_size);
                 goto fail;

@@ -15,9 +15,9 @@ static int start_heartbeat(osh_service_t *svc, const char *hb_prefix)
         char errstr[512];
         rd_kafka_conf_t *conf;
         osh_heartbeat_id_t id = {
-                .service = svc->name,
-                .instance = osh_config_str(svc->cfg, "instance"),
-                .segment = osh_config_str(svc->cfg, "segment"),
+            .service = svc->name,
+            .instance = osh_config_str(svc->cfg, "instance"),
+            .segment = osh_config_str(svc->cfg, "segment"),
         };
 
         conf = osh_kafka_conf_new(svc->cfg, hb_prefix, OSH_KAFKA_PRODUCER, NULL, errstr,
@@ -34,8 +34,8 @@ fail:
         return -1;
 }
 
-int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t *table,
-                     size_t n, const char *hb_prefix, int argc, char **argv)
+int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t *table, size_t n,
+                     const char *hb_prefix, int argc, char **argv)
 {
         char errstr[512];
         int rc;

@@ -24,9 +24,8 @@ static const int64_t now = 1795000000000;
 
 static void sign(char *hdr, const char *body)
 {
-        assert_int_equal(osh_auth_sign("exchange-1", secret, strlen(secret), "POST",
-                                       "/v1/batches", now, body, strlen(body), hdr,
-                                       OSH_AUTH_HEADER_MAX),
+        assert_int_equal(osh_auth_sign("exchange-1", secret, strlen(secret), "POST", "/v1/batches",
+                                       now, body, strlen(body), hdr, OSH_AUTH_HEADER_MAX),
                          0);
 }
 
@@ -86,10 +85,10 @@ static void test_sign_refuses_bad_key_id_and_small_buffer(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip),
-                cmocka_unit_test(test_binds_body_path_and_time),
-                cmocka_unit_test(test_rejects_bad_headers),
-                cmocka_unit_test(test_sign_refuses_bad_key_id_and_small_buffer),
+            cmocka_unit_test(test_round_trip),
+            cmocka_unit_test(test_binds_body_path_and_time),
+            cmocka_unit_test(test_rejects_bad_headers),
+            cmocka_unit_test(test_sign_refuses_bad_key_id_and_small_buffer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,17 +10,17 @@
 #include "oshirase/avro_json.h"
 
 static const char schema_json[] =
-        "{\"type\":\"record\",\"name\":\"T\",\"fields\":["
-        "{\"name\":\"id\",\"type\":\"string\"},"
-        "{\"name\":\"n\",\"type\":\"int\",\"default\":7},"
-        "{\"name\":\"big\",\"type\":\"long\",\"default\":0},"
-        "{\"name\":\"ok\",\"type\":\"boolean\",\"default\":false},"
-        "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"K\",\"symbols\":[\"A\",\"B\"]},"
-        "\"default\":\"A\"},"
-        "{\"name\":\"opt\",\"type\":[\"null\",\"string\"],\"default\":null},"
-        "{\"name\":\"raw\",\"type\":\"bytes\",\"default\":\"\"},"
-        "{\"name\":\"xs\",\"type\":{\"type\":\"array\",\"items\":\"int\"},\"default\":[]},"
-        "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"},\"default\":{}}]}";
+    "{\"type\":\"record\",\"name\":\"T\",\"fields\":["
+    "{\"name\":\"id\",\"type\":\"string\"},"
+    "{\"name\":\"n\",\"type\":\"int\",\"default\":7},"
+    "{\"name\":\"big\",\"type\":\"long\",\"default\":0},"
+    "{\"name\":\"ok\",\"type\":\"boolean\",\"default\":false},"
+    "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"K\",\"symbols\":[\"A\",\"B\"]},"
+    "\"default\":\"A\"},"
+    "{\"name\":\"opt\",\"type\":[\"null\",\"string\"],\"default\":null},"
+    "{\"name\":\"raw\",\"type\":\"bytes\",\"default\":\"\"},"
+    "{\"name\":\"xs\",\"type\":{\"type\":\"array\",\"items\":\"int\"},\"default\":[]},"
+    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"},\"default\":{}}]}";
 
 static avro_schema_t schema;
 static avro_value_iface_t *iface;
@@ -57,7 +57,7 @@ static void test_full_record_and_defaults(void **state)
                          0);
         avro_value_to_json(&v, 1, &out);
         assert_non_null(out);
-        assert_non_null(strstr(out, "\"n\": 7"));           /* default applied */
+        assert_non_null(strstr(out, "\"n\": 7")); /* default applied */
         assert_non_null(strstr(out, "\"kind\": \"A\""));
         assert_non_null(strstr(out, "{\"string\": \"s\"}")); /* tagged union */
         assert_non_null(strstr(out, "[1, 2]"));
@@ -113,9 +113,9 @@ static void test_errors_name_the_path(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_full_record_and_defaults),
-                cmocka_unit_test(test_bare_union_value),
-                cmocka_unit_test(test_errors_name_the_path),
+            cmocka_unit_test(test_full_record_and_defaults),
+            cmocka_unit_test(test_bare_union_value),
+            cmocka_unit_test(test_errors_name_the_path),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -160,10 +160,10 @@ static void test_marker_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_checksum_is_order_independent),
-                cmocka_unit_test(test_tracker_completes_only_when_all_arrived),
-                cmocka_unit_test(test_tracker_detects_mismatch),
-                cmocka_unit_test(test_marker_round_trip),
+            cmocka_unit_test(test_checksum_is_order_independent),
+            cmocka_unit_test(test_tracker_completes_only_when_all_arrived),
+            cmocka_unit_test(test_tracker_detects_mismatch),
+            cmocka_unit_test(test_marker_round_trip),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

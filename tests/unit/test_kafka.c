@@ -62,10 +62,11 @@ static osh_producer_t *producer(const char *extra_key, const char *extra_val)
 {
         char errstr[256];
         rd_kafka_conf_t *conf =
-                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
         assert_non_null(conf);
         if (extra_key)
-                assert_int_equal(osh_kafka_conf_set(conf, extra_key, extra_val, errstr, sizeof(errstr)), 0);
+                assert_int_equal(
+                    osh_kafka_conf_set(conf, extra_key, extra_val, errstr, sizeof(errstr)), 0);
         osh_producer_t *p = osh_producer_new(conf, errstr, sizeof(errstr));
         assert_non_null(p);
         return p;
@@ -75,9 +76,10 @@ static osh_consumer_t *consumer(const char *topic, const char *group, const osh_
 {
         char errstr[256];
         rd_kafka_conf_t *conf =
-                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
         assert_non_null(conf);
-        osh_consumer_t *c = osh_consumer_new(conf, group, &topic, 1, replay, errstr, sizeof(errstr));
+        osh_consumer_t *c =
+            osh_consumer_new(conf, group, &topic, 1, replay, errstr, sizeof(errstr));
         assert_non_null(c);
         return c;
 }
@@ -276,7 +278,7 @@ static void test_heartbeat_record(void **state)
         char errstr[256], topic[64];
         osh_heartbeat_id_t id = {"svc", "svc-1", "processing"};
         rd_kafka_conf_t *conf =
-                osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr));
         osh_heartbeat_t *hb = osh_heartbeat_new(conf, &id, 1000, errstr, sizeof(errstr));
         const char *s;
         int64_t n;
@@ -327,14 +329,14 @@ static void test_heartbeat_record(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_produce_delivery_accounting),
-                cmocka_unit_test(test_backpressure_loses_nothing),
-                cmocka_unit_test(test_flush_reports_failure),
-                cmocka_unit_test(test_commit_then_resume),
-                cmocka_unit_test(test_unstored_is_redelivered),
-                cmocka_unit_test(test_replay_earliest_and_batch),
-                cmocka_unit_test(test_replay_timestamp),
-                cmocka_unit_test(test_heartbeat_record),
+            cmocka_unit_test(test_produce_delivery_accounting),
+            cmocka_unit_test(test_backpressure_loses_nothing),
+            cmocka_unit_test(test_flush_reports_failure),
+            cmocka_unit_test(test_commit_then_resume),
+            cmocka_unit_test(test_unstored_is_redelivered),
+            cmocka_unit_test(test_replay_earliest_and_batch),
+            cmocka_unit_test(test_replay_timestamp),
+            cmocka_unit_test(test_heartbeat_record),
         };
         return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -35,10 +35,9 @@ typedef enum {
 /* Looks up a key id's secret; returns its length or -1 if unknown. */
 typedef int(osh_auth_key_lookup_t)(void *opaque, const char *key_id, const void **secret);
 
-osh_auth_verdict_t osh_auth_verify(const char *header, osh_auth_key_lookup_t *lookup,
-                                   void *opaque, const char *method, const char *path,
-                                   int64_t now_ms, int64_t max_skew_ms, const void *body,
-                                   size_t body_len);
+osh_auth_verdict_t osh_auth_verify(const char *header, osh_auth_key_lookup_t *lookup, void *opaque,
+                                   const char *method, const char *path, int64_t now_ms,
+                                   int64_t max_skew_ms, const void *body, size_t body_len);
 const char *osh_auth_verdict_str(osh_auth_verdict_t v);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include "oshirase/kafka.h"
 
-#define OSH_BATCH_ID_MAX     128
+#define OSH_BATCH_ID_MAX       128
 #define OSH_BATCH_CHECKSUM_ALG "sum64-sha256"
 
 typedef struct osh_batch_marker {
@@ -54,9 +54,9 @@ int osh_batch_header(rd_kafka_headers_t **hdrs, const char *batch_id);
 /* ---- consumer side: which batches are complete ---- */
 
 typedef enum {
-        OSH_BATCH_OPEN = 0,  /* still receiving, or END not seen yet */
-        OSH_BATCH_COMPLETE,  /* END seen, count and checksum match */
-        OSH_BATCH_MISMATCH,  /* more records than END says, or checksum differs */
+        OSH_BATCH_OPEN = 0, /* still receiving, or END not seen yet */
+        OSH_BATCH_COMPLETE, /* END seen, count and checksum match */
+        OSH_BATCH_MISMATCH, /* more records than END says, or checksum differs */
 } osh_batch_state_t;
 
 typedef struct osh_batch_tracker osh_batch_tracker_t;

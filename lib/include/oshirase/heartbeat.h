@@ -42,8 +42,8 @@ int osh_heartbeat_start(osh_heartbeat_t *hb);
 /* Thread-safe setters, cheap enough for the data path. */
 void osh_heartbeat_count(osh_heartbeat_t *hb, osh_counter_t ctr, uint64_t n);
 uint64_t osh_heartbeat_counter(osh_heartbeat_t *hb, osh_counter_t ctr);
-void osh_heartbeat_set_state(osh_heartbeat_t *hb, const char *state); /* copied */
-void osh_heartbeat_set_lag(osh_heartbeat_t *hb, int64_t lag);          /* -1 = unknown */
+void osh_heartbeat_set_state(osh_heartbeat_t *hb, const char *state);    /* copied */
+void osh_heartbeat_set_lag(osh_heartbeat_t *hb, int64_t lag);            /* -1 = unknown */
 void osh_heartbeat_set_batch(osh_heartbeat_t *hb, const char *batch_id); /* copied */
 /* A service-specific counter in the record's "counters" map (at most 16
  * names). 0 / -1 when full. */

@@ -13,8 +13,8 @@ typedef struct osh_http_tls {
 } osh_http_tls_t;
 
 typedef struct osh_http_response {
-        long status;            /* 0 when no response arrived */
-        char *body;             /* NUL-terminated; owned, see _free */
+        long status; /* 0 when no response arrived */
+        char *body;  /* NUL-terminated; owned, see _free */
         size_t body_len;
         int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date), else 0 */
         char errstr[256];       /* transport error when status == 0 */
@@ -31,8 +31,8 @@ void osh_http_client_destroy(osh_http_client_t *c); /* NULL ok */
  * on a transport failure (resp->errstr says why). Always call
  * osh_http_response_free(resp) afterwards. max_body caps what is kept. */
 int osh_http_request(osh_http_client_t *c, const char *method, const char *url,
-                     const char *const *headers, const void *body, size_t body_len,
-                     long timeout_ms, size_t max_body, osh_http_response_t *resp);
+                     const char *const *headers, const void *body, size_t body_len, long timeout_ms,
+                     size_t max_body, osh_http_response_t *resp);
 void osh_http_response_free(osh_http_response_t *resp);
 
 #endif

@@ -27,6 +27,7 @@ typedef struct osh_schema {
         const char *file;     /* source file name, e.g. "ops.status.v1.avsc" */
         const char *topic;    /* "ops.status.v1"; NULL for older revisions */
         const char *pcf;      /* Parsing Canonical Form */
+        const char *json;     /* the schema's own JSON text (keeps defaults and docs) */
         uint64_t fingerprint; /* CRC-64-AVRO of pcf */
         int current;          /* 1: the version services write; 0: older revision */
         avro_schema_t avro;

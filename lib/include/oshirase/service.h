@@ -27,8 +27,8 @@ typedef struct osh_service {
  * OSH_CONFIG_EXIT (help/version printed, or --check passed) or
  * OSH_CONFIG_FAIL (reason logged). On anything but RUN the service is
  * already finalised. */
-int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t *table,
-                     size_t n, const char *hb_prefix, int argc, char **argv);
+int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t *table, size_t n,
+                     const char *hb_prefix, int argc, char **argv);
 /* With --check: prints the effective configuration and returns 1 (the
  * caller then finalises and exits 0); otherwise 0. */
 int osh_service_check_done(osh_service_t *svc);

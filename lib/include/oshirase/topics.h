@@ -17,7 +17,7 @@
 
 /* Record headers. Every record a service produces from a batch carries the
  * batch id, so consumers can replay from a batch without an index. */
-#define OSH_HDR_BATCH_ID  "osh.batch.id"
+#define OSH_HDR_BATCH_ID "osh.batch.id"
 /* Set by relay-bridge: where the record came from, for downstream de-dup. */
 #define OSH_HDR_SRC_TOPIC     "osh.src.topic"
 #define OSH_HDR_SRC_PARTITION "osh.src.partition"

@@ -1,0 +1,335 @@
+/* osh-ctl: operator tool. Produces JSON lines as single-object Avro,
+ * prints topics back as JSON lines, lists schemas and watermarks. Tests use
+ * it as the independent reader/writer of what services exchange. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "oshirase/avro_json.h"
+#include "oshirase/config.h"
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/signal.h"
+
+static const osh_cfg_entry_t table[] = {
+    {"bootstrap", OSH_CFG_STR, NULL, "OSH_BOOTSTRAP", "bootstrap servers of the cluster"},
+    {"topic", OSH_CFG_STR, NULL, NULL, "topic to produce to / consume from"},
+    {"schema", OSH_CFG_STR, NULL, NULL, "schema full name (default: the topic's schema)"},
+    {"key.field", OSH_CFG_STR, NULL, NULL, "produce: record field used as the key"},
+    {"header", OSH_CFG_STR, NULL, NULL, "produce: one header as name=value"},
+    {"count", OSH_CFG_INT, "0", NULL, "consume: stop after N records (0: at the end)"},
+    {"timeout", OSH_CFG_DURATION_MS, "20s", NULL, "give up after this long"},
+};
+#define N_TABLE (sizeof(table) / sizeof(table[0]))
+
+static const char usage[] =
+    "usage: osh-ctl [options] COMMAND\n"
+    "  produce     read JSON lines on stdin, write them to --topic as Avro\n"
+    "  consume     print --topic from the beginning as JSON lines\n"
+    "  schemas     list compiled-in schemas with their fingerprints\n"
+    "  watermarks  print low/high offsets of every partition of --topic\n";
+
+static const osh_schema_t *pick_schema(const osh_config_t *cfg)
+{
+        const char *name = osh_config_str(cfg, "schema");
+        const char *topic = osh_config_str(cfg, "topic");
+
+        return name ? osh_schema_get(name) : topic ? osh_schema_for_topic(topic) : NULL;
+}
+
+static rd_kafka_headers_t *make_headers(const char *spec)
+{
+        rd_kafka_headers_t *h;
+        const char *eq;
+
+        if (!spec)
+                return NULL;
+        eq = strchr(spec, '=');
+        if (!eq)
+                return NULL;
+        h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, spec, eq - spec, eq + 1, -1);
+        return h;
+}
+
+static int produce_line(const osh_config_t *cfg, osh_producer_t *p, const osh_schema_t *s,
+                        const char *line, size_t len, size_t lineno)
+{
+        char errstr[512], key[256] = "";
+        const char *kf = osh_config_str(cfg, "key.field"), *kv;
+        size_t klen = 0, vlen;
+        avro_value_t v;
+        void *buf = NULL;
+        int rc = -1;
+
+        if (osh_value_new(s, &v))
+                return -1;
+        if (osh_avro_from_json(line, len, s->json, &v, errstr, sizeof(errstr)) ||
+            osh_serde_encode_alloc(s, &v, &buf, &vlen, errstr, sizeof(errstr))) {
+                fprintf(stderr, "osh-ctl: stdin line %zu: %s\n", lineno, errstr);
+                goto done;
+        }
+        if (kf && osh_value_get_string(&v, kf, &kv, &klen) == 0)
+                snprintf(key, sizeof(key), "%s", kv);
+        osh_kafka_msg_t m = {.topic = osh_config_str(cfg, "topic"),
+                             .partition = RD_KAFKA_PARTITION_UA,
+                             .key = key[0] ? key : NULL,
+                             .key_len = strlen(key),
+                             .value = buf,
+                             .value_len = vlen,
+                             .headers = make_headers(osh_config_str(cfg, "header"))};
+        rc = osh_producer_send(p, &m, NULL);
+        if (rc && m.headers)
+                rd_kafka_headers_destroy(m.headers);
+done:
+        free(buf);
+        avro_value_decref(&v);
+        return rc;
+}
+
+static int cmd_produce(const osh_config_t *cfg)
+{
+        char errstr[512], *line = NULL;
+        const osh_schema_t *s = pick_schema(cfg);
+        size_t cap = 0, n = 0, bad = 0;
+        ssize_t len;
+        osh_producer_t *p;
+        rd_kafka_conf_t *conf;
+
+        if (!s || !osh_config_str(cfg, "topic")) {
+                fprintf(stderr, "osh-ctl produce: --topic with a known schema is required\n");
+                return 2;
+        }
+        conf = osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_PRODUCER,
+                                  osh_config_str(cfg, "bootstrap"), errstr, sizeof(errstr));
+        p = conf ? osh_producer_new(conf, errstr, sizeof(errstr)) : NULL;
+        if (!p) {
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
+                return 1;
+        }
+        while ((len = getline(&line, &cap, stdin)) > 0) {
+                n++;
+                if (len <= 1)
+                        continue;
+                if (produce_line(cfg, p, s, line, (size_t)len, n))
+                        bad++;
+        }
+        free(line);
+        int frc = osh_producer_flush(p, (int)osh_config_int(cfg, "timeout"));
+        osh_producer_destroy(p);
+        fprintf(stderr, "osh-ctl: %zu line(s), %zu rejected\n", n, bad);
+        return frc || bad ? 1 : 0;
+}
+
+/* Key as text if printable UTF-8-ish, else as hex, so output is valid JSON. */
+static json_t *bytes_json(const void *p, size_t len)
+{
+        json_t *j = p ? json_stringn((const char *)p, len) : json_null();
+        char *hex;
+
+        if (j)
+                return j;
+        hex = malloc(len * 2 + 1);
+        for (size_t i = 0; hex && i < len; i++)
+                sprintf(hex + i * 2, "%02x", ((const unsigned char *)p)[i]);
+        j = hex ? json_pack("{s:s}", "hex", hex) : json_null();
+        free(hex);
+        return j;
+}
+
+static json_t *headers_json(const rd_kafka_message_t *m)
+{
+        rd_kafka_headers_t *h;
+        json_t *o = json_object();
+        const char *name;
+        const void *val;
+        size_t size;
+
+        if (rd_kafka_message_headers(m, &h))
+                return o;
+        for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &size); i++)
+                json_object_set_new(o, name, bytes_json(val, size));
+        return o;
+}
+
+static json_t *value_json(const rd_kafka_message_t *m)
+{
+        char errstr[256], *text = NULL;
+        const osh_schema_t *w = NULL;
+        avro_value_t v;
+        json_t *j;
+
+        if (osh_serde_decode(NULL, m->payload, m->len, &v, &w, errstr, sizeof(errstr)))
+                return json_pack("{s:s}", "decode_error", errstr);
+        avro_value_to_json(&v, 1, &text);
+        j = text ? json_loads(text, 0, NULL) : NULL;
+        free(text);
+        avro_value_decref(&v);
+        return j ? j : json_pack("{s:s}", "decode_error", "not representable as JSON");
+}
+
+static void print_message(const rd_kafka_message_t *m)
+{
+        json_t *o = json_pack("{s:s,s:i,s:I,s:I}", "topic", rd_kafka_topic_name(m->rkt),
+                              "partition", (int)m->partition, "offset", (json_int_t)m->offset,
+                              "timestamp", (json_int_t)rd_kafka_message_timestamp(m, NULL));
+        char *s;
+
+        json_object_set_new(o, "key", bytes_json(m->key, m->key_len));
+        json_object_set_new(o, "headers", headers_json(m));
+        json_object_set_new(o, "value", value_json(m));
+        s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+        puts(s);
+        free(s);
+        json_decref(o);
+}
+
+static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *npart)
+{
+        char errstr[512];
+        rd_kafka_conf_t *conf =
+            osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_CONSUMER, osh_config_str(cfg, "bootstrap"),
+                               errstr, sizeof(errstr));
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_t *rk;
+        rd_kafka_topic_t *rkt;
+
+        if (!conf || osh_kafka_conf_set(conf, "group.id", "osh-ctl", errstr, sizeof(errstr)) ||
+            osh_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))) {
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
+                return NULL;
+        }
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        if (!rk) {
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
+                return NULL;
+        }
+        rkt = rd_kafka_topic_new(rk, topic, NULL);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
+                fprintf(stderr, "osh-ctl: no metadata for topic %s\n", topic);
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                rd_kafka_topic_destroy(rkt);
+                rd_kafka_destroy(rk);
+                return NULL;
+        }
+        *npart = md->topics[0].partition_cnt;
+        l = rd_kafka_topic_partition_list_new(*npart);
+        for (int i = 0; i < *npart; i++)
+                rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id)
+                    ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return rk;
+}
+
+static int cmd_consume(const osh_config_t *cfg)
+{
+        const char *topic = osh_config_str(cfg, "topic");
+        int64_t want = osh_config_int(cfg, "count"), got = 0;
+        int64_t left_ms = osh_config_int(cfg, "timeout");
+        int npart = 0, eofs = 0;
+        rd_kafka_t *rk;
+
+        if (!topic) {
+                fprintf(stderr, "osh-ctl consume: --topic is required\n");
+                return 2;
+        }
+        rk = assign_all(cfg, topic, &npart);
+        if (!rk)
+                return 1;
+        while (left_ms > 0 && !osh_shutdown_requested() && (want ? got < want : eofs < npart)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                left_ms -= 100;
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        eofs++;
+                else if (!m->err && ++got)
+                        print_message(m);
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        fflush(stdout);
+        if (left_ms <= 0 && want && got < want) {
+                fprintf(stderr, "osh-ctl: timed out after %" PRId64 " of %" PRId64 " records\n",
+                        got, want);
+                return 1;
+        }
+        return 0;
+}
+
+static int cmd_schemas(void)
+{
+        for (size_t i = 0; i < osh_schema_count(); i++) {
+                const osh_schema_t *s = osh_schema_at(i);
+                printf("%016" PRIx64 "  %-32s %-24s %s\n", s->fingerprint, s->name,
+                       s->topic ? s->topic : "-", s->current ? "current" : "older");
+        }
+        return 0;
+}
+
+static int cmd_watermarks(const osh_config_t *cfg)
+{
+        const char *topic = osh_config_str(cfg, "topic");
+        int npart = 0;
+        rd_kafka_t *rk = topic ? assign_all(cfg, topic, &npart) : NULL;
+
+        if (!rk)
+                return 1;
+        for (int i = 0; i < npart; i++) {
+                int64_t lo = -1, hi = -1;
+                rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000);
+                printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\n", topic, i, lo, hi);
+        }
+        rd_kafka_destroy(rk);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        char errstr[512];
+        osh_config_t *cfg = osh_config_new("osh-ctl", table, N_TABLE);
+        const char *cmd;
+        int rc = 2;
+
+        switch (osh_config_load(cfg, argc, argv, NULL, errstr, sizeof(errstr))) {
+        case OSH_CONFIG_EXIT:
+                fputs(usage, stdout);
+                osh_config_destroy(cfg);
+                return 0;
+        case OSH_CONFIG_FAIL:
+                fprintf(stderr, "osh-ctl: %s\n%s", errstr, usage);
+                osh_config_destroy(cfg);
+                return 2;
+        }
+        osh_config_init_log(cfg);
+        osh_signal_install();
+        if (osh_serde_init(errstr, sizeof(errstr))) {
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
+                osh_config_destroy(cfg);
+                return 1;
+        }
+        cmd = osh_config_positional_count(cfg) == 1 ? osh_config_positional(cfg, 0) : "";
+        if (!strcmp(cmd, "produce"))
+                rc = cmd_produce(cfg);
+        else if (!strcmp(cmd, "consume"))
+                rc = cmd_consume(cfg);
+        else if (!strcmp(cmd, "schemas"))
+                rc = cmd_schemas();
+        else if (!strcmp(cmd, "watermarks"))
+                rc = cmd_watermarks(cfg);
+        else
+                fputs(usage, stderr);
+        osh_serde_shutdown();
+        osh_config_destroy(cfg);
+        return rc;
+}
