@@ -69,9 +69,9 @@ static void test_bare_union_value(void **state)
 {
         char errstr[256];
         avro_value_t v, f, b;
-        int disc;
-        const char *s;
-        size_t len;
+        int disc = -1;
+        const char *s = NULL;
+        size_t len = 0;
 
         assert_int_equal(load("{\"id\":\"x\",\"opt\":\"bare\"}", &v, errstr), 0);
         avro_value_get_by_name(&v, "opt", &f, NULL);
