@@ -1,0 +1,165 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "oshirase/textenc.h"
+
+/* 千葉市 in UTF-8 and CP932 */
+#define CHIBA_UTF8  "\xE5\x8D\x83\xE8\x91\x89\xE5\xB8\x82"
+#define CHIBA_CP932 "\x90\xE7\x97\x74\x8E\x73"
+
+static const char *dec(osh_textdec_t *d, const char *in, size_t len, uint64_t *gaiji)
+{
+        const char *out = NULL;
+        size_t out_len = 0;
+
+        if (osh_textdec_decode(d, in, len, &out, &out_len, gaiji))
+                return NULL;
+        assert_int_equal(strlen(out), out_len);
+        return out;
+}
+
+static void test_parse_names(void **state)
+{
+        osh_textenc_t e;
+
+        assert_int_equal(osh_textenc_parse("UTF-8", &e), 0);
+        assert_int_equal(e, OSH_TEXTENC_UTF8);
+        assert_int_equal(osh_textenc_parse("Shift_JIS", &e), 0);
+        assert_int_equal(e, OSH_TEXTENC_CP932);
+        assert_int_equal(osh_textenc_parse("cp932", &e), 0);
+        assert_int_equal(osh_textenc_parse("latin1", &e), -1);
+        assert_int_equal(osh_textenc_parse(NULL, &e), -1);
+        assert_string_equal(osh_textenc_name(OSH_TEXTENC_CP932), "cp932");
+}
+
+static void test_utf8_decode1(void **state)
+{
+        uint32_t cp = 0;
+
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"A", 1, &cp), 1);
+        assert_int_equal(cp, 'A');
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)CHIBA_UTF8, 9, &cp), 3);
+        assert_int_equal(cp, 0x5343);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xF0\x9F\x98\x80", 4, &cp), 4);
+        assert_int_equal(cp, 0x1F600);
+        /* overlong, surrogate, beyond U+10FFFF, truncated, stray continuation */
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xC0\xAF", 2, &cp), 0);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xE0\x80\xAF", 3, &cp), 0);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xED\xA0\x80", 3, &cp), 0);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xF4\x90\x80\x80", 4, &cp), 0);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\xE5\x8D", 2, &cp), 0);
+        assert_int_equal(osh_utf8_decode1((const unsigned char *)"\x80", 1, &cp), 0);
+}
+
+static void test_utf8(void **state)
+{
+        osh_textdec_t *d = osh_textdec_new(OSH_TEXTENC_UTF8, NULL);
+        uint64_t g = 0;
+
+        assert_non_null(d);
+        assert_string_equal(dec(d, "abc,1", 5, &g), "abc,1");
+        assert_string_equal(dec(d, CHIBA_UTF8, 9, &g), CHIBA_UTF8);
+        assert_int_equal(g, 0);
+        /* invalid sequences are errors, not guesses */
+        assert_null(dec(d, "a\xFF", 2, &g));
+        assert_null(dec(d, CHIBA_CP932, 6, &g));
+        assert_null(dec(d, "\xE5\x8D", 2, &g));
+        assert_string_equal(dec(d, "", 0, &g), "");
+        osh_textdec_destroy(d);
+}
+
+static void test_utf8_gaiji(void **state)
+{
+        osh_textdec_t *d = osh_textdec_new(OSH_TEXTENC_UTF8, NULL);
+        osh_textdec_t *geta = osh_textdec_new(OSH_TEXTENC_UTF8, OSH_TEXTENC_REPL_GETA);
+        uint64_t g = 0;
+
+        /* U+E000 and U+F8FF (BMP private use), U+F0000 (plane 15) */
+        assert_string_equal(dec(d, "x\xEE\x80\x80y\xEF\xA3\xBF", 8, &g),
+                            "x" OSH_TEXTENC_REPL_FFFD "y" OSH_TEXTENC_REPL_FFFD);
+        assert_int_equal(g, 2);
+        assert_string_equal(dec(geta, "\xF3\xB0\x80\x80", 4, &g), OSH_TEXTENC_REPL_GETA);
+        assert_int_equal(g, 3);
+        /* U+F900 (CJK compatibility) is not private use */
+        assert_string_equal(dec(d, "\xEF\xA4\x80", 3, &g), "\xEF\xA4\x80");
+        assert_int_equal(g, 3);
+        osh_textdec_destroy(d);
+        osh_textdec_destroy(geta);
+}
+
+static void test_cp932(void **state)
+{
+        osh_textdec_t *d = osh_textdec_new(OSH_TEXTENC_CP932, NULL);
+        uint64_t g = 0;
+
+        assert_non_null(d);
+        assert_string_equal(dec(d, CHIBA_CP932, 6, &g), CHIBA_UTF8);
+        assert_string_equal(dec(d, "12101", 5, &g), "12101");
+        /* half-width katakana ｱ (0xB1) and NEC row 13 ① (0x8740) */
+        assert_string_equal(dec(d, "\xB1", 1, &g), "\xEF\xBD\xB1");
+        assert_string_equal(dec(d, "\x87\x40", 2, &g), "\xE2\x91\xA0");
+        assert_int_equal(g, 0);
+        /* user-defined area F040..F9FC is gaiji */
+        assert_string_equal(dec(d, "\x90\xE7\xF0\x40\xF9\xFC", 6, &g),
+                            "\xE5\x8D\x83" OSH_TEXTENC_REPL_FFFD OSH_TEXTENC_REPL_FFFD);
+        assert_int_equal(g, 2);
+        /* a lead byte without its trail byte, an invalid trail byte */
+        assert_null(dec(d, "\x90", 1, &g));
+        assert_null(dec(d, "a\x90\x20", 3, &g));
+        assert_null(dec(d, "\xA0", 1, &g));
+        /* the decoder recovers after an error */
+        assert_string_equal(dec(d, CHIBA_CP932, 6, &g), CHIBA_UTF8);
+        osh_textdec_destroy(d);
+}
+
+static void test_detect(void **state)
+{
+        size_t bom = 9;
+
+        assert_int_equal(osh_textenc_detect(OSH_TEXTENC_UTF8_BOM "a", 4, &bom), OSH_TEXTENC_UTF8);
+        assert_int_equal(bom, 3);
+        assert_int_equal(osh_textenc_detect("abc", 3, &bom), OSH_TEXTENC_UTF8);
+        assert_int_equal(bom, 0);
+        assert_int_equal(osh_textenc_detect(CHIBA_UTF8, 9, NULL), OSH_TEXTENC_UTF8);
+        assert_int_equal(osh_textenc_detect(CHIBA_CP932, 6, NULL), OSH_TEXTENC_CP932);
+        /* one broken line in a UTF-8 file does not flip the guess */
+        assert_int_equal(osh_textenc_detect(CHIBA_UTF8 CHIBA_UTF8 "\n\xFF\n", 21, NULL),
+                         OSH_TEXTENC_UTF8);
+        assert_int_equal(osh_textenc_detect("", 0, &bom), OSH_TEXTENC_UTF8);
+}
+
+static void test_long_input(void **state)
+{
+        osh_textdec_t *d = osh_textdec_new(OSH_TEXTENC_CP932, OSH_TEXTENC_REPL_GETA);
+        char in[6000];
+        const char *out;
+        size_t out_len;
+        uint64_t g = 0;
+
+        /* every pair a gaiji: the output (3 bytes each) outgrows the input */
+        for (size_t i = 0; i < sizeof(in); i += 2) {
+                in[i] = (char)0xF5;
+                in[i + 1] = (char)0x9F;
+        }
+        assert_int_equal(osh_textdec_decode(d, in, sizeof(in), &out, &out_len, &g), 0);
+        assert_int_equal(g, 3000);
+        assert_int_equal(out_len, 9000);
+        assert_memory_equal(out, OSH_TEXTENC_REPL_GETA, 3);
+        osh_textdec_destroy(d);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_parse_names), cmocka_unit_test(test_utf8_decode1),
+            cmocka_unit_test(test_utf8),        cmocka_unit_test(test_utf8_gaiji),
+            cmocka_unit_test(test_cp932),       cmocka_unit_test(test_detect),
+            cmocka_unit_test(test_long_input),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
