@@ -1,0 +1,285 @@
+#include "seg_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seg_map.h"
+
+size_t seg_popcount(const uint64_t *b, size_t words)
+{
+        size_t i, c = 0;
+
+        for (i = 0; i < words; i++)
+                c += (size_t)__builtin_popcountll(b[i]);
+        return c;
+}
+
+void seg_bits_trim(uint64_t *b, size_t n)
+{
+        if (n % 64)
+                b[n / 64] &= ((uint64_t)1 << (n % 64)) - 1;
+}
+
+long seg_store_find(const seg_store_t *s, const char *user_id)
+{
+        size_t lo = 0, hi = s->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(s->user_ids[mid], user_id);
+                if (c == 0)
+                        return (long)mid;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return -1;
+}
+
+void seg_store_destroy(seg_store_t *s)
+{
+        size_t i;
+
+        if (!s)
+                return;
+        for (i = 0; s->user_ids && i < s->n; i++)
+                free(s->user_ids[i]);
+        free(s->user_ids);
+        for (i = 0; s->flags && i < s->nflags; i++)
+                free(s->flags[i]);
+        free(s->flags);
+        for (i = 0; s->values && i < s->nvalues; i++)
+                free(s->values[i].data);
+        free(s->values);
+        free(s);
+}
+
+/* ---- builder ---- */
+
+struct seg_builder {
+        size_t nflags, nvalues, flag_bytes;
+        int layout;
+        char batch_id[128];
+        int32_t reference_date;
+        size_t n, cap;
+        char **ids;
+        uint8_t *flags;  /* n * flag_bytes, row-major (as the records hold them) */
+        int32_t **vcols; /* nvalues columns, allocated on the first non-zero value */
+        seg_map_t index;
+};
+
+seg_builder_t *seg_builder_new(size_t nflags, size_t nvalues, int layout, const char *batch_id)
+{
+        seg_builder_t *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                goto fail;
+        b->nflags = nflags;
+        b->nvalues = nvalues;
+        b->flag_bytes = (nflags + 7) / 8;
+        b->layout = layout;
+        snprintf(b->batch_id, sizeof(b->batch_id), "%s", batch_id ? batch_id : "");
+        b->vcols = calloc(nvalues ? nvalues : 1, sizeof(*b->vcols));
+        if (!b->vcols)
+                goto fail;
+        return b;
+fail:
+        seg_builder_destroy(b);
+        return NULL;
+}
+
+void seg_builder_destroy(seg_builder_t *b)
+{
+        size_t i;
+
+        if (!b)
+                return;
+        for (i = 0; b->ids && i < b->n; i++)
+                free(b->ids[i]);
+        free(b->ids);
+        free(b->flags);
+        for (i = 0; b->vcols && i < b->nvalues; i++)
+                free(b->vcols[i]);
+        free(b->vcols);
+        seg_map_clear(&b->index);
+        free(b);
+}
+
+size_t seg_builder_count(const seg_builder_t *b)
+{
+        return b->n;
+}
+
+static int builder_grow(seg_builder_t *b)
+{
+        size_t cap = b->cap ? b->cap * 2 : 1024, i;
+        void *p;
+
+        if (!(p = realloc(b->ids, cap * sizeof(*b->ids))))
+                return -1;
+        b->ids = p;
+        if (!(p = realloc(b->flags, cap * b->flag_bytes + 1)))
+                return -1;
+        b->flags = p;
+        for (i = 0; i < b->nvalues; i++) {
+                if (!b->vcols[i])
+                        continue;
+                if (!(p = realloc(b->vcols[i], cap * sizeof(int32_t))))
+                        return -1;
+                b->vcols[i] = p;
+        }
+        b->cap = cap;
+        return 0;
+}
+
+static int builder_set_value(seg_builder_t *b, size_t row, size_t col, int32_t v)
+{
+        if (!b->vcols[col]) {
+                if (v == 0)
+                        return 0;
+                b->vcols[col] = calloc(b->cap, sizeof(int32_t));
+                if (!b->vcols[col])
+                        return -1;
+        }
+        b->vcols[col][row] = v;
+        return 0;
+}
+
+int seg_builder_add(seg_builder_t *b, const char *user_id, int32_t reference_date, int layout,
+                    const uint8_t *flags, size_t flags_len, const int32_t *values,
+                    size_t values_len, char *errstr, size_t errstr_size)
+{
+        size_t row, i, n;
+
+        if (layout != b->layout) {
+                snprintf(errstr, errstr_size, "layout %d, dictionary has %d", layout, b->layout);
+                return -1;
+        }
+        if (!user_id || !*user_id) {
+                snprintf(errstr, errstr_size, "empty user id");
+                return -1;
+        }
+        if (!seg_map_get(&b->index, user_id, &row)) {
+                if (b->n == b->cap && builder_grow(b))
+                        goto oom;
+                row = b->n;
+                if (!(b->ids[row] = strdup(user_id)))
+                        goto oom;
+                b->n++;
+                if (seg_map_put(&b->index, b->ids[row], row))
+                        goto oom;
+        }
+        b->reference_date = reference_date;
+        n = flags_len < b->flag_bytes ? flags_len : b->flag_bytes;
+        memset(b->flags + row * b->flag_bytes, 0, b->flag_bytes);
+        if (n)
+                memcpy(b->flags + row * b->flag_bytes, flags, n);
+        for (i = 0; i < b->nvalues; i++)
+                if (builder_set_value(b, row, i, i < values_len ? values[i] : 0))
+                        goto oom;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+static const seg_builder_t *sort_ctx;
+
+static int cmp_rows(const void *a, const void *b)
+{
+        return strcmp(sort_ctx->ids[*(const size_t *)a], sort_ctx->ids[*(const size_t *)b]);
+}
+
+/* Flag bits set in a row beyond nflags are ignored: the dictionary decides
+ * what exists. */
+static int transpose_flags(const seg_builder_t *b, seg_store_t *s, const size_t *perm)
+{
+        size_t i, f;
+
+        for (i = 0; i < s->n; i++) {
+                const uint8_t *row = b->flags + perm[i] * b->flag_bytes;
+                for (f = 0; f < s->nflags; f++) {
+                        if (!(row[f / 8] & (1u << (f % 8))))
+                                continue;
+                        if (!s->flags[f] && !(s->flags[f] = calloc(s->words, 8)))
+                                return -1;
+                        seg_bit_set(s->flags[f], i);
+                }
+        }
+        return 0;
+}
+
+static int narrow_column(const int32_t *src, const size_t *perm, size_t n, seg_column_t *out)
+{
+        int32_t lo = 0, hi = 0;
+        size_t i;
+
+        for (i = 0; i < n; i++) {
+                lo = src[i] < lo ? src[i] : lo;
+                hi = src[i] > hi ? src[i] : hi;
+        }
+        out->width = (lo >= INT8_MIN && hi <= INT8_MAX)     ? 1
+                     : (lo >= INT16_MIN && hi <= INT16_MAX) ? 2
+                                                            : 4;
+        if (lo == 0 && hi == 0)
+                out->width = 0;
+        if (!out->width)
+                return 0;
+        if (!(out->data = malloc(n * out->width + 1)))
+                return -1;
+        for (i = 0; i < n; i++) {
+                int32_t v = src[perm[i]];
+                if (out->width == 1)
+                        ((int8_t *)out->data)[i] = (int8_t)v;
+                else if (out->width == 2)
+                        ((int16_t *)out->data)[i] = (int16_t)v;
+                else
+                        ((int32_t *)out->data)[i] = v;
+        }
+        return 0;
+}
+
+seg_store_t *seg_builder_finish(seg_builder_t *b)
+{
+        seg_store_t *s = calloc(1, sizeof(*s));
+        size_t *perm = malloc((b->n ? b->n : 1) * sizeof(*perm));
+        size_t i;
+
+        if (!s || !perm)
+                goto fail;
+        s->n = b->n;
+        s->words = seg_words(b->n);
+        s->nflags = b->nflags;
+        s->nvalues = b->nvalues;
+        s->layout = b->layout;
+        s->reference_date = b->reference_date;
+        memcpy(s->batch_id, b->batch_id, sizeof(s->batch_id));
+        for (i = 0; i < b->n; i++)
+                perm[i] = i;
+        sort_ctx = b; /* qsort has no context argument in C11 */
+        qsort(perm, b->n, sizeof(*perm), cmp_rows);
+        s->user_ids = calloc(b->n ? b->n : 1, sizeof(char *));
+        s->flags = calloc(b->nflags ? b->nflags : 1, sizeof(uint64_t *));
+        s->values = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_column_t));
+        if (!s->user_ids || !s->flags || !s->values || transpose_flags(b, s, perm))
+                goto fail;
+        for (i = 0; i < b->nvalues; i++)
+                if (b->vcols[i] && narrow_column(b->vcols[i], perm, b->n, &s->values[i]))
+                        goto fail;
+        for (i = 0; i < b->n; i++) {
+                s->user_ids[i] = b->ids[perm[i]];
+                b->ids[perm[i]] = NULL;
+        }
+        free(perm);
+        seg_builder_destroy(b);
+        return s;
+fail:
+        free(perm);
+        seg_builder_destroy(b);
+        if (s)
+                s->n = 0; /* user_ids not yet moved */
+        seg_store_destroy(s);
+        return NULL;
+}

@@ -1,0 +1,92 @@
+/* In-memory population store for the segmenter: one complete snapshot of
+ * resident.abstracted.v1, held column by column so that targeting is bitset
+ * AND/OR over whole columns.
+ *
+ * Layout: residents are sorted by 利用者ID (so every list derived from a
+ * snapshot has a deterministic order whatever the partition interleaving).
+ * Each dictionary flag position is one bitset over residents; each values[]
+ * position is a vector narrowed to the smallest width that holds it (all-zero
+ * columns take no memory). Positions come from the dictionary; no attribute
+ * names are stored here. */
+#ifndef SEG_STORE_H
+#define SEG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEG_WORD_BITS 64
+
+/* Bitset helpers over `words` 64-bit words. */
+static inline size_t seg_words(size_t n)
+{
+        return (n + SEG_WORD_BITS - 1) / SEG_WORD_BITS;
+}
+static inline int seg_bit(const uint64_t *b, size_t i)
+{
+        return (int)((b[i / 64] >> (i % 64)) & 1u);
+}
+static inline void seg_bit_set(uint64_t *b, size_t i)
+{
+        b[i / 64] |= (uint64_t)1 << (i % 64);
+}
+size_t seg_popcount(const uint64_t *b, size_t words);
+/* Clears the bits at positions >= n in the last word (after a NOT). */
+void seg_bits_trim(uint64_t *b, size_t n);
+
+typedef struct seg_column {
+        uint8_t width; /* 0 (all zero), 1, 2 or 4 bytes */
+        void *data;    /* n entries of `width` bytes, signed */
+} seg_column_t;
+
+typedef struct seg_store {
+        size_t n;             /* residents */
+        size_t words;         /* seg_words(n) */
+        char **user_ids;      /* n, sorted ascending (strcmp) */
+        size_t nflags;        /* flag columns (dictionary flag count) */
+        uint64_t **flags;     /* nflags bitsets; NULL = no resident has the bit */
+        size_t nvalues;       /* value columns (dictionary value count) */
+        seg_column_t *values; /* nvalues */
+        char batch_id[128];
+        int32_t reference_date; /* days since epoch, from the records */
+        int layout;
+} seg_store_t;
+
+static inline int32_t seg_column_get(const seg_column_t *c, size_t i)
+{
+        switch (c->width) {
+        case 1:
+                return ((const int8_t *)c->data)[i];
+        case 2:
+                return ((const int16_t *)c->data)[i];
+        case 4:
+                return ((const int32_t *)c->data)[i];
+        default:
+                return 0;
+        }
+}
+
+/* Index of user_id in s, or -1. */
+long seg_store_find(const seg_store_t *s, const char *user_id);
+void seg_store_destroy(seg_store_t *s); /* NULL ok */
+
+/* ---- builder: collects one batch, then finalises into a store ---- */
+
+typedef struct seg_builder seg_builder_t;
+
+/* nflags/nvalues: the dictionary's flag and value counts; layout: its
+ * layout version (records with another layout are refused). */
+seg_builder_t *seg_builder_new(size_t nflags, size_t nvalues, int layout, const char *batch_id);
+/* Adds or replaces (same user_id: the later record wins) one resident.
+ * flags is the record's bitset (bits beyond flags_len read 0), values its
+ * array (missing positions read 0; extra positions are ignored).
+ * 0, or -1 with errstr (bad layout, empty id, OOM). */
+int seg_builder_add(seg_builder_t *b, const char *user_id, int32_t reference_date, int layout,
+                    const uint8_t *flags, size_t flags_len, const int32_t *values,
+                    size_t values_len, char *errstr, size_t errstr_size);
+size_t seg_builder_count(const seg_builder_t *b);
+/* Sorts, transposes and narrows into a new store; b is consumed (freed) in
+ * every case. NULL on OOM. Caller frees with seg_store_destroy(). */
+seg_store_t *seg_builder_finish(seg_builder_t *b);
+void seg_builder_destroy(seg_builder_t *b); /* NULL ok */
+
+#endif

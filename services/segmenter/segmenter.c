@@ -1,0 +1,748 @@
+#include "segmenter.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "oshirase/batch.h"
+#include "oshirase/dictionary.h"
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+#include "seg_campaign.h"
+#include "seg_dest.h"
+#include "seg_state.h"
+#include "seg_store.h"
+
+const osh_cfg_entry_t seg_config_table[] = {
+    {"group.id", OSH_CFG_STR, "segmenter", "OSH_SEGMENTER_GROUP",
+     "consumer group for campaign.requests.v1"},
+    {"state.dir", OSH_CFG_STR, "segmenter-state", "OSH_SEGMENTER_STATE_DIR",
+     "directory for frozen recipient lists and scheduled sends"},
+    {"dictionary.file", OSH_CFG_STR, NULL, "OSH_DICTIONARY_FILE",
+     "attribute dictionary (staff's protected copy); default: the compiled-in one"},
+    {"exclusion.file", OSH_CFG_STR, NULL, "OSH_SEGMENTER_EXCLUSION_FILE",
+     "manual exclusion list (protected persons): one 利用者ID per line"},
+    {"min.audience", OSH_CFG_INT, "10", "OSH_SEGMENTER_MIN_AUDIENCE",
+     "campaigns with fewer recipients are refused (a request may ask for more)"},
+};
+const size_t seg_config_table_len = sizeof(seg_config_table) / sizeof(seg_config_table[0]);
+
+#define MAX_OPEN_BATCHES 2
+
+typedef struct open_batch {
+        char id[OSH_BATCH_ID_MAX];
+        seg_builder_t *b;
+} open_batch_t;
+
+typedef struct scheduled {
+        char campaign_id[256];
+        int64_t due_ms;
+} scheduled_t;
+
+struct segmenter {
+        osh_service_t *svc;
+        osh_dict_t *dict;
+        const char *state_dir, *excl_path;
+        osh_consumer_t *state_c, *req_c;
+        osh_producer_t *prod;
+        osh_batch_tracker_t *tracker;
+        open_batch_t open[MAX_OPEN_BATCHES];
+        seg_store_t *store;
+        int64_t store_extract_ms;
+        seg_dests_t dests;
+        seg_exclusions_t excl;
+        uint64_t excl_generation;
+        time_t excl_mtime;
+        seg_view_t view;
+        scheduled_t *sched;
+        size_t nsched;
+        int caught_up;
+        const osh_schema_t *s_abs, *s_dest, *s_req, *s_res, *s_disp;
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- snapshot building ---- */
+
+static open_batch_t *open_batch(segmenter_t *s, const char *id, int create)
+{
+        open_batch_t *victim = &s->open[0];
+        int i;
+
+        for (i = 0; i < MAX_OPEN_BATCHES; i++)
+                if (s->open[i].b && strcmp(s->open[i].id, id) == 0)
+                        return &s->open[i];
+        if (!create)
+                return NULL;
+        for (i = 0; i < MAX_OPEN_BATCHES; i++)
+                if (!s->open[i].b)
+                        victim = &s->open[i];
+        if (victim->b) { /* a batch that never completed: give it up */
+                osh_warn("abandoning incomplete batch %s", victim->id);
+                osh_batch_tracker_forget(s->tracker, victim->id);
+                seg_builder_destroy(victim->b);
+        }
+        victim->b = seg_builder_new(osh_dict_flag_count(s->dict), osh_dict_value_count(s->dict),
+                                    osh_dict_layout(s->dict), id);
+        snprintf(victim->id, sizeof(victim->id), "%s", id);
+        return victim->b ? victim : NULL;
+}
+
+static void try_swap(segmenter_t *s, const char *id)
+{
+        osh_batch_state_t st = osh_batch_tracker_state(s->tracker, id);
+        const osh_batch_marker_t *end = osh_batch_tracker_end(s->tracker, id);
+        open_batch_t *ob = open_batch(s, id, 0);
+        seg_store_t *ns;
+
+        if (st == OSH_BATCH_MISMATCH) {
+                osh_error("batch %s does not match its end marker: keeping the current snapshot",
+                          id);
+                osh_service_count(s->svc, OSH_CTR_ERRORS, 1);
+        }
+        if (st == OSH_BATCH_OPEN || !ob || !end)
+                return;
+        if (st == OSH_BATCH_COMPLETE && end->extract_time_ms >= s->store_extract_ms) {
+                ns = seg_builder_finish(ob->b);
+                ob->b = NULL;
+                if (!ns) {
+                        osh_error("batch %s: out of memory building the snapshot", id);
+                        return;
+                }
+                /* the view points into the old store: drop it first (a new
+                 * store may even reuse the old address) */
+                seg_view_clear(&s->view);
+                seg_store_destroy(s->store);
+                s->store = ns;
+                s->store_extract_ms = end->extract_time_ms;
+                osh_info("snapshot %s: %zu residents", id, ns->n);
+                if (s->svc->hb)
+                        osh_heartbeat_set_batch(s->svc->hb, id);
+        }
+        seg_builder_destroy(ob->b);
+        ob->b = NULL;
+        osh_batch_tracker_forget(s->tracker, id);
+}
+
+static int read_ints(avro_value_t *rec, int32_t *out, size_t max, size_t *n)
+{
+        avro_value_t arr, el;
+        size_t cnt = 0, i;
+
+        *n = 0;
+        if (osh_value_field(rec, "values", &arr) || avro_value_get_size(&arr, &cnt))
+                return -1;
+        for (i = 0; i < cnt && i < max; i++, (*n)++)
+                if (avro_value_get_by_index(&arr, i, &el, NULL) || avro_value_get_int(&el, &out[i]))
+                        return -1;
+        return 0;
+}
+
+static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
+{
+        char err[256];
+        avro_value_t v;
+        const char *uid = NULL, *bid = NULL;
+        const void *flags = NULL;
+        size_t len, flen = 0, nval = 0;
+        int32_t ref = 0, layout = 1, values[256];
+        open_batch_t *ob;
+
+        if (osh_serde_decode(s->s_abs, m->payload, m->len, &v, NULL, err, sizeof(err))) {
+                osh_warn("%s [%" PRId32 "] @%" PRId64 ": %s", OSH_TOPIC_ABSTRACTED, m->partition,
+                         m->offset, err);
+                osh_service_count(s->svc, OSH_CTR_REJECTED, 1);
+                return;
+        }
+        if (osh_value_get_string(&v, "user_id", &uid, &len) ||
+            osh_value_get_string(&v, "batch_id", &bid, &len) ||
+            osh_value_get_int(&v, "reference_date", &ref) ||
+            osh_value_get_int(&v, "layout_version", &layout) ||
+            osh_value_get_bytes(&v, "flags", &flags, &flen) ||
+            read_ints(&v, values, sizeof(values) / sizeof(values[0]), &nval))
+                goto bad;
+        osh_service_count(s->svc, OSH_CTR_IN, 1);
+        if (osh_batch_tracker_add(s->tracker, bid, m->key, m->key_len, m->payload, m->len) == 1) {
+                if (!(ob = open_batch(s, bid, 1)) ||
+                    seg_builder_add(ob->b, uid, ref, layout, flags, flen, values, nval, err,
+                                    sizeof(err)))
+                        goto bad;
+        }
+        avro_value_decref(&v);
+        try_swap(s, bid);
+        return;
+bad:
+        osh_warn("%s [%" PRId32 "] @%" PRId64 ": unusable record", OSH_TOPIC_ABSTRACTED,
+                 m->partition, m->offset);
+        osh_service_count(s->svc, OSH_CTR_REJECTED, 1);
+        avro_value_decref(&v);
+}
+
+static void handle_marker(segmenter_t *s, const rd_kafka_message_t *m)
+{
+        osh_batch_marker_t mk;
+        char err[256];
+
+        if (osh_batch_marker_decode(m->payload, m->len, &mk, err, sizeof(err))) {
+                osh_warn("%s @%" PRId64 ": %s", OSH_TOPIC_BATCH, m->offset, err);
+                return;
+        }
+        if (strcmp(mk.topic, OSH_TOPIC_ABSTRACTED) != 0)
+                return;
+        osh_batch_tracker_marker(s->tracker, &mk);
+        if (!mk.is_end)
+                open_batch(s, mk.batch_id, 1);
+        else
+                try_swap(s, mk.batch_id);
+}
+
+static void handle_destination(segmenter_t *s, const rd_kafka_message_t *m)
+{
+        char err[256], key[256];
+        avro_value_t v, arr, el;
+        const char *uid, *acc, *status = "ACTIVE", *chan = "OTHER", *cats[64];
+        size_t len, n = 0, i;
+
+        if (!m->payload) { /* tombstone */
+                if (m->key && m->key_len < sizeof(key)) {
+                        memcpy(key, m->key, m->key_len);
+                        key[m->key_len] = '\0';
+                        seg_dests_delete(&s->dests, key);
+                }
+                return;
+        }
+        if (osh_serde_decode(s->s_dest, m->payload, m->len, &v, NULL, err, sizeof(err))) {
+                osh_warn("%s @%" PRId64 ": %s", OSH_TOPIC_DESTINATIONS, m->offset, err);
+                osh_service_count(s->svc, OSH_CTR_REJECTED, 1);
+                return;
+        }
+        if (!osh_value_get_string(&v, "user_id", &uid, &len) &&
+            !osh_value_get_string(&v, "account_id", &acc, &len) &&
+            !osh_value_get_enum(&v, "channel", &chan) &&
+            !osh_value_get_enum(&v, "status", &status) &&
+            !osh_value_field(&v, "categories", &arr)) {
+                avro_value_get_size(&arr, &n);
+                for (i = 0; i < n && i < 64; i++)
+                        if (avro_value_get_by_index(&arr, i, &el, NULL) ||
+                            avro_value_get_string(&el, &cats[i], &len))
+                                cats[i] = "";
+                if (seg_dests_put(&s->dests, uid,
+                                  seg_channel_parse(chan) < 0 ? 6 : seg_channel_parse(chan), acc,
+                                  cats, n < 64 ? n : 64, strcmp(status, "ACTIVE") == 0))
+                        osh_error("destinations: out of memory");
+        }
+        avro_value_decref(&v);
+}
+
+static void handle_state(segmenter_t *s, const rd_kafka_message_t *m)
+{
+        const char *topic = rd_kafka_topic_name(m->rkt);
+
+        if (strcmp(topic, OSH_TOPIC_ABSTRACTED) == 0)
+                handle_abstracted(s, m);
+        else if (strcmp(topic, OSH_TOPIC_BATCH) == 0)
+                handle_marker(s, m);
+        else if (strcmp(topic, OSH_TOPIC_DESTINATIONS) == 0)
+                handle_destination(s, m);
+        osh_consumer_store(s->state_c, m);
+}
+
+/* ---- results and dispatch ---- */
+
+static int produce(segmenter_t *s, const char *topic, const osh_schema_t *schema, avro_value_t *v,
+                   const char *key)
+{
+        char err[256];
+        void *buf = NULL;
+        size_t len;
+        osh_kafka_msg_t msg = {
+            .topic = topic, .partition = RD_KAFKA_PARTITION_UA, .key = key, .key_len = strlen(key)};
+        int rc;
+
+        if (osh_serde_encode_alloc(schema, v, &buf, &len, err, sizeof(err))) {
+                osh_error("%s: encode: %s", topic, err);
+                return -1;
+        }
+        msg.value = buf;
+        msg.value_len = len;
+        rc = osh_producer_send(s->prod, &msg, NULL);
+        free(buf);
+        if (!rc)
+                osh_service_count(s->svc, OSH_CTR_OUT, 1);
+        return rc;
+}
+
+typedef struct result {
+        const char *campaign_id;
+        seg_action_t action;
+        seg_state_t state;
+        int64_t certain, possible, suppressed, recipients;
+        const int64_t *by_reason;
+        const char *checksum, *message;
+} result_t;
+
+static int send_result(segmenter_t *s, const result_t *r)
+{
+        avro_value_t v, map, item;
+        int i, rc = -1;
+
+        if (osh_value_new(s->s_res, &v))
+                return -1;
+        osh_value_set_string(&v, "campaign_id", r->campaign_id);
+        osh_value_set_enum(&v, "action", seg_action_names[r->action]);
+        osh_value_set_enum(&v, "state", seg_state_names[r->state]);
+        osh_value_set_long(&v, "certain", r->certain);
+        osh_value_set_long(&v, "possible", r->possible);
+        osh_value_set_long(&v, "suppressed", r->suppressed);
+        osh_value_set_long(&v, "recipients", r->recipients);
+        osh_value_set_string(&v, "recipient_list_checksum", r->checksum ? r->checksum : "");
+        osh_value_set_string(&v, "snapshot_batch_id", s->store ? s->store->batch_id : "");
+        osh_value_set_string(&v, "message", r->message ? r->message : "");
+        osh_value_set_long(&v, "computed_at", now_ms());
+        if (osh_value_field(&v, "suppressed_by_reason", &map))
+                goto done;
+        for (i = 0; r->by_reason && i < SEG_WHY__CNT; i++)
+                if (osh_value_add(s->s_res, &map, seg_reason_names[i], &item) ||
+                    avro_value_set_long(&item, r->by_reason[i]))
+                        goto done;
+        rc = produce(s, OSH_TOPIC_RESULTS, s->s_res, &v, r->campaign_id);
+done:
+        avro_value_decref(&v);
+        return rc;
+}
+
+static void frozen_result(segmenter_t *s, const seg_frozen_t *f, seg_action_t act, const char *msg)
+{
+        result_t r = {f->campaign_id, act,           f->state,     f->certain,  f->possible,
+                      f->suppressed,  f->recipients, f->by_reason, f->checksum, msg};
+        send_result(s, &r);
+}
+
+static int dispatch_one(segmenter_t *s, const seg_request_t *rq, const seg_frozen_t *f,
+                        const char *text, char *line, int resend)
+{
+        /* strsep keeps empty fields (an empty account id) */
+        char *uid = strsep(&line, "\t"), *chan = strsep(&line, "\t"), *acc = strsep(&line, "\t"),
+             *cert = strsep(&line, "\t"), id[65];
+        avro_value_t v, arr, item;
+        int rc = -1;
+
+        if (!uid || !chan || !acc || !cert || osh_value_new(s->s_disp, &v))
+                return -1;
+        seg_dispatch_id(f->campaign_id, uid, chan, id);
+        osh_value_set_string(&v, "dispatch_id", id);
+        osh_value_set_string(&v, "campaign_id", f->campaign_id);
+        osh_value_set_enum(&v, "channel", chan);
+        if (osh_value_field(&v, "recipients", &arr) || osh_value_append(s->s_disp, &arr, &item))
+                goto done;
+        osh_value_set_string(&item, "user_id", uid);
+        osh_value_set_string(&item, "account_id", acc);
+        osh_value_set_bool(&item, "certain", cert[0] == '1');
+        osh_value_set_string(&v, "title", rq->title);
+        osh_value_set_string(&v, "text", text);
+        osh_value_set_string(&v, "category", rq->category);
+        osh_value_set_bool(&v, "test", rq->test);
+        osh_value_set_bool(&v, "critical", rq->critical);
+        osh_value_set_bool(&v, "resend", resend);
+        if (f->send_at_ms > 0)
+                osh_value_set_long(&v, "not_before", f->send_at_ms);
+        osh_value_set_long(&v, "created_at", f->created_at_ms);
+        rc = produce(s, OSH_TOPIC_DISPATCH, s->s_disp, &v, id);
+done:
+        avro_value_decref(&v);
+        return rc;
+}
+
+/* Emits the frozen list of campaign_id exactly as stored: the same request
+ * bytes and list give byte-identical records on every replay. */
+static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, seg_frozen_t *f)
+{
+        char err[256], *list = NULL, *text = NULL, *line, *save = NULL;
+        void *req = NULL;
+        size_t req_len, list_len, n = 0;
+        avro_value_t v;
+        seg_request_t rq = {0};
+        int rc = -1, decoded = 0;
+
+        if (seg_state_load(s->state_dir, campaign_id, f, &req, &req_len, &list, &list_len, err,
+                           sizeof(err)) != 1)
+                goto done;
+        if (osh_serde_decode(s->s_req, req, req_len, &v, NULL, err, sizeof(err)))
+                goto done;
+        decoded = 1;
+        if (seg_request_from_avro(&v, &rq, err, sizeof(err)) || !(text = seg_render_text(&rq)))
+                goto done;
+        for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
+                if (dispatch_one(s, &rq, f, text, line, resend))
+                        goto done;
+        if (osh_producer_flush(s->prod, 30000))
+                goto done;
+        f->state = SEG_ST_DISPATCHING;
+        rc = seg_state_update(s->state_dir, f, err, sizeof(err));
+        osh_info("campaign dispatched: %zu records", n);
+done:
+        if (rc)
+                osh_error("emitting a frozen campaign failed: %s", err);
+        if (decoded)
+                avro_value_decref(&v);
+        seg_request_clear(&rq);
+        free(text);
+        free(req);
+        free(list);
+        return rc;
+}
+
+static void schedule(segmenter_t *s, const char *campaign_id, int64_t due)
+{
+        scheduled_t *n = realloc(s->sched, (s->nsched + 1) * sizeof(*n));
+
+        if (!n) {
+                osh_error("schedule: out of memory");
+                return;
+        }
+        s->sched = n;
+        snprintf(n[s->nsched].campaign_id, sizeof(n[0].campaign_id), "%s", campaign_id);
+        n[s->nsched++].due_ms = due;
+}
+
+static void unschedule(segmenter_t *s, const char *campaign_id)
+{
+        size_t i;
+
+        for (i = 0; i < s->nsched; i++)
+                if (strcmp(s->sched[i].campaign_id, campaign_id) == 0)
+                        s->sched[i--] = s->sched[--s->nsched];
+}
+
+static void run_due(segmenter_t *s)
+{
+        int64_t now = now_ms();
+        seg_frozen_t f;
+        size_t i;
+
+        for (i = 0; i < s->nsched; i++) {
+                if (s->sched[i].due_ms > now)
+                        continue;
+                if (emit_frozen(s, s->sched[i].campaign_id, 0, &f) == 0)
+                        frozen_result(s, &f, SEG_ACT_SEND, "scheduled send dispatched");
+                s->sched[i--] = s->sched[--s->nsched];
+        }
+}
+
+static void on_frozen_found(const seg_frozen_t *m, void *opaque)
+{
+        if (m->state == SEG_ST_FROZEN) /* scheduled, or crashed before it was emitted */
+                schedule(opaque, m->campaign_id, m->send_at_ms);
+}
+
+/* ---- campaign requests ---- */
+
+/* Reloads the exclusion list when its file changed, so staff can add a
+ * protected person without a restart. */
+static void sync_exclusions(segmenter_t *s)
+{
+        struct stat st;
+        char err[256];
+
+        if (!s->excl_path || stat(s->excl_path, &st) || st.st_mtime == s->excl_mtime)
+                return;
+        if (seg_exclusions_load(&s->excl, s->excl_path, err, sizeof(err))) {
+                osh_error("exclusion list: %s", err);
+                return;
+        }
+        s->excl_mtime = st.st_mtime;
+        s->excl_generation++;
+        osh_info("exclusion list: %zu entries", s->excl.n);
+}
+
+static int evaluate(segmenter_t *s, const seg_request_t *rq, int want_list, seg_outcome_t *o)
+{
+        seg_env_t env = {.view = &s->view,
+                         .dict = s->dict,
+                         .now_ms = now_ms(),
+                         .min_audience_floor =
+                             (int32_t)osh_config_int(s->svc->cfg, "min.audience")};
+
+        sync_exclusions(s);
+        if (seg_view_sync(&s->view, s->store, &s->dests, &s->excl, s->excl_generation))
+                return -1;
+        return seg_campaign_evaluate(&env, rq, want_list, o);
+}
+
+static void outcome_result(segmenter_t *s, const seg_request_t *rq, const seg_outcome_t *o,
+                           const char *checksum)
+{
+        result_t r = {rq->campaign_id, rq->action,        o->state,     o->certain, o->possible,
+                      o->suppressed,   (int64_t)o->nlist, o->by_reason, checksum,   o->message};
+        send_result(s, &r);
+}
+
+static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_kafka_message_t *m)
+{
+        seg_outcome_t o;
+        seg_frozen_t f = {0};
+        char err[256], *list = NULL;
+        size_t len = 0;
+        int64_t now = now_ms();
+
+        if (evaluate(s, rq, 1, &o)) {
+                osh_error("campaign evaluation: out of memory");
+                return;
+        }
+        if (o.state == SEG_ST_REJECTED) {
+                outcome_result(s, rq, &o, NULL);
+                goto done;
+        }
+        snprintf(f.campaign_id, sizeof(f.campaign_id), "%s", rq->campaign_id);
+        f.state = SEG_ST_FROZEN;
+        f.created_at_ms = now;
+        f.send_at_ms = rq->send_at_ms;
+        f.certain = o.certain;
+        f.possible = o.possible;
+        f.suppressed = o.suppressed;
+        f.recipients = (int64_t)o.nlist;
+        memcpy(f.by_reason, o.by_reason, sizeof(f.by_reason));
+        memcpy(f.checksum, o.checksum, sizeof(f.checksum));
+        snprintf(f.snapshot, sizeof(f.snapshot), "%s", s->store->batch_id);
+        if (!(list = seg_list_serialise(o.list, o.nlist, &len)) ||
+            seg_state_save(s->state_dir, &f, m->payload, m->len, list, len, err, sizeof(err))) {
+                osh_error("freezing campaign: %s", list ? err : "out of memory");
+                goto done;
+        }
+        osh_info("campaign frozen: %zu recipients", o.nlist);
+        if (rq->send_at_ms > now) {
+                schedule(s, rq->campaign_id, rq->send_at_ms);
+                frozen_result(s, &f, SEG_ACT_SEND, "scheduled");
+        } else if (emit_frozen(s, rq->campaign_id, 0, &f) == 0) {
+                frozen_result(s, &f, SEG_ACT_SEND, "");
+        }
+done:
+        free(list);
+        seg_outcome_clear(&o);
+}
+
+static void reject_request(segmenter_t *s, const seg_request_t *rq, const char *msg)
+{
+        result_t r = {.campaign_id = rq->campaign_id,
+                      .action = rq->action,
+                      .state = SEG_ST_REJECTED,
+                      .message = msg};
+        send_result(s, &r);
+}
+
+/* A campaign that is already frozen is never evaluated again: replays and
+ * resends use the stored list. */
+static void handle_frozen(segmenter_t *s, const seg_request_t *rq, seg_frozen_t *f)
+{
+        if (rq->action == SEG_ACT_CANCEL) {
+                if (f->state != SEG_ST_FROZEN) {
+                        frozen_result(s, f, SEG_ACT_CANCEL, "already dispatched or cancelled");
+                        return;
+                }
+                f->state = SEG_ST_CANCELLED;
+                unschedule(s, f->campaign_id);
+                seg_state_update(s->state_dir, f, (char[64]){0}, 64);
+                frozen_result(s, f, SEG_ACT_CANCEL, "cancelled");
+        } else if (rq->action == SEG_ACT_PREVIEW || f->state == SEG_ST_CANCELLED) {
+                frozen_result(s, f, rq->action, "campaign already frozen");
+        } else if (f->state == SEG_ST_FROZEN && f->send_at_ms > now_ms()) {
+                frozen_result(s, f, rq->action, "scheduled");
+        } else if (emit_frozen(s, f->campaign_id, rq->action == SEG_ACT_RESEND, f) == 0) {
+                unschedule(s, f->campaign_id);
+                frozen_result(s, f, rq->action, "re-emitted the frozen list");
+        }
+}
+
+static void handle_request(segmenter_t *s, const rd_kafka_message_t *m)
+{
+        char err[256];
+        avro_value_t v;
+        seg_request_t rq = {0};
+        seg_outcome_t o;
+        seg_frozen_t f;
+        int found;
+
+        osh_service_count(s->svc, OSH_CTR_IN, 1);
+        if (!m->payload ||
+            osh_serde_decode(s->s_req, m->payload, m->len, &v, NULL, err, sizeof(err))) {
+                osh_warn("%s @%" PRId64 ": undecodable request", OSH_TOPIC_CAMPAIGNS, m->offset);
+                osh_service_count(s->svc, OSH_CTR_REJECTED, 1);
+                return;
+        }
+        if (seg_request_from_avro(&v, &rq, err, sizeof(err))) {
+                osh_warn("%s @%" PRId64 ": %s", OSH_TOPIC_CAMPAIGNS, m->offset, err);
+                osh_service_count(s->svc, OSH_CTR_REJECTED, 1);
+                goto done;
+        }
+        found = seg_state_load(s->state_dir, rq.campaign_id, &f, NULL, NULL, NULL, NULL, err,
+                               sizeof(err));
+        if (found == 1) {
+                handle_frozen(s, &rq, &f);
+        } else if (found < 0) {
+                reject_request(s, &rq, "frozen list damaged; see the segmenter log");
+                osh_error("%s", err);
+        } else if (rq.action == SEG_ACT_CANCEL || rq.action == SEG_ACT_RESEND) {
+                reject_request(s, &rq, "no frozen campaign with this id");
+        } else if (!s->store) {
+                reject_request(s, &rq, "no complete resident snapshot yet");
+        } else if (rq.action == SEG_ACT_SEND) {
+                freeze_and_send(s, &rq, m);
+        } else if (evaluate(s, &rq, 0, &o) == 0) {
+                outcome_result(s, &rq, &o, NULL);
+                seg_outcome_clear(&o);
+        }
+done:
+        seg_request_clear(&rq);
+        avro_value_decref(&v);
+}
+
+/* ---- life cycle ---- */
+
+static osh_consumer_t *consumer(segmenter_t *s, const char *group, const char *const *topics,
+                                size_t n, const osh_replay_t *replay, char *errstr, size_t size)
+{
+        rd_kafka_conf_t *conf =
+            osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, size);
+
+        return conf ? osh_consumer_new(conf, group, topics, n, replay, errstr, size) : NULL;
+}
+
+static int open_clients(segmenter_t *s, char *errstr, size_t size)
+{
+        static const char *const state_topics[] = {OSH_TOPIC_ABSTRACTED, OSH_TOPIC_BATCH,
+                                                   OSH_TOPIC_DESTINATIONS};
+        static const char *const req_topics[] = {OSH_TOPIC_CAMPAIGNS};
+        osh_replay_t earliest = {.kind = OSH_REPLAY_EARLIEST};
+        const char *group = osh_config_str(s->svc->cfg, "group.id");
+        char state_group[300];
+        rd_kafka_conf_t *pconf;
+
+        /* the snapshot is in memory only: always rebuild it from the start */
+        snprintf(state_group, sizeof(state_group), "%s-state", group);
+        s->state_c = consumer(s, state_group, state_topics, 3, &earliest, errstr, size);
+        if (!s->state_c)
+                return -1;
+        s->req_c = consumer(s, group, req_topics, 1, &s->svc->replay, errstr, size);
+        if (!s->req_c)
+                return -1;
+        pconf = osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, size);
+        s->prod = pconf ? osh_producer_new(pconf, errstr, size) : NULL;
+        return s->prod ? 0 : -1;
+}
+
+static int load_dictionary(segmenter_t *s, char *errstr, size_t size)
+{
+        const char *path = osh_config_str(s->svc->cfg, "dictionary.file");
+
+        s->dict =
+            path && *path ? osh_dict_load(path, errstr, size) : osh_dict_load_default(errstr, size);
+        return s->dict ? 0 : -1;
+}
+
+segmenter_t *segmenter_new(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        segmenter_t *s = calloc(1, sizeof(*s));
+
+        if (!s) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        s->svc = svc;
+        s->state_dir = osh_config_str(svc->cfg, "state.dir");
+        s->excl_path = osh_config_str(svc->cfg, "exclusion.file");
+        s->s_abs = osh_schema_for_topic(OSH_TOPIC_ABSTRACTED);
+        s->s_dest = osh_schema_for_topic(OSH_TOPIC_DESTINATIONS);
+        s->s_req = osh_schema_for_topic(OSH_TOPIC_CAMPAIGNS);
+        s->s_res = osh_schema_for_topic(OSH_TOPIC_RESULTS);
+        s->s_disp = osh_schema_for_topic(OSH_TOPIC_DISPATCH);
+        if (!s->s_abs || !s->s_dest || !s->s_req || !s->s_res || !s->s_disp) {
+                snprintf(errstr, errstr_size, "schemas missing");
+                goto fail;
+        }
+        if (!(s->tracker = osh_batch_tracker_new()) || load_dictionary(s, errstr, errstr_size) ||
+            open_clients(s, errstr, errstr_size))
+                goto fail;
+        if (s->excl_path && *s->excl_path) {
+                sync_exclusions(s);
+                if (!s->excl_mtime) {
+                        snprintf(errstr, errstr_size, "exclusion.file %s unreadable", s->excl_path);
+                        goto fail;
+                }
+        } else {
+                s->excl_path = NULL;
+        }
+        if (seg_state_scan(s->state_dir, on_frozen_found, s)) {
+                snprintf(errstr, errstr_size, "state.dir %s unreadable", s->state_dir);
+                goto fail;
+        }
+        return s;
+fail:
+        segmenter_destroy(s);
+        return NULL;
+}
+
+int segmenter_run(segmenter_t *s)
+{
+        rd_kafka_message_t *m;
+        int burst;
+
+        while (!osh_shutdown_requested()) {
+                /* state first, so a request sees the newest snapshot */
+                for (burst = 0; burst < 10000; burst++) {
+                        if (!(m = osh_consumer_poll(s->state_c, s->caught_up ? 0 : 100)))
+                                break;
+                        handle_state(s, m);
+                        rd_kafka_message_destroy(m);
+                }
+                if (!s->caught_up && osh_consumer_at_end(s->state_c)) {
+                        s->caught_up = 1;
+                        osh_info("state caught up: %zu residents, %zu destinations",
+                                 s->store ? s->store->n : 0, s->dests.n);
+                        osh_service_ready(s->svc);
+                }
+                if (s->caught_up && (m = osh_consumer_poll(s->req_c, 50))) {
+                        handle_request(s, m);
+                        osh_consumer_store(s->req_c, m);
+                        rd_kafka_message_destroy(m);
+                        osh_consumer_commit(s->req_c);
+                }
+                run_due(s);
+                osh_producer_poll(s->prod, 0);
+        }
+        return 0;
+}
+
+void segmenter_destroy(segmenter_t *s)
+{
+        int i;
+
+        if (!s)
+                return;
+        osh_consumer_destroy(s->req_c);
+        osh_consumer_destroy(s->state_c);
+        if (s->prod && osh_producer_flush(s->prod, 10000))
+                osh_error("producer: unflushed records at shutdown");
+        osh_producer_destroy(s->prod);
+        for (i = 0; i < MAX_OPEN_BATCHES; i++)
+                seg_builder_destroy(s->open[i].b);
+        osh_batch_tracker_destroy(s->tracker);
+        seg_view_clear(&s->view);
+        seg_store_destroy(s->store);
+        seg_dests_clear(&s->dests);
+        seg_exclusions_clear(&s->excl);
+        osh_dict_destroy(s->dict);
+        free(s->sched);
+        free(s);
+}
