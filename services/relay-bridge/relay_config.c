@@ -1,0 +1,189 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oshirase/topics.h"
+#include "relay.h"
+
+const osh_cfg_entry_t rb_config_table[] = {
+    {"mode", OSH_CFG_STR, "kafka", "OSH_RELAY_MODE", "kafka (kafka -> kafka) or uplink (HTTPS)"},
+    {"source.segment", OSH_CFG_STR, NULL, "OSH_RELAY_SOURCE_SEGMENT",
+     "segment read from: core|processing|exchange"},
+    {"target.segment", OSH_CFG_STR, NULL, "OSH_RELAY_TARGET_SEGMENT",
+     "segment written to: processing|exchange|cloud (one step downstream)"},
+    {"allow", OSH_CFG_STR, NULL, "OSH_RELAY_ALLOW",
+     "allow-list: topic[@<fingerprint hex>|@<schema name>],... (nothing else crosses)"},
+    {"validate", OSH_CFG_BOOL, "true", "OSH_RELAY_VALIDATE",
+     "also check that each value parses as its schema"},
+    {"group.id", OSH_CFG_STR, NULL, "OSH_RELAY_GROUP_ID",
+     "source consumer group (default relay-bridge.<source>-<target>)"},
+    {"source.cluster", OSH_CFG_STR, NULL, "OSH_RELAY_SOURCE_CLUSTER",
+     "osh.src.cluster header value (default: source.segment)"},
+    {"dead.letter.topic", OSH_CFG_STR, NULL, "OSH_RELAY_DEAD_LETTER_TOPIC",
+     "copy refused records to this topic on the SOURCE cluster (unset: skip only)"},
+    {"uplink.url", OSH_CFG_STR, NULL, "OSH_UPLINK_URL",
+     "cloud-ingest base URL (https://host:port)"},
+    {"uplink.key.id", OSH_CFG_STR, NULL, "OSH_UPLINK_KEY_ID", "HMAC key id (unset: no token)"},
+    {"uplink.secret", OSH_CFG_STR, NULL, "OSH_UPLINK_SECRET", "HMAC secret (prefer secret.file)"},
+    {"uplink.secret.file", OSH_CFG_STR, NULL, "OSH_UPLINK_SECRET_FILE", "file holding the secret"},
+    {"uplink.ca", OSH_CFG_STR, NULL, "OSH_UPLINK_CA", "CA file to trust (unset: system store)"},
+    {"uplink.cert", OSH_CFG_STR, NULL, "OSH_UPLINK_CERT", "client certificate (mutual TLS)"},
+    {"uplink.cert.key", OSH_CFG_STR, NULL, "OSH_UPLINK_CERT_KEY", "client certificate's key"},
+    {"uplink.timeout", OSH_CFG_DURATION_MS, "30s", "OSH_UPLINK_TIMEOUT", "one request's timeout"},
+    {"batch.max.records", OSH_CFG_INT, "2000", "OSH_BATCH_MAX_RECORDS", "records per batch"},
+    {"batch.max.bytes", OSH_CFG_SIZE, "4M", "OSH_BATCH_MAX_BYTES", "payload bytes per batch"},
+    {"batch.linger", OSH_CFG_DURATION_MS, "500ms", "OSH_BATCH_LINGER",
+     "send a partial batch after this long"},
+    {"spool.dir", OSH_CFG_STR, NULL, "OSH_SPOOL_DIR", "disk spool directory (uplink; required)"},
+    {"spool.max.bytes", OSH_CFG_SIZE, "256M", "OSH_SPOOL_MAX_BYTES",
+     "spool bound: consumption pauses when full (never drops)"},
+    {"spool.alarm.bytes", OSH_CFG_SIZE, "64M", "OSH_SPOOL_ALARM_BYTES",
+     "above this: DEGRADED + warning"},
+    {"retry.base", OSH_CFG_DURATION_MS, "200ms", "OSH_RETRY_BASE", "first retry delay"},
+    {"retry.max", OSH_CFG_DURATION_MS, "30s", "OSH_RETRY_MAX", "longest retry delay"},
+    {"probe.interval", OSH_CFG_DURATION_MS, "0", "OSH_PROBE_INTERVAL",
+     "send a ProbeRequest this often (0: never)"},
+    {"probe.file", OSH_CFG_STR, NULL, "OSH_PROBE_FILE", "write the last probe result here (JSON)"},
+};
+const size_t rb_config_table_len = sizeof(rb_config_table) / sizeof(rb_config_table[0]);
+
+static int load_segments(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        const char *from = osh_config_str(cfg, "source.segment");
+        const char *to = osh_config_str(cfg, "target.segment");
+
+        if (osh_segment_parse(from, &rc->from) || osh_segment_parse(to, &rc->to)) {
+                snprintf(errstr, errstr_size,
+                         "source.segment and target.segment must be core, processing, exchange "
+                         "or cloud (got %s -> %s)",
+                         from ? from : "(unset)", to ? to : "(unset)");
+                return -1;
+        }
+        if ((rc->mode == RB_MODE_UPLINK) != (rc->to == OSH_SEG_CLOUD)) {
+                snprintf(errstr, errstr_size,
+                         "mode %s cannot go to %s (uplink is the only way to "
+                         "the cloud, and it goes nowhere else)",
+                         rc->mode == RB_MODE_UPLINK ? "uplink" : "kafka", to);
+                return -1;
+        }
+        return 0;
+}
+
+static int load_secret(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        const char *s = osh_config_str(cfg, "uplink.secret");
+        const char *path = osh_config_str(cfg, "uplink.secret.file");
+        FILE *fp;
+        char buf[512];
+        size_t n;
+
+        if (path) {
+                fp = fopen(path, "r");
+                if (!fp) {
+                        snprintf(errstr, errstr_size, "uplink.secret.file %s: cannot open", path);
+                        return -1;
+                }
+                n = fread(buf, 1, sizeof(buf) - 1, fp);
+                fclose(fp);
+                while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                        n--;
+                buf[n] = '\0';
+                s = buf;
+        }
+        if (rc->key_id && (!s || !*s)) {
+                snprintf(errstr, errstr_size, "uplink.key.id needs uplink.secret(.file)");
+                return -1;
+        }
+        if (s && *s) {
+                rc->secret = strdup(s);
+                rc->secret_len = strlen(s);
+        }
+        memset(buf, 0, sizeof(buf));
+        return 0;
+}
+
+static int load_uplink(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        rc->url = osh_config_str(cfg, "uplink.url");
+        rc->key_id = osh_config_str(cfg, "uplink.key.id");
+        rc->ca_file = osh_config_str(cfg, "uplink.ca");
+        rc->cert_file = osh_config_str(cfg, "uplink.cert");
+        rc->key_file = osh_config_str(cfg, "uplink.cert.key");
+        rc->spool_dir = osh_config_str(cfg, "spool.dir");
+        if (!rc->url || !rc->spool_dir) {
+                snprintf(errstr, errstr_size, "uplink needs uplink.url and spool.dir");
+                return -1;
+        }
+        if (!rc->key_id && !rc->cert_file) {
+                snprintf(errstr, errstr_size,
+                         "uplink needs an HMAC key (uplink.key.id) or a client certificate "
+                         "(uplink.cert)");
+                return -1;
+        }
+        if (rc->max_records <= 0 || rc->max_bytes <= 0 || rc->spool_max < rc->max_bytes) {
+                snprintf(errstr, errstr_size,
+                         "batch limits must be > 0 and spool.max.bytes >= batch.max.bytes");
+                return -1;
+        }
+        return load_secret(rc, cfg, errstr, errstr_size);
+}
+
+int rb_config_load(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        const char *mode = osh_config_str(cfg, "mode");
+        static char group[96];
+
+        memset(rc, 0, sizeof(*rc));
+        if (strcmp(mode, "kafka") && strcmp(mode, "uplink")) {
+                snprintf(errstr, errstr_size, "mode must be kafka or uplink (got %s)", mode);
+                return -1;
+        }
+        rc->mode = strcmp(mode, "uplink") ? RB_MODE_KAFKA : RB_MODE_UPLINK;
+        if (load_segments(rc, cfg, errstr, errstr_size))
+                return -1;
+        rc->allow = osh_allowlist_parse(osh_config_str(cfg, "allow"), errstr, errstr_size);
+        if (!rc->allow ||
+            osh_allowlist_check_segments(rc->allow, rc->from, rc->to, errstr, errstr_size))
+                return -1;
+        rc->validate = osh_config_bool(cfg, "validate");
+        rc->instance = osh_config_str(cfg, "instance");
+        rc->group_id = osh_config_str(cfg, "group.id");
+        if (!rc->group_id) {
+                snprintf(group, sizeof(group), "relay-bridge.%s-%s", osh_segment_name(rc->from),
+                         osh_segment_name(rc->to));
+                rc->group_id = group;
+        }
+        rc->src_cluster = osh_config_str(cfg, "source.cluster");
+        if (!rc->src_cluster)
+                rc->src_cluster = osh_segment_name(rc->from);
+        rc->dead_letter = osh_config_str(cfg, "dead.letter.topic");
+        if (rc->dead_letter && osh_allowlist_has_topic(rc->allow, rc->dead_letter)) {
+                snprintf(errstr, errstr_size, "dead.letter.topic %s is itself on the allow-list",
+                         rc->dead_letter);
+                return -1;
+        }
+        rc->max_records = osh_config_int(cfg, "batch.max.records");
+        rc->max_bytes = osh_config_int(cfg, "batch.max.bytes");
+        rc->linger_ms = osh_config_int(cfg, "batch.linger");
+        rc->spool_max = osh_config_int(cfg, "spool.max.bytes");
+        rc->spool_alarm = osh_config_int(cfg, "spool.alarm.bytes");
+        rc->retry_base_ms = osh_config_int(cfg, "retry.base");
+        rc->retry_max_ms = osh_config_int(cfg, "retry.max");
+        rc->http_timeout_ms = osh_config_int(cfg, "uplink.timeout");
+        rc->probe_interval_ms = osh_config_int(cfg, "probe.interval");
+        rc->probe_file = osh_config_str(cfg, "probe.file");
+        if (rc->mode == RB_MODE_UPLINK)
+                return load_uplink(rc, cfg, errstr, errstr_size);
+        return 0;
+}
+
+void rb_config_fini(rb_config_t *rc)
+{
+        osh_allowlist_destroy(rc->allow);
+        rc->allow = NULL;
+        if (rc->secret) {
+                memset(rc->secret, 0, rc->secret_len);
+                free(rc->secret);
+                rc->secret = NULL;
+        }
+}

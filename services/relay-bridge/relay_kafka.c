@@ -1,0 +1,256 @@
+/* kafka -> kafka crossing. At-least-once: a source offset is stored only
+ * after the target (or the dead-letter topic) acknowledged the record and
+ * every record before it in that partition (relay_track). A delivery that
+ * fails for good stops the relay without storing, so a restart re-reads. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oshirase/log.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+#include "relay_common.h"
+
+#define RB_HDR_REFUSED "osh.relay.refused" /* on dead-letter copies: the reason */
+
+typedef struct k2k {
+        const rb_config_t *rc;
+        osh_service_t *svc;
+        osh_consumer_t *cons;
+        osh_producer_t *prod;
+        osh_producer_t *dlq; /* on the source cluster; NULL without dead.letter.topic */
+        rb_track_t *track;
+        rb_counts_t cnt;
+        int failed;
+} k2k_t;
+
+typedef struct inflight {
+        rb_tpart_t *part;
+        int64_t offset;
+        int dead_letter;
+} inflight_t;
+
+static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err, int32_t partition,
+                        int64_t offset)
+{
+        k2k_t *k = opaque;
+        inflight_t *f = msg_opaque;
+
+        (void)partition;
+        (void)offset;
+        if (err) {
+                /* Nothing at or after this offset may be stored: stop, re-read on restart. */
+                osh_error("delivery of %s[%" PRId32 "]@%" PRId64 " failed (%s): stopping",
+                          rb_tpart_topic(f->part), rb_tpart_partition(f->part), f->offset,
+                          rd_kafka_err2str(err));
+                osh_service_count(k->svc, OSH_CTR_ERRORS, 1);
+                k->failed = 1;
+                osh_shutdown_request();
+        } else {
+                if (!f->dead_letter) {
+                        k->cnt.out++;
+                        osh_service_count(k->svc, OSH_CTR_OUT, 1);
+                }
+                if (!k->failed)
+                        rb_store(k->cons, f->part, rb_track_done(f->part, f->offset));
+        }
+        free(f);
+}
+
+/* The source headers minus any earlier hop's osh.src.*, plus this hop's. */
+static rd_kafka_headers_t *relay_headers(const k2k_t *k, const rd_kafka_message_t *m)
+{
+        rd_kafka_headers_t *src = NULL, *h;
+        char part[16], off[24];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+
+        if (!rd_kafka_message_headers(m, &src) && src) {
+                h = rd_kafka_headers_copy(src);
+                rd_kafka_header_remove(h, OSH_HDR_SRC_CLUSTER);
+                rd_kafka_header_remove(h, OSH_HDR_SRC_TOPIC);
+                rd_kafka_header_remove(h, OSH_HDR_SRC_PARTITION);
+                rd_kafka_header_remove(h, OSH_HDR_SRC_OFFSET);
+        } else {
+                h = rd_kafka_headers_new(4);
+        }
+        snprintf(part, sizeof(part), "%" PRId32, m->partition);
+        snprintf(off, sizeof(off), "%" PRId64, m->offset);
+        rd_kafka_header_add(h, OSH_HDR_SRC_CLUSTER, -1, k->rc->src_cluster, -1);
+        rd_kafka_header_add(h, OSH_HDR_SRC_TOPIC, -1, topic, -1);
+        rd_kafka_header_add(h, OSH_HDR_SRC_PARTITION, -1, part, -1);
+        rd_kafka_header_add(h, OSH_HDR_SRC_OFFSET, -1, off, -1);
+        return h;
+}
+
+static int forward(k2k_t *k, const rd_kafka_message_t *m, inflight_t *f, osh_allow_verdict_t v)
+{
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        osh_kafka_msg_t out = {
+            .topic = f->dead_letter ? k->rc->dead_letter : rd_kafka_topic_name(m->rkt),
+            .partition = f->dead_letter ? RD_KAFKA_PARTITION_UA : m->partition,
+            .key = m->key,
+            .key_len = m->key_len,
+            .value = m->payload,
+            .value_len = m->len,
+            .headers = relay_headers(k, m),
+            .timestamp_ms = ts < 0 ? 0 : ts,
+        };
+
+        if (f->dead_letter)
+                rd_kafka_header_add(out.headers, RB_HDR_REFUSED, -1, osh_allow_verdict_name(v), -1);
+        if (osh_producer_send(f->dead_letter ? k->dlq : k->prod, &out, f)) {
+                rd_kafka_headers_destroy(out.headers);
+                return -1;
+        }
+        return 0;
+}
+
+static int handle(k2k_t *k, const rd_kafka_message_t *m)
+{
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        osh_allow_verdict_t v =
+            osh_allowlist_check(k->rc->allow, topic, m->payload, m->len, k->rc->validate);
+        rb_tpart_t *p = rb_track_part(k->track, topic, m->partition);
+        inflight_t *f = calloc(1, sizeof(*f));
+
+        if (!p || !f || rb_track_add(p, m->offset) == -2) {
+                free(f);
+                osh_error("out of memory");
+                return -1;
+        }
+        k->cnt.in++;
+        osh_service_count(k->svc, OSH_CTR_IN, 1);
+        f->part = p;
+        f->offset = m->offset;
+        if (v != OSH_ALLOW_OK) {
+                rb_refused(k->rc, k->svc, &k->cnt, m, v);
+                if (!k->dlq) {
+                        free(f);
+                        rb_store(k->cons, p, rb_track_done(p, m->offset));
+                        return 0;
+                }
+                f->dead_letter = 1;
+        }
+        if (forward(k, m, f, v)) {
+                free(f);
+                return -1;
+        }
+        return 0;
+}
+
+static int partition_count(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+        int n = -1;
+
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        else
+                snprintf(errstr, errstr_size, "metadata for %s on %s: %s", topic, rd_kafka_name(rk),
+                         rd_kafka_err2str(err ? err : md->topics[0].err));
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+/* Same partition number on both sides: a target with fewer partitions
+ * cannot hold the source's layout, so refuse rather than remap. */
+static int check_partitions(k2k_t *k, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < osh_allowlist_topic_count(k->rc->allow); i++) {
+                const char *t = osh_allowlist_topic(k->rc->allow, i);
+                int s = partition_count(osh_consumer_handle(k->cons), t, errstr, errstr_size);
+                int d = s < 0
+                            ? -1
+                            : partition_count(osh_producer_handle(k->prod), t, errstr, errstr_size);
+                if (s < 0 || d < 0)
+                        return -1;
+                if (d < s) {
+                        snprintf(errstr, errstr_size,
+                                 "%s has %d partition(s) on the target but %d on the source; "
+                                 "records keep their partition number, so the target needs at "
+                                 "least as many",
+                                 t, d, s);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static int k2k_open(k2k_t *k, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf;
+
+        k->track = rb_track_new();
+        k->cons = rb_source_consumer(k->rc, k->svc, errstr, errstr_size);
+        if (!k->track || !k->cons)
+                return -1;
+        conf = osh_kafka_conf_new(k->svc->cfg, "kafka.target.", OSH_KAFKA_PRODUCER, NULL, errstr,
+                                  errstr_size);
+        if (!conf || !(k->prod = osh_producer_new(conf, errstr, errstr_size)))
+                return -1;
+        osh_producer_set_delivery_cb(k->prod, on_delivery, k);
+        if (k->rc->dead_letter) {
+                conf = osh_kafka_conf_new(k->svc->cfg, "kafka.source.", OSH_KAFKA_PRODUCER, NULL,
+                                          errstr, errstr_size);
+                if (!conf || !(k->dlq = osh_producer_new(conf, errstr, errstr_size)))
+                        return -1;
+                osh_producer_set_delivery_cb(k->dlq, on_delivery, k);
+        }
+        return check_partitions(k, errstr, errstr_size);
+}
+
+/* Producers first: their last delivery reports store offsets, which the
+ * consumer then commits as it closes. */
+static void k2k_close(k2k_t *k)
+{
+        if (k->prod && osh_producer_flush(k->prod, 30000))
+                k->failed = 1;
+        osh_producer_destroy(k->prod);
+        if (k->dlq && osh_producer_flush(k->dlq, 30000))
+                k->failed = 1;
+        osh_producer_destroy(k->dlq);
+        osh_consumer_destroy(k->cons);
+        rb_track_destroy(k->track);
+}
+
+int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
+{
+        k2k_t k = {.rc = rc, .svc = svc};
+        char errstr[512];
+        int64_t next_hb = 0;
+
+        if (k2k_open(&k, errstr, sizeof(errstr))) {
+                osh_error("%s", errstr);
+                k2k_close(&k);
+                return 2;
+        }
+        osh_service_ready(svc);
+        while (!osh_shutdown_requested()) {
+                rd_kafka_message_t *m = osh_consumer_poll(k.cons, 100);
+                if (m) {
+                        if (handle(&k, m))
+                                k.failed = 1, osh_shutdown_request();
+                        rd_kafka_message_destroy(m);
+                }
+                osh_producer_poll(k.prod, 0);
+                if (k.dlq)
+                        osh_producer_poll(k.dlq, 0);
+                if (rb_now_ms() >= next_hb) {
+                        rb_publish_counts(svc, k.cons, &k.cnt);
+                        next_hb = rb_now_ms() + 1000;
+                }
+        }
+        k2k_close(&k);
+        osh_info("relayed %" PRIu64 " of %" PRIu64 " record(s), refused %" PRIu64 " (topic %" PRIu64
+                 ", not-avro %" PRIu64 ", fingerprint %" PRIu64 ", malformed %" PRIu64 ")",
+                 k.cnt.out, k.cnt.in, k.cnt.in - k.cnt.out, k.cnt.refused[OSH_ALLOW_TOPIC],
+                 k.cnt.refused[OSH_ALLOW_NOT_AVRO], k.cnt.refused[OSH_ALLOW_FINGERPRINT],
+                 k.cnt.refused[OSH_ALLOW_MALFORMED]);
+        return k.failed ? 1 : 0;
+}

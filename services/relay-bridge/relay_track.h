@@ -1,0 +1,39 @@
+/* Which source offsets may be stored: records finish out of order (target
+ * delivery reports, refusals, Acks), but a partition's committed offset may
+ * only move past a record once it and every record before it finished.
+ * One tracker per consumer; not thread-safe (the relay is single-threaded:
+ * delivery reports are served from its own poll calls). */
+#ifndef RELAY_TRACK_H
+#define RELAY_TRACK_H
+
+#include <stdint.h>
+
+typedef struct rb_track rb_track_t;
+typedef struct rb_tpart rb_tpart_t;
+
+/* NULL on OOM. Free with rb_track_destroy() (NULL ok). */
+rb_track_t *rb_track_new(void);
+void rb_track_destroy(rb_track_t *t);
+
+/* The state of one (topic, partition), created on first use; owned by t and
+ * stable for its lifetime. NULL on OOM. */
+rb_tpart_t *rb_track_part(rb_track_t *t, const char *topic, int32_t partition);
+const char *rb_tpart_topic(const rb_tpart_t *p);
+int32_t rb_tpart_partition(const rb_tpart_t *p);
+
+/* Registers a consumed record as pending. Offsets must increase per
+ * partition (a lower one means the consumer rewound: the queue restarts
+ * from it). An offset already covered by rb_track_done_through() finishes
+ * at once. Returns the offset to store (next to read) if that advanced,
+ * -1 if not, -2 on OOM. */
+int64_t rb_track_add(rb_tpart_t *p, int64_t offset);
+/* Marks one pending record finished. Same return as rb_track_add. */
+int64_t rb_track_done(rb_tpart_t *p, int64_t offset);
+/* Marks every record at or below through finished, including ones that
+ * arrive later (e.g. a resent spool batch acked before the partition was
+ * assigned). Same return. */
+int64_t rb_track_done_through(rb_tpart_t *p, int64_t through);
+/* Pending records of the partition. */
+uint64_t rb_tpart_pending(const rb_tpart_t *p);
+
+#endif
