@@ -12,11 +12,16 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do [ -e "$f" ] && targets+=("$(basename "$f" .c)"); done
 fi
 for t in "${targets[@]}"; do
-  corpus="$dir/corpus-$t"
-  mkdir -p "$corpus"
+  mkdir -p "$dir/corpus-$t"
   seeds=tests/fuzz/seeds/$t
   echo "fuzz: $t for ${secs}s"
-  "$dir/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 "$corpus" \
-    $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | tail -n 3
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz: $t FAILED"; exit 1; }
+  log="$dir/$t.log"
+  # shellcheck disable=SC2046
+  if ! (cd "$dir" && "tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 \
+          "corpus-$t" $([ -d "../$seeds" ] && echo "../$seeds")) >"$log" 2>&1; then
+    grep -A40 -m1 'ERROR\|SUMMARY' "$log" | head -60
+    echo "fuzz: $t FAILED (reproducer: $dir/crash-* ; log: $log)"
+    exit 1
+  fi
+  grep -E 'stat::(number_of_executed_units|new_units_added)' "$log" | tr '\n' ' '; echo
 done
