@@ -1,0 +1,69 @@
+#include "mon_http.h"
+
+#include <string.h>
+#include <time.h>
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void no_cache(osh_http_reply_t *rep)
+{
+        osh_http_reply_header(rep, "Cache-Control", "no-store");
+}
+
+static void on_dashboard(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        osh_http_reply_set(rep, 200, "text/html; charset=utf-8", mon_dashboard_html,
+                           strlen(mon_dashboard_html));
+        no_cache(rep);
+}
+
+static void on_status(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        char *s = mon_model_status_json(opaque, wall_ms());
+
+        if (!s) {
+                osh_http_reply_error(rep, 500, "out of memory");
+                return;
+        }
+        osh_http_reply_take(rep, 200, "application/json", (uint8_t *)s, strlen(s));
+        no_cache(rep);
+}
+
+static void on_metrics(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        char *s = mon_model_metrics(opaque, wall_ms());
+
+        if (!s) {
+                osh_http_reply_error(rep, 500, "out of memory");
+                return;
+        }
+        osh_http_reply_take(rep, 200, "text/plain; version=0.0.4; charset=utf-8", (uint8_t *)s,
+                            strlen(s));
+}
+
+static void on_healthz(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        osh_http_reply_text(rep, 200, "ok");
+}
+
+osh_http_server_t *mon_http_start(mon_model_t *m, const char *host, uint16_t port, char *errstr,
+                                  size_t errstr_size)
+{
+        static const osh_http_route_t routes[] = {
+            {"GET", "/", on_dashboard, NULL, 0},
+            {"GET", "/status", on_status, NULL, 0},
+            {"GET", "/metrics", on_metrics, NULL, 0},
+            {"GET", "/healthz", on_healthz, NULL, 0},
+        };
+        osh_http_server_opts_t opts = {
+            .host = host, .port = port, .max_body = 4096, .threads = 2, .opaque = m};
+
+        return osh_http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), errstr,
+                                     errstr_size);
+}

@@ -1,0 +1,19 @@
+/* The monitor service: wires heartbeats, lag sampling, the cloud probe,
+ * judgements, ops.health.v1, HTTP and alerts into one loop. main.c holds
+ * only the configuration table and the life cycle. */
+#ifndef MONITOR_H
+#define MONITOR_H
+
+#include "oshirase/service.h"
+
+typedef struct mon_app mon_app_t;
+
+/* Reads svc's configuration (keys in main.c), connects, starts HTTP.
+ * NULL with errstr. */
+mon_app_t *mon_app_new(osh_service_t *svc, char *errstr, size_t errstr_size);
+/* Runs until a shutdown is requested. 0, or -1 on a fatal error. */
+int mon_app_run(mon_app_t *a);
+/* Flushes the producer, closes the consumer, stops HTTP. NULL ok. */
+void mon_app_destroy(mon_app_t *a);
+
+#endif
