@@ -228,7 +228,7 @@ int osh_avro_from_json(const char *json, size_t len, const char *schema_json, av
                        char *errstr, size_t errstr_size)
 {
         json_error_t jerr;
-        json_t *doc = json_loadb(json, len, 0, &jerr);
+        json_t *doc = json_loadb(json, len, JSON_ALLOW_NUL, &jerr);
         json_t *sdoc = schema_json ? json_loads(schema_json, 0, NULL) : NULL;
         struct walk w = {errstr, errstr_size};
         int rc = -1;

@@ -83,6 +83,21 @@ static void test_bare_union_value(void **state)
         avro_value_decref(&v);
 }
 
+static void test_bytes_with_nul(void **state)
+{
+        char errstr[256];
+        avro_value_t v, f;
+        const void *p = NULL;
+        size_t len = 0;
+
+        assert_int_equal(load("{\"id\":\"x\",\"raw\":\"\\u0000\\u0080\\u0000\"}", &v, errstr), 0);
+        avro_value_get_by_name(&v, "raw", &f, NULL);
+        avro_value_get_bytes(&f, &p, &len);
+        assert_int_equal(len, 3);
+        assert_memory_equal(p, "\0\x80\0", 3);
+        avro_value_decref(&v);
+}
+
 static void test_errors_name_the_path(void **state)
 {
         char errstr[256];
