@@ -130,6 +130,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_full_record_and_defaults),
             cmocka_unit_test(test_bare_union_value),
+            cmocka_unit_test(test_bytes_with_nul),
             cmocka_unit_test(test_errors_name_the_path),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
