@@ -1,0 +1,109 @@
+/* The extractor's batch logic, free of Kafka: reads one batch of 統合DB
+ * export files (docs/exports.md), validates every line, joins the files per
+ * 宛名番号 for consenting applicants and encodes resident.raw.v1 and
+ * resident.rejects.v1 values. extractor.c sends them. */
+#ifndef EXTRACTOR_EXTRACT_H
+#define EXTRACTOR_EXTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oshirase/jdate.h"
+#include "oshirase/textenc.h"
+
+#define EXT_MAX_FILES 32
+
+typedef enum {
+        EXT_RESIDENT = 0,
+        EXT_HOUSEHOLD,
+        EXT_TAX,
+        EXT_NHI,
+        EXT_LATE_ELDERLY,
+        EXT_CHILD_ALLOWANCE,
+        EXT_CHILD_REARING,
+        EXT_PUBLIC_ASSISTANCE,
+        EXT_EXTENSION, /* ext_01..ext_20 */
+        EXT_APPLICANT,
+        EXT__TYPES
+} ext_type_t;
+
+/* resident.rejects.v1 reasons (the RejectReason enum's symbols). */
+typedef enum {
+        EXT_R_PARSE = 0,
+        EXT_R_ENCODING,
+        EXT_R_DATE,
+        EXT_R_CODE,
+        EXT_R_MISSING,
+        EXT_R_TOO_LONG,
+        EXT_R_DUPLICATE,
+        EXT_R_NOT_CONSENTED,
+        EXT_R_UNKNOWN_PERSON,
+        EXT_R_OTHER,
+} ext_reason_t;
+
+const char *ext_reason_symbol(ext_reason_t r);
+
+typedef struct ext_opts {
+        const char *input;      /* a directory, or the path of a MANIFEST.tsv */
+        const char *encoding;   /* NULL / "auto": the manifest's, else detect; or utf8|cp932 */
+        const char *reference;  /* YYYYMMDD; NULL: the manifest's, else today */
+        const char *gaiji_repl; /* UTF-8 replacement; NULL: U+FFFD */
+        size_t max_field;       /* 0: 256 */
+} ext_opts_t;
+
+typedef struct ext_file_stats {
+        char name[64];
+        uint64_t read, joined, not_applicant, rejected;
+} ext_file_stats_t;
+
+typedef struct ext_reject {
+        uint32_t file; /* index into the batch's files */
+        uint64_t line;
+        ext_reason_t reason;
+        char detail[96]; /* never personal data: column names and codes only */
+        const char *raw; /* into the mapped file */
+        size_t raw_len;
+} ext_reject_t;
+
+typedef struct ext_batch ext_batch_t;
+
+/* Finds the files (manifest or fixed names), maps them and checks size,
+ * SHA-256 against the manifest. NULL with errstr when the batch cannot be
+ * read as a whole (missing/unreadable/altered file, bad manifest). Free
+ * with ext_batch_destroy() (NULL ok). */
+ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_size);
+void ext_batch_destroy(ext_batch_t *b);
+
+/* Deterministic: "B<YYYYMMDD>-<16 hex of SHA-256 over file names + hashes>". */
+const char *ext_batch_id(const ext_batch_t *b);
+int32_t ext_batch_reference_days(const ext_batch_t *b);
+/* Number of files, each file's name and content hash (hex). */
+size_t ext_batch_file_count(const ext_batch_t *b);
+const char *ext_batch_file_name(const ext_batch_t *b, size_t i);
+const char *ext_batch_file_sha256(const ext_batch_t *b, size_t i);
+
+/* Parses and joins every file. -1 with errstr when the batch is incomplete
+ * (a truncated file, a row count that differs from the manifest, a wrong
+ * header): then nothing of it may be emitted. */
+int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size);
+
+/* Emitted records, in ascending 宛名番号 order. key is the 宛名番号. */
+size_t ext_batch_record_count(const ext_batch_t *b);
+/* Encodes record i as single-object Avro into a malloc()ed *val (caller
+ * free()s); *key points into b. 0 / -1 with errstr. */
+int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **val, size_t *len,
+                            char *errstr, size_t errstr_size);
+
+size_t ext_batch_reject_count(const ext_batch_t *b);
+const ext_reject_t *ext_batch_reject(const ext_batch_t *b, size_t i);
+/* Encodes a reject as resident.rejects.v1 (caller free()s *val); key is
+ * "FILE:LINE" written into keybuf. */
+int ext_batch_encode_reject(ext_batch_t *b, size_t i, int64_t now_ms, char *keybuf,
+                            size_t keybuf_size, void **val, size_t *len, char *errstr,
+                            size_t errstr_size);
+
+/* Per-file counts (after parse). read == joined + not_applicant + rejected. */
+const ext_file_stats_t *ext_batch_file_stats(const ext_batch_t *b, size_t i);
+uint64_t ext_batch_gaiji(const ext_batch_t *b);
+
+#endif

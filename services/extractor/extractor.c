@@ -1,0 +1,222 @@
+/* One batch through Kafka (see extractor.h). */
+#include "extractor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oshirase/batch.h"
+#include "oshirase/log.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+
+#define FLUSH_MS 60000
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pace(int64_t rate, uint64_t sent, int64_t t0)
+{
+        struct timespec ts;
+        int64_t due;
+
+        if (rate <= 0)
+                return;
+        due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate);
+        if (due > now_ms()) {
+                ts.tv_sec = 0;
+                ts.tv_nsec = (long)(due - now_ms()) * 1000000L;
+                if (ts.tv_nsec > 0)
+                        nanosleep(&ts, NULL);
+        }
+}
+
+static int send_one(osh_producer_t *p, const char *topic, const char *batch_id, const char *key,
+                    const void *val, size_t len)
+{
+        rd_kafka_headers_t *h = NULL;
+        osh_kafka_msg_t m = {topic, RD_KAFKA_PARTITION_UA, key, strlen(key), val, len, NULL, 0};
+
+        if (osh_batch_header(&h, batch_id))
+                return -1;
+        m.headers = h;
+        if (osh_producer_send(p, &m, NULL)) {
+                rd_kafka_headers_destroy(h);
+                return -1;
+        }
+        return 0;
+}
+
+static int emit_records(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, int64_t rate,
+                        osh_batch_sum_t *sum)
+{
+        char errstr[256];
+        int64_t t0 = now_ms();
+
+        for (size_t i = 0; i < ext_batch_record_count(b); i++) {
+                const char *key;
+                void *val = NULL;
+                size_t len = 0;
+                if (osh_shutdown_requested() ||
+                    ext_batch_encode_record(b, i, &key, &val, &len, errstr, sizeof(errstr)) ||
+                    send_one(p, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
+                        free(val);
+                        osh_error("batch %s: record %zu not sent%s%s", ext_batch_id(b), i,
+                                  osh_shutdown_requested() ? " (shutdown)" : ": ", errstr);
+                        return -1;
+                }
+                osh_batch_sum_add(sum, key, strlen(key), val, len);
+                free(val);
+                if (svc)
+                        osh_service_count(svc, OSH_CTR_OUT, 1);
+                pace(rate, i + 1, t0);
+        }
+        return 0;
+}
+
+static int emit_rejects(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b)
+{
+        char errstr[256], key[96];
+        int64_t now = now_ms();
+
+        for (size_t i = 0; i < ext_batch_reject_count(b); i++) {
+                void *val = NULL;
+                size_t len = 0;
+                if (ext_batch_encode_reject(b, i, now, key, sizeof(key), &val, &len, errstr,
+                                            sizeof(errstr)) ||
+                    send_one(p, OSH_TOPIC_REJECTS, ext_batch_id(b), key, val, len)) {
+                        free(val);
+                        osh_error("batch %s: reject %zu not sent", ext_batch_id(b), i);
+                        return -1;
+                }
+                free(val);
+                if (svc)
+                        osh_service_count(svc, OSH_CTR_REJECTED, 1);
+        }
+        return 0;
+}
+
+static void marker(osh_batch_marker_t *m, const ext_batch_t *b, int is_end, int64_t t)
+{
+        memset(m, 0, sizeof(*m));
+        snprintf(m->batch_id, sizeof(m->batch_id), "%s", ext_batch_id(b));
+        snprintf(m->topic, sizeof(m->topic), "%s", OSH_TOPIC_RAW);
+        m->is_end = is_end;
+        m->reference_date = ext_batch_reference_days(b);
+        m->extract_time_ms = t;
+        m->full_snapshot = 1;
+}
+
+/* Prints read = joined + not_applicant + rejected per file and in total. */
+static void report(const ext_batch_t *b, uint64_t emitted)
+{
+        uint64_t t[4] = {0, 0, 0, 0};
+
+        for (size_t i = 0; i < ext_batch_file_count(b); i++) {
+                const ext_file_stats_t *s = ext_batch_file_stats(b, i);
+                printf("file %-16s read=%" PRIu64 " joined=%" PRIu64 " not_applicant=%" PRIu64
+                       " rejected=%" PRIu64 "\n",
+                       s->name, s->read, s->joined, s->not_applicant, s->rejected);
+                t[0] += s->read;
+                t[1] += s->joined;
+                t[2] += s->not_applicant;
+                t[3] += s->rejected;
+        }
+        printf("total read=%" PRIu64 " joined=%" PRIu64 " not_applicant=%" PRIu64
+               " rejected=%" PRIu64 " reconciled=%s\n",
+               t[0], t[1], t[2], t[3], t[0] == t[1] + t[2] + t[3] ? "yes" : "NO");
+        printf("batch %s emitted=%" PRIu64 " rejects=%zu gaiji=%" PRIu64 "\n", ext_batch_id(b),
+               emitted, ext_batch_reject_count(b), ext_batch_gaiji(b));
+        fflush(stdout);
+        osh_info("batch %s: read %" PRIu64 " = joined %" PRIu64 " + not applicant %" PRIu64
+                 " + rejected %" PRIu64 "; %" PRIu64 " records, %" PRIu64 " gaiji replaced",
+                 ext_batch_id(b), t[0], t[1], t[2], t[3], emitted, ext_batch_gaiji(b));
+}
+
+static int emit_batch(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, const exr_opts_t *o)
+{
+        osh_batch_sum_t sum = {0, 0};
+        osh_batch_marker_t m;
+        int64_t t = now_ms();
+        const char *inst = o->instance ? o->instance : "extractor";
+
+        marker(&m, b, 0, t);
+        if (osh_batch_marker_send(p, &m, "extractor", inst) ||
+            emit_records(svc, p, b, o->emit_rate, &sum) || emit_rejects(svc, p, b) ||
+            osh_producer_flush(p, FLUSH_MS)) {
+                osh_error("batch %s failed: not every record was delivered; no END marker",
+                          ext_batch_id(b));
+                return -1;
+        }
+        marker(&m, b, 1, t);
+        m.record_count = sum.count;
+        osh_batch_sum_hex(&sum, m.checksum);
+        if (osh_batch_marker_send(p, &m, "extractor", inst) || osh_producer_flush(p, FLUSH_MS)) {
+                osh_error("batch %s: END marker not delivered", ext_batch_id(b));
+                return -1;
+        }
+        return 0;
+}
+
+exr_result_t exr_run_once(osh_service_t *svc, osh_producer_t *p, const exr_opts_t *o)
+{
+        char errstr[512], spool[4200];
+        ext_opts_t eo = o->ext;
+        ext_batch_t *b = NULL;
+        exr_result_t res = EXR_FAILED;
+        int have;
+
+        eo.input = o->input;
+        if (exr_is_url(o->input)) {
+                if (exr_fetch(o->input, o->spool_dir ? o->spool_dir : "/tmp", spool, sizeof(spool),
+                              errstr, sizeof(errstr))) {
+                        osh_error("batch failed: %s", errstr);
+                        return EXR_FAILED;
+                }
+                eo.input = spool;
+        }
+        b = ext_batch_open(&eo, errstr, sizeof(errstr));
+        if (!b) {
+                osh_error("batch failed: %s", errstr);
+                goto out;
+        }
+        have = o->ledger && !o->force ? exr_ledger_has(o->ledger, b) : 0;
+        if (have == 1) {
+                osh_info("batch %s already ingested (ledger %s): nothing to do; use --force to "
+                         "re-emit",
+                         ext_batch_id(b), o->ledger);
+                printf("batch %s already ingested\n", ext_batch_id(b));
+                fflush(stdout);
+                res = EXR_NOOP;
+                goto out;
+        }
+        if (svc && svc->hb)
+                osh_heartbeat_set_batch(svc->hb, ext_batch_id(b));
+        if (ext_batch_parse(b, errstr, sizeof(errstr))) {
+                osh_error("batch %s failed: %s; nothing emitted", ext_batch_id(b), errstr);
+                goto out;
+        }
+        if (svc) {
+                uint64_t in = 0;
+                for (size_t i = 0; i < ext_batch_file_count(b); i++)
+                        in += ext_batch_file_stats(b, i)->read;
+                osh_service_count(svc, OSH_CTR_IN, in);
+        }
+        if (emit_batch(svc, p, b, o))
+                goto out;
+        report(b, ext_batch_record_count(b));
+        if (o->ledger && exr_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
+                osh_warn("batch %s complete, but %s: a re-run will emit it again", ext_batch_id(b),
+                         errstr);
+        res = EXR_DONE;
+out:
+        ext_batch_destroy(b);
+        return res;
+}

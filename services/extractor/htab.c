@@ -1,0 +1,75 @@
+#include "htab.h"
+
+#include <stdlib.h>
+
+static size_t slot(uint64_t k, size_t cap)
+{
+        k ^= k >> 33;
+        k *= 0xff51afd7ed558ccdULL;
+        k ^= k >> 33;
+        return (size_t)k & (cap - 1);
+}
+
+int htab_init(htab_t *h, size_t expect)
+{
+        size_t cap = 64;
+
+        while (cap < expect * 2)
+                cap *= 2;
+        h->keys = calloc(cap, sizeof(*h->keys));
+        h->vals = calloc(cap, sizeof(*h->vals));
+        h->cap = cap;
+        h->n = 0;
+        if (h->keys && h->vals)
+                return 0;
+        htab_free(h);
+        return -1;
+}
+
+void htab_free(htab_t *h)
+{
+        free(h->keys);
+        free(h->vals);
+        h->keys = NULL;
+        h->vals = NULL;
+        h->cap = h->n = 0;
+}
+
+uint32_t *htab_get(const htab_t *h, uint64_t key)
+{
+        for (size_t i = slot(key, h->cap);; i = (i + 1) & (h->cap - 1)) {
+                if (h->keys[i] == key)
+                        return &h->vals[i];
+                if (!h->keys[i])
+                        return NULL;
+        }
+}
+
+static int grow(htab_t *h)
+{
+        htab_t n;
+
+        if (htab_init(&n, h->cap))
+                return -1;
+        for (size_t i = 0; i < h->cap; i++)
+                if (h->keys[i])
+                        htab_put(&n, h->keys[i], h->vals[i]);
+        htab_free(h);
+        *h = n;
+        return 0;
+}
+
+int htab_put(htab_t *h, uint64_t key, uint32_t val)
+{
+        size_t i;
+
+        if ((h->n + 1) * 2 > h->cap && grow(h))
+                return -1;
+        for (i = slot(key, h->cap); h->keys[i]; i = (i + 1) & (h->cap - 1))
+                if (h->keys[i] == key)
+                        return 0;
+        h->keys[i] = key;
+        h->vals[i] = val;
+        h->n++;
+        return 1;
+}

@@ -1,0 +1,63 @@
+/* The ledger of ingested files: one line per file, "sha256<TAB>name<TAB>
+ * batch id", appended once a batch's END marker was delivered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oshirase/sha256.h"
+#include "extractor.h"
+
+int exr_ledger_has(const char *path, const ext_batch_t *b)
+{
+        size_t n = ext_batch_file_count(b), found = 0;
+        char line[512];
+        uint8_t *hit = calloc(n + 1, 1);
+        FILE *fp = fopen(path, "r");
+
+        if (!fp || !hit) {
+                free(hit);
+                if (fp)
+                        fclose(fp);
+                return errno == ENOENT ? 0 : -1;
+        }
+        while (fgets(line, sizeof(line), fp)) {
+                for (size_t i = 0; i < n; i++) {
+                        if (!hit[i] &&
+                            !strncmp(line, ext_batch_file_sha256(b, i), OSH_SHA256_HEX_LEN) &&
+                            line[OSH_SHA256_HEX_LEN] == '\t') {
+                                hit[i] = 1;
+                                found++;
+                        }
+                }
+        }
+        fclose(fp);
+        free(hit);
+        return found == n;
+}
+
+int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t errstr_size)
+{
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        char line[512];
+        int rc = 0;
+
+        if (fd < 0) {
+                snprintf(errstr, errstr_size, "ledger %s: %s", path, strerror(errno));
+                return -1;
+        }
+        for (size_t i = 0; i < ext_batch_file_count(b) && !rc; i++) {
+                int len = snprintf(line, sizeof(line), "%s\t%s\t%s\n", ext_batch_file_sha256(b, i),
+                                   ext_batch_file_name(b, i), ext_batch_id(b));
+                if (write(fd, line, (size_t)len) != len)
+                        rc = -1;
+        }
+        if (rc || fsync(fd)) {
+                snprintf(errstr, errstr_size, "ledger %s: %s", path, strerror(errno));
+                rc = -1;
+        }
+        close(fd);
+        return rc;
+}

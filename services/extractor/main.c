@@ -1,0 +1,103 @@
+/* extractor: 統合DB exports → resident.raw.v1 (+ rejects, batch markers)
+ * on the core cluster. One-shot (`extractor --input DIR`) or --watch. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "oshirase/log.h"
+#include "oshirase/signal.h"
+#include "oshirase/textenc.h"
+#include "extractor.h"
+
+static const osh_cfg_entry_t table[] = {
+    {"input", OSH_CFG_STR, NULL, "OSH_EXTRACTOR_INPUT",
+     "batch: a directory, a MANIFEST.tsv, or an ftp:// ftps:// sftp:// file:// URL of one"},
+    {"watch", OSH_CFG_BOOL, "false", "OSH_EXTRACTOR_WATCH",
+     "keep polling the input for new batches"},
+    {"poll.interval", OSH_CFG_DURATION_MS, "10s", "OSH_EXTRACTOR_POLL_INTERVAL",
+     "watch mode: time between polls"},
+    {"ledger", OSH_CFG_STR, "extractor.ledger", "OSH_EXTRACTOR_LEDGER",
+     "file of ingested file hashes (empty: none)"},
+    {"force", OSH_CFG_BOOL, "false", "OSH_EXTRACTOR_FORCE",
+     "re-emit a batch the ledger already has (also implied by --replay)"},
+    {"reference.date", OSH_CFG_STR, NULL, "OSH_EXTRACTOR_REFERENCE_DATE",
+     "YYYYMMDD reference date (default: the manifest's, else today)"},
+    {"encoding", OSH_CFG_STR, "auto", "OSH_EXTRACTOR_ENCODING",
+     "auto (manifest, else detect) | utf8 | cp932"},
+    {"gaiji.replacement", OSH_CFG_STR, "fffd", "OSH_EXTRACTOR_GAIJI_REPLACEMENT",
+     "what replaces 外字: fffd (U+FFFD) | geta (〓)"},
+    {"max.field", OSH_CFG_SIZE, "256", "OSH_EXTRACTOR_MAX_FIELD", "longest field accepted (bytes)"},
+    {"spool.dir", OSH_CFG_STR, "/tmp", "OSH_EXTRACTOR_SPOOL_DIR",
+     "where URL batches are fetched to"},
+    {"emit.rate", OSH_CFG_INT, "0", "OSH_EXTRACTOR_EMIT_RATE",
+     "records per second at most (0: unlimited)"},
+};
+#define N_TABLE (sizeof(table) / sizeof(table[0]))
+
+static void sleep_ms(int64_t ms)
+{
+        while (ms > 0 && !osh_shutdown_requested()) {
+                struct timespec ts = {0, 100 * 1000000L};
+                nanosleep(&ts, NULL);
+                ms -= 100;
+        }
+}
+
+int main(int argc, char **argv)
+{
+        osh_service_t svc;
+        char errstr[512];
+        osh_producer_t *p = NULL;
+        rd_kafka_conf_t *conf;
+        exr_opts_t o;
+        const char *ledger;
+        exr_result_t r = EXR_FAILED;
+        int watch, rc = osh_service_init(&svc, "extractor", table, N_TABLE, "kafka.", argc, argv);
+
+        if (rc != OSH_CONFIG_RUN)
+                return rc == OSH_CONFIG_EXIT ? 0 : 2;
+        memset(&o, 0, sizeof(o));
+        o.input = osh_config_str(svc.cfg, "input");
+        ledger = osh_config_str(svc.cfg, "ledger");
+        o.ledger = ledger && *ledger ? ledger : NULL;
+        o.force = osh_config_bool(svc.cfg, "force") || svc.replay.kind != OSH_REPLAY_NONE;
+        o.spool_dir = osh_config_str(svc.cfg, "spool.dir");
+        o.emit_rate = osh_config_int(svc.cfg, "emit.rate");
+        o.instance = osh_config_str(svc.cfg, "instance");
+        o.ext.reference = osh_config_str(svc.cfg, "reference.date");
+        o.ext.encoding = osh_config_str(svc.cfg, "encoding");
+        o.ext.max_field = (size_t)osh_config_int(svc.cfg, "max.field");
+        o.ext.gaiji_repl = !strcmp(osh_config_str(svc.cfg, "gaiji.replacement"), "geta")
+                               ? OSH_TEXTENC_REPL_GETA
+                               : OSH_TEXTENC_REPL_FFFD;
+        if (!o.input) {
+                osh_error("input is required (--input DIR|MANIFEST|URL)");
+                osh_service_fini(&svc);
+                return 2;
+        }
+        if (osh_service_check_done(&svc)) {
+                osh_service_fini(&svc);
+                return 0;
+        }
+        conf =
+            osh_kafka_conf_new(svc.cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, sizeof(errstr));
+        p = conf ? osh_producer_new(conf, errstr, sizeof(errstr)) : NULL;
+        if (!p) {
+                osh_error("producer: %s", errstr);
+                osh_service_fini(&svc);
+                return 1;
+        }
+        watch = osh_config_bool(svc.cfg, "watch");
+        osh_service_ready(&svc);
+        do {
+                r = exr_run_once(&svc, p, &o);
+                if (r == EXR_FAILED)
+                        osh_service_count(&svc, OSH_CTR_ERRORS, 1);
+                o.force = 0; /* a forced replay applies to the first batch only */
+                if (watch)
+                        sleep_ms(osh_config_int(svc.cfg, "poll.interval"));
+        } while (watch && !osh_shutdown_requested());
+        osh_producer_destroy(p);
+        osh_service_fini(&svc);
+        return r == EXR_FAILED && !watch ? 1 : 0;
+}
