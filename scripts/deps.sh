@@ -9,6 +9,7 @@ PKGS=(
   librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libmicrohttpd-dev libgnutls28-dev
   kcat curl procps
+  python3-yaml yamllint
 )
 
 missing=()
