@@ -255,6 +255,17 @@ static void fill_request(osh_http_server_t *s, struct MHD_Connection *conn, cons
         req->conn_ = conn;
 }
 
+/* Exact match, or a prefix match when the route path ends in '*'
+ * (e.g. "/2/dm_conversations/with/" + "*" for paths with an id inside). */
+static int path_matches(const char *route, const char *url)
+{
+        size_t n = strlen(route);
+
+        if (n && route[n - 1] == '*')
+                return !strncmp(route, url, n - 1);
+        return !strcmp(route, url);
+}
+
 /* Finds the route; on a miss answers 404 or 405 (listing allowed methods). */
 static const osh_http_route_t *route_for(osh_http_server_t *s, const char *method, const char *url,
                                          char *allow, size_t allow_size)
@@ -263,7 +274,7 @@ static const osh_http_route_t *route_for(osh_http_server_t *s, const char *metho
 
         allow[0] = '\0';
         for (size_t i = 0; i < s->n; i++) {
-                if (strcmp(s->routes[i].path, url))
+                if (!path_matches(s->routes[i].path, url))
                         continue;
                 if (!strcmp(s->routes[i].method, method))
                         return &s->routes[i];

@@ -64,7 +64,7 @@ typedef void(osh_http_handler_t)(void *opaque, const osh_http_request_t *req,
 
 typedef struct osh_http_route {
         const char *method; /* "GET", "POST", ... */
-        const char *path;   /* exact match */
+        const char *path;   /* exact match; a trailing '*' matches any suffix */
         osh_http_handler_t *handler;
         osh_http_handler_t *precheck; /* optional: answer early (status != 0) before the body */
         size_t max_body;              /* 0: opts.max_body */

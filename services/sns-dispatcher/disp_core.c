@@ -1,0 +1,348 @@
+#include "disp_core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oshirase/log.h"
+#include "oshirase/signal.h"
+
+#include "disp_job.h"
+#include "disp_template.h"
+
+const char *const disp_status_names[DISP_N_STATUS] = {"QUEUED",      "SENT",        "DELIVERED",
+                                                      "FAILED_TEMP", "FAILED_PERM", "SUPPRESSED"};
+
+typedef struct campaign {
+        char *id;
+        int64_t counts[DISP_N_STATUS];
+        int dirty;
+} campaign_t;
+
+struct disp_core {
+        const disp_core_conf_t *conf;
+        disp_ledger_t *ledger;
+        disp_clock_t clock;
+        disp_status_fn *status_fn;
+        void *opaque;
+        const disp_channel_t *chan[DISP_CH__CNT];
+        disp_bucket_t bucket[DISP_CH__CNT];
+        osh_http_client_t *http;
+        campaign_t *camp;
+        size_t ncamp;
+        unsigned rnd;
+        disp_core_stats_t st;
+};
+
+static int64_t real_now(void *opaque)
+{
+        struct timespec ts;
+
+        (void)opaque;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void real_sleep(void *opaque, int64_t ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+        (void)opaque;
+        nanosleep(&ts, NULL);
+}
+
+disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
+                           const disp_clock_t *clock, disp_status_fn *status_fn, void *opaque,
+                           char *errstr, size_t errstr_size)
+{
+        disp_core_t *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                goto fail;
+        c->conf = conf;
+        c->ledger = ledger;
+        c->clock = clock ? *clock : (disp_clock_t){real_now, real_sleep, NULL};
+        c->status_fn = status_fn;
+        c->opaque = opaque;
+        c->rnd = (unsigned)c->clock.now_ms(c->clock.opaque);
+        c->chan[DISP_CH_LINE] = &disp_channel_line;
+        c->chan[DISP_CH_EMAIL] = &disp_channel_email;
+        c->chan[DISP_CH_WEBHOOK] = &disp_channel_webhook;
+        c->chan[DISP_CH_TWITTER] = &disp_channel_twitter;
+        c->chan[DISP_CH_FACEBOOK] = &disp_channel_facebook;
+        for (int i = 0; i < DISP_CH__CNT; i++)
+                if (disp_bucket_parse(conf->rate[i], &c->bucket[i],
+                                      c->clock.now_ms(c->clock.opaque)) < 0) {
+                        snprintf(errstr, errstr_size, "bad rate '%s' (want N/s, N/m, N/h or N/d)",
+                                 conf->rate[i]);
+                        goto fail;
+                }
+        c->http = osh_http_client_new(NULL);
+        if (!c->http)
+                goto fail;
+        return c;
+fail:
+        if (!c)
+                snprintf(errstr, errstr_size, "out of memory");
+        disp_core_destroy(c);
+        return NULL;
+}
+
+void disp_core_destroy(disp_core_t *c)
+{
+        if (!c)
+                return;
+        osh_http_client_destroy(c->http);
+        for (size_t i = 0; i < c->ncamp; i++)
+                free(c->camp[i].id);
+        free(c->camp);
+        free(c);
+}
+
+void disp_core_set_channel(disp_core_t *c, disp_chan_kind_t kind, const disp_channel_t *ch)
+{
+        c->chan[kind] = ch;
+}
+
+static campaign_t *campaign(disp_core_t *c, const char *id)
+{
+        campaign_t *np;
+
+        for (size_t i = 0; i < c->ncamp; i++)
+                if (!strcmp(c->camp[i].id, id))
+                        return &c->camp[i];
+        np = realloc(c->camp, (c->ncamp + 1) * sizeof(*np));
+        if (!np)
+                return NULL;
+        c->camp = np;
+        memset(&np[c->ncamp], 0, sizeof(*np));
+        np[c->ncamp].id = strdup(id);
+        return np[c->ncamp].id ? &np[c->ncamp++] : NULL;
+}
+
+static void emit(disp_core_t *c, const disp_job_t *job, int status, const char *code,
+                 const char *msgid, const char *detail, size_t recipients, unsigned attempt)
+{
+        disp_status_t st = {job->key,
+                            job->campaign_id,
+                            job->channel,
+                            disp_status_names[status],
+                            code ? code : "",
+                            msgid ? msgid : "",
+                            detail ? detail : "",
+                            (int)recipients,
+                            (int)attempt,
+                            c->clock.now_ms(c->clock.opaque)};
+        campaign_t *cp = campaign(c, job->campaign_id);
+
+        if (cp) {
+                cp->counts[status] += (int64_t)recipients;
+                cp->dirty = 1;
+        }
+        if (c->status_fn)
+                c->status_fn(c->opaque, &st);
+}
+
+enum { ST_QUEUED, ST_SENT, ST_DELIVERED, ST_TEMP, ST_PERM, ST_SUPPRESSED };
+
+/* Final failure for every recipient. */
+static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, const char *why,
+                     unsigned attempt)
+{
+        if (disp_ledger_put_final(c->ledger, job->key, "FAILED_PERM") < 0)
+                return -1;
+        c->st.failed_perm++;
+        emit(c, job, ST_PERM, code, NULL, why, job->n_rcpt, attempt);
+        return 0;
+}
+
+/* Text as the resident sees it: rendered, normalised, test-marked. */
+static char *render(disp_core_t *c, disp_job_t *job, char *err, size_t err_size)
+{
+        char *tpl, *out, *norm;
+
+        if (job->text[0] || !job->template_name[0])
+                return disp_text_normalise(job->text, job->test);
+        tpl = disp_template_load(c->conf->templates_dir ? c->conf->templates_dir : "templates",
+                                 job->template_name, err, err_size);
+        if (!tpl)
+                return NULL;
+        out = disp_template_render(tpl, strlen(tpl), disp_job_var, job, err, err_size);
+        free(tpl);
+        if (!out)
+                return NULL;
+        norm = disp_text_normalise(out, job->test);
+        free(out);
+        return norm;
+}
+
+static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t len, int64_t due,
+                int64_t first, unsigned attempt, const char *why)
+{
+        disp_pending_t p = {(char *)job->key, due, first, attempt, (unsigned char *)rec, len};
+        char detail[96];
+
+        if (disp_ledger_put_pending(c->ledger, &p) < 0)
+                return -1;
+        snprintf(detail, sizeof(detail), "%s; due in %lld s", why,
+                 (long long)((due - c->clock.now_ms(c->clock.opaque)) / 1000));
+        emit(c, job, attempt ? ST_TEMP : ST_QUEUED, NULL, NULL, detail, job->n_rcpt, attempt);
+        return 0;
+}
+
+/* Waits for the channel's token bucket (one token per provider request). */
+static void pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests)
+{
+        int64_t wait;
+
+        while ((wait = disp_bucket_take(&c->bucket[ch], (double)requests,
+                                        c->clock.now_ms(c->clock.opaque))) > 0 &&
+               !osh_shutdown_requested())
+                c->clock.sleep_ms(c->clock.opaque, wait);
+}
+
+static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t len,
+                  osh_delivery_t d, const disp_send_res_t *res, unsigned attempt, int64_t first)
+{
+        int64_t now = c->clock.now_ms(c->clock.opaque);
+
+        if (d == OSH_DELIVERY_RETRY) {
+                c->st.retries++;
+                if (now - first >= c->conf->give_up_ms)
+                        return fail_perm(c, job, res->code, "gave up: provider unavailable",
+                                         attempt + 1);
+                return hold(c, job, rec, len,
+                            now + osh_backoff_ms(attempt, c->conf->retry_base_ms,
+                                                 c->conf->retry_max_ms, res->retry_after_ms,
+                                                 &c->rnd),
+                            first, attempt + 1, res->code[0] ? res->code : "retry");
+        }
+        if (d == OSH_DELIVERY_FAIL && !res->n_ok)
+                return fail_perm(c, job, res->code, res->detail, attempt);
+        if (disp_ledger_put_final(c->ledger, job->key, "SENT") < 0)
+                return -1;
+        c->st.sent++;
+        emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
+        if (res->n_perm)
+                emit(c, job, ST_PERM, res->code, NULL, res->detail, res->n_perm, attempt);
+        return 0;
+}
+
+/* Sends job now unless it must wait; settles the outcome in the ledger. */
+static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len, unsigned n,
+                   int64_t first)
+{
+        int64_t now = c->clock.now_ms(c->clock.opaque), quiet;
+        const disp_channel_t *ch = c->chan[job->channel];
+        const disp_chan_conf_t *cc = &c->conf->chan[job->channel];
+        disp_send_req_t req = {job->key,    job->campaign_id, job->title,   job->rcpt,
+                               job->n_rcpt, job->test,        job->critical};
+        disp_send_res_t res = {0};
+        disp_parts_t parts = {0};
+        char err[256] = "";
+        char *text;
+        osh_delivery_t d;
+        int rc;
+
+        if (job->not_before_ms > now)
+                return hold(c, job, rec, len, job->not_before_ms, first, n, "scheduled");
+        quiet = disp_quiet_until(&c->conf->quiet, now);
+        if (quiet && !job->critical) {
+                c->st.held++;
+                return hold(c, job, rec, len, quiet, first, n, "quiet hours");
+        }
+        if (!ch || !cc->url || !*cc->url)
+                return fail_perm(c, job, "", "channel not configured", n);
+        if (!job->n_rcpt)
+                return fail_perm(c, job, "", "no recipients", n);
+        text = render(c, job, err, sizeof(err));
+        if (!text || ch->format(cc, text, &parts, err, sizeof(err)) < 0) {
+                free(text);
+                disp_parts_free(&parts);
+                return fail_perm(c, job, "", err[0] ? err : "out of memory", n);
+        }
+        free(text);
+        pace(c, job->channel,
+             job->channel == DISP_CH_LINE ? (job->n_rcpt + 499) / 500 : job->n_rcpt * parts.n);
+        d = ch->send(c->http, cc, &req, &parts, &res);
+        disp_parts_free(&parts);
+        rc = settle(c, job, rec, len, d, &res, n, first);
+        return rc;
+}
+
+int disp_core_handle(disp_core_t *c, const void *rec, size_t len, const char *key)
+{
+        disp_job_t job;
+        char err[256];
+        int rc = 0;
+
+        c->st.in++;
+        if (disp_job_decode(rec, len, &job, err, sizeof(err)) < 0) {
+                disp_job_free(&job);
+                snprintf(job.key, sizeof(job.key), "%s", key && *key ? key : "unknown");
+                job.campaign_id = (char *)"";
+                osh_warn("undecodable dispatch record: %s", err);
+                emit(c, &job, ST_PERM, "", NULL, err, 0, 0);
+                return 0;
+        }
+        if (disp_ledger_final(c->ledger, job.key) || disp_ledger_is_pending(c->ledger, job.key)) {
+                c->st.duplicates++; /* a replay: already settled or already queued */
+        } else {
+                rc = attempt(c, &job, rec, len, 0, c->clock.now_ms(c->clock.opaque));
+        }
+        disp_job_free(&job);
+        return rc;
+}
+
+int64_t disp_core_tick(disp_core_t *c, int max)
+{
+        for (int i = 0; i < max && !osh_shutdown_requested(); i++) {
+                const disp_pending_t *p = disp_ledger_next(c->ledger);
+                int64_t now = c->clock.now_ms(c->clock.opaque), first;
+                unsigned char *rec;
+                size_t len;
+                unsigned n;
+                disp_job_t job;
+                char err[256];
+                int rc;
+
+                if (!p)
+                        return -1;
+                if (p->due_ms > now)
+                        return p->due_ms - now;
+                rec = malloc(p->rec_len ? p->rec_len : 1);
+                if (!rec)
+                        return -2;
+                memcpy(rec, p->rec, p->rec_len);
+                len = p->rec_len;
+                n = p->attempt;
+                first = p->first_ms;
+                if (disp_job_decode(rec, len, &job, err, sizeof(err)) < 0) {
+                        snprintf(job.key, sizeof(job.key), "%s", p->key);
+                        rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM");
+                } else {
+                        rc = attempt(c, &job, rec, len, n, first);
+                }
+                disp_job_free(&job);
+                free(rec);
+                if (rc < 0)
+                        return -2;
+        }
+        return 0;
+}
+
+void disp_core_report(disp_core_t *c, int all, disp_report_fn *fn, void *opaque)
+{
+        for (size_t i = 0; i < c->ncamp; i++) {
+                if (!all && !c->camp[i].dirty)
+                        continue;
+                c->camp[i].dirty = 0;
+                fn(opaque, c->camp[i].id, c->camp[i].counts);
+        }
+}
+
+void disp_core_stats(const disp_core_t *c, disp_core_stats_t *out)
+{
+        *out = c->st;
+}

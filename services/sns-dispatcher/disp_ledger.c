@@ -1,0 +1,386 @@
+#include "disp_ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oshirase/sha256.h"
+
+typedef struct slot {
+        char *key;
+        char status[16]; /* "" while not final */
+        long pend;       /* index into pending[], -1 none */
+} slot_t;
+
+struct disp_ledger {
+        char *path;
+        int fd, sync;
+        slot_t *slots;
+        size_t cap, used, finals;
+        disp_pending_t *pending;
+        size_t npend, pend_cap;
+};
+
+static uint64_t fnv(const char *s)
+{
+        uint64_t h = 1469598103934665603ULL;
+
+        while (*s)
+                h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+        return h;
+}
+
+static slot_t *find(disp_ledger_t *l, const char *key, int create);
+
+static int grow(disp_ledger_t *l)
+{
+        slot_t *old = l->slots;
+        size_t oldcap = l->cap;
+
+        l->cap = oldcap ? oldcap * 2 : 1024;
+        l->slots = calloc(l->cap, sizeof(slot_t));
+        if (!l->slots) {
+                l->slots = old;
+                l->cap = oldcap;
+                return -1;
+        }
+        l->used = 0;
+        for (size_t i = 0; i < oldcap; i++) {
+                if (!old[i].key)
+                        continue;
+                slot_t *s = find(l, old[i].key, 1);
+                free(s->key);
+                *s = old[i];
+        }
+        free(old);
+        return 0;
+}
+
+/* Open addressing with linear probing; keys are never removed. */
+static slot_t *find(disp_ledger_t *l, const char *key, int create)
+{
+        size_t i;
+
+        if (create && (l->used + 1) * 2 > l->cap && grow(l) < 0)
+                return NULL;
+        if (!l->cap)
+                return NULL;
+        for (i = fnv(key) & (l->cap - 1); l->slots[i].key; i = (i + 1) & (l->cap - 1))
+                if (!strcmp(l->slots[i].key, key))
+                        return &l->slots[i];
+        if (!create)
+                return NULL;
+        l->slots[i].key = strdup(key);
+        if (!l->slots[i].key)
+                return NULL;
+        l->slots[i].pend = -1;
+        l->used++;
+        return &l->slots[i];
+}
+
+static void pend_free(disp_pending_t *p)
+{
+        free(p->key);
+        free(p->rec);
+}
+
+static void drop_pending(disp_ledger_t *l, slot_t *s)
+{
+        size_t i = (size_t)s->pend, last = l->npend - 1;
+
+        pend_free(&l->pending[i]);
+        if (i != last) { /* move the last entry into the hole */
+                l->pending[i] = l->pending[last];
+                find(l, l->pending[i].key, 0)->pend = (long)i;
+        }
+        l->npend--;
+        s->pend = -1;
+}
+
+static int mem_final(disp_ledger_t *l, const char *key, const char *status)
+{
+        slot_t *s = find(l, key, 1);
+
+        if (!s)
+                return -1;
+        if (s->pend >= 0)
+                drop_pending(l, s);
+        if (!s->status[0])
+                l->finals++;
+        snprintf(s->status, sizeof(s->status), "%s", status);
+        return 0;
+}
+
+static int mem_pending(disp_ledger_t *l, const disp_pending_t *p)
+{
+        slot_t *s = find(l, p->key, 1);
+        disp_pending_t c = *p;
+
+        if (!s)
+                return -1;
+        c.key = strdup(p->key);
+        c.rec = malloc(p->rec_len ? p->rec_len : 1);
+        if (!c.key || !c.rec) {
+                pend_free(&c);
+                return -1;
+        }
+        memcpy(c.rec, p->rec, p->rec_len);
+        if (s->pend >= 0) {
+                pend_free(&l->pending[s->pend]);
+                l->pending[s->pend] = c;
+                return 0;
+        }
+        if (l->npend == l->pend_cap) {
+                size_t cap = l->pend_cap ? l->pend_cap * 2 : 64;
+                disp_pending_t *np = realloc(l->pending, cap * sizeof(*np));
+                if (!np) {
+                        pend_free(&c);
+                        return -1;
+                }
+                l->pending = np;
+                l->pend_cap = cap;
+        }
+        l->pending[l->npend] = c;
+        s->pend = (long)l->npend++;
+        return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+        while (len) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -1;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static char *pending_line(const disp_pending_t *p, size_t *len)
+{
+        size_t cap = strlen(p->key) + p->rec_len * 2 + 96;
+        char *line = malloc(cap);
+        int n;
+
+        if (!line)
+                return NULL;
+        n = snprintf(line, cap, "P\t%s\t%" PRId64 "\t%u\t%" PRId64 "\t", p->key, p->due_ms,
+                     p->attempt, p->first_ms);
+        osh_hex_encode(p->rec, p->rec_len, line + n);
+        n += (int)(p->rec_len * 2);
+        line[n++] = '\n';
+        *len = (size_t)n;
+        return line;
+}
+
+static int append(disp_ledger_t *l, const char *line, size_t len)
+{
+        if (write_all(l->fd, line, len) < 0)
+                return -1;
+        return l->sync ? fdatasync(l->fd) : 0;
+}
+
+int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status)
+{
+        char line[512];
+        int n = snprintf(line, sizeof(line), "F\t%s\t%s\n", key, status);
+
+        if (n < 0 || (size_t)n >= sizeof(line) || strchr(key, '\t') || strchr(key, '\n'))
+                return -1;
+        if (append(l, line, (size_t)n) < 0)
+                return -1;
+        return mem_final(l, key, status);
+}
+
+int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p)
+{
+        size_t len;
+        char *line;
+        int rc = -1;
+
+        if (strchr(p->key, '\t') || strchr(p->key, '\n'))
+                return -1;
+        line = pending_line(p, &len);
+        if (line && append(l, line, len) == 0)
+                rc = mem_pending(l, p);
+        free(line);
+        return rc;
+}
+
+/* One line of the file into memory; malformed (torn) lines are skipped. */
+static void load_line(disp_ledger_t *l, char *line)
+{
+        char *f[6];
+        int n = 0;
+
+        for (char *s = line, *t; n < 6 && s; s = t) {
+                t = strchr(s, '\t');
+                if (t)
+                        *t++ = '\0';
+                f[n++] = s;
+        }
+        if (n == 3 && !strcmp(f[0], "F") && f[2][0]) {
+                mem_final(l, f[1], f[2]);
+        } else if (n == 6 && !strcmp(f[0], "P")) {
+                disp_pending_t p = {f[1],
+                                    strtoll(f[2], NULL, 10),
+                                    strtoll(f[4], NULL, 10),
+                                    (unsigned)strtoul(f[3], NULL, 10),
+                                    NULL,
+                                    0};
+                size_t hl = strlen(f[5]);
+                p.rec = malloc(hl / 2 + 1);
+                if (p.rec && osh_hex_decode(f[5], p.rec, hl / 2 + 1, &p.rec_len) == 0)
+                        mem_pending(l, &p);
+                free(p.rec);
+        }
+}
+
+static int load(disp_ledger_t *l, FILE *fp)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+
+        while ((n = getline(&line, &cap, fp)) > 0) {
+                if (line[n - 1] != '\n') /* torn by a crash mid-write */
+                        break;
+                line[n - 1] = '\0';
+                load_line(l, line);
+        }
+        free(line);
+        return 0;
+}
+
+/* Writes the current state to path.tmp and renames it over path. */
+static int compact(disp_ledger_t *l, char *errstr, size_t errstr_size)
+{
+        size_t plen = strlen(l->path) + 5;
+        char *tmp = malloc(plen);
+        int fd = -1, rc = -1;
+
+        if (!tmp)
+                goto fail;
+        snprintf(tmp, plen, "%s.tmp", l->path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                goto fail;
+        for (size_t i = 0; i < l->cap; i++) {
+                char line[512];
+                int n;
+                if (!l->slots[i].key || !l->slots[i].status[0])
+                        continue;
+                n = snprintf(line, sizeof(line), "F\t%s\t%s\n", l->slots[i].key,
+                             l->slots[i].status);
+                if (write_all(fd, line, (size_t)n) < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < l->npend; i++) {
+                size_t len;
+                char *line = pending_line(&l->pending[i], &len);
+                int w = line ? write_all(fd, line, len) : -1;
+                free(line);
+                if (w < 0)
+                        goto fail;
+        }
+        if (fsync(fd) < 0 || rename(tmp, l->path) < 0)
+                goto fail;
+        rc = 0;
+fail:
+        if (rc < 0)
+                snprintf(errstr, errstr_size, "ledger %s: compaction failed: %s", l->path,
+                         strerror(errno));
+        if (fd >= 0)
+                close(fd);
+        free(tmp);
+        return rc;
+}
+
+disp_ledger_t *disp_ledger_open(const char *path, int sync, char *errstr, size_t errstr_size)
+{
+        disp_ledger_t *l = calloc(1, sizeof(*l));
+        FILE *fp;
+
+        if (!l || !(l->path = strdup(path)) || grow(l) < 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        l->fd = -1;
+        l->sync = sync;
+        fp = fopen(path, "r");
+        if (fp) {
+                load(l, fp);
+                fclose(fp);
+        } else if (errno != ENOENT) {
+                snprintf(errstr, errstr_size, "ledger %s: %s", path, strerror(errno));
+                goto fail;
+        }
+        if (compact(l, errstr, errstr_size) < 0)
+                goto fail;
+        l->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (l->fd < 0) {
+                snprintf(errstr, errstr_size, "ledger %s: %s", path, strerror(errno));
+                goto fail;
+        }
+        return l;
+fail:
+        disp_ledger_close(l);
+        return NULL;
+}
+
+void disp_ledger_close(disp_ledger_t *l)
+{
+        if (!l)
+                return;
+        if (l->fd >= 0)
+                close(l->fd);
+        for (size_t i = 0; i < l->cap; i++)
+                free(l->slots[i].key);
+        for (size_t i = 0; i < l->npend; i++)
+                pend_free(&l->pending[i]);
+        free(l->slots);
+        free(l->pending);
+        free(l->path);
+        free(l);
+}
+
+const char *disp_ledger_final(disp_ledger_t *l, const char *key)
+{
+        slot_t *s = find(l, key, 0);
+
+        return s && s->status[0] ? s->status : NULL;
+}
+
+int disp_ledger_is_pending(disp_ledger_t *l, const char *key)
+{
+        slot_t *s = find(l, key, 0);
+
+        return s && s->pend >= 0;
+}
+
+const disp_pending_t *disp_ledger_next(disp_ledger_t *l)
+{
+        const disp_pending_t *best = NULL;
+
+        for (size_t i = 0; i < l->npend; i++)
+                if (!best || l->pending[i].due_ms < best->due_ms)
+                        best = &l->pending[i];
+        return best;
+}
+
+size_t disp_ledger_pending_count(const disp_ledger_t *l)
+{
+        return l->npend;
+}
+
+size_t disp_ledger_final_count(const disp_ledger_t *l)
+{
+        return l->finals;
+}

@@ -1,0 +1,48 @@
+/* The sent-ledger: which dispatches reached a final state (so a replay
+ * never sends twice) and which wait for a retry, quiet hours or their
+ * scheduled time (with the record itself, so they survive a crash once the
+ * consumer offset moved past them).
+ *
+ * An append-only local file of tab-separated lines, fsync()ed after every
+ * entry (unless sync is off) and compacted on open; a torn last line from a
+ * kill -9 is ignored. Callers write an entry BEFORE storing the consumer
+ * offset of the record it covers. Keys are dispatch ids (a resend gets its
+ * own key). Not thread-safe. */
+#ifndef DISP_LEDGER_H
+#define DISP_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct disp_ledger disp_ledger_t;
+
+typedef struct disp_pending {
+        char *key;
+        int64_t due_ms;     /* do not send before */
+        int64_t first_ms;   /* first attempt or receipt, for giving up */
+        unsigned attempt;   /* failed attempts so far */
+        unsigned char *rec; /* the notify.dispatch.v1 record (single-object Avro) */
+        size_t rec_len;
+} disp_pending_t;
+
+/* Opens (creating) and compacts path. NULL with errstr. */
+disp_ledger_t *disp_ledger_open(const char *path, int sync, char *errstr, size_t errstr_size);
+void disp_ledger_close(disp_ledger_t *l); /* NULL ok */
+
+/* The final status recorded for key ("SENT", "FAILED_PERM", ...) or NULL.
+ * The string is owned by the ledger. */
+const char *disp_ledger_final(disp_ledger_t *l, const char *key);
+/* Records a final status (and drops any pending entry). 0 / -1 (I/O). */
+int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status);
+/* Records or replaces the pending entry p->key (everything is copied). */
+int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p);
+/* 1 when key has a pending entry. */
+int disp_ledger_is_pending(disp_ledger_t *l, const char *key);
+
+/* The pending entry that is due earliest, or NULL. Borrowed: valid until
+ * the next put. */
+const disp_pending_t *disp_ledger_next(disp_ledger_t *l);
+size_t disp_ledger_pending_count(const disp_ledger_t *l);
+size_t disp_ledger_final_count(const disp_ledger_t *l);
+
+#endif

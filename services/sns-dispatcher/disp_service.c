@@ -1,0 +1,289 @@
+#include "disp_service.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/signal.h"
+#include "oshirase/topics.h"
+
+#include "disp_core.h"
+
+#define CHAN_KEYS(ch, CH, url, chars, parts, rate)                                                 \
+        {#ch ".url", OSH_CFG_STR, url, "OSH_" #CH "_URL", #ch ": provider base URL (empty: off)"}, \
+            {#ch ".token", OSH_CFG_STR, NULL, "OSH_" #CH "_TOKEN", #ch ": access token"},          \
+            {#ch ".max_chars", OSH_CFG_INT, chars, NULL, #ch ": characters per message"},          \
+            {#ch ".max_parts", OSH_CFG_INT, parts, NULL, #ch ": messages one notice may use"},     \
+        {                                                                                          \
+#ch ".rate", OSH_CFG_STR, rate, "OSH_" #CH "_RATE",                                \
+                    #ch ": requests N/s|m|h|d[:burst], 0 = unlimited"                              \
+        }
+
+const osh_cfg_entry_t disp_config_table[] = {
+    {"group.id", OSH_CFG_STR, "sns-dispatcher", "OSH_GROUP_ID", "consumer group"},
+    {"ledger.path", OSH_CFG_STR, "sns-dispatcher.ledger", "OSH_LEDGER_PATH",
+     "sent-ledger file (survives restarts; never delete it to resend)"},
+    {"ledger.fsync", OSH_CFG_BOOL, "true", NULL, "fdatasync after every ledger entry"},
+    {"templates.dir", OSH_CFG_STR, "templates", "OSH_TEMPLATES_DIR", "message templates"},
+    {"quiet.hours", OSH_CFG_STR, "", "OSH_QUIET_HOURS",
+     "hold non-critical sends in this local window, e.g. 21:00-08:00"},
+    {"quiet.utc_offset", OSH_CFG_INT, "540", NULL, "minutes east of UTC (Asia/Tokyo: 540)"},
+    {"retry.base", OSH_CFG_DURATION_MS, "1s", NULL, "first retry delay (doubles, jittered)"},
+    {"retry.max", OSH_CFG_DURATION_MS, "5m", NULL, "longest retry delay"},
+    {"retry.give_up", OSH_CFG_DURATION_MS, "24h", NULL,
+     "after this long a retryable failure becomes FAILED_PERM"},
+    {"http.timeout", OSH_CFG_DURATION_MS, "10s", NULL, "per provider request"},
+    {"report.interval", OSH_CFG_DURATION_MS, "5s", NULL, "delivery report period"},
+    CHAN_KEYS(line, LINE, "https://api.line.me", "5000", "5", "2000/s"),
+    CHAN_KEYS(email, EMAIL, "", "100000", "1", "0"),
+    CHAN_KEYS(webhook, WEBHOOK, "", "10000", "1", "0"),
+    CHAN_KEYS(twitter, TWITTER, "https://api.twitter.com", "492", "1", "1000/d:50"),
+    CHAN_KEYS(facebook, FACEBOOK, "https://graph.facebook.com", "500", "3", "0"),
+    {"email.from", OSH_CFG_STR, "noreply@city.example.lg.jp", "OSH_EMAIL_FROM", "e-mail From"},
+    {"webhook.secret", OSH_CFG_STR, NULL, "OSH_WEBHOOK_SECRET", "webhook HMAC-SHA-256 key"},
+};
+const size_t disp_config_table_len = sizeof(disp_config_table) / sizeof(disp_config_table[0]);
+
+struct disp_service {
+        osh_service_t *svc;
+        disp_core_conf_t conf;
+        disp_ledger_t *ledger;
+        disp_core_t *core;
+        osh_consumer_t *cons;
+        osh_producer_t *prod;
+        int64_t report_ms;
+        disp_core_stats_t last;
+};
+
+static const char *const chan_keys[DISP_CH__CNT] = {"line",     "email", "webhook", "twitter",
+                                                    "facebook", NULL,    NULL};
+static const char *const chan_syms[DISP_CH__CNT] = {"LINE",     "EMAIL", "WEBHOOK", "TWITTER",
+                                                    "FACEBOOK", "SMS",   "OTHER"};
+
+static void produce(disp_service_t *s, const char *topic, const char *key, avro_value_t *v,
+                    const osh_schema_t *sch)
+{
+        void *buf = NULL;
+        size_t len;
+        char err[256];
+        osh_kafka_msg_t m = {topic, RD_KAFKA_PARTITION_UA, key, strlen(key), NULL, 0, NULL, 0};
+
+        if (osh_serde_encode_alloc(sch, v, &buf, &len, err, sizeof(err)) < 0) {
+                osh_error("encode %s: %s", topic, err);
+                return;
+        }
+        m.value = buf;
+        m.value_len = len;
+        if (osh_producer_send(s->prod, &m, NULL) < 0)
+                osh_error("produce to %s failed", topic);
+        free(buf);
+}
+
+static void on_status(void *opaque, const disp_status_t *st)
+{
+        disp_service_t *s = opaque;
+        const osh_schema_t *sch = osh_schema_for_topic(OSH_TOPIC_STATUS);
+        avro_value_t v;
+
+        if (!sch || osh_value_new(sch, &v) < 0)
+                return;
+        osh_value_set_string(&v, "dispatch_id", st->dispatch_id);
+        osh_value_set_string(&v, "campaign_id", st->campaign_id);
+        osh_value_set_enum(&v, "channel", chan_syms[st->channel]);
+        osh_value_set_enum(&v, "status", st->status);
+        osh_value_set_string(&v, "provider_code", st->code);
+        if (st->message_id[0])
+                osh_value_set_string(&v, "provider_message_id", st->message_id);
+        osh_value_set_string(&v, "detail", st->detail);
+        osh_value_set_int(&v, "recipients", st->recipients);
+        osh_value_set_int(&v, "attempt", st->attempt);
+        osh_value_set_long(&v, "at", st->at_ms);
+        produce(s, OSH_TOPIC_STATUS, st->dispatch_id, &v, sch);
+        avro_value_decref(&v);
+        osh_service_count(s->svc,
+                          !strcmp(st->status, "SENT")          ? OSH_CTR_OUT
+                          : !strcmp(st->status, "FAILED_PERM") ? OSH_CTR_REJECTED
+                                                               : OSH_CTR_ERRORS,
+                          (uint64_t)st->recipients);
+}
+
+static void on_report(void *opaque, const char *campaign_id, const int64_t *counts)
+{
+        disp_service_t *s = opaque;
+        const osh_schema_t *sch = osh_schema_for_topic(OSH_TOPIC_RESULTS);
+        avro_value_t v, map, item;
+        char line[256];
+        int n = 0;
+
+        for (int i = 0; i < DISP_N_STATUS; i++)
+                n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%" PRId64,
+                              disp_status_names[i], counts[i]);
+        osh_info("delivery report campaign %s:%s", campaign_id, line);
+        if (!sch || osh_value_new(sch, &v) < 0)
+                return;
+        osh_value_set_string(&v, "campaign_id", campaign_id);
+        osh_value_set_enum(&v, "action", "SEND");
+        osh_value_set_enum(&v, "state",
+                           counts[0] + counts[3] > counts[1] + counts[4] + counts[5] ? "DISPATCHING"
+                                                                                     : "DONE");
+        osh_value_set_long(&v, "recipients", counts[1] + counts[4] + counts[5]);
+        osh_value_set_long(&v, "computed_at", (int64_t)time(NULL) * 1000);
+        if (osh_value_field(&v, "delivery", &map) == 0)
+                for (int i = 0; i < DISP_N_STATUS; i++)
+                        if (osh_value_add(sch, &map, disp_status_names[i], &item) == 0)
+                                avro_value_set_long(&item, counts[i]);
+        produce(s, OSH_TOPIC_RESULTS, campaign_id, &v, sch);
+        avro_value_decref(&v);
+}
+
+static void load_conf(disp_service_t *s)
+{
+        const osh_config_t *cfg = s->svc->cfg;
+        char k[64];
+
+        for (int i = 0; i < DISP_CH__CNT; i++) {
+                disp_chan_conf_t *c = &s->conf.chan[i];
+                if (!chan_keys[i])
+                        continue;
+#define KEY(suffix) (snprintf(k, sizeof(k), "%s." suffix, chan_keys[i]), k)
+                c->url = osh_config_str(cfg, KEY("url"));
+                c->token = osh_config_str(cfg, KEY("token"));
+                c->max_chars = (size_t)osh_config_int(cfg, KEY("max_chars"));
+                c->max_parts = (size_t)osh_config_int(cfg, KEY("max_parts"));
+                s->conf.rate[i] = osh_config_str(cfg, KEY("rate"));
+#undef KEY
+                c->timeout_ms = (long)osh_config_int(cfg, "http.timeout");
+        }
+        s->conf.chan[DISP_CH_EMAIL].from = osh_config_str(cfg, "email.from");
+        s->conf.chan[DISP_CH_WEBHOOK].secret = osh_config_str(cfg, "webhook.secret");
+        s->conf.templates_dir = osh_config_str(cfg, "templates.dir");
+        s->conf.retry_base_ms = osh_config_int(cfg, "retry.base");
+        s->conf.retry_max_ms = osh_config_int(cfg, "retry.max");
+        s->conf.give_up_ms = osh_config_int(cfg, "retry.give_up");
+        s->report_ms = osh_config_int(cfg, "report.interval");
+}
+
+disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        disp_service_t *s = calloc(1, sizeof(*s));
+        const char *topics[] = {OSH_TOPIC_DISPATCH};
+        rd_kafka_conf_t *kc;
+
+        if (!s) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        s->svc = svc;
+        load_conf(s);
+        if (disp_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"),
+                             (int)osh_config_int(svc->cfg, "quiet.utc_offset"),
+                             &s->conf.quiet) < 0) {
+                snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
+                goto fail;
+        }
+        s->ledger =
+            disp_ledger_open(osh_config_str(svc->cfg, "ledger.path"),
+                             osh_config_bool(svc->cfg, "ledger.fsync"), errstr, errstr_size);
+        if (!s->ledger)
+                goto fail;
+        s->core = disp_core_new(&s->conf, s->ledger, NULL, on_status, s, errstr, errstr_size);
+        if (!s->core)
+                goto fail;
+        kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, errstr_size);
+        if (!kc || !(s->prod = osh_producer_new(kc, errstr, errstr_size)))
+                goto fail;
+        kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);
+        if (!kc || !(s->cons = osh_consumer_new(kc, osh_config_str(svc->cfg, "group.id"), topics, 1,
+                                                &svc->replay, errstr, errstr_size)))
+                goto fail;
+        osh_info("ledger: %zu settled, %zu pending", disp_ledger_final_count(s->ledger),
+                 disp_ledger_pending_count(s->ledger));
+        return s;
+fail:
+        disp_service_destroy(s);
+        return NULL;
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One consumed record: settle it, then (and only then) store its offset. */
+static int handle(disp_service_t *s, rd_kafka_message_t *m)
+{
+        char key[320] = "";
+
+        if (m->key_len && m->key_len < sizeof(key))
+                memcpy(key, m->key, m->key_len);
+        osh_service_count(s->svc, OSH_CTR_IN, 1);
+        if (disp_core_handle(s->core, m->payload, m->len, key) < 0) {
+                osh_error("ledger write failed: stopping without storing the offset");
+                return -1;
+        }
+        osh_consumer_store(s->cons, m);
+        return 0;
+}
+
+/* Counts (never ids or text) when they changed: tests wait on "in=". */
+static void log_stats(disp_service_t *s)
+{
+        disp_core_stats_t st;
+
+        disp_core_stats(s->core, &st);
+        if (!memcmp(&st, &s->last, sizeof(st)))
+                return;
+        s->last = st;
+        osh_info("stats: in=%" PRIu64 " sent=%" PRIu64 " failed_perm=%" PRIu64 " retries=%" PRIu64
+                 " duplicates=%" PRIu64 " held=%" PRIu64 " pending=%zu",
+                 st.in, st.sent, st.failed_perm, st.retries, st.duplicates, st.held,
+                 disp_ledger_pending_count(s->ledger));
+}
+
+int disp_service_run(disp_service_t *s)
+{
+        int64_t next_report = mono_ms() + s->report_ms, wait = 0;
+
+        osh_service_ready(s->svc);
+        while (!osh_shutdown_requested()) {
+                int timeout = wait < 0 || wait > 200 ? 200 : (int)wait;
+                rd_kafka_message_t *m = osh_consumer_poll(s->cons, timeout);
+                int rc = 0;
+
+                if (m) {
+                        rc = handle(s, m);
+                        rd_kafka_message_destroy(m);
+                }
+                wait = disp_core_tick(s->core, 64);
+                if (rc < 0 || wait == -2)
+                        return -1;
+                osh_producer_poll(s->prod, 0);
+                if (mono_ms() >= next_report) {
+                        disp_core_report(s->core, 0, on_report, s);
+                        log_stats(s);
+                        next_report = mono_ms() + s->report_ms;
+                }
+        }
+        return 0;
+}
+
+void disp_service_destroy(disp_service_t *s)
+{
+        if (!s)
+                return;
+        if (s->core && s->prod)
+                disp_core_report(s->core, 0, on_report, s);
+        osh_consumer_destroy(s->cons);
+        osh_producer_destroy(s->prod);
+        disp_core_destroy(s->core);
+        disp_ledger_close(s->ledger);
+        free(s);
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# sns-dispatcher end to end: osh-broker + provider fakes + a real SMTP server
+# (aiosmtpd). Every dispatch settles SENT (or FAILED_PERM with a reason),
+# each resident appears exactly once in the fake's log, and a replay of
+# notify.dispatch.v1 from the earliest offset sends nothing again.
+. "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/dispatch.sh"
+osh_it_begin
+osh_it_start_broker
+disp_start_fakes --fail.invalid "$(disp_uid 999),4040"
+disp_start_smtp
+
+multi=()
+for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
+{
+        for i in $(seq 1 20); do disp_rec "D-push-$i" LINE "【お知らせ】第２０回 健診 $i" "$(disp_uid "$i")"; done
+        disp_rec D-multi LINE "【お知らせ】一斉配信" "${multi[@]}"                  # 2 multicast calls
+        disp_rec D-bad LINE "【お知らせ】届かない" "$(disp_uid 999)"                # invalid user → 400
+        disp_rec D-mixed LINE "【お知らせ】混在" "$(disp_uid 700)" "$(disp_uid 999)" # multicast 400 → push each
+        for i in 1 2 3; do disp_rec "D-hook-$i" WEBHOOK "【お知らせ】webhook $i" "hook-acc-$i"; done
+        for i in 1 2; do disp_rec "D-mail-$i" EMAIL "【お知らせ】メール ０１２３ $i" "resident$i@example.jp"; done
+        disp_rec D-x-1 TWITTER "【お知らせ】X DM" 1001
+        disp_rec D-x-bad TWITTER "【お知らせ】X DM" 4040
+        disp_rec D-x-long TWITTER "$(printf 'あ%.0s' $(seq 1 600))" 1002 # > 492 characters: refused
+        disp_rec D-fb-1 FACEBOOK "【お知らせ】Messenger" 2001
+        jq -cn --arg to "$(disp_uid 800)" '{dispatch_id: "D-tpl", campaign_id: "C-IT", channel: "LINE",
+            text: "", template: "checkup_reminder", test: true, recipients: [{user_id: "u-800", account_id: $to}],
+            variables: {deadline: "２０２６年１２月２５日", contact: "健康支援課 043-245-5146", url: "https://www.city.chiba.jp/"}}'
+} | disp_produce
+total=$((20 + 1 + 1 + 1 + 3 + 2 + 3 + 1 + 1))
+
+disp_start disp
+disp_wait_finals "$total"
+finals=$(disp_finals)
+disp_statuses | jq -c 'select(.status=="FAILED_PERM") | [.dispatch_id, .provider_code, .detail]' >&2
+assert_eq "$total" "$(wc -l <<<"$finals")" "every dispatch settled"
+assert_eq 4 "$(grep -c FAILED_PERM <<<"$finals")" "D-bad, D-x-bad, D-x-long fail for good; D-mixed partly: $finals"
+assert_contains "$finals" "D-bad FAILED_PERM"
+assert_contains "$finals" "D-x-long FAILED_PERM"
+assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-x-long") | .detail')" "channel allows 1"
+
+log=$DISP_FAKE_LOG
+line_to() { jq -r 'select(.provider=="line") | .to' "$log"; }
+assert_eq 622 "$(line_to | wc -l)" "20 push + 600 multicast + 1 of mixed + template"
+assert_eq 0 "$(line_to | sort | uniq -d | wc -l)" "no LINE resident received a notice twice"
+assert_eq 600 "$(jq -r 'select(.api=="multicast") | .to' "$log" | sort -u | wc -l)"
+assert_eq 2 "$(jq -r 'select(.api=="multicast") | .request_id' "$log" | sort -u | wc -l)" "600 ids → 2 calls"
+assert_eq "【お知らせ】第20回 健診 7" "$(jq -r --arg u "$(disp_uid 7)" 'select(.to==$u) | .texts[0]' "$log")" "half-width digits"
+tpl=$(jq -r --arg u "$(disp_uid 800)" 'select(.to==$u) | .texts | join("|")' "$log")
+assert_contains "$tpl" $'■テスト送信■\n【'
+assert_contains "$tpl" "・受診期限：2026年12月25日"
+assert_eq 3 "$(jq -r 'select(.provider=="webhook") | .to' "$log" | sort -u | wc -l)" "webhooks (signature checked by the sink)"
+assert_eq 1 "$(jq -r 'select(.provider=="twitter") | .to' "$log" | wc -l)"
+assert_eq 1 "$(jq -r 'select(.provider=="facebook") | .to' "$log" | wc -l)"
+
+# E-mail: the real SMTP server stored both, UTF-8 body, digits half-width.
+osh_it_wait_until 10 bash -c "(( \$(ls '$DISP_MAILDIR/new' | wc -l) >= 2 ))" || fail "mails missing"
+mails=$(for f in "$DISP_MAILDIR"/new/*; do /usr/bin/python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(m["To"], m.get_payload(decode=True).decode("utf-8"))' "$f"; done)
+assert_contains "$mails" "<resident1@example.jp> 【お知らせ】メール 0123 1"
+assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 0123 2"
+
+# Delivery report on campaign.results.v1.
+report=$("$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 10s | jq -c .value | tail -1)
+assert_eq 629 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
+
+# Replay from the earliest offset: nothing is sent again.
+before=$(wc -l <"$log")
+osh_it_stop_service disp
+disp_start disp2 --replay earliest
+disp_wait_in disp2 "$total"
+sleep 1
+assert_eq "$before" "$(wc -l <"$log")" "replay sent nothing"
+assert_contains "$(cat "$(osh_it_log disp2)")" "duplicates=$total"
+assert_eq 2 "$(ls "$DISP_MAILDIR/new" | wc -l)" "no mail sent twice"
+osh_it_stop_service disp2

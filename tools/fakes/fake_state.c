@@ -1,0 +1,203 @@
+#include "fake_state.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+typedef struct idem {
+        char *key;
+        char id[40];
+} idem_t;
+
+struct fake_state {
+        fake_conf_t conf;
+        pthread_mutex_t mu;
+        FILE *log;
+        int64_t start_ms;
+        uint64_t seq;
+        unsigned rnd;
+        idem_t *keys;
+        size_t nkeys, capkeys;
+        int64_t win_ms[FAKE_API__CNT]; /* fixed one-second windows */
+        double win_n[FAKE_API__CNT];
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+fake_state_t *fake_state_new(const fake_conf_t *conf, const char *log_path)
+{
+        fake_state_t *st = calloc(1, sizeof(*st));
+
+        if (!st)
+                return NULL;
+        st->conf = *conf;
+        pthread_mutex_init(&st->mu, NULL);
+        st->log = fopen(log_path, "a");
+        if (!st->log) {
+                free(st);
+                return NULL;
+        }
+        st->start_ms = now_ms();
+        st->rnd = (unsigned)st->start_ms;
+        return st;
+}
+
+void fake_state_destroy(fake_state_t *st)
+{
+        if (!st)
+                return;
+        fclose(st->log);
+        for (size_t i = 0; i < st->nkeys; i++)
+                free(st->keys[i].key);
+        free(st->keys);
+        pthread_mutex_destroy(&st->mu);
+        free(st);
+}
+
+const fake_conf_t *fake_conf(const fake_state_t *st)
+{
+        return &st->conf;
+}
+
+static int line_like(fake_api_t api)
+{
+        return api == FAKE_API_PUSH || api == FAKE_API_MULTICAST;
+}
+
+static void reply_json(osh_http_reply_t *rep, int status, json_t *j)
+{
+        char *s = json_dumps(j, JSON_COMPACT);
+
+        json_decref(j);
+        osh_http_reply_take(rep, status, "application/json", (uint8_t *)s, s ? strlen(s) : 0);
+}
+
+int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep)
+{
+        int64_t t = now_ms(), since;
+        int verdict = 0;
+        double r;
+
+        pthread_mutex_lock(&st->mu);
+        since = t - st->start_ms;
+        r = (double)rand_r(&st->rnd) / RAND_MAX;
+        if (since >= st->conf.outage_from_ms && since < st->conf.outage_to_ms) {
+                verdict = 503;
+        } else if (since >= st->conf.storm_from_ms && since < st->conf.storm_to_ms) {
+                verdict = 429;
+        } else if (r < st->conf.error_rate) {
+                verdict = 500;
+        } else if (st->conf.rate[api] > 0) {
+                if (t - st->win_ms[api] >= 1000) {
+                        st->win_ms[api] = t;
+                        st->win_n[api] = 0;
+                }
+                if (++st->win_n[api] > st->conf.rate[api])
+                        verdict = 429;
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (!verdict)
+                return 0;
+        if (verdict == 429)
+                osh_http_reply_header(rep, "Retry-After", "1");
+        if (line_like(api))
+                reply_json(rep, verdict,
+                           json_pack("{s:s}", "message",
+                                     verdict == 429
+                                         ? "The API rate limit has been exceeded. Try again later."
+                                         : "An error occurred in the backend"));
+        else
+                osh_http_reply_error(rep, verdict,
+                                     verdict == 429 ? "Too Many Requests" : "Service Unavailable");
+        return 1;
+}
+
+int fake_invalid(fake_state_t *st, const char *acc)
+{
+        const char *p = st->conf.invalid;
+        size_t n = strlen(acc);
+
+        while (p && *p) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                if (len == n && !strncmp(p, acc, n))
+                        return 1;
+                p = e ? e + 1 : NULL;
+        }
+        return 0;
+}
+
+int fake_idem(fake_state_t *st, const char *key, const char *new_id, char *out, size_t out_size)
+{
+        int found = 0;
+
+        out[0] = '\0';
+        if (!key || !*key)
+                return 0;
+        pthread_mutex_lock(&st->mu);
+        for (size_t i = 0; i < st->nkeys && !found; i++)
+                if (!strcmp(st->keys[i].key, key)) {
+                        snprintf(out, out_size, "%s", st->keys[i].id);
+                        found = 1;
+                }
+        if (!found) {
+                if (st->nkeys == st->capkeys) {
+                        size_t cap = st->capkeys ? st->capkeys * 2 : 256;
+                        idem_t *nk = realloc(st->keys, cap * sizeof(*nk));
+                        if (nk) {
+                                st->keys = nk;
+                                st->capkeys = cap;
+                        }
+                }
+                if (st->nkeys < st->capkeys) {
+                        st->keys[st->nkeys].key = strdup(key);
+                        snprintf(st->keys[st->nkeys].id, sizeof(st->keys[0].id), "%s", new_id);
+                        st->nkeys++;
+                }
+        }
+        pthread_mutex_unlock(&st->mu);
+        return found;
+}
+
+void fake_log(fake_state_t *st, void *obj)
+{
+        json_t *j = obj;
+        char *s;
+
+        json_object_set_new(j, "ts", json_integer(now_ms() - st->start_ms));
+        s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(j);
+        if (!s)
+                return;
+        pthread_mutex_lock(&st->mu);
+        fprintf(st->log, "%s\n", s);
+        fflush(st->log);
+        pthread_mutex_unlock(&st->mu);
+        free(s);
+}
+
+void fake_request_id(fake_state_t *st, char out[40])
+{
+        pthread_mutex_lock(&st->mu);
+        snprintf(out, 40, "req-%08llx-%06llu", (unsigned long long)st->start_ms,
+                 (unsigned long long)++st->seq);
+        pthread_mutex_unlock(&st->mu);
+}
+
+size_t fake_chars(const char *s)
+{
+        size_t n = 0;
+
+        for (; *s; s++)
+                n += ((unsigned char)*s & 0xC0) != 0x80;
+        return n;
+}
