@@ -42,6 +42,7 @@ typedef struct rb_config {
         int64_t max_records, max_bytes, linger_ms;
         const char *spool_dir;
         int64_t spool_max, spool_alarm;
+        int spool_fsync;
         int64_t retry_base_ms, retry_max_ms, http_timeout_ms;
         int64_t probe_interval_ms;
         const char *probe_file;

@@ -39,6 +39,8 @@ const osh_cfg_entry_t rb_config_table[] = {
      "spool bound: consumption pauses when full (never drops)"},
     {"spool.alarm.bytes", OSH_CFG_SIZE, "64M", "OSH_SPOOL_ALARM_BYTES",
      "above this: DEGRADED + warning"},
+    {"spool.fsync", OSH_CFG_BOOL, "true", "OSH_SPOOL_FSYNC",
+     "fsync each spooled batch (off: survives a crash, not a power cut)"},
     {"retry.base", OSH_CFG_DURATION_MS, "200ms", "OSH_RETRY_BASE", "first retry delay"},
     {"retry.max", OSH_CFG_DURATION_MS, "30s", "OSH_RETRY_MAX", "longest retry delay"},
     {"probe.interval", OSH_CFG_DURATION_MS, "0", "OSH_PROBE_INTERVAL",
@@ -167,6 +169,7 @@ int rb_config_load(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_
         rc->linger_ms = osh_config_int(cfg, "batch.linger");
         rc->spool_max = osh_config_int(cfg, "spool.max.bytes");
         rc->spool_alarm = osh_config_int(cfg, "spool.alarm.bytes");
+        rc->spool_fsync = osh_config_bool(cfg, "spool.fsync");
         rc->retry_base_ms = osh_config_int(cfg, "retry.base");
         rc->retry_max_ms = osh_config_int(cfg, "retry.max");
         rc->http_timeout_ms = osh_config_int(cfg, "uplink.timeout");

@@ -12,6 +12,7 @@ struct rb_tpart {
         size_t head, len, cap;
         int64_t done_mark; /* everything <= this is finished (-1: none) */
         int64_t stored;    /* last offset returned for storing (-1: none) */
+        int64_t mark;      /* caller's */
         struct rb_tpart *next;
 };
 
@@ -55,6 +56,7 @@ rb_tpart_t *rb_track_part(rb_track_t *t, const char *topic, int32_t partition)
         p->partition = partition;
         p->done_mark = -1;
         p->stored = -1;
+        p->mark = -1;
         p->next = t->parts;
         t->parts = p;
         return p;
@@ -68,6 +70,16 @@ const char *rb_tpart_topic(const rb_tpart_t *p)
 int32_t rb_tpart_partition(const rb_tpart_t *p)
 {
         return p->partition;
+}
+
+int64_t rb_tpart_mark(const rb_tpart_t *p)
+{
+        return p->mark;
+}
+
+void rb_tpart_set_mark(rb_tpart_t *p, int64_t mark)
+{
+        p->mark = mark;
 }
 
 uint64_t rb_tpart_pending(const rb_tpart_t *p)

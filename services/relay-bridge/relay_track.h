@@ -33,6 +33,10 @@ int64_t rb_track_done(rb_tpart_t *p, int64_t offset);
  * arrive later (e.g. a resent spool batch acked before the partition was
  * assigned). Same return. */
 int64_t rb_track_done_through(rb_tpart_t *p, int64_t through);
+/* A free per-partition mark for the caller (the uplink keeps the highest
+ * offset already in its spool here); -1 until set. */
+int64_t rb_tpart_mark(const rb_tpart_t *p);
+void rb_tpart_set_mark(rb_tpart_t *p, int64_t mark);
 /* Pending records of the partition. */
 uint64_t rb_tpart_pending(const rb_tpart_t *p);
 

@@ -1,7 +1,442 @@
-#include "relay.h"
+/* exchange -> cloud uplink.
+ *
+ * Every batch goes through the disk spool (write-ahead): records are
+ * batched (count, bytes, linger), packed as a TransferBatch with the
+ * spool's next sequence, appended to the spool, and the spool is sent
+ * oldest first. Only an Ack removes an entry, and source offsets are
+ * stored only through what the Ack confirms. While the cloud is down the
+ * spool grows; above spool.alarm.bytes the relay turns DEGRADED, and when a
+ * batch no longer fits it pauses its partitions (back-pressure, no loss).
+ *
+ * After a crash the spool still holds unacknowledged batches; records the
+ * consumer reads again that are already spooled (offset <= the partition's
+ * spool mark) are not batched twice, only tracked until their Ack. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oshirase/http_client.h"
+#include "oshirase/log.h"
+#include "oshirase/retry.h"
+#include "oshirase/signal.h"
+#include "oshirase/spool.h"
+#include "oshirase/transfer.h"
+#include "relay_batch.h"
+#include "relay_common.h"
+#include "relay_http.h"
+
+typedef struct uplink {
+        const rb_config_t *rc;
+        osh_service_t *svc;
+        osh_consumer_t *cons;
+        rb_track_t *track;
+        osh_spool_t *spool;
+        osh_http_client_t *http;
+        rb_batch_t *batch;
+        rb_counts_t cnt;
+        unsigned attempt, rnd;
+        int64_t next_try_ms, next_probe_ms;
+        int paused, degraded, alarm, failing;
+        uint64_t alarms, batches_ok, batches_dup, batches_retry, batches_rejected;
+        char url[512], probe_url[512];
+} uplink_t;
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Marks records of a finished batch done: through the Ack's offsets, never
+ * past what the batch carried. all != 0 (refused for good): everything. */
+static void finish_batch(uplink_t *u, const Osh__TransferBatch *b, const Osh__Ack *ack)
+{
+        rb_batch_extent_t ext[256];
+        size_t n = rb_batch_extents(b, ext, sizeof(ext) / sizeof(ext[0]));
+
+        for (size_t i = 0; i < n; i++) {
+                int64_t through = ack ? -1 : ext[i].max_offset;
+                for (size_t j = 0; ack && j < ack->n_committed; j++) {
+                        const Osh__CommittedOffset *c = ack->committed[j];
+                        if (c->partition == ext[i].partition && !strcmp(c->topic, ext[i].topic))
+                                through = c->through_offset < ext[i].max_offset ? c->through_offset
+                                                                                : ext[i].max_offset;
+                }
+                if (through < 0)
+                        continue;
+                rb_tpart_t *p = rb_track_part(u->track, ext[i].topic, ext[i].partition);
+                if (p)
+                        rb_store(u->cons, p, rb_track_done_through(p, through));
+        }
+}
+
+static void backoff(uplink_t *u, int64_t retry_after_ms, int slow)
+{
+        int64_t d = osh_backoff_ms(slow ? 30 : u->attempt, u->rc->retry_base_ms,
+                                   u->rc->retry_max_ms, retry_after_ms, &u->rnd);
+        u->attempt++;
+        u->next_try_ms = rb_now_ms() + d;
+        u->batches_retry++;
+        if (!u->failing)
+                osh_warn("cloud not accepting batches; spooling, retrying (next in %" PRId64 " ms)",
+                         d);
+        u->failing = 1;
+}
+
+/* The head was refused for good: keep it in rejected/ for an operator and
+ * let its offsets go, so one poisoned batch cannot block the link. */
+static void reject_head(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, const char *why)
+{
+        char errstr[256];
+
+        osh_error("batch %" PRIu64 " refused by the cloud (%s): moved to spool rejected/", seq,
+                  why);
+        if (osh_spool_reject(u->spool, seq, errstr, sizeof(errstr)))
+                osh_error("%s", errstr);
+        u->batches_rejected++;
+        osh_service_count(u->svc, OSH_CTR_ERRORS, 1);
+        if (b)
+                finish_batch(u, b, NULL);
+}
+
+static void acked(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, const Osh__Ack *ack)
+{
+        char errstr[256];
+
+        if (osh_spool_pop(u->spool, seq, errstr, sizeof(errstr))) {
+                osh_error("%s", errstr);
+                return;
+        }
+        finish_batch(u, b, ack);
+        u->cnt.out += b->n_records;
+        osh_service_count(u->svc, OSH_CTR_OUT, b->n_records);
+        if (ack->status == OSH__ACK_STATUS__ACK_STATUS_DUPLICATE)
+                u->batches_dup++;
+        else
+                u->batches_ok++;
+        if (u->failing)
+                osh_info("cloud accepting batches again (batch %" PRIu64 ")", seq);
+        u->failing = 0;
+        u->attempt = 0;
+        u->next_try_ms = 0;
+}
+
+static void on_200(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
+                   const osh_http_response_t *r)
+{
+        char errstr[256];
+        Osh__Ack *ack =
+            osh_transfer_ack_unpack((const uint8_t *)r->body, r->body_len, errstr, sizeof(errstr));
+
+        if (!ack || ack->sequence != seq) {
+                osh_warn("batch %" PRIu64 ": unusable Ack (%s)", seq,
+                         ack ? "sequence mismatch" : errstr);
+                backoff(u, 0, 0);
+        } else if (ack->status == OSH__ACK_STATUS__ACK_STATUS_OK ||
+                   ack->status == OSH__ACK_STATUS__ACK_STATUS_DUPLICATE) {
+                acked(u, seq, b, ack);
+        } else if (ack->status == OSH__ACK_STATUS__ACK_STATUS_RETRY) {
+                backoff(u, r->retry_after_ms, 0);
+        } else {
+                reject_head(u, seq, b, ack->error && *ack->error ? ack->error : "REJECTED");
+        }
+        if (ack)
+                osh__ack__free_unpacked(ack, NULL);
+}
+
+static void classify(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
+                     const osh_http_response_t *r)
+{
+        long st = r->status;
+
+        if (st == 200) {
+                on_200(u, seq, b, r);
+        } else if (osh_delivery_from_http(st) == OSH_DELIVERY_RETRY) {
+                if (st)
+                        osh_debug("batch %" PRIu64 ": HTTP %ld", seq, st);
+                else
+                        osh_debug("batch %" PRIu64 ": %s", seq, r->errstr);
+                backoff(u, r->retry_after_ms, 0);
+        } else if (st == 401 || st == 403 || st == 409) {
+                /* Credentials or sequence state disagree: an operator must act;
+                 * keep the data and retry slowly. */
+                osh_error("batch %" PRIu64 ": HTTP %ld from the cloud: %.200s", seq, st,
+                          r->body ? r->body : "");
+                osh_service_count(u->svc, OSH_CTR_ERRORS, 1);
+                backoff(u, r->retry_after_ms, 1);
+        } else {
+                char why[64];
+                snprintf(why, sizeof(why), "HTTP %ld", st);
+                reject_head(u, seq, b, why);
+        }
+}
+
+/* Sends the oldest spooled batch if one is due. */
+static void send_step(uplink_t *u)
+{
+        osh_http_response_t resp;
+        Osh__TransferBatch *b;
+        char errstr[256];
+        uint8_t *data;
+        size_t len;
+        uint64_t seq;
+        int rc;
+
+        if (rb_now_ms() < u->next_try_ms)
+                return;
+        rc = osh_spool_peek(u->spool, &seq, &data, &len, errstr, sizeof(errstr));
+        if (rc) {
+                if (rc < 0)
+                        osh_error("%s", errstr);
+                return;
+        }
+        b = osh_transfer_unpack(data, len, NULL, errstr, sizeof(errstr));
+        if (!b) {
+                reject_head(u, seq, NULL, errstr); /* cannot happen unless the disk lies */
+                free(data);
+                return;
+        }
+        rb_post(u->rc, u->http, u->url, "/v1/batches", seq, data, len, &resp);
+        classify(u, seq, b, &resp);
+        osh_http_response_free(&resp);
+        osh_transfer_batch_free(b);
+        free(data);
+}
+
+/* ---- batching --------------------------------------------------------- */
+
+/* Packs the open batch into the spool. -1 when the spool is full (the
+ * batch stays open; the caller pauses consumption). */
+static int flush(uplink_t *u)
+{
+        char errstr[256];
+        uint8_t *buf = NULL;
+        size_t len;
+        int rc = -1;
+
+        if (!rb_batch_count(u->batch))
+                return 0;
+        if (rb_batch_pack(u->batch, &buf, &len, errstr, sizeof(errstr)))
+                goto done;
+        if (osh_spool_would_overflow(u->spool, len)) {
+                rc = -1;
+                goto done;
+        }
+        if (osh_spool_append(u->spool, rb_batch_seq(u->batch), buf, len, errstr, sizeof(errstr)))
+                goto done;
+        rb_batch_clear(u->batch);
+        rc = 0;
+done:
+        if (rc && errstr[0] && !osh_spool_would_overflow(u->spool, len))
+                osh_error("%s", errstr);
+        free(buf);
+        return rc;
+}
+
+static void handle(uplink_t *u, const rd_kafka_message_t *m)
+{
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rb_tpart_t *p = rb_track_part(u->track, topic, m->partition);
+        osh_allow_verdict_t v;
+        char errstr[256];
+
+        if (!p) {
+                osh_error("out of memory");
+                osh_shutdown_request();
+                return;
+        }
+        rb_store(u->cons, p, rb_track_add(p, m->offset));
+        if (m->offset <= rb_tpart_mark(p))
+                return; /* already spooled before a restart: wait for its Ack */
+        u->cnt.in++;
+        osh_service_count(u->svc, OSH_CTR_IN, 1);
+        v = osh_allowlist_check(u->rc->allow, topic, m->payload, m->len, u->rc->validate);
+        if (v != OSH_ALLOW_OK) {
+                rb_refused(u->rc, u->svc, &u->cnt, m, v);
+                rb_store(u->cons, p, rb_track_done(p, m->offset));
+                return;
+        }
+        if (rb_batch_would_exceed(u->batch, m))
+                flush(u); /* full spool: the batch just grows past its limit for now */
+        if (!rb_batch_count(u->batch))
+                rb_batch_start(u->batch, osh_spool_next_seq(u->spool), rb_now_ms());
+        if (rb_batch_add(u->batch, m, errstr, sizeof(errstr))) {
+                osh_error("%s", errstr);
+                osh_shutdown_request();
+                return;
+        }
+        rb_tpart_set_mark(p, m->offset);
+        if (rb_batch_full(u->batch))
+                flush(u);
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+static void set_paused(uplink_t *u, int pause)
+{
+        rd_kafka_topic_partition_list_t *a = NULL;
+        rd_kafka_t *rk = osh_consumer_handle(u->cons);
+
+        if (pause == u->paused || rd_kafka_assignment(rk, &a) || !a)
+                return;
+        if (pause)
+                rd_kafka_pause_partitions(rk, a);
+        else
+                rd_kafka_resume_partitions(rk, a);
+        rd_kafka_topic_partition_list_destroy(a);
+        u->paused = pause;
+        osh_log(pause ? OSH_LOG_WARN : OSH_LOG_INFO, "spool %s: consumption %s", u->rc->spool_dir,
+                pause ? "paused (full)" : "resumed");
+}
+
+static void update_state(uplink_t *u)
+{
+        osh_spool_stats_t st;
+        int alarm, degraded;
+
+        osh_spool_stats(u->spool, &st);
+        alarm = (int64_t)st.bytes > u->rc->spool_alarm;
+        if (alarm && !u->alarm) {
+                u->alarms++;
+                osh_warn("spool %s above alarm threshold: %" PRIu64 " bytes in %" PRIu64
+                         " batch(es)",
+                         u->rc->spool_dir, st.bytes, st.count);
+        }
+        u->alarm = alarm;
+        set_paused(u, rb_batch_count(u->batch) > 0 &&
+                          osh_spool_would_overflow(u->spool, (size_t)u->rc->max_bytes));
+        degraded = alarm || u->paused;
+        if (degraded != u->degraded && u->svc->hb)
+                osh_heartbeat_set_state(u->svc->hb,
+                                        degraded ? OSH_STATE_DEGRADED : OSH_STATE_RUNNING);
+        u->degraded = degraded;
+        if (!u->svc->hb)
+                return;
+        rb_publish_counts(u->svc, u->cons, &u->cnt);
+        osh_heartbeat_set_named(u->svc->hb, "spool_bytes", (int64_t)st.bytes);
+        osh_heartbeat_set_named(u->svc->hb, "spool_batches", (int64_t)st.count);
+        osh_heartbeat_set_named(u->svc->hb, "spool_alarms", (int64_t)u->alarms);
+        osh_heartbeat_set_named(u->svc->hb, "batches_ok",
+                                (int64_t)(u->batches_ok + u->batches_dup));
+        osh_heartbeat_set_named(u->svc->hb, "batches_retry", (int64_t)u->batches_retry);
+        osh_heartbeat_set_named(u->svc->hb, "batches_rejected", (int64_t)u->batches_rejected);
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+/* Spool marks: the highest offset per partition already spooled. */
+static int mark_spooled(uint64_t seq, const uint8_t *data, size_t len, void *opaque)
+{
+        uplink_t *u = opaque;
+        char errstr[256];
+        Osh__TransferBatch *b = osh_transfer_unpack(data, len, NULL, errstr, sizeof(errstr));
+
+        if (!b) {
+                osh_warn("spool entry %" PRIu64 ": %s (it will be refused on send)", seq, errstr);
+                return 0;
+        }
+        for (size_t i = 0; i < b->n_records; i++) {
+                rb_tpart_t *p =
+                    rb_track_part(u->track, b->records[i]->topic, b->records[i]->partition);
+                if (!p)
+                        return -1;
+                if (b->records[i]->offset > rb_tpart_mark(p))
+                        rb_tpart_set_mark(p, b->records[i]->offset);
+        }
+        osh_transfer_batch_free(b);
+        return 0;
+}
+
+static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
+{
+        osh_http_tls_t tls = {u->rc->ca_file, u->rc->cert_file, u->rc->key_file};
+        osh_spool_stats_t st;
+
+        snprintf(u->url, sizeof(u->url), "%s/v1/batches", u->rc->url);
+        snprintf(u->probe_url, sizeof(u->probe_url), "%s/v1/probe", u->rc->url);
+        u->rnd = (unsigned)rb_now_ms();
+        u->track = rb_track_new();
+        u->batch =
+            rb_batch_new(osh_segment_name(u->rc->from), osh_segment_name(u->rc->to),
+                         u->rc->instance, (size_t)u->rc->max_records, (size_t)u->rc->max_bytes);
+        u->http = osh_http_client_new(&tls);
+        if (!u->track || !u->batch || !u->http) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        u->spool = osh_spool_open(u->rc->spool_dir, (uint64_t)u->rc->spool_max, u->rc->spool_fsync,
+                                  errstr, errstr_size);
+        if (!u->spool || osh_spool_foreach(u->spool, mark_spooled, u))
+                return -1;
+        osh_spool_stats(u->spool, &st);
+        if (st.count)
+                osh_info("spool %s: %" PRIu64 " batch(es), %" PRIu64
+                         " bytes waiting from before; sending them first",
+                         u->rc->spool_dir, st.count, st.bytes);
+        u->cons = rb_source_consumer(u->rc, u->svc, errstr, errstr_size);
+        return u->cons ? 0 : -1;
+}
+
+static void uplink_close(uplink_t *u)
+{
+        if (u->spool && u->batch)
+                flush(u); /* consumed but unsent: durable now, skipped on restart */
+        osh_consumer_destroy(u->cons);
+        osh_spool_close(u->spool);
+        osh_http_client_destroy(u->http);
+        rb_batch_destroy(u->batch);
+        rb_track_destroy(u->track);
+}
+
+static int poll_timeout(const uplink_t *u)
+{
+        int64_t now = rb_now_ms(), t = 100;
+        osh_spool_stats_t st;
+
+        osh_spool_stats(u->spool, &st);
+        if (rb_batch_count(u->batch)) {
+                int64_t left = rb_batch_started(u->batch) + u->rc->linger_ms - now;
+                t = left < t ? left : t;
+        }
+        if (st.count && u->next_try_ms - now < t)
+                t = u->next_try_ms - now;
+        return t < 0 ? 0 : (int)t;
+}
+
 int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
 {
-        (void)rc;
-        (void)svc;
-        return 2;
+        uplink_t u = {.rc = rc, .svc = svc};
+        char errstr[512];
+        int64_t next_state = 0;
+
+        if (uplink_open(&u, errstr, sizeof(errstr))) {
+                osh_error("%s", errstr);
+                uplink_close(&u);
+                return 2;
+        }
+        osh_service_ready(svc);
+        while (!osh_shutdown_requested()) {
+                rd_kafka_message_t *m = osh_consumer_poll(u.cons, poll_timeout(&u));
+                if (m) {
+                        handle(&u, m);
+                        rd_kafka_message_destroy(m);
+                }
+                if (rb_batch_count(u.batch) &&
+                    rb_now_ms() - rb_batch_started(u.batch) >= rc->linger_ms)
+                        flush(&u);
+                send_step(&u);
+                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u.next_probe_ms) {
+                        rb_probe(rc, svc, u.http, u.probe_url);
+                        u.next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
+                }
+                if (rb_now_ms() >= next_state) {
+                        update_state(&u);
+                        next_state = rb_now_ms() + 200;
+                }
+        }
+        uplink_close(&u);
+        osh_info("uplink: %" PRIu64 " record(s) in, %" PRIu64 " acknowledged, %" PRIu64
+                 " refused; batches ok %" PRIu64 ", duplicate %" PRIu64 ", retried %" PRIu64
+                 ", rejected %" PRIu64,
+                 u.cnt.in, u.cnt.out,
+                 u.cnt.refused[1] + u.cnt.refused[2] + u.cnt.refused[3] + u.cnt.refused[4],
+                 u.batches_ok, u.batches_dup, u.batches_retry, u.batches_rejected);
+        return 0;
 }
