@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format valgrind
   librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libmicrohttpd-dev libgnutls28-dev
-  kcat curl procps jq python3-aiosmtpd apprise
+  kcat curl procps jq python3-aiosmtpd apprise openssl
   python3-yaml yamllint
 )
 
