@@ -14,6 +14,8 @@
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
 #include "oshirase/signal.h"
+#include "oshirase/batch.h"
+#include "oshirase/topics.h"
 
 static const osh_cfg_entry_t table[] = {
     {"bootstrap", OSH_CFG_STR, NULL, "OSH_BOOTSTRAP", "bootstrap servers of the cluster"},
@@ -21,6 +23,11 @@ static const osh_cfg_entry_t table[] = {
     {"schema", OSH_CFG_STR, NULL, NULL, "schema full name (default: the topic's schema)"},
     {"key.field", OSH_CFG_STR, NULL, NULL, "produce: record field used as the key"},
     {"header", OSH_CFG_STR, NULL, NULL, "produce: one header as name=value"},
+    {"batch", OSH_CFG_STR, NULL, NULL,
+     "produce: frame the lines as batch ID (osh.batch.id header, START/END on batch.control.v1)"},
+    {"batch.reference.date", OSH_CFG_INT, "0", NULL, "produce --batch: reference date (days)"},
+    {"batch.end", OSH_CFG_BOOL, "true", NULL,
+     "produce --batch: send the END marker (false: only print it as JSON on stdout)"},
     {"count", OSH_CFG_INT, "0", NULL, "consume: stop after N records (0: at the end)"},
     {"timeout", OSH_CFG_DURATION_MS, "20s", NULL, "give up after this long"},
 };
@@ -57,7 +64,7 @@ static rd_kafka_headers_t *make_headers(const char *spec)
 }
 
 static int produce_line(const osh_config_t *cfg, osh_producer_t *p, const osh_schema_t *s,
-                        const char *line, size_t len, size_t lineno)
+                        const char *line, size_t len, size_t lineno, osh_batch_sum_t *sum)
 {
         char errstr[512], key[256] = "";
         const char *kf = osh_config_str(cfg, "key.field"), *kv;
@@ -82,6 +89,10 @@ static int produce_line(const osh_config_t *cfg, osh_producer_t *p, const osh_sc
                              .value = buf,
                              .value_len = vlen,
                              .headers = make_headers(osh_config_str(cfg, "header"))};
+        if (osh_config_str(cfg, "batch")) {
+                osh_batch_header(&m.headers, osh_config_str(cfg, "batch"));
+                osh_batch_sum_add(sum, m.key ? key : "", m.key_len, buf, vlen);
+        }
         rc = osh_producer_send(p, &m, NULL);
         if (rc && m.headers)
                 rd_kafka_headers_destroy(m.headers);
@@ -91,12 +102,40 @@ done:
         return rc;
 }
 
+/* --batch: START before the lines; END (count + checksum of what was
+ * produced) after them, or printed as a JSON line for a later produce. */
+static int batch_marker(const osh_config_t *cfg, osh_producer_t *p, int is_end,
+                        const osh_batch_sum_t *sum)
+{
+        osh_batch_marker_t m = {.is_end = is_end, .full_snapshot = 1};
+
+        snprintf(m.batch_id, sizeof(m.batch_id), "%s", osh_config_str(cfg, "batch"));
+        snprintf(m.topic, sizeof(m.topic), "%s", osh_config_str(cfg, "topic"));
+        m.reference_date = (int32_t)osh_config_int(cfg, "batch.reference.date");
+        m.extract_time_ms = (int64_t)m.reference_date * 86400000;
+        m.record_count = sum->count;
+        osh_batch_sum_hex(sum, m.checksum);
+        if (is_end && !osh_config_bool(cfg, "batch.end")) {
+                printf("{\"batch_id\":\"%s\",\"kind\":\"END\",\"topic\":\"%s\",\"record_count\":"
+                       "%" PRId64 ",\"checksum\":\"%s\",\"checksum_algorithm\":\"%s\","
+                       "\"reference_date\":%" PRId32 ",\"extract_time\":%" PRId64
+                       ",\"full_snapshot\":true,\"producer\":\"osh-ctl\",\"instance\":\"\"}\n",
+                       m.batch_id, m.topic, m.record_count, m.checksum, OSH_BATCH_CHECKSUM_ALG,
+                       m.reference_date, m.extract_time_ms);
+                return 0;
+        }
+        if (osh_batch_marker_send(p, &m, "osh-ctl", ""))
+                return -1;
+        return osh_producer_flush(p, (int)osh_config_int(cfg, "timeout"));
+}
+
 static int cmd_produce(const osh_config_t *cfg)
 {
         char errstr[512], *line = NULL;
         const osh_schema_t *s = pick_schema(cfg);
         size_t cap = 0, n = 0, bad = 0;
         ssize_t len;
+        osh_batch_sum_t sum = {0};
         osh_producer_t *p;
         rd_kafka_conf_t *conf;
 
@@ -111,15 +150,21 @@ static int cmd_produce(const osh_config_t *cfg)
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
                 return 1;
         }
+        if (osh_config_str(cfg, "batch") && batch_marker(cfg, p, 0, &sum)) {
+                osh_producer_destroy(p);
+                return 1;
+        }
         while ((len = getline(&line, &cap, stdin)) > 0) {
                 n++;
                 if (len <= 1)
                         continue;
-                if (produce_line(cfg, p, s, line, (size_t)len, n))
+                if (produce_line(cfg, p, s, line, (size_t)len, n, &sum))
                         bad++;
         }
         free(line);
         int frc = osh_producer_flush(p, (int)osh_config_int(cfg, "timeout"));
+        if (!frc && osh_config_str(cfg, "batch"))
+                frc = batch_marker(cfg, p, 1, &sum);
         osh_producer_destroy(p);
         fprintf(stderr, "osh-ctl: %zu line(s), %zu rejected\n", n, bad);
         return frc || bad ? 1 : 0;

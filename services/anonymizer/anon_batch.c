@@ -1,0 +1,266 @@
+#include "anon_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rec_hdr {
+        int64_t offset;
+        int32_t partition;
+        uint8_t state;
+        uint8_t extreme;
+        char uid[ANON_UID_MAX + 2];
+} rec_hdr_t; /* then int32 values[value_count], then flags[flag_bytes] */
+
+struct anon_batch {
+        const anon_rules_t *r;
+        uint8_t *mem;
+        size_t n, cap, stride;
+        uint32_t *order; /* after finish */
+};
+
+anon_batch_t *anon_batch_new(const anon_rules_t *r)
+{
+        anon_batch_t *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                return NULL;
+        b->r = r;
+        b->stride = sizeof(rec_hdr_t) + r->value_count * sizeof(int32_t) + r->flag_bytes;
+        b->stride = (b->stride + 7) & ~(size_t)7;
+        return b;
+}
+
+void anon_batch_destroy(anon_batch_t *b)
+{
+        if (!b)
+                return;
+        free(b->mem);
+        free(b->order);
+        free(b);
+}
+
+static rec_hdr_t *rec(const anon_batch_t *b, size_t i)
+{
+        return (rec_hdr_t *)(void *)(b->mem + i * b->stride);
+}
+
+static int32_t *vals(const anon_batch_t *b, size_t i)
+{
+        return (int32_t *)(void *)(b->mem + i * b->stride + sizeof(rec_hdr_t));
+}
+
+static uint8_t *flags(const anon_batch_t *b, size_t i)
+{
+        return b->mem + i * b->stride + sizeof(rec_hdr_t) + b->r->value_count * sizeof(int32_t);
+}
+
+int anon_batch_add(anon_batch_t *b, const anon_out_t *o, int32_t partition, int64_t offset)
+{
+        rec_hdr_t *h;
+
+        if (b->n == b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 1024;
+                uint8_t *mem = realloc(b->mem, cap * b->stride);
+                if (!mem)
+                        return -1;
+                b->mem = mem;
+                b->cap = cap;
+        }
+        h = rec(b, b->n);
+        memset(h, 0, sizeof(*h));
+        h->offset = offset;
+        h->partition = partition;
+        h->extreme = (uint8_t)o->extreme;
+        memcpy(h->uid, o->uid, strnlen(o->uid, ANON_UID_MAX));
+        memcpy(vals(b, b->n), o->values, b->r->value_count * sizeof(int32_t));
+        memcpy(flags(b, b->n), o->flags, b->r->flag_bytes);
+        b->n++;
+        return 0;
+}
+
+size_t anon_batch_count(const anon_batch_t *b)
+{
+        return b->n;
+}
+
+/* qsort has no context argument in C11: the batch being sorted. One
+ * anonymizer thread finishes one batch at a time. */
+static const anon_batch_t *sort_batch;
+
+/* 利用者ID, then the payload, so that which of two records sharing an id
+ * is kept does not depend on arrival order. */
+static int cmp_uid(const void *a, const void *b)
+{
+        uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+        const anon_batch_t *bt = sort_batch;
+        int c = strcmp(rec(bt, i)->uid, rec(bt, j)->uid);
+
+        if (c)
+                return c;
+        c = memcmp(vals(bt, i), vals(bt, j), bt->stride - sizeof(rec_hdr_t));
+        return c ? c : (i > j) - (i < j);
+}
+
+static int cmp_qi(const void *a, const void *b)
+{
+        uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+        const anon_batch_t *bt = sort_batch;
+        const int32_t *x = vals(bt, i), *y = vals(bt, j);
+
+        for (int q = 0; q < bt->r->nquasi; q++) {
+                int32_t u = x[bt->r->quasi[q]], v = y[bt->r->quasi[q]];
+                if (u != v)
+                        return u < v ? -1 : 1;
+        }
+        return (i > j) - (i < j);
+}
+
+static int same_qi(const anon_batch_t *b, uint32_t i, uint32_t j)
+{
+        for (int q = 0; q < b->r->nquasi; q++)
+                if (vals(b, i)[b->r->quasi[q]] != vals(b, j)[b->r->quasi[q]])
+                        return 0;
+        return 1;
+}
+
+/* Calls fn on each run of equal quasi-identifiers in idx[0..n) (sorted). */
+static void for_groups(anon_batch_t *b, uint32_t *idx, size_t n,
+                       void (*fn)(anon_batch_t *, uint32_t *, size_t, anon_stats_t *),
+                       anon_stats_t *st)
+{
+        sort_batch = b;
+        qsort(idx, n, sizeof(*idx), cmp_qi);
+        for (size_t s = 0, e; s < n; s = e) {
+                for (e = s + 1; e < n && same_qi(b, idx[s], idx[e]); e++)
+                        ;
+                fn(b, idx + s, e - s, st);
+        }
+}
+
+static void first_pass(anon_batch_t *b, uint32_t *g, size_t n, anon_stats_t *st)
+{
+        if (n >= (size_t)b->r->k_floor)
+                return;
+        st->groups_below_k++;
+        for (size_t i = 0; i < n; i++) {
+                rec_hdr_t *h = rec(b, g[i]);
+                int32_t *v = vals(b, g[i]);
+                if (b->r->k_action == ANON_K_GENERALISE && v[b->r->generalise_pos] % 100) {
+                        v[b->r->generalise_pos] -= v[b->r->generalise_pos] % 100;
+                        h->state = ANON_REC_GENERALISED;
+                } else {
+                        h->state = ANON_REC_SUPPRESSED;
+                }
+        }
+}
+
+static void second_pass(anon_batch_t *b, uint32_t *g, size_t n, anon_stats_t *st)
+{
+        if (n >= (size_t)b->r->k_floor)
+                return;
+        for (size_t i = 0; i < n; i++)
+                rec(b, g[i])->state = ANON_REC_SUPPRESSED;
+}
+
+static void final_pass(anon_batch_t *b, uint32_t *g, size_t n, anon_stats_t *st)
+{
+        st->groups++;
+        if (!st->min_group || n < (size_t)st->min_group)
+                st->min_group = (int32_t)n;
+}
+
+/* Indexes of records in state s (or, with s < 0, of every record not
+ * duplicate or suppressed). */
+static size_t collect(const anon_batch_t *b, uint32_t *idx, int s)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < b->n; i++) {
+                uint8_t st = rec(b, i)->state;
+                if (s >= 0 ? st == s : st != ANON_REC_DUPLICATE && st != ANON_REC_SUPPRESSED)
+                        idx[n++] = (uint32_t)i;
+        }
+        return n;
+}
+
+static void k_floor(anon_batch_t *b, uint32_t *tmp, anon_stats_t *st)
+{
+        size_t n;
+
+        if (b->r->k_floor <= 1)
+                return;
+        n = collect(b, tmp, ANON_REC_KEEP);
+        for_groups(b, tmp, n, first_pass, st);
+        /* Generalised records regroup with everything else of the same
+         * year; groups still below k lose their generalised members only,
+         * so records that already met k are never suppressed afterwards. */
+        n = collect(b, tmp, -1);
+        sort_batch = b;
+        qsort(tmp, n, sizeof(*tmp), cmp_qi);
+        for (size_t s = 0, e; s < n; s = e) {
+                int gen = 0;
+                for (e = s + 1; e < n && same_qi(b, tmp[s], tmp[e]); e++)
+                        ;
+                for (size_t i = s; i < e; i++)
+                        gen |= rec(b, tmp[i])->state == ANON_REC_GENERALISED;
+                if (gen && e - s < (size_t)b->r->k_floor)
+                        second_pass(b, tmp + s, e - s, st);
+        }
+}
+
+static void mark_duplicates(anon_batch_t *b)
+{
+        sort_batch = b;
+        qsort(b->order, b->n, sizeof(*b->order), cmp_uid);
+        for (size_t i = 1; i < b->n; i++)
+                if (!strcmp(rec(b, b->order[i])->uid, rec(b, b->order[i - 1])->uid))
+                        rec(b, b->order[i])->state = ANON_REC_DUPLICATE;
+}
+
+int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
+{
+        uint32_t *tmp = malloc((b->n + 1) * sizeof(*tmp));
+        size_t n;
+
+        free(b->order);
+        b->order = malloc((b->n + 1) * sizeof(*b->order));
+        if (!tmp || !b->order) {
+                free(tmp);
+                free(b->order);
+                b->order = NULL;
+                return -1;
+        }
+        for (size_t i = 0; i < b->n; i++)
+                b->order[i] = (uint32_t)i;
+        mark_duplicates(b);
+        k_floor(b, tmp, st);
+        n = collect(b, tmp, -1);
+        for_groups(b, tmp, n, final_pass, st);
+        for (size_t i = 0; i < b->n; i++) {
+                const rec_hdr_t *h = rec(b, i);
+                st->extreme += h->extreme;
+                st->rejected += h->state == ANON_REC_DUPLICATE;
+                st->suppressed += h->state == ANON_REC_SUPPRESSED;
+                st->generalised += h->state == ANON_REC_GENERALISED;
+        }
+        st->out = (int64_t)n;
+        free(tmp);
+        return 0;
+}
+
+void anon_batch_get(const anon_batch_t *b, size_t i, const char **uid, const uint8_t **fl,
+                    const int32_t **values, anon_rec_state_t *state, int32_t *partition,
+                    int64_t *offset)
+{
+        size_t j = b->order ? b->order[i] : i;
+        const rec_hdr_t *h = rec(b, j);
+
+        *uid = h->uid;
+        *fl = flags(b, j);
+        *values = vals(b, j);
+        *state = (anon_rec_state_t)h->state;
+        if (partition)
+                *partition = h->partition;
+        if (offset)
+                *offset = h->offset;
+}

@@ -1,0 +1,253 @@
+/* Release of a complete batch, and dead letters. Everything written here
+ * is a function of the input batch alone (no clock): timestamps come from
+ * the batch's END marker, so a re-run writes the same bytes. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anon_int.h"
+#include "anon_svc.h"
+#include "oshirase/log.h"
+#include "oshirase/topics.h"
+
+int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, const void *value,
+                     size_t len, int64_t ts_ms, const char *reason_sym, const char *detail)
+{
+        char key[96], errstr[256];
+        avro_value_t v;
+        void *buf = NULL;
+        size_t blen;
+        int rc = -1, bad = 0;
+
+        snprintf(key, sizeof(key), "%s:%" PRId32 ":%" PRId64, OSH_TOPIC_RAW, part, off);
+        if (osh_value_new(a->rej_s, &v))
+                return -1;
+        bad |= osh_value_set_string(&v, "source_file", OSH_TOPIC_RAW);
+        bad |= osh_value_set_long(&v, "line", off);
+        bad |= osh_value_set_enum(&v, "reason", reason_sym);
+        bad |= osh_value_set_string(&v, "detail", detail);
+        bad |= osh_value_set_bytes(&v, "raw", value ? value : "", value ? len : 0);
+        bad |= osh_value_set_string(&v, "batch_id", batch_id);
+        bad |= osh_value_set_long(&v, "rejected_at", ts_ms);
+        if (bad || osh_serde_encode_alloc(a->rej_s, &v, &buf, &blen, errstr, sizeof(errstr)))
+                goto done;
+        osh_kafka_msg_t m = {.topic = a->dlq_topic,
+                             .partition = RD_KAFKA_PARTITION_UA,
+                             .key = key,
+                             .key_len = strlen(key),
+                             .value = buf,
+                             .value_len = blen,
+                             .timestamp_ms = ts_ms > 0 ? ts_ms : 1};
+        if (batch_id && osh_batch_header(&m.headers, batch_id))
+                goto done;
+        rc = osh_producer_send(a->prod, &m, NULL);
+        if (rc && m.headers)
+                rd_kafka_headers_destroy(m.headers);
+done:
+        free(buf);
+        avro_value_decref(&v);
+        return rc;
+}
+
+/* Kafka timestamp of everything released for a batch: its extract time. */
+static int64_t batch_ts(const osh_batch_marker_t *end)
+{
+        if (end->extract_time_ms > 0)
+                return end->extract_time_ms;
+        return end->reference_date > 0 ? (int64_t)end->reference_date * 86400000 : 1;
+}
+
+static int fill_record(anon_t *a, avro_value_t *v, const char *batch_id, int32_t ref,
+                       const char *uid, const uint8_t *flags, const int32_t *values)
+{
+        avro_value_t arr, item;
+        int bad = 0;
+
+        bad |= osh_value_set_string(v, "user_id", uid);
+        bad |= osh_value_set_string(v, "batch_id", batch_id);
+        bad |= osh_value_set_int(v, "reference_date", ref);
+        bad |= osh_value_set_int(v, "layout_version", osh_dict_layout(a->dict));
+        bad |= osh_value_set_bytes(v, "flags", flags, a->rules->flag_bytes);
+        bad |= osh_value_field(v, "values", &arr) || avro_value_reset(&arr);
+        for (size_t i = 0; !bad && i < a->rules->value_count; i++)
+                bad |= avro_value_append(&arr, &item, NULL) || avro_value_set_int(&item, values[i]);
+        return bad ? -1 : 0;
+}
+
+static int send_record(anon_t *a, avro_value_t *v, const char *uid, const char *batch_id,
+                       int64_t ts, osh_batch_sum_t *sum)
+{
+        char errstr[256];
+        void *buf = NULL;
+        size_t len;
+        int rc = -1;
+
+        if (osh_serde_encode_alloc(a->abs_s, v, &buf, &len, errstr, sizeof(errstr))) {
+                osh_error("batch %s: cannot encode an abstracted record: %s", batch_id, errstr);
+                return -1;
+        }
+        osh_kafka_msg_t m = {.topic = OSH_TOPIC_ABSTRACTED,
+                             .partition = RD_KAFKA_PARTITION_UA,
+                             .key = uid,
+                             .key_len = strlen(uid),
+                             .value = buf,
+                             .value_len = len,
+                             .timestamp_ms = ts};
+        if (osh_batch_header(&m.headers, batch_id) ||
+            rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
+                goto done;
+        osh_batch_sum_add(sum, uid, strlen(uid), buf, len);
+        rc = osh_producer_send(a->prod, &m, NULL);
+done:
+        if (rc && m.headers)
+                rd_kafka_headers_destroy(m.headers);
+        free(buf);
+        return rc;
+}
+
+static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end,
+                        osh_batch_sum_t *sum)
+{
+        int64_t ts = batch_ts(end);
+        avro_value_t v;
+        int rc = 0;
+
+        if (osh_value_new(a->abs_s, &v))
+                return -1;
+        for (size_t i = 0; !rc && i < anon_batch_count(ob->buf); i++) {
+                const char *uid;
+                const uint8_t *fl;
+                const int32_t *vals;
+                anon_rec_state_t st;
+                int32_t part;
+                int64_t off;
+                anon_batch_get(ob->buf, i, &uid, &fl, &vals, &st, &part, &off);
+                if (st == ANON_REC_DUPLICATE)
+                        rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
+                                              "another record of the batch has the same 利用者ID");
+                else if (st != ANON_REC_SUPPRESSED)
+                        rc = fill_record(a, &v, ob->id, end->reference_date, uid, fl, vals) ||
+                             send_record(a, &v, uid, ob->id, ts, sum);
+        }
+        avro_value_decref(&v);
+        return rc;
+}
+
+static int fill_report(anon_t *a, avro_value_t *v, const char *id, const osh_batch_marker_t *end,
+                       const anon_stats_t *st)
+{
+        const anon_rules_t *r = a->rules;
+        avro_value_t arr, item;
+        int bad = 0;
+
+        bad |= osh_value_set_string(v, "batch_id", id);
+        bad |= osh_value_set_int(v, "reference_date", end->reference_date);
+        bad |= osh_value_set_long(v, "generated_at", batch_ts(end));
+        bad |= osh_value_set_string(v, "rule_version", r->version);
+        bad |= osh_value_field(v, "quasi_identifiers", &arr) || avro_value_reset(&arr);
+        for (int i = 0; !bad && i < r->nquasi; i++)
+                bad |= avro_value_append(&arr, &item, NULL) ||
+                       avro_value_set_string(&item, r->quasi_name[i]);
+        bad |= osh_value_set_long(v, "records_in", st->in);
+        bad |= osh_value_set_long(v, "records_out", st->out);
+        bad |= osh_value_set_long(v, "groups", st->groups);
+        bad |= osh_value_set_int(v, "min_group_size", st->min_group);
+        bad |= osh_value_set_int(v, "k_floor", r->k_floor);
+        bad |= osh_value_set_long(v, "groups_below_k", st->groups_below_k);
+        bad |= osh_value_set_long(v, "suppressed", st->suppressed);
+        bad |= osh_value_set_long(v, "generalised", st->generalised);
+        bad |= osh_value_set_long(v, "extreme_ages_removed", st->extreme);
+        return bad ? -1 : 0;
+}
+
+static int send_report(anon_t *a, const char *id, const osh_batch_marker_t *end,
+                       const anon_stats_t *st)
+{
+        char errstr[256];
+        avro_value_t v;
+        void *buf = NULL;
+        size_t len;
+        int rc = -1;
+
+        if (osh_value_new(a->rep_s, &v))
+                return -1;
+        if (fill_report(a, &v, id, end, st) ||
+            osh_serde_encode_alloc(a->rep_s, &v, &buf, &len, errstr, sizeof(errstr)))
+                goto done;
+        osh_kafka_msg_t m = {.topic = OSH_TOPIC_PRIVACY,
+                             .partition = RD_KAFKA_PARTITION_UA,
+                             .key = id,
+                             .key_len = strlen(id),
+                             .value = buf,
+                             .value_len = len,
+                             .timestamp_ms = batch_ts(end)};
+        if (osh_batch_header(&m.headers, id))
+                goto done;
+        rc = osh_producer_send(a->prod, &m, NULL);
+        if (rc)
+                rd_kafka_headers_destroy(m.headers);
+done:
+        free(buf);
+        avro_value_decref(&v);
+        return rc;
+}
+
+static int send_marker(anon_t *a, const char *id, const osh_batch_marker_t *end, int is_end,
+                       const osh_batch_sum_t *sum)
+{
+        osh_batch_marker_t m = *end;
+
+        snprintf(m.batch_id, sizeof(m.batch_id), "%s", id);
+        snprintf(m.topic, sizeof(m.topic), "%s", OSH_TOPIC_ABSTRACTED);
+        m.is_end = is_end;
+        m.extract_time_ms = batch_ts(end);
+        m.record_count = sum ? sum->count : 0;
+        if (sum)
+                osh_batch_sum_hex(sum, m.checksum);
+        return osh_batch_marker_send(a->prod, &m, a->svc->name,
+                                     osh_config_str(a->svc->cfg, "instance"));
+}
+
+static void log_report(anon_t *a, const char *id, const anon_stats_t *st)
+{
+        osh_info("batch %s released: in=%" PRId64 " out=%" PRId64 " suppressed=%" PRId64
+                 " rejected=%" PRId64 " generalised=%" PRId64 " extreme_ages_removed=%" PRId64
+                 " groups=%" PRId64 " min_group=%" PRId32 " k_floor=%d groups_below_k=%" PRId64
+                 " rules=%s",
+                 id, st->in, st->out, st->suppressed, st->rejected, st->generalised, st->extreme,
+                 st->groups, st->min_group, a->rules->k_floor, st->groups_below_k,
+                 a->rules->version);
+}
+
+int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
+{
+        anon_stats_t st = {.in = osh_batch_tracker_count(a->tracker, ob->id),
+                           .rejected = ob->rejected};
+        osh_batch_sum_t sum = {0};
+
+        if (anon_batch_finish(ob->buf, &st)) {
+                osh_error("batch %s: out of memory judging the batch", ob->id);
+                return -1;
+        }
+        if (send_marker(a, ob->id, end, 0, NULL) || send_records(a, ob, end, &sum) ||
+            send_report(a, ob->id, end, &st) || osh_producer_flush(a->prod, 60000)) {
+                osh_error("batch %s: output not delivered; END withheld, offsets not committed",
+                          ob->id);
+                return -1;
+        }
+        if (send_marker(a, ob->id, end, 1, &sum) || osh_producer_flush(a->prod, 30000)) {
+                osh_error("batch %s: END not delivered; offsets not committed", ob->id);
+                return -1;
+        }
+        if (st.in != st.out + st.suppressed + st.rejected)
+                osh_error("batch %s: counts do not reconcile (in %" PRId64 " != out + suppressed "
+                          "+ rejected)",
+                          ob->id, st.in);
+        log_report(a, ob->id, &st);
+        a->out += st.out;
+        a->suppressed += st.suppressed;
+        a->rejected += st.rejected;
+        osh_service_count(a->svc, OSH_CTR_OUT, (uint64_t)st.out);
+        return 0;
+}

@@ -1,0 +1,94 @@
+#include "anon_id.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "oshirase/sha256.h"
+
+static int key_from_hex(anon_key_t *k, const char *text, const char *origin, char *errstr,
+                        size_t errstr_size)
+{
+        char hex[2 * ANON_KEY_MAX + 1];
+        size_t n;
+
+        while (isspace((unsigned char)*text))
+                text++;
+        n = strlen(text);
+        while (n && isspace((unsigned char)text[n - 1]))
+                n--;
+        if (n > 2 * ANON_KEY_MAX || n < 2 * ANON_KEY_MIN) {
+                snprintf(errstr, errstr_size,
+                         "HMAC key from %s must be %d..%d bytes as hex (got %zu hex digits)",
+                         origin, ANON_KEY_MIN, ANON_KEY_MAX, n);
+                return -1;
+        }
+        memcpy(hex, text, n);
+        hex[n] = 0;
+        if (osh_hex_decode(hex, k->k, sizeof(k->k), &k->len)) {
+                memset(hex, 0, sizeof(hex));
+                snprintf(errstr, errstr_size, "HMAC key from %s is not hex", origin);
+                return -1;
+        }
+        memset(hex, 0, sizeof(hex));
+        return 0;
+}
+
+int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
+                  size_t errstr_size)
+{
+        char buf[2 * ANON_KEY_MAX + 64];
+        size_t n;
+        FILE *fp;
+        int rc;
+
+        memset(k, 0, sizeof(*k));
+        if (hex && *hex)
+                return key_from_hex(k, hex, "anon.hmac.key", errstr, errstr_size);
+        if (!path || !*path) {
+                snprintf(errstr, errstr_size,
+                         "no HMAC key: set anon.hmac.key.file (or OSH_ANON_HMAC_KEY); the key "
+                         "must stay in the processing segment");
+                return -1;
+        }
+        if (!(fp = fopen(path, "rb"))) {
+                snprintf(errstr, errstr_size, "HMAC key file %s: %s", path, strerror(errno));
+                return -1;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        rc = key_from_hex(k, buf, path, errstr, errstr_size);
+        memset(buf, 0, sizeof(buf));
+        return rc;
+}
+
+void anon_key_clear(anon_key_t *k)
+{
+        volatile uint8_t *p = k->k;
+
+        for (size_t i = 0; i < sizeof(k->k); i++)
+                p[i] = 0;
+        k->len = 0;
+}
+
+int anon_uid_hmac(const anon_key_t *k, const char *atena, size_t len, char out[ANON_UID_MAX + 1])
+{
+        uint8_t mac[OSH_SHA256_LEN];
+
+        if (!k->len || osh_hmac_sha256(k->k, k->len, atena, len, mac))
+                return -1;
+        osh_hex_encode(mac, ANON_UID_HEX / 2, out);
+        return 0;
+}
+
+int anon_uid_valid(const char *s, size_t len)
+{
+        if (len < 1 || len > ANON_UID_MAX)
+                return 0;
+        for (size_t i = 0; i < len; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+                        return 0;
+        return 1;
+}

@@ -1,0 +1,64 @@
+/* Internal state of the anonymizer service, shared by anon_svc.c (consume,
+ * offsets) and anon_emit.c (release of a batch, dead letters). */
+#ifndef ANON_INT_H
+#define ANON_INT_H
+
+#include "anon_batch.h"
+#include "anon_id.h"
+#include "anon_rules.h"
+#include "anon_xform.h"
+#include "oshirase/batch.h"
+#include "oshirase/dictionary.h"
+#include "oshirase/kafka.h"
+#include "oshirase/serde.h"
+#include "oshirase/service.h"
+
+#define ANON_DONE_RING 16
+
+enum { ANON_T_RAW = 0, ANON_T_BATCH = 1 };
+
+/* A (topic, partition) offset: next to consume, or a batch's first. */
+typedef struct anon_poff {
+        int topic; /* ANON_T_* */
+        int32_t part;
+        int64_t off;
+} anon_poff_t;
+
+typedef struct anon_open {
+        char id[OSH_BATCH_ID_MAX];
+        anon_batch_t *buf;
+        int64_t rejected; /* bad shape, already dead-lettered */
+        anon_poff_t *first;
+        size_t nfirst;
+        struct anon_open *next;
+} anon_open_t;
+
+typedef struct anon {
+        osh_service_t *svc;
+        osh_dict_t *dict;
+        anon_rules_t *rules;
+        anon_key_t key;
+        const char *dlq_topic;
+        int64_t max_records;
+        osh_consumer_t *cons;
+        osh_producer_t *prod;
+        osh_batch_tracker_t *tracker;
+        anon_open_t *open;
+        anon_poff_t *consumed;
+        size_t nconsumed;
+        char done[ANON_DONE_RING][OSH_BATCH_ID_MAX]; /* recently released */
+        int done_next;
+        uint8_t *flags; /* scratch for one record */
+        int32_t *values;
+        const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
+        int64_t in, out, rejected, suppressed, batches;
+} anon_t;
+
+/* Dead-letters one raw record (value may be empty) with its reason. 0 / -1. */
+int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, const void *value,
+                     size_t len, int64_t ts_ms, const char *reason_sym, const char *detail);
+/* Releases a complete batch: START, records, privacy report, flush, END,
+ * flush. 0 / -1 (nothing may be committed then). */
+int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end);
+
+#endif

@@ -1,0 +1,114 @@
+/* The anonymizer's versioned rule file (Table 21 layout, Table 50 rules).
+ *
+ * The rule file is data: it says which transform fills which attribute of
+ * the dictionary, which raw fields are dropped, and the privacy parameters.
+ * Positions come only from the attribute dictionary, never from the file.
+ * Format: UTF-8 lines, '#' comments, blank lines ignored:
+ *
+ *   version     = <text>              required; goes into every output
+ *   layout      = <N>                 must equal the dictionary's @layout
+ *   extreme_age = <N>                 birth year-month removed at age >= N (0: off)
+ *   k_floor     = <N>                 QI groups smaller than N are acted on (<= 1: off)
+ *   k_action    = suppress | generalise <yearmonth attr>
+ *                                     generalise: month dropped (YYYY00) first,
+ *                                     records still below k are suppressed
+ *   quasi       = <attr> ...          quasi-identifier attributes (1..4)
+ *   user_id     = registered_or_hmac | hmac
+ *   truthy      = <text> ...          extension values that mean 1
+ *   keep        = <raw field> ...     raw fields used for framing only
+ *   drop        = <raw field> ...     raw fields deleted
+ *   attr <name> = <transform> [args]  name may end in ### (3-digit expansion)
+ *
+ * Transforms (raw fields read → dictionary type):
+ *   sex_code                      sex → code/int (1 male, 2 female, 3 unknown)
+ *   birth_yearmonth               birth_date → yearmonth (extreme ages removed)
+ *   address_digits FIRST LAST     address_code → code (1-based, inclusive)
+ *   household_has REL...          relationship, household_members → flag
+ *   household_age FROM TO         household_members → one flag per age
+ *                                 (name must end in ###; TO means TO or older)
+ *   child_yearmonth N REL...      household_members → yearmonth of the N-th
+ *                                 member with one of REL, eldest first
+ *   tax FIELD                     TaxStatus FIELD → flag (TAXED = 1)
+ *   bool FIELD                    boolean FIELD → flag
+ *   extension KEY                 extensions[KEY] in truthy → flag
+ *
+ * Every top-level field of resident.raw.v1 must be read by a transform, by
+ * the user_id rule, kept or dropped: a new raw field is refused until the
+ * rule file says what happens to it. */
+#ifndef ANON_RULES_H
+#define ANON_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oshirase/dictionary.h"
+
+#define ANON_MAX_QUASI  4
+#define ANON_MAX_RELS   4
+#define ANON_MAX_TRUTHY 8
+
+typedef enum {
+        ANON_X_SEX = 0,
+        ANON_X_BIRTH_YM,
+        ANON_X_ADDRESS,
+        ANON_X_HH_HAS,
+        ANON_X_HH_AGE,
+        ANON_X_CHILD_YM,
+        ANON_X_TAX,
+        ANON_X_BOOL,
+        ANON_X_EXT,
+} anon_xform_kind_t;
+
+typedef enum {
+        ANON_K_SUPPRESS = 0,
+        ANON_K_GENERALISE,
+} anon_k_action_t;
+
+typedef enum {
+        ANON_UID_REGISTERED_OR_HMAC = 0,
+        ANON_UID_HMAC,
+} anon_uid_rule_t;
+
+/* One attribute assignment. For ANON_X_HH_AGE, pos is the position of the
+ * FROM age's flag and pos_list holds one flag bit per age FROM..TO. */
+typedef struct anon_op {
+        anon_xform_kind_t kind;
+        int pos;                 /* flag bit or values index */
+        int a, b;                /* address digits, ages, child ordinal */
+        int *age_bits;           /* HH_AGE: b - a + 1 bits */
+        char field[48];          /* TAX/BOOL raw field, EXT key */
+        int rels[ANON_MAX_RELS]; /* HH_HAS/CHILD_YM: Relationship enum indexes */
+        int nrels;
+        int line;
+} anon_op_t;
+
+typedef struct anon_rules {
+        char version[64];
+        int layout;
+        int extreme_age;
+        int k_floor;
+        anon_k_action_t k_action;
+        int generalise_pos;        /* values index of the generalised yearmonth */
+        int quasi[ANON_MAX_QUASI]; /* values indexes */
+        char quasi_name[ANON_MAX_QUASI][32];
+        int nquasi;
+        anon_uid_rule_t uid_rule;
+        char truthy[ANON_MAX_TRUTHY][16];
+        int ntruthy;
+        anon_op_t *ops;
+        size_t nops;
+        size_t flag_bytes;  /* from the dictionary */
+        size_t value_count; /* from the dictionary */
+} anon_rules_t;
+
+/* Parses rule text against the dictionary d (borrowed during the call).
+ * origin names the file in messages ("rules-v1.conf:12: ..."). Returns a
+ * rule set the caller frees with anon_rules_destroy(), or NULL with errstr. */
+anon_rules_t *anon_rules_parse(const char *text, size_t len, const char *origin,
+                               const osh_dict_t *d, char *errstr, size_t errstr_size);
+/* Reads path and parses it. */
+anon_rules_t *anon_rules_load(const char *path, const osh_dict_t *d, char *errstr,
+                              size_t errstr_size);
+void anon_rules_destroy(anon_rules_t *r); /* NULL ok */
+
+#endif

@@ -1,0 +1,30 @@
+/* The anonymizer service: consumes resident.raw.v1 + batch.control.v1 on
+ * the processing cluster, buffers each batch in abstracted form, and when
+ * the batch is complete (END seen, count and checksum match) releases
+ * resident.abstracted.v1 framed by its own START/END (same batch id), a
+ * privacy report, and dead letters for records of bad shape.
+ *
+ * Crash safety: consumer offsets are stored only up to the first record of
+ * the oldest batch not yet released, and a batch counts as released only
+ * after its records, report and END were acknowledged. A kill -9 therefore
+ * makes the restart re-read whole batches; the output it writes again is
+ * byte-identical (same keys, values, headers), so consumers de-duplicate by
+ * (batch id, 利用者ID) and the END's count + checksum stay valid. */
+#ifndef ANON_SVC_H
+#define ANON_SVC_H
+
+#include <stddef.h>
+
+#include "oshirase/config.h"
+#include "oshirase/service.h"
+
+#define ANON_HDR_RULES "osh.anon.rules" /* rule-file version, on every abstracted record */
+
+extern const osh_cfg_entry_t anon_config_table[];
+extern const size_t anon_config_table_len;
+
+/* Validates the configuration (rules, dictionary, key) and, unless --check,
+ * runs until shutdown. Returns the process exit code. */
+int anon_main(osh_service_t *svc);
+
+#endif
