@@ -5,6 +5,7 @@
 #   deploy/gen-secrets.sh            create what is missing (keeps existing files)
 #   deploy/gen-secrets.sh --force    regenerate everything
 #   deploy/gen-secrets.sh --list     print the paths it produces (validate-deploy)
+#   deploy/gen-secrets.sh --list-env print the env names of provider-tokens.env
 #   deploy/gen-secrets.sh --k8s      also print k8s Secret manifests for them
 #                                    (pipe to `kubectl apply -f -`)
 #
@@ -22,10 +23,13 @@ cd "$(dirname "$0")"
 FILES=(tls/ca.crt tls/ca.key tls/cloud-ingest.crt tls/cloud-ingest.key tls/uplink.crt tls/uplink.key
   secrets/uplink-hmac.key secrets/ingest-keys secrets/pseudonym.key secrets/provider-tokens.env)
 
-if [ "${1:-}" = --list ]; then
-  printf 'deploy/%s\n' "${FILES[@]}"
-  exit 0
-fi
+# sns-dispatcher reads provider credentials from these environment variables.
+TOKENS=(OSH_LINE_TOKEN OSH_TWITTER_TOKEN OSH_FACEBOOK_TOKEN OSH_WEBHOOK_SECRET)
+
+case ${1:-} in
+--list) printf 'deploy/%s\n' "${FILES[@]}"; exit 0 ;;
+--list-env) printf '%s\n' "${TOKENS[@]}"; exit 0 ;;
+esac
 force=0 k8s=0
 for a in "$@"; do
   case $a in
@@ -65,13 +69,10 @@ if need secrets/ingest-keys || [ secrets/uplink-hmac.key -nt secrets/ingest-keys
 fi
 need secrets/pseudonym.key && openssl rand -hex 32 | tr -d '\n' >secrets/pseudonym.key
 if need secrets/provider-tokens.env; then
-  cat >secrets/provider-tokens.env <<'TOK'
-# Channel provider credentials for sns-dispatcher (fill in; empty = channel off).
-OSH_LINE_TOKEN=
-OSH_TWITTER_TOKEN=
-OSH_FACEBOOK_TOKEN=
-OSH_WEBHOOK_SECRET=
-TOK
+  {
+    echo "# Channel provider credentials for sns-dispatcher (fill in; empty = channel off)."
+    printf '%s=\n' "${TOKENS[@]}"
+  } >secrets/provider-tokens.env
 fi
 
 # Containers run as uid 10001 and read these through bind mounts.

@@ -30,8 +30,11 @@ done
 awk -v c="$col" '!/^[[:space:]]*#/ && NF >= 5 && $c != "-" { print $1, $c }' "$conf" |
   while read -r topic parts; do
     extra=""
-    # destinations.v1 keeps the latest state per 利用者ID (DESIGN §2: compacted).
-    [ "$topic" = destinations.v1 ] && extra="--config cleanup.policy=compact"
+    # Latest state per key: destinations per 利用者ID (DESIGN §2), cloud-ingest's
+    # checkpoint per source partition. k8s/*/topics.yaml says the same.
+    case $topic in
+    destinations.v1 | ingest.offsets.v1) extra="--config cleanup.policy=compact" ;;
+    esac
     # shellcheck disable=SC2086
     "$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
       --topic "$topic" --partitions "$parts" --replication-factor "$rf" $extra
