@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -39,6 +40,14 @@ static const char usage[] =
     "  consume     print --topic from the beginning as JSON lines\n"
     "  schemas     list compiled-in schemas with their fingerprints\n"
     "  watermarks  print low/high offsets of every partition of --topic\n";
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const osh_schema_t *pick_schema(const osh_config_t *cfg)
 {
@@ -279,7 +288,7 @@ static int cmd_consume(const osh_config_t *cfg)
 {
         const char *topic = osh_config_str(cfg, "topic");
         int64_t want = osh_config_int(cfg, "count"), got = 0;
-        int64_t left_ms = osh_config_int(cfg, "timeout");
+        int64_t deadline = now_ms() + osh_config_int(cfg, "timeout");
         int npart = 0, eofs = 0;
         rd_kafka_t *rk;
 
@@ -290,9 +299,9 @@ static int cmd_consume(const osh_config_t *cfg)
         rk = assign_all(cfg, topic, &npart);
         if (!rk)
                 return 1;
-        while (left_ms > 0 && !osh_shutdown_requested() && (want ? got < want : eofs < npart)) {
+        while (now_ms() < deadline && !osh_shutdown_requested() &&
+               (want ? got < want : eofs < npart)) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                left_ms -= 100;
                 if (!m)
                         continue;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -304,7 +313,7 @@ static int cmd_consume(const osh_config_t *cfg)
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         fflush(stdout);
-        if (left_ms <= 0 && want && got < want) {
+        if (want && got < want) {
                 fprintf(stderr, "osh-ctl: timed out after %" PRId64 " of %" PRId64 " records\n",
                         got, want);
                 return 1;
