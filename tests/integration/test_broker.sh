@@ -41,10 +41,15 @@ check_cluster() { # SEGMENT BOOTSTRAP TOPIC PARTITION WANT_PARTITIONS
         assert_eq "$want" "$(osh_it_consume "$bs" "$topic" "$part" 3)" "$seg: records read back"
 }
 
-check_cluster core "$OSH_BOOTSTRAP_CORE" resident.raw.v1 5 8
-check_cluster processing "$OSH_BOOTSTRAP_PROCESSING" resident.abstracted.v1 7 8
-check_cluster exchange "$OSH_BOOTSTRAP_EXCHANGE" ops.health.v1 0 1
-check_cluster cloud "$OSH_BOOTSTRAP_CLOUD" notify.dispatch.v1 3 8
+# Partition counts as topics.conf gives them (columns: core processing exchange cloud).
+conf_parts() { # TOPIC COLUMN
+        awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$OSH_SOURCE_DIR/tools/broker/topics.conf"
+}
+check_cluster core "$OSH_BOOTSTRAP_CORE" resident.raw.v1 5 "$(conf_parts resident.raw.v1 2)"
+check_cluster processing "$OSH_BOOTSTRAP_PROCESSING" resident.abstracted.v1 7 \
+        "$(conf_parts resident.abstracted.v1 3)"
+check_cluster exchange "$OSH_BOOTSTRAP_EXCHANGE" ops.health.v1 0 "$(conf_parts ops.health.v1 4)"
+check_cluster cloud "$OSH_BOOTSTRAP_CLOUD" notify.dispatch.v1 3 "$(conf_parts notify.dispatch.v1 5)"
 
 # Isolation: raw (PII) data exists only in core and processing.
 assert_eq 0 "$(partitions resident.raw.v1 "$OSH_BOOTSTRAP_EXCHANGE")" "no raw topic in exchange"
