@@ -1,6 +1,8 @@
 #include "oshirase/heartbeat.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ struct osh_heartbeat {
         char state[16];
         int64_t lag;
         char batch_id[128];
+        char alive_file[512];
         struct named_ctr named[HB_NAMED_MAX];
         size_t named_cnt;
 };
@@ -210,6 +213,24 @@ done:
         return rc;
 }
 
+void osh_heartbeat_set_alive_file(osh_heartbeat_t *hb, const char *path)
+{
+        pthread_mutex_lock(&hb->lock);
+        snprintf(hb->alive_file, sizeof(hb->alive_file), "%s", path ? path : "");
+        pthread_mutex_unlock(&hb->lock);
+}
+
+static void touch_alive(osh_heartbeat_t *hb)
+{
+        char path[sizeof(hb->alive_file)];
+
+        pthread_mutex_lock(&hb->lock);
+        memcpy(path, hb->alive_file, sizeof(path));
+        pthread_mutex_unlock(&hb->lock);
+        if (path[0])
+                utimensat(AT_FDCWD, path, NULL, 0);
+}
+
 static void *run(void *arg)
 {
         osh_heartbeat_t *hb = arg;
@@ -218,7 +239,8 @@ static void *run(void *arg)
         pthread_mutex_lock(&hb->lock);
         while (!hb->stop) {
                 pthread_mutex_unlock(&hb->lock);
-                osh_heartbeat_emit(hb);
+                if (osh_heartbeat_emit(hb) == 0)
+                        touch_alive(hb);
                 osh_producer_poll(hb->producer, 0);
                 clock_gettime(CLOCK_REALTIME, &until);
                 until.tv_sec += hb->interval_ms / 1000;

@@ -93,6 +93,8 @@ void osh_service_ready(osh_service_t *svc)
                 return;
         }
         close(fd);
+        if (svc->hb)
+                osh_heartbeat_set_alive_file(svc->hb, path);
 }
 
 void osh_service_count(osh_service_t *svc, osh_counter_t ctr, uint64_t n)

@@ -49,6 +49,11 @@ void osh_heartbeat_set_batch(osh_heartbeat_t *hb, const char *batch_id); /* copi
  * names). 0 / -1 when full. */
 int osh_heartbeat_set_named(osh_heartbeat_t *hb, const char *name, int64_t value);
 
+/* After each published heartbeat, refresh path's modification time (the
+ * service's ready file), so a file-age liveness probe sees a live loop, not
+ * just a process that once got ready. NULL stops it. Copied. */
+void osh_heartbeat_set_alive_file(osh_heartbeat_t *hb, const char *path);
+
 /* Publishes one heartbeat now (also used by the thread). 0 / -1. */
 int osh_heartbeat_emit(osh_heartbeat_t *hb);
 
