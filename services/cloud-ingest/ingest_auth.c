@@ -73,9 +73,11 @@ static int load_list(ci_auth_t *a, const char *keys, char *errstr, size_t errstr
 
         if (!copy)
                 return -1;
-        for (tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save))
-                if (*trim(tok))
+        for (tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+                tok = trim(tok);
+                if (*tok)
                         rc = add_key(a, tok, errstr, errstr_size);
+        }
         memset(copy, 0, strlen(keys));
         free(copy);
         return rc;
