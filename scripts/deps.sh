@@ -10,6 +10,7 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libmicrohttpd-dev libgnutls28-dev
   kcat curl procps jq python3-aiosmtpd apprise openssl
   python3-yaml yamllint
+  chromium
 )
 
 missing=()

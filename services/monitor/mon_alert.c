@@ -45,7 +45,7 @@ char *mon_alert_body(const char *monitor, const mon_transition_t *t, int64_t now
         return s;
 }
 
-int mon_alert_sign(const void *secret, size_t secret_len, int64_t ts_ms, const char *body,
+int mon_alert_sign(const void *secret, size_t secret_len, int64_t ts_s, const char *body,
                    char out[65])
 {
         uint8_t mac[OSH_SHA256_LEN];
@@ -55,7 +55,7 @@ int mon_alert_sign(const void *secret, size_t secret_len, int64_t ts_ms, const c
         msg = malloc(strlen(body) + 32);
         if (!msg)
                 return -1;
-        n = sprintf(msg, "%lld.%s", (long long)ts_ms, body);
+        n = sprintf(msg, "%lld.%s", (long long)ts_s, body);
         rc = osh_hmac_sha256(secret, secret_len, msg, (size_t)n, mac);
         free(msg);
         if (rc == 0)
@@ -72,8 +72,9 @@ static osh_delivery_t post_once(mon_alerter_t *a, const item_t *it, int64_t *ret
         osh_delivery_t d;
 
         memset(&resp, 0, sizeof(resp));
-        snprintf(ts, sizeof(ts), "X-Osh-Timestamp: %lld", (long long)it->ts_ms);
-        if (a->secret && mon_alert_sign(a->secret, a->secret_len, it->ts_ms, it->body, hex) == 0)
+        snprintf(ts, sizeof(ts), "X-Osh-Timestamp: %lld", (long long)(it->ts_ms / 1000));
+        if (a->secret &&
+            mon_alert_sign(a->secret, a->secret_len, it->ts_ms / 1000, it->body, hex) == 0)
                 snprintf(sig, sizeof(sig), "X-Osh-Signature: sha256=%s", hex);
         else
                 headers[2] = NULL;
@@ -81,8 +82,10 @@ static osh_delivery_t post_once(mon_alerter_t *a, const item_t *it, int64_t *ret
                          (long)a->timeout_ms, 4096, &resp);
         d = osh_delivery_from_http(resp.status);
         *retry_after = resp.retry_after_ms;
-        if (d != OSH_DELIVERY_OK)
-                osh_warn("alert webhook: %s", resp.status ? "HTTP error" : resp.errstr);
+        if (d != OSH_DELIVERY_OK && resp.status)
+                osh_warn("alert webhook: HTTP %ld", resp.status);
+        else if (d != OSH_DELIVERY_OK)
+                osh_warn("alert webhook: %s", resp.errstr);
         osh_http_response_free(&resp);
         return d;
 }

@@ -4,8 +4,9 @@
  *
  * Body:  {"monitor":"mon-1","ts_ms":...,"kind":"consumer",
  *         "subject":"anonymizer/resident.raw.v1","from":"OK","to":"STALL"}
- * With a secret, two headers let the receiver check origin and freshness:
- *   X-Osh-Timestamp: <epoch ms>
+ * With a secret, two headers let the receiver check origin and freshness,
+ * exactly as the sns-dispatcher's webhook channel signs:
+ *   X-Osh-Timestamp: <epoch seconds>
  *   X-Osh-Signature: sha256=<hex HMAC-SHA-256(secret, timestamp "." body)> */
 #ifndef MON_ALERT_H
 #define MON_ALERT_H
@@ -39,8 +40,8 @@ void mon_alerter_destroy(mon_alerter_t *a);
 
 /* The JSON body; caller free()s. NULL on OOM. */
 char *mon_alert_body(const char *monitor, const mon_transition_t *t, int64_t now_ms);
-/* hex HMAC-SHA-256(secret, ts "." body) into out[65]. 0 / -1. */
-int mon_alert_sign(const void *secret, size_t secret_len, int64_t ts_ms, const char *body,
+/* hex HMAC-SHA-256(secret, ts_s "." body) into out[65]. 0 / -1. */
+int mon_alert_sign(const void *secret, size_t secret_len, int64_t ts_s, const char *body,
                    char out[65]);
 
 #endif

@@ -329,7 +329,7 @@ void mon_app_destroy(mon_app_t *a)
         osh_http_server_stop(a->http);
         mon_alerter_destroy(a->alerter);
         if (a->health)
-                osh_producer_flush(a->health, 5000);
+                osh_producer_flush(a->health, 2000);
         osh_producer_destroy(a->health);
         osh_consumer_destroy(a->status);
         mon_prober_destroy(a->prober);

@@ -244,7 +244,7 @@ static mon_alive_t group_alive(const mon_model_t *m, const grp_t *g, int64_t now
 
         for (i = 0; i < m->nsvc; i++) {
                 const svc_t *s = &m->svcs[i];
-                if (strcmp(s->service, g->service))
+                if (strcmp(s->service, g->service) && strcmp(s->instance, g->service))
                         continue;
                 if (health_of_service(svc_health(m, s, now)) != MON_HEALTH_ERROR)
                         return MON_ALIVE_YES;

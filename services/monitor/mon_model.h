@@ -101,8 +101,9 @@ void mon_model_destroy(mon_model_t *m); /* NULL ok */
  * full or names are empty. */
 int mon_model_heartbeat(mon_model_t *m, const mon_heartbeat_t *hb);
 
-/* Declares a watched (group, topic). service names the service whose
- * heartbeat says the consumer is alive (NULL: the group name). 0 / -1. */
+/* Declares a watched (group, topic). service names the service (or the
+ * instance) whose heartbeat says the consumer is alive (NULL: the group
+ * name). 0 / -1. */
 int mon_model_watch(mon_model_t *m, const char *group, const char *topic, const char *service);
 size_t mon_model_watch_count(mon_model_t *m);
 /* The i-th watched pair, copied into the caller's buffers. 0 / -1. */
