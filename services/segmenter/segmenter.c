@@ -150,11 +150,14 @@ static int read_ints(avro_value_t *rec, int32_t *out, size_t max, size_t *n)
         return 0;
 }
 
+/* Adds one abstracted record to its batch. A record the builder refuses is
+ * not counted either, so its batch never completes and the current snapshot
+ * stays (DESIGN §3: switch only when the counts match). */
 static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
 {
-        char err[256];
+        char err[256], bid[OSH_BATCH_ID_MAX];
         avro_value_t v;
-        const char *uid = NULL, *bid = NULL;
+        const char *uid = NULL, *b = NULL;
         const void *flags = NULL;
         size_t len, flen = 0, nval = 0;
         int32_t ref = 0, layout = 1, values[256];
@@ -167,19 +170,19 @@ static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
                 return;
         }
         if (osh_value_get_string(&v, "user_id", &uid, &len) ||
-            osh_value_get_string(&v, "batch_id", &bid, &len) ||
+            osh_value_get_string(&v, "batch_id", &b, &len) || len >= sizeof(bid) ||
             osh_value_get_int(&v, "reference_date", &ref) ||
             osh_value_get_int(&v, "layout_version", &layout) ||
             osh_value_get_bytes(&v, "flags", &flags, &flen) ||
             read_ints(&v, values, sizeof(values) / sizeof(values[0]), &nval))
                 goto bad;
+        /* the strings live in v: keep the batch id beyond the decref */
+        snprintf(bid, sizeof(bid), "%s", b);
+        if (!(ob = open_batch(s, bid, 1)) ||
+            seg_builder_add(ob->b, uid, ref, layout, flags, flen, values, nval, err, sizeof(err)) ||
+            osh_batch_tracker_add(s->tracker, bid, m->key, m->key_len, m->payload, m->len) < 0)
+                goto bad;
         osh_service_count(s->svc, OSH_CTR_IN, 1);
-        if (osh_batch_tracker_add(s->tracker, bid, m->key, m->key_len, m->payload, m->len) == 1) {
-                if (!(ob = open_batch(s, bid, 1)) ||
-                    seg_builder_add(ob->b, uid, ref, layout, flags, flen, values, nval, err,
-                                    sizeof(err)))
-                        goto bad;
-        }
         avro_value_decref(&v);
         try_swap(s, bid);
         return;

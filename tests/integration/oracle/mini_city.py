@@ -20,7 +20,9 @@ for line in open(os.path.join(src, "schemas/dictionary.tsv"), encoding="utf-8"):
 rng = random.Random(seed)
 FLAGS = ["nhi", "child_allowance", "tax_previous", "public_assistance",
          "child_rearing_allowance", "ext_01", "ext_02", "ext_03"]
-TOWNS = [1001, 1002, 1003, 2005, 3010, 4003]
+# town codes as tools/gen-residents writes them (address code digits 6-10:
+# town 1..40, then 丁目 1..5); LANDSLIDE are the seed campaign's hillside towns
+LANDSLIDE = [(12105, 4), (12105, 6), (12105, 7), (12104, 6), (12104, 8)]
 CATS = ["child", "health", "disaster", "single_parent"]
 EXTREME_AGE = 100  # anonymizer removes birth dates at or above this age (2017-03-15)
 
@@ -40,8 +42,11 @@ for i in range(n):
                             (datetime.date(2002, 1, 1), datetime.date(2017, 3, 10))])
             kids.append(rand_date(*c))
     f = {k: int(rng.random() < 0.5) for k in FLAGS}
-    ward = rng.choice([12101, 12101, 12102, 12103])
-    town = rng.choice(TOWNS)
+    if rng.random() < 0.15:
+        ward, t = rng.choice(LANDSLIDE)
+    else:
+        ward, t = rng.choice([12101, 12101, 12101, 12102, 12103, 12104, 12105, 12106]), rng.randint(1, 40)
+    town = t * 100 + rng.randint(1, 5)
     removed = (datetime.date(2017, 3, 15).year - birth.year) >= EXTREME_AGE + 1
     r = {"user_id": uid, "birth": birth.isoformat(), "birth_removed": int(removed),
          "child1": kids[0].isoformat() if kids else "", "child2": kids[1].isoformat() if len(kids) > 1 else "",

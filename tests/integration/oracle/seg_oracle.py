@@ -12,7 +12,8 @@ prints: campaign certain possible exact excluded no_destination opt_out recipien
 import calendar, csv, datetime, itertools, sys
 
 truth, send = sys.argv[1], datetime.date.fromisoformat(sys.argv[2])
-LANDSLIDE_TOWNS = {1001, 1002, 2005, 3010, 4003, 5007, 6002}
+# 緑区 土気町・平川町・大野台, 若葉区 小倉台・加曽利町 (town = address code digits 6-8)
+LANDSLIDE_TOWNS = {(12105, 4), (12105, 6), (12105, 7), (12104, 6), (12104, 8)}
 
 def years(b, d):
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
@@ -28,7 +29,7 @@ C = {
     "01-child-benefit-guidance": ("child", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"]),
     "02-child-benefit-reminder": ("child", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"]),
     "03-single-parent-support": ("single_parent", lambda r, b, k: r["child_rearing_allowance"]),
-    "04-landslide-preparedness": ("disaster", lambda r, b, k: r["town"] in LANDSLIDE_TOWNS),
+    "04-landslide-preparedness": ("disaster", lambda r, b, k: (r["ward"], r["town"] // 100) in LANDSLIDE_TOWNS),
     "05-infant-checkup-18m": ("child", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: 0 <= months(c, send) == 18)),
     "06-infant-checkup-18m-reminder": ("child", lambda r, b, k: r["ward"] == 12101 and not r["ext_02"] and any_child(k, lambda c: 18 <= months(c, send) <= 24)),
     "07-specific-health-checkup": ("health", lambda r, b, k: r["nhi"] and b is not None and 40 <= years(b, send) <= 74),
