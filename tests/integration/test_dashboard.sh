@@ -2,7 +2,9 @@
 # The dashboard in headless Chromium: after its JavaScript has fetched
 # /status, the DOM shows each broken state of the monitor scenario with its
 # text label on the right service, group and probe.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
+# shellcheck source=lib/monitor_scenario.sh
 . "$(dirname "$0")/lib/monitor_scenario.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [[ ! -x $CHROMIUM ]]; then

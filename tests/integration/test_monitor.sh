@@ -4,7 +4,9 @@
 # consumer (STALL), a consumer whose service is gone (STOP) and a cloud that
 # does not answer probes (FAILED), and says so on /status, /metrics and
 # ops.health.v1.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
+# shellcheck source=lib/monitor_scenario.sh
 . "$(dirname "$0")/lib/monitor_scenario.sh"
 osh_it_begin
 mon_scenario_start
@@ -60,6 +62,7 @@ assert_eq 405 "$code" "POST to /status"
 # A bad heartbeat is rejected and counted; the monitor keeps running.
 echo 'not avro' | kcat -P -q -b "$OSH_BOOTSTRAP_EXCHANGE" -t ops.status.v1 -p 0
 osh_it_wait_until 10 mon_has instance watch-1 health RUNNING || fail "monitor unhealthy"
+# shellcheck disable=SC2016 # expanded by eval, on each poll
 osh_it_wait_until 10 eval '[[ $(mon_object "$(mon_status)" instance watch-1) =~ \"records_rejected\":[1-9] ]]' ||
         fail "bad heartbeat not counted: $(mon_status)"
 

@@ -3,7 +3,9 @@
 # the cloud's heartbeats through /v1/probe; when cloud-ingest is killed the
 # probe turns FAILED within two probe intervals and the cloud services it
 # reported go stale; a wrong key is an AUTH_ERROR.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
+# shellcheck source=lib/monitor_scenario.sh
 . "$(dirname "$0")/lib/monitor_scenario.sh"
 osh_it_begin
 [[ -x $OSH_BIN/cloud-ingest ]] || fail "cloud-ingest not built"

@@ -311,7 +311,7 @@ static void test_health_record(void **state)
         avro_value_t v, back, arr, item;
         char errstr[256];
         void *buf = NULL;
-        size_t len, n;
+        size_t len = 0, n = 0;
         const char *s;
 
         assert_non_null(sc);
