@@ -107,7 +107,10 @@ static int need_args(parser_t *p, const char *xf, int ntok, int min, int max)
 
 static int raw_field_of_type(parser_t *p, const char *f, avro_type_t t, const char *what)
 {
-        avro_schema_t s = avro_schema_record_field_get(p->raw, f);
+        /* avro-c returns garbage for an unknown field name: look it up first */
+        avro_schema_t s = avro_schema_record_field_get_index(p->raw, f) < 0
+                              ? NULL
+                              : avro_schema_record_field_get(p->raw, f);
 
         if (s && is_avro_link(s)) /* a later use of a named type, e.g. TaxStatus */
                 s = avro_schema_link_target(s);

@@ -146,6 +146,7 @@ static void test_errors_name_the_line(void **state)
         expect_error("attr nhi = bool nhi\nattr nhi = bool nhi\n", "t.conf:13: attribute 'nhi' is "
                                                                    "assigned twice");
         expect_error("attr nhi = bool sex\n", "t.conf:12: 'sex' is not a boolean field");
+        expect_error("attr nhi = bool no_field\n", "t.conf:12: 'no_field' is not a boolean field");
         expect_error("attr nhi = tax nhi\n", "t.conf:12: 'nhi' is not a TaxStatus field");
         expect_error("attr town_code = address_digits 6\n", "t.conf:12: address_digits needs");
         expect_error("attr town_code = address_digits 6 20\n", "t.conf:12: address_digits needs");
