@@ -80,42 +80,53 @@ static int age_tri(const node_t *n, int y0, int m0, seg_date_t s)
         return (in_range(lo, n) || in_range(hi, n)) ? TRI_MAYBE : TRI_FALSE;
 }
 
+/* Tri-state per YYYYMM value, indexed directly (no division per resident):
+ * 40,000 bytes cover 1800-01 .. 2199-12; invalid months hold `absent`. */
+#define YM_MIN   (YM_BASE_YEAR * 100 + 1)
+#define YM_SLOTS (YM_YEARS * 100)
+
 typedef struct age_table {
-        uint8_t tri[YM_YEARS * 12];
-        uint8_t absent; /* for 0 / invalid year-months */
+        uint8_t tri[YM_SLOTS + 1]; /* the last slot: out of range, `absent` */
+        uint8_t absent;            /* for 0 / invalid year-months */
 } age_table_t;
 
 static void age_table_fill(age_table_t *tb, const node_t *n, seg_date_t s)
 {
         int i;
 
-        for (i = 0; i < YM_YEARS * 12; i++)
-                tb->tri[i] = (uint8_t)age_tri(n, YM_BASE_YEAR + i / 12, i % 12 + 1, s);
         tb->absent = n->child ? TRI_FALSE : TRI_MAYBE;
+        for (i = 0; i < YM_SLOTS; i++) {
+                int ym = YM_MIN + i, m = ym % 100;
+                tb->tri[i] = m >= 1 && m <= 12 ? (uint8_t)age_tri(n, ym / 100, m, s) : tb->absent;
+        }
+        tb->tri[YM_SLOTS] = tb->absent;
 }
 
 static inline uint8_t age_lookup(const age_table_t *tb, int32_t ym)
 {
-        int y = ym / 100, m = ym % 100;
+        uint32_t i = (uint32_t)ym - (uint32_t)YM_MIN;
 
-        if (ym <= 0 || m < 1 || m > 12 || y < YM_BASE_YEAR || y >= YM_BASE_YEAR + YM_YEARS)
-                return tb->absent;
-        return tb->tri[(y - YM_BASE_YEAR) * 12 + m - 1];
+        /* a select, not a branch: most child columns are 0 (no child) */
+        return tb->tri[i < YM_SLOTS ? i : YM_SLOTS];
 }
 
-/* ORs (Kleene or = bitwise or of t and of p) one column's result in. */
+/* ORs (Kleene or = bitwise or of t and of p) one column's result in, a
+ * 64-resident word at a time. */
 static void eval_age_column(const age_table_t *tb, const seg_column_t *c, size_t nres, uint64_t *t,
                             uint64_t *p)
 {
-        size_t i;
+        size_t w, i, words = seg_words(nres);
 
-        for (i = 0; i < nres; i++) {
-                uint8_t r = age_lookup(tb, seg_column_get(c, i));
-                uint64_t bit = (uint64_t)1 << (i % 64);
-                if (r == TRI_TRUE)
-                        t[i / 64] |= bit;
-                if (r != TRI_FALSE)
-                        p[i / 64] |= bit;
+        for (w = 0; w < words; w++) {
+                size_t end = (w + 1) * 64 < nres ? (w + 1) * 64 : nres;
+                uint64_t tw = 0, pw = 0;
+                for (i = w * 64; i < end; i++) {
+                        uint8_t r = age_lookup(tb, seg_column_get(c, i));
+                        tw |= (uint64_t)(r >> 1) << (i % 64);       /* TRUE = 2 */
+                        pw |= (uint64_t)((r + 1) >> 1) << (i % 64); /* MAYBE or TRUE */
+                }
+                t[w] |= tw;
+                p[w] |= pw;
         }
 }
 
@@ -155,59 +166,96 @@ static int in_set(const node_t *n, int32_t v)
         return 0;
 }
 
-static int value_matches(const node_t *n, int32_t v)
+/* A comparison or range as an interval [lo, hi] (empty if lo > hi),
+ * negated for != so that the scan is one branch-free test. */
+typedef struct interval {
+        int64_t lo, hi;
+        int neg;
+} interval_t;
+
+static interval_t interval_of(const node_t *n)
 {
-        switch (n->kind) {
-        case N_CMP:
-                switch (n->op) {
-                case OP_EQ:
-                        return v == n->k;
-                case OP_NE:
-                        return v != n->k;
-                case OP_LT:
-                        return v < n->k;
-                case OP_LE:
-                        return v <= n->k;
-                case OP_GT:
-                        return v > n->k;
-                default:
-                        return v >= n->k;
-                }
-        case N_RANGE:
-                return v >= n->lo && v <= n->hi;
+        interval_t r = {INT32_MIN, INT32_MAX, 0};
+
+        if (n->kind == N_RANGE)
+                return (interval_t){n->lo, n->hi, 0};
+        switch (n->op) {
+        case OP_EQ:
+        case OP_NE:
+                return (interval_t){n->k, n->k, n->op == OP_NE};
+        case OP_LT:
+                r.hi = (int64_t)n->k - 1;
+                break;
+        case OP_LE:
+                r.hi = n->k;
+                break;
+        case OP_GT:
+                r.lo = (int64_t)n->k + 1;
+                break;
         default:
-                return in_set(n, v);
+                r.lo = n->k;
         }
+        return r;
 }
 
-#define SCAN(T)                                                                                    \
+static int value_matches(const node_t *n, int32_t v)
+{
+        interval_t r;
+
+        if (n->kind == N_SET)
+                return in_set(n, v);
+        r = interval_of(n);
+        return (v >= r.lo && v <= r.hi) != r.neg;
+}
+
+/* Builds each 64-resident word in a register; TEST(v) is 0 or 1. */
+#define SCAN(T, TEST)                                                                              \
         do {                                                                                       \
                 const T *d = (const T *)c->data;                                                   \
-                for (i = 0; i < s->n; i++)                                                         \
-                        if (value_matches(n, d[i]))                                                \
-                                t[i / 64] |= (uint64_t)1 << (i % 64);                              \
+                for (w = 0; w < s->words; w++) {                                                   \
+                        size_t end = (w + 1) * 64 < s->n ? (w + 1) * 64 : s->n;                    \
+                        uint64_t word = 0;                                                         \
+                        for (i = w * 64; i < end; i++)                                             \
+                                word |= (uint64_t)(TEST(d[i])) << (i % 64);                        \
+                        t[w] = word;                                                               \
+                }                                                                                  \
+        } while (0)
+#define IN_INTERVAL(v) (((uint64_t)((int64_t)(v)-r.lo) <= span) ^ (uint64_t)r.neg)
+#define IN_SET(v)      ((uint64_t)in_set(n, (v)))
+#define SCAN_WIDTH(TEST)                                                                           \
+        do {                                                                                       \
+                if (c->width == 1)                                                                 \
+                        SCAN(int8_t, TEST);                                                        \
+                else if (c->width == 2)                                                            \
+                        SCAN(int16_t, TEST);                                                       \
+                else                                                                               \
+                        SCAN(int32_t, TEST);                                                       \
         } while (0)
 
 static void eval_value(const node_t *n, const seg_store_t *s, uint64_t *t)
 {
         const seg_column_t *c = (size_t)n->pos < s->nvalues ? &s->values[n->pos] : NULL;
-        size_t i;
+        interval_t r;
+        uint64_t span;
+        size_t i, w;
 
-        memset(t, 0, s->words * 8);
         if (!c || !c->width) { /* every value is 0 */
-                int hit = value_matches(n, 0);
-                if (hit) {
-                        memset(t, 0xff, s->words * 8);
-                        seg_bits_trim(t, s->n);
-                }
+                memset(t, value_matches(n, 0) ? 0xff : 0, s->words * 8);
+                seg_bits_trim(t, s->n);
                 return;
         }
-        if (c->width == 1)
-                SCAN(int8_t);
-        else if (c->width == 2)
-                SCAN(int16_t);
-        else
-                SCAN(int32_t);
+        if (n->kind == N_SET) {
+                SCAN_WIDTH(IN_SET);
+                return;
+        }
+        r = interval_of(n);
+        if (r.lo > r.hi) { /* empty: nothing, or everything when negated */
+                memset(t, r.neg ? 0xff : 0, s->words * 8);
+                seg_bits_trim(t, s->n);
+                return;
+        }
+        span = (uint64_t)(r.hi - r.lo);
+        SCAN_WIDTH(IN_INTERVAL);
 }
 
 static void eval_leaf(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t)
