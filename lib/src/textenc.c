@@ -169,7 +169,8 @@ static int reserve(char **buf, size_t *cap, size_t need)
         return 0;
 }
 
-/* Validates UTF-8 in[0..len) into d->buf, replacing private-use code points.
+/* Validates UTF-8 in[0..len) into d->buf, replacing private-use code points
+ * and refusing NUL bytes.
  * The replacement is at most 7 bytes for a sequence of at least 3, so the
  * output never exceeds 7/3 of the input; reserve generously. */
 static int utf8_filter(osh_textdec_t *d, const char *in, size_t len, size_t *out_len,
@@ -184,11 +185,13 @@ static int utf8_filter(osh_textdec_t *d, const char *in, size_t len, size_t *out
         for (size_t i = 0; i < len;) {
                 uint32_t cp;
                 size_t n;
-                if (s[i] < 0x80) {
+                if (s[i] && s[i] < 0x80) {
                         d->buf[o++] = (char)s[i++];
                         continue;
                 }
-                n = osh_utf8_decode1(s + i, len - i, &cp);
+                /* NUL is corruption in a text field, and would make the
+                 * NUL-terminated output shorter than *out_len */
+                n = s[i] ? osh_utf8_decode1(s + i, len - i, &cp) : 0;
                 if (!n)
                         return -1;
                 if (osh_unicode_is_pua(cp)) {

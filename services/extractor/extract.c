@@ -649,6 +649,7 @@ static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
         a->raw_len = l->rec->raw_len;
         memcpy(a->user_id, l->f[1], l->len[1]);
         a->cats = cats;
+        a->files = 1u << fi;
         a->applied_ms = ((int64_t)osh_date_to_days(d.year, d.month, d.day) * 86400 + hh * 3600 +
                          mm * 60 + ss - 9 * 3600) *
                         1000; /* JST */
@@ -754,6 +755,7 @@ static int h_household(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *se
         uint64_t setai = parse_no(l->f[0], l->len[0]), head = parse_no(l->f[1], l->len[1]);
         int n = parse_small(l->f[2], l->len[2], 1, 99);
         uint32_t *first, *hp;
+        int joined = 0;
 
         if (!setai || !head)
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "setai_no/atena_no: not 10 digits");
@@ -770,9 +772,11 @@ static int h_household(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *se
                 return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "setai_no listed twice");
         seen[*first] = 1;
         for (int32_t m = (int32_t)*first; m >= 0; m = b->persons[m].next)
-                if (b->persons[m].app >= 0)
-                        return L_JOINED; /* any applicant in it uses the household */
-        return L_NOT_APPLICANT;
+                if (b->persons[m].app >= 0) {
+                        b->apps[b->persons[m].app].files |= 1u << fi;
+                        joined = 1;
+                }
+        return joined ? L_JOINED : L_NOT_APPLICANT; /* its applicants use the household */
 }
 
 static int period_active(int32_t start, int has_end, int32_t end, int32_t ref)

@@ -1,11 +1,13 @@
 /* One batch through Kafka (see extractor.h). */
 #include "extractor.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "oshirase/batch.h"
 #include "oshirase/log.h"
@@ -38,8 +40,8 @@ static void pace(int64_t rate, uint64_t sent, int64_t t0)
         }
 }
 
-static int send_one(osh_producer_t *p, const char *topic, const char *batch_id, const char *key,
-                    const void *val, size_t len)
+static int kafka_send(void *opaque, const char *topic, const char *batch_id, const char *key,
+                      const void *val, size_t len)
 {
         rd_kafka_headers_t *h = NULL;
         osh_kafka_msg_t m = {topic, RD_KAFKA_PARTITION_UA, key, strlen(key), val, len, NULL, 0};
@@ -47,14 +49,32 @@ static int send_one(osh_producer_t *p, const char *topic, const char *batch_id, 
         if (osh_batch_header(&h, batch_id))
                 return -1;
         m.headers = h;
-        if (osh_producer_send(p, &m, NULL)) {
+        if (osh_producer_send(opaque, &m, NULL)) {
                 rd_kafka_headers_destroy(h);
                 return -1;
         }
         return 0;
 }
 
-static int emit_records(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, int64_t rate,
+static int kafka_marker(void *opaque, const osh_batch_marker_t *m, const char *instance)
+{
+        return osh_batch_marker_send(opaque, m, "extractor", instance);
+}
+
+static int kafka_flush(void *opaque)
+{
+        return osh_producer_flush(opaque, FLUSH_MS);
+}
+
+void exr_sink_kafka(exr_sink_t *s, osh_producer_t *p)
+{
+        s->send = kafka_send;
+        s->marker = kafka_marker;
+        s->flush = kafka_flush;
+        s->opaque = p;
+}
+
+static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, int64_t rate,
                         osh_batch_sum_t *sum)
 {
         char errstr[256];
@@ -66,7 +86,7 @@ static int emit_records(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, i
                 size_t len = 0;
                 if (osh_shutdown_requested() ||
                     ext_batch_encode_record(b, i, &key, &val, &len, errstr, sizeof(errstr)) ||
-                    send_one(p, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
+                    sk->send(sk->opaque, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
                         free(val);
                         osh_error("batch %s: record %zu not sent%s%s", ext_batch_id(b), i,
                                   osh_shutdown_requested() ? " (shutdown)" : ": ", errstr);
@@ -81,7 +101,7 @@ static int emit_records(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, i
         return 0;
 }
 
-static int emit_rejects(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b)
+static int emit_rejects(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b)
 {
         char errstr[256], key[96];
         int64_t now = now_ms();
@@ -91,7 +111,7 @@ static int emit_rejects(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b)
                 size_t len = 0;
                 if (ext_batch_encode_reject(b, i, now, key, sizeof(key), &val, &len, errstr,
                                             sizeof(errstr)) ||
-                    send_one(p, OSH_TOPIC_REJECTS, ext_batch_id(b), key, val, len)) {
+                    sk->send(sk->opaque, OSH_TOPIC_REJECTS, ext_batch_id(b), key, val, len)) {
                         free(val);
                         osh_error("batch %s: reject %zu not sent", ext_batch_id(b), i);
                         return -1;
@@ -140,7 +160,7 @@ static void report(const ext_batch_t *b, uint64_t emitted)
                  ext_batch_id(b), t[0], t[1], t[2], t[3], emitted, ext_batch_gaiji(b));
 }
 
-static int emit_batch(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, const exr_opts_t *o)
+static int emit_batch(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, const exr_opts_t *o)
 {
         osh_batch_sum_t sum = {0, 0};
         osh_batch_marker_t m;
@@ -148,9 +168,8 @@ static int emit_batch(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, con
         const char *inst = o->instance ? o->instance : "extractor";
 
         marker(&m, b, 0, t);
-        if (osh_batch_marker_send(p, &m, "extractor", inst) ||
-            emit_records(svc, p, b, o->emit_rate, &sum) || emit_rejects(svc, p, b) ||
-            osh_producer_flush(p, FLUSH_MS)) {
+        if (sk->marker(sk->opaque, &m, inst) || emit_records(svc, sk, b, o->emit_rate, &sum) ||
+            emit_rejects(svc, sk, b) || sk->flush(sk->opaque)) {
                 osh_error("batch %s failed: not every record was delivered; no END marker",
                           ext_batch_id(b));
                 return -1;
@@ -158,29 +177,51 @@ static int emit_batch(osh_service_t *svc, osh_producer_t *p, ext_batch_t *b, con
         marker(&m, b, 1, t);
         m.record_count = sum.count;
         osh_batch_sum_hex(&sum, m.checksum);
-        if (osh_batch_marker_send(p, &m, "extractor", inst) || osh_producer_flush(p, FLUSH_MS)) {
+        if (sk->marker(sk->opaque, &m, inst) || sk->flush(sk->opaque)) {
                 osh_error("batch %s: END marker not delivered", ext_batch_id(b));
                 return -1;
         }
         return 0;
 }
 
-exr_result_t exr_run_once(osh_service_t *svc, osh_producer_t *p, const exr_opts_t *o)
+/* Removes a spool directory of fetched files (flat, made by exr_fetch). */
+static void spool_remove(const char *dir)
 {
-        char errstr[512], spool[4200];
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[4400];
+
+        while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                unlink(path);
+        }
+        if (d)
+                closedir(d);
+        if (rmdir(dir))
+                osh_warn("spool %s not removed", dir);
+}
+
+exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o)
+{
+        char errstr[512], spool[4200] = "";
         ext_opts_t eo = o->ext;
         ext_batch_t *b = NULL;
         exr_result_t res = EXR_FAILED;
-        int have;
+        int have, fetched = 0;
 
         eo.input = o->input;
         if (exr_is_url(o->input)) {
                 if (exr_fetch(o->input, o->spool_dir ? o->spool_dir : "/tmp", spool, sizeof(spool),
                               errstr, sizeof(errstr))) {
                         osh_error("batch failed: %s", errstr);
+                        if (spool[0])
+                                spool_remove(spool);
                         return EXR_FAILED;
                 }
                 eo.input = spool;
+                fetched = 1;
         }
         b = ext_batch_open(&eo, errstr, sizeof(errstr));
         if (!b) {
@@ -209,7 +250,7 @@ exr_result_t exr_run_once(osh_service_t *svc, osh_producer_t *p, const exr_opts_
                         in += ext_batch_file_stats(b, i)->read;
                 osh_service_count(svc, OSH_CTR_IN, in);
         }
-        if (emit_batch(svc, p, b, o))
+        if (emit_batch(svc, sk, b, o))
                 goto out;
         report(b, ext_batch_record_count(b));
         if (o->ledger && exr_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
@@ -217,6 +258,8 @@ exr_result_t exr_run_once(osh_service_t *svc, osh_producer_t *p, const exr_opts_
                          errstr);
         res = EXR_DONE;
 out:
-        ext_batch_destroy(b);
+        ext_batch_destroy(b); /* unmaps before the spool goes */
+        if (fetched)
+                spool_remove(spool);
         return res;
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "oshirase/batch.h"
 #include "oshirase/kafka.h"
 #include "oshirase/service.h"
 #include "extract.h"
@@ -22,13 +23,49 @@ typedef struct exr_opts {
 
 typedef enum {
         EXR_DONE = 0,   /* batch emitted with its END marker */
-        EXR_NOOP = 1,   /* already in the ledger */
+        EXR_NOOP = 1,   /* already in the ledger (or unchanged since the last poll) */
         EXR_FAILED = -1 /* incomplete or unreadable batch: no END marker */
 } exr_result_t;
 
-/* Runs one batch. svc may be NULL (tests); p must be a producer on the core
- * cluster. Prints the reconciliation to stdout. */
-exr_result_t exr_run_once(osh_service_t *svc, osh_producer_t *p, const exr_opts_t *o);
+/* Where a batch goes: Kafka in the service (exr_sink_kafka), a capture in
+ * the unit tests, so the emit order and failure rules are testable without
+ * a broker. Each returns 0 / -1. flush: 0 once everything sent so far was
+ * delivered. */
+typedef struct exr_sink {
+        int (*send)(void *opaque, const char *topic, const char *batch_id, const char *key,
+                    const void *val, size_t len);
+        int (*marker)(void *opaque, const osh_batch_marker_t *m, const char *instance);
+        int (*flush)(void *opaque);
+        void *opaque;
+} exr_sink_t;
+
+/* Fills s to send through p (borrowed; a producer on the core cluster). */
+void exr_sink_kafka(exr_sink_t *s, osh_producer_t *p);
+
+/* Runs the batch at o->input (a directory, manifest or URL). svc may be
+ * NULL (tests). START, records, rejects, then END only once all of them
+ * were delivered; prints the reconciliation to stdout. */
+exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *s, const exr_opts_t *o);
+
+/* ---- watching (watch.c) ---- */
+
+typedef struct exr_watch exr_watch_t;
+
+/* Remembers, per batch directory, a signature of its entries (names, sizes,
+ * mtimes) so an unchanged directory is not re-hashed every poll. NULL on
+ * OOM; free with exr_watch_destroy() (NULL ok). */
+exr_watch_t *exr_watch_new(void);
+void exr_watch_destroy(exr_watch_t *w);
+
+/* One poll of o->input. A batch (a directory with MANIFEST.tsv or
+ * JUMIN.csv, a manifest path, a URL) runs unless unchanged since the last
+ * poll; a directory of batch directories runs every new or changed
+ * subdirectory that holds a MANIFEST.tsv, in name order (so a drop is taken
+ * only once its manifest, written last, is there). Returns EXR_FAILED if
+ * any batch failed, EXR_DONE if any was emitted, else EXR_NOOP; *ran (may
+ * be NULL) counts batches run. w may be NULL (no memory: one-shot). */
+exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *s, const exr_opts_t *o,
+                      unsigned *ran);
 
 /* ---- ledger (ledger.c) ---- */
 
@@ -44,7 +81,8 @@ int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t 
 int exr_is_url(const char *input);
 /* Downloads the manifest at url (or url + "MANIFEST.tsv" when it ends in
  * '/') and every file it lists into a new directory under spool_dir;
- * writes that directory's path to out. 0 / -1 with errstr. */
+ * writes that directory's path to out (on failure too, when it was made:
+ * the caller removes it; else out is ""). 0 / -1 with errstr. */
 int exr_fetch(const char *url, const char *spool_dir, char *out, size_t out_size, char *errstr,
               size_t errstr_size);
 

@@ -67,6 +67,7 @@ int exr_fetch(const char *url, const char *spool_dir, char *out, size_t out_size
         snprintf(out, out_size, "%s/extractor-spool-XXXXXX", spool_dir);
         if (!mkdtemp(out)) {
                 snprintf(errstr, errstr_size, "spool %s: %s", spool_dir, strerror(errno));
+                out[0] = '\0'; /* nothing for the caller to remove */
                 return -1;
         }
         snprintf(path, sizeof(path), "%s/MANIFEST.tsv", out);

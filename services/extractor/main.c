@@ -11,9 +11,10 @@
 
 static const osh_cfg_entry_t table[] = {
     {"input", OSH_CFG_STR, NULL, "OSH_EXTRACTOR_INPUT",
-     "batch: a directory, a MANIFEST.tsv, or an ftp:// ftps:// sftp:// file:// URL of one"},
+     "batch: a directory, a MANIFEST.tsv, or an ftp:// ftps:// sftp:// file:// URL of one; or a "
+     "directory of batch directories (each taken once its MANIFEST.tsv is there)"},
     {"watch", OSH_CFG_BOOL, "false", "OSH_EXTRACTOR_WATCH",
-     "keep polling the input for new batches"},
+     "keep polling the input for new or changed batches"},
     {"poll.interval", OSH_CFG_DURATION_MS, "10s", "OSH_EXTRACTOR_POLL_INTERVAL",
      "watch mode: time between polls"},
     {"ledger", OSH_CFG_STR, "extractor.ledger", "OSH_EXTRACTOR_LEDGER",
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         osh_producer_t *p = NULL;
         rd_kafka_conf_t *conf;
         exr_opts_t o;
+        exr_sink_t sink;
+        exr_watch_t *w;
         const char *ledger;
         exr_result_t r = EXR_FAILED;
         int watch, rc = osh_service_init(&svc, "extractor", table, N_TABLE, "kafka.", argc, argv);
@@ -88,15 +91,18 @@ int main(int argc, char **argv)
                 return 1;
         }
         watch = osh_config_bool(svc.cfg, "watch");
+        exr_sink_kafka(&sink, p);
+        w = watch ? exr_watch_new() : NULL;
         osh_service_ready(&svc);
         do {
-                r = exr_run_once(&svc, p, &o);
+                r = exr_poll(w, &svc, &sink, &o, NULL);
                 if (r == EXR_FAILED)
                         osh_service_count(&svc, OSH_CTR_ERRORS, 1);
-                o.force = 0; /* a forced replay applies to the first batch only */
+                o.force = 0; /* a forced replay applies to the first poll only */
                 if (watch)
                         sleep_ms(osh_config_int(svc.cfg, "poll.interval"));
         } while (watch && !osh_shutdown_requested());
+        exr_watch_destroy(w);
         osh_producer_destroy(p);
         osh_service_fini(&svc);
         return r == EXR_FAILED && !watch ? 1 : 0;

@@ -29,11 +29,8 @@ assert_contains "$out" "gaiji=$(truth gaiji_chars)" "gaiji counted"
 assert_contains "$out" "rejected=0 reconciled" "a clean city has no rejects"
 batch=$(grep -o 'B[0-9]\{8\}-[0-9a-f]\{16\}' <<<"$out" | head -1)
 # read every partition with kcat (key, then the raw value bytes)
-rawdump() { # BOOTSTRAP
-        local p
-        for p in 0 1 2 3 4 5 6 7; do
-                timeout 20 kcat -C -q -b "$1" -t resident.raw.v1 -p "$p" -o beginning -e -f '%k\t%s\n'
-        done
+rawdump() { # BOOTSTRAP: every partition (without -p kcat assigns them all; -e stops at the end)
+        timeout 30 kcat -C -q -b "$1" -t resident.raw.v1 -o beginning -e -f '%k\t%s\n'
 }
 rawdump "$BS" >"$T/raw1.bin"
 grep -a -o '^1[0-9]\{9\}'$'\t' "$T/raw1.bin" | tr -d '\t' | sort >"$T/keys1"

@@ -153,13 +153,43 @@ static void test_long_input(void **state)
         osh_textdec_destroy(d);
 }
 
+/* A NUL byte inside a field is corruption: rejected in both encodings (it
+ * would also make the NUL-terminated output shorter than its length), and
+ * the decoder recovers on the next field. */
+static void test_nul_rejected(void **state)
+{
+        osh_textdec_t *u = osh_textdec_new(OSH_TEXTENC_UTF8, NULL);
+        osh_textdec_t *c = osh_textdec_new(OSH_TEXTENC_CP932, NULL);
+        uint64_t g = 0;
+        const char *out = "untouched";
+        size_t out_len = 99;
+
+        assert_non_null(u);
+        assert_non_null(c);
+        assert_int_equal(osh_textdec_decode(u, "\x00\x08", 2, &out, &out_len, &g), -1);
+        assert_string_equal(out, "untouched");
+        assert_int_equal(out_len, 99);
+        assert_null(dec(u, "ab\0c", 4, &g));
+        assert_null(dec(u, "\0", 1, &g));
+        assert_null(dec(u, CHIBA_UTF8 "\0", 10, &g));
+        /* CP932: pure ASCII with a NUL, and NUL after a double-byte char */
+        assert_null(dec(c, "ab\0c", 4, &g));
+        assert_null(dec(c, CHIBA_CP932 "\0", 7, &g));
+        assert_null(dec(c, "\0" CHIBA_CP932, 7, &g));
+        assert_string_equal(dec(u, "abc", 3, &g), "abc");
+        assert_string_equal(dec(c, CHIBA_CP932, 6, &g), CHIBA_UTF8);
+        assert_int_equal(g, 0);
+        osh_textdec_destroy(u);
+        osh_textdec_destroy(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_parse_names), cmocka_unit_test(test_utf8_decode1),
             cmocka_unit_test(test_utf8),        cmocka_unit_test(test_utf8_gaiji),
             cmocka_unit_test(test_cp932),       cmocka_unit_test(test_detect),
-            cmocka_unit_test(test_long_input),
+            cmocka_unit_test(test_long_input),  cmocka_unit_test(test_nul_rejected),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

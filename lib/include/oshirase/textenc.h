@@ -47,9 +47,10 @@ void osh_textdec_destroy(osh_textdec_t *d);
 
 /* Decodes len bytes to UTF-8. On success returns 0, *out points to a
  * NUL-terminated buffer owned by d (valid until the next call) and *out_len
- * is its length; *gaiji (may be NULL) is incremented by the number of
- * replaced gaiji. Returns -1 on an invalid or truncated sequence; *out is
- * then untouched. */
+ * is its length (strlen(*out) == *out_len always); *gaiji (may be NULL) is
+ * incremented by the number of replaced gaiji. Returns -1 on an invalid or
+ * truncated sequence or a NUL byte (corruption in a text field, in either
+ * encoding); *out is then untouched. */
 int osh_textdec_decode(osh_textdec_t *d, const char *in, size_t len, const char **out,
                        size_t *out_len, uint64_t *gaiji);
 

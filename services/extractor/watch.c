@@ -1,0 +1,197 @@
+/* Polling an input for batches (see extractor.h): a batch directory, or a
+ * directory that batch directories are dropped into. */
+#define _GNU_SOURCE /* scandir, alphasort */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "oshirase/log.h"
+#include "extractor.h"
+
+typedef struct seen {
+        char *path;
+        uint64_t sig;
+} seen_t;
+
+struct exr_watch {
+        seen_t *v;
+        size_t n, cap;
+};
+
+exr_watch_t *exr_watch_new(void)
+{
+        return calloc(1, sizeof(exr_watch_t));
+}
+
+void exr_watch_destroy(exr_watch_t *w)
+{
+        if (!w)
+                return;
+        for (size_t i = 0; i < w->n; i++)
+                free(w->v[i].path);
+        free(w->v);
+        free(w);
+}
+
+static seen_t *seen_find(exr_watch_t *w, const char *path)
+{
+        for (size_t i = 0; w && i < w->n; i++)
+                if (!strcmp(w->v[i].path, path))
+                        return &w->v[i];
+        return NULL;
+}
+
+/* Best effort: without memory the batch is merely re-hashed next poll. */
+static void seen_put(exr_watch_t *w, const char *path, uint64_t sig)
+{
+        seen_t *s = seen_find(w, path);
+
+        if (s) {
+                s->sig = sig;
+                return;
+        }
+        if (w->n == w->cap) {
+                size_t cap = w->cap ? w->cap * 2 : 16;
+                seen_t *v = realloc(w->v, cap * sizeof(*v));
+                if (!v)
+                        return;
+                w->v = v;
+                w->cap = cap;
+        }
+        if ((w->v[w->n].path = strdup(path)))
+                w->v[w->n++].sig = sig;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+        h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+        return h * 0xBF58476D1CE4E5B9ULL;
+}
+
+/* Order-independent signature of a directory's entries: any file added,
+ * removed, rewritten or grown changes it. 0 / -1. */
+static int dir_signature(const char *dir, uint64_t *sig)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        struct stat st;
+        char path[4400];
+        uint64_t sum = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d))) {
+                uint64_t h = 1469598103934665603ULL;
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                if (stat(path, &st))
+                        continue;
+                for (const char *c = e->d_name; *c; c++)
+                        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+                h = mix(mix(mix(h, (uint64_t)st.st_size), (uint64_t)st.st_mtim.tv_sec),
+                        (uint64_t)st.st_mtim.tv_nsec);
+                sum += h;
+        }
+        closedir(d);
+        *sig = sum;
+        return 0;
+}
+
+static int has_file(const char *dir, const char *name)
+{
+        char path[4400];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *path)
+{
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Runs one batch unless its directory (sigdir; NULL for URLs) is unchanged
+ * since it last ran to completion. */
+static exr_result_t run_batch(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
+                              const exr_opts_t *o, const char *input, const char *sigdir,
+                              unsigned *ran)
+{
+        exr_opts_t so = *o;
+        uint64_t sig = 0;
+        int have_sig = w && sigdir && !dir_signature(sigdir, &sig);
+        seen_t *s = have_sig ? seen_find(w, sigdir) : NULL;
+        exr_result_t r;
+
+        if (s && s->sig == sig)
+                return EXR_NOOP;
+        so.input = input;
+        r = exr_run_once(svc, sk, &so);
+        (*ran)++;
+        /* a failure is retried every poll: the cause may be transient */
+        if (have_sig && r != EXR_FAILED)
+                seen_put(w, sigdir, sig);
+        return r;
+}
+
+static exr_result_t worse(exr_result_t a, exr_result_t b)
+{
+        if (a == EXR_FAILED || b == EXR_FAILED)
+                return EXR_FAILED;
+        return a == EXR_DONE || b == EXR_DONE ? EXR_DONE : EXR_NOOP;
+}
+
+static int subdir_filter(const struct dirent *e)
+{
+        return e->d_name[0] != '.';
+}
+
+/* Every subdirectory holding a MANIFEST.tsv, in name order. */
+static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
+                                 const exr_opts_t *o, unsigned *ran)
+{
+        struct dirent **names = NULL;
+        char path[4400];
+        exr_result_t res = EXR_NOOP;
+        int n = scandir(o->input, &names, subdir_filter, alphasort);
+
+        if (n < 0) {
+                osh_error("watch %s: cannot list it", o->input);
+                return EXR_FAILED;
+        }
+        for (int i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), "%s/%s", o->input, names[i]->d_name);
+                if (is_dir(path) && has_file(path, "MANIFEST.tsv"))
+                        res = worse(res, run_batch(w, svc, sk, o, path, path, ran));
+                free(names[i]);
+        }
+        free(names);
+        return res;
+}
+
+exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o,
+                      unsigned *ran)
+{
+        unsigned dummy = 0;
+        char dir[4400];
+        const char *slash;
+
+        if (!ran)
+                ran = &dummy;
+        if (exr_is_url(o->input))
+                return run_batch(w, svc, sk, o, o->input, NULL, ran);
+        if (is_dir(o->input)) {
+                if (has_file(o->input, "MANIFEST.tsv") || has_file(o->input, "JUMIN.csv"))
+                        return run_batch(w, svc, sk, o, o->input, o->input, ran);
+                return run_drop_dir(w, svc, sk, o, ran);
+        }
+        slash = strrchr(o->input, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->input) : 1,
+                 slash ? o->input : ".");
+        return run_batch(w, svc, sk, o, o->input, dir, ran);
+}

@@ -1,0 +1,710 @@
+/* extractor: the join per 宛名番号, consent filtering, every reject reason,
+ * reconciliation, determinism, the ledger, manifest failures and the emit
+ * order (START, records, rejects, END only when all were delivered),
+ * through a capturing sink instead of a broker. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oshirase/serde.h"
+#include "oshirase/sha256.h"
+#include "oshirase/topics.h"
+#include "extractor.h"
+
+#define ADDR "121010000100010001000000000000"
+
+static const char *const CLEAN[][2] = {
+    {"SHINSEI.csv", "atena_no,riyosha_id,doui,bunya,shinsei_nichiji\n"
+                    "1000000004,,1,03,20240301120000\n"
+                    "1000000001,U123ABC,1,01;02,20240215093000\n"
+                    "1000000005,,0,01,20240101000000\n"},
+    {"JUMIN.csv",
+     "atena_no,setai_no,shimei,shimei_kana,seibetsu,seinengappi,zokugara,jusho_code,"
+     "jusho\n"
+     "1000000001,2000000001,山田太郎,ヤマダタロウ,1,19800101,01," ADDR ",千葉市中央区\n"
+     "1000000002,2000000001,山田花子,ヤマダハナコ,2,S570202,02," ADDR ",千葉市中央区\n"
+     "1000000003,2000000001,山田一郎,ヤマダイチロウ,1,R020303,03," ADDR ",千葉市中央区\n"
+     "1000000004,2000000002,佐藤幸子,サトウサチコ,2,19500505,01," ADDR ",\"千葉市,緑区\"\n"
+     "1000000005,2000000003,鈴木健,スズキケン,3,19700707,01," ADDR ",千葉市美浜区\n"},
+    {"SETAI.csv", "setai_no,setainushi_atena_no,setaiin_su,jusho_code\n"
+                  "2000000001,1000000001,3," ADDR "\n"
+                  "2000000002,1000000004,1," ADDR "\n"
+                  "2000000003,1000000005,1," ADDR "\n"},
+    {"ZEI.csv", "atena_no,nendo,kazei_kubun\n"
+                "1000000001,2024,1\n"
+                "1000000001,2023,2\n"
+                "1000000002,2024,1\n"},
+    {"KOKUHO.csv", "atena_no,kigo_bango,shutoku_bi,soshitsu_bi\n"
+                   "1000000004,K-1,20200101,\n"
+                   "1000000005,K-2,20200101,20240401\n"},
+    {"SEIHO.csv", "atena_no,kaishi_bi,haishi_bi\n"
+                  "1000000004,20230101,20240301\n"},
+    {"JIDOTEATE.csv", "atena_no,taisho_jido_su,nintei_bi,shometsu_bi\n"
+                      "1000000001,1,20200401,\n"},
+    {"KAKUCHO_01.csv", "atena_no,value,jisshi_bi\n"
+                       "1000000001,1,20240110\n"},
+};
+#define N_CLEAN (sizeof(CLEAN) / sizeof(CLEAN[0]))
+
+/* ---- fixtures ---- */
+
+static char tmpl[] = "/tmp/test_extractor-XXXXXX";
+static char *root;
+
+static void write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+        char path[512];
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(text, 1, len, fp), len);
+        fclose(fp);
+}
+
+static size_t rows_of(const char *text)
+{
+        size_t n = 0;
+
+        for (const char *p = strchr(text, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+                n++;
+        return n;
+}
+
+typedef struct extra {
+        const char *file, *text;
+        size_t len; /* 0: strlen(text); lets a line hold a NUL byte */
+} extra_t;
+
+/* Writes the clean batch into root/sub, with lines appended to some files
+ * (extra ends with a NULL file) and, when manifest, a MANIFEST.tsv with
+ * rows_delta added to JUMIN.csv's row count. */
+static const char *make_batch(const char *sub, const extra_t *extra, int manifest, int rows_delta)
+{
+        static const char *const types[] = {
+            "applicant", "resident",          "household",       "tax",
+            "nhi",       "public_assistance", "child_allowance", "ext_01"};
+        static char dir[400];
+        char mline[512], hex[OSH_SHA256_HEX_LEN + 1];
+        uint8_t d[OSH_SHA256_LEN];
+        FILE *mf = NULL;
+
+        snprintf(dir, sizeof(dir), "%s/%s", root, sub);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        if (manifest) {
+                snprintf(mline, sizeof(mline), "%s/MANIFEST.tsv", dir);
+                mf = fopen(mline, "w");
+                assert_non_null(mf);
+                fprintf(mf, "# test\nreference_date\t20240401\nencoding\tutf8\n");
+        }
+        for (size_t i = 0; i < N_CLEAN; i++) {
+                size_t n = strlen(CLEAN[i][1]), rows = rows_of(CLEAN[i][1]);
+                char *buf = malloc(n + 1);
+                assert_non_null(buf);
+                memcpy(buf, CLEAN[i][1], n);
+                for (const extra_t *e = extra; e && e->file; e++) {
+                        size_t el = e->len ? e->len : strlen(e->text);
+                        if (strcmp(e->file, CLEAN[i][0]))
+                                continue;
+                        buf = realloc(buf, n + el + 1);
+                        assert_non_null(buf);
+                        memcpy(buf + n, e->text, el);
+                        n += el;
+                        for (size_t k = 0; k < el; k++)
+                                rows += e->text[k] == '\n';
+                }
+                write_file(dir, CLEAN[i][0], buf, n);
+                if (mf) {
+                        assert_int_equal(osh_sha256(buf, n, d), 0);
+                        osh_hex_encode(d, sizeof(d), hex);
+                        fprintf(mf, "file\t%s\t%s\t%zu\t%s\n", CLEAN[i][0], types[i],
+                                rows + (i == 1 ? (size_t)rows_delta : 0), hex);
+                }
+                free(buf);
+        }
+        if (mf)
+                fclose(mf);
+        return dir;
+}
+
+static int setup(void **state)
+{
+        char err[256];
+
+        (void)state;
+        assert_int_equal(osh_serde_init(err, sizeof(err)), 0);
+        memcpy(tmpl + sizeof(tmpl) - 7, "XXXXXX", 6);
+        root = mkdtemp(tmpl);
+        return root ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        char cmd[600];
+
+        (void)state;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        if (system(cmd) != 0)
+                return -1;
+        osh_serde_shutdown();
+        return 0;
+}
+
+static ext_batch_t *open_parse(const char *dir, size_t max_field)
+{
+        ext_opts_t o = {.input = dir, .reference = "20240401", .max_field = max_field};
+        char err[256];
+        ext_batch_t *b = ext_batch_open(&o, err, sizeof(err));
+
+        if (!b)
+                fail_msg("open: %s", err);
+        if (ext_batch_parse(b, err, sizeof(err)))
+                fail_msg("parse: %s", err);
+        return b;
+}
+
+static const ext_file_stats_t *stats(const ext_batch_t *b, const char *name)
+{
+        for (size_t i = 0; i < ext_batch_file_count(b); i++)
+                if (!strcmp(ext_batch_file_name(b, i), name))
+                        return ext_batch_file_stats(b, i);
+        fail_msg("no file %s", name);
+        return NULL;
+}
+
+static void assert_reconciled(const ext_batch_t *b)
+{
+        uint64_t rejected = 0;
+
+        for (size_t i = 0; i < ext_batch_file_count(b); i++) {
+                const ext_file_stats_t *s = ext_batch_file_stats(b, i);
+                assert_int_equal(s->read, s->joined + s->not_applicant + s->rejected);
+                rejected += s->rejected;
+        }
+        assert_int_equal(rejected, ext_batch_reject_count(b));
+}
+
+/* Decodes record i; the caller avro_value_decref()s *v. */
+static void decode_record(ext_batch_t *b, size_t i, const char **key, avro_value_t *v)
+{
+        void *val = NULL;
+        size_t len = 0;
+        char err[256];
+
+        assert_int_equal(ext_batch_encode_record(b, i, key, &val, &len, err, sizeof(err)), 0);
+        assert_int_equal(osh_serde_decode(osh_schema_for_topic(OSH_TOPIC_RAW), val, len, v, NULL,
+                                          err, sizeof(err)),
+                         0);
+        free(val);
+}
+
+static void assert_enum(avro_value_t *v, const char *field, const char *want)
+{
+        const char *sym = NULL;
+
+        assert_int_equal(osh_value_get_enum(v, field, &sym), 0);
+        assert_string_equal(sym, want);
+}
+
+static int get_bool(avro_value_t *v, const char *field)
+{
+        int x = -1;
+
+        assert_int_equal(osh_value_get_bool(v, field, &x), 0);
+        return x;
+}
+
+static size_t array_size(avro_value_t *v, const char *field)
+{
+        avro_value_t a;
+        size_t n = 0;
+
+        assert_int_equal(osh_value_field(v, field, &a), 0);
+        assert_int_equal(avro_value_get_size(&a, &n), 0);
+        return n;
+}
+
+/* ---- tests ---- */
+
+static void test_join_and_consent(void **state)
+{
+        ext_batch_t *b;
+        avro_value_t v, ap, cats, item;
+        const char *key, *s;
+        size_t len;
+
+        (void)state;
+        b = open_parse(make_batch("join", NULL, 0, 0), 0);
+        /* 1000000005 withdrew consent; everyone else in the files is a member */
+        assert_int_equal(ext_batch_record_count(b), 2);
+        assert_int_equal(ext_batch_reject_count(b), 0);
+        assert_reconciled(b);
+        assert_int_equal(stats(b, "JUMIN.csv")->joined, 2);
+        assert_int_equal(stats(b, "JUMIN.csv")->not_applicant, 3);
+        assert_int_equal(stats(b, "SHINSEI.csv")->joined, 2);
+        assert_int_equal(stats(b, "SHINSEI.csv")->not_applicant, 1);
+        assert_int_equal(stats(b, "SETAI.csv")->joined, 2);
+        assert_int_equal(stats(b, "ZEI.csv")->joined, 2);
+        assert_int_equal(stats(b, "ZEI.csv")->not_applicant, 1);
+        assert_int_equal(stats(b, "KOKUHO.csv")->not_applicant, 1);
+
+        /* ascending 宛名番号 although SHINSEI lists 1000000004 first */
+        decode_record(b, 0, &key, &v);
+        assert_string_equal(key, "1000000001");
+        assert_int_equal(osh_value_get_string(&v, "name", &s, &len), 0);
+        assert_string_equal(s, "山田太郎");
+        assert_int_equal(osh_value_get_string(&v, "household_id", &s, &len), 0);
+        assert_string_equal(s, "2000000001");
+        assert_int_equal(array_size(&v, "household_members"), 2);
+        assert_enum(&v, "sex", "MALE");
+        assert_enum(&v, "relationship", "HEAD");
+        assert_enum(&v, "tax_current", "TAXED");
+        assert_enum(&v, "tax_previous", "NOT_TAXED");
+        assert_enum(&v, "tax_before_previous", "UNKNOWN");
+        assert_int_equal(get_bool(&v, "child_allowance"), 1);
+        assert_int_equal(get_bool(&v, "nhi"), 0);
+        assert_int_equal(array_size(&v, "source_files"), 6);
+        assert_int_equal(osh_value_field(&v, "applicant", &ap), 0);
+        assert_int_equal(osh_value_get_string(&ap, "user_id", &s, &len), 0);
+        assert_string_equal(s, "U123ABC");
+        assert_int_equal(osh_value_field(&ap, "consent_categories", &cats), 0);
+        assert_int_equal(avro_value_get_by_index(&cats, 1, &item, NULL), 0);
+        assert_int_equal(avro_value_get_string(&item, &s, &len), 0);
+        assert_string_equal(s, "single_parent");
+        avro_value_decref(&v);
+
+        decode_record(b, 1, &key, &v);
+        assert_string_equal(key, "1000000004");
+        assert_int_equal(osh_value_get_string(&v, "address_text", &s, &len), 0);
+        assert_string_equal(s, "千葉市,緑区");
+        assert_int_equal(array_size(&v, "household_members"), 0);
+        assert_int_equal(get_bool(&v, "nhi"), 1);
+        /* 保護 ended (廃止日 20240301) before the reference date */
+        assert_int_equal(get_bool(&v, "public_assistance"), 0);
+        assert_int_equal(get_bool(&v, "child_allowance"), 0);
+        assert_int_equal(osh_value_field(&v, "applicant", &ap), 0);
+        assert_int_equal(osh_value_is_null(&ap, "user_id"), 1);
+        avro_value_decref(&v);
+        ext_batch_destroy(b);
+}
+
+static const ext_reject_t *find_reject(const ext_batch_t *b, const char *file, uint64_t line)
+{
+        for (size_t i = 0; i < ext_batch_reject_count(b); i++) {
+                const ext_reject_t *r = ext_batch_reject(b, i);
+                if (r->line == line && !strcmp(ext_batch_file_name(b, r->file), file))
+                        return r;
+        }
+        fail_msg("no reject for %s:%llu", file, (unsigned long long)line);
+        return NULL;
+}
+
+#define J(atena, rest) atena ",2000000009," rest "\n"
+static const char NUL_LINE[] = J("1000000013", "a\0b,b,1,19800101,01," ADDR ",x");
+
+static void test_reject_reasons(void **state)
+{
+        static char toolong[600];
+        const extra_t extra[] = {
+            {"JUMIN.csv",                                           /* lines 7..13 */
+             J("1000000011", "a,b,1,19800101,01," ADDR ",x,EXTRA")  /* column count */
+             J("1000000012", "\xFF\xFE,b,1,19800101,01," ADDR ",x") /* invalid UTF-8 */
+             J("1000000014", "a,b,1,20230229,01," ADDR ",x")        /* no such day */
+             J("1000000015", "a,b,7,19800101,01," ADDR ",x")        /* sex code */
+             J("1000000016", ",b,1,19800101,01," ADDR ",x")         /* no name */
+             J("1000000001", "a,b,1,19800101,01," ADDR ",x")        /* registered twice */
+             J("1000000017", "a,b,1,H320101,01," ADDR ",x"),        /* outside Heisei */
+             0},
+            {"JUMIN.csv", NUL_LINE, sizeof(NUL_LINE) - 1}, /* line 14 */
+            {"KOKUHO.csv",
+             "1000000099,K-9,20200101,\n"  /* line 4: orphan */
+             "1000000004,K-1,20200101,\n", /* line 5: twice */
+             0},
+            {"SHINSEI.csv",
+             "1000000098,,1,01,20240301120000\n"  /* line 5: orphan applicant */
+             "1000000004,,1,05,20240301120000\n"  /* line 6: bunya 05 */
+             "1000000001,,1,01,20240301120000\n", /* line 7: listed twice */
+             0},
+            {"ZEI.csv", toolong, 0}, /* line 5 */
+            {NULL, NULL, 0}};
+        static const struct {
+                const char *file;
+                uint64_t line;
+                ext_reason_t reason;
+        } want[] = {
+            {"JUMIN.csv", 7, EXT_R_PARSE},
+            {"JUMIN.csv", 8, EXT_R_ENCODING},
+            {"JUMIN.csv", 9, EXT_R_DATE},
+            {"JUMIN.csv", 10, EXT_R_CODE},
+            {"JUMIN.csv", 11, EXT_R_MISSING},
+            {"JUMIN.csv", 12, EXT_R_DUPLICATE},
+            {"JUMIN.csv", 13, EXT_R_DATE},
+            {"JUMIN.csv", 14, EXT_R_ENCODING},
+            {"KOKUHO.csv", 4, EXT_R_UNKNOWN_PERSON},
+            {"KOKUHO.csv", 5, EXT_R_DUPLICATE},
+            {"SHINSEI.csv", 5, EXT_R_UNKNOWN_PERSON},
+            {"SHINSEI.csv", 6, EXT_R_CODE},
+            {"SHINSEI.csv", 7, EXT_R_DUPLICATE},
+            {"ZEI.csv", 5, EXT_R_TOO_LONG},
+        };
+        char longf[300];
+        ext_batch_t *b;
+
+        (void)state;
+        memset(longf, 'A', sizeof(longf) - 1);
+        longf[sizeof(longf) - 1] = '\0';
+        snprintf(toolong, sizeof(toolong), "1000000001,2022,%s\n", longf);
+        b = open_parse(make_batch("rejects", extra, 0, 0), 0);
+        assert_reconciled(b);
+        assert_int_equal(ext_batch_reject_count(b), sizeof(want) / sizeof(want[0]));
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                const ext_reject_t *r = find_reject(b, want[i].file, want[i].line);
+                if (r->reason != want[i].reason)
+                        fail_msg("%s:%llu: %s, want %s", want[i].file,
+                                 (unsigned long long)want[i].line, ext_reason_symbol(r->reason),
+                                 ext_reason_symbol(want[i].reason));
+                /* the raw line is kept for the dead letter; the detail names no one */
+                assert_non_null(r->raw);
+                assert_null(strstr(r->detail, "1000000"));
+        }
+        /* the bad lines change nothing about the good ones */
+        assert_int_equal(ext_batch_record_count(b), 2);
+        assert_int_equal(stats(b, "JUMIN.csv")->read, 13);
+        assert_int_equal(stats(b, "JUMIN.csv")->rejected, 8);
+        ext_batch_destroy(b);
+}
+
+static void encode_all(ext_batch_t *b, char **blob, size_t *blob_len)
+{
+        char err[256];
+
+        *blob = NULL;
+        *blob_len = 0;
+        for (size_t i = 0; i < ext_batch_record_count(b); i++) {
+                const char *key;
+                void *val = NULL;
+                size_t len = 0;
+                assert_int_equal(ext_batch_encode_record(b, i, &key, &val, &len, err, sizeof(err)),
+                                 0);
+                *blob = realloc(*blob, *blob_len + len + 11);
+                assert_non_null(*blob);
+                memcpy(*blob + *blob_len, key, 11);
+                memcpy(*blob + *blob_len + 11, val, len);
+                *blob_len += len + 11;
+                free(val);
+        }
+}
+
+/* Same files (even elsewhere) and reference date: the same batch id and
+ * byte-identical records; another reference date or content: another id. */
+static void test_determinism(void **state)
+{
+        char id[64], *x, *y;
+        size_t xl, yl;
+        ext_batch_t *b = open_parse(make_batch("det1", NULL, 0, 0), 0), *c;
+        const extra_t more[] = {{"ZEI.csv", "1000000004,2024,2\n", 0}, {NULL, NULL, 0}};
+        ext_opts_t o = {.input = NULL, .reference = "20240402"};
+        char err[256];
+
+        (void)state;
+        snprintf(id, sizeof(id), "%s", ext_batch_id(b));
+        assert_int_equal(strncmp(id, "B20240401-", 10), 0);
+        assert_int_equal(strlen(id), 26);
+        encode_all(b, &x, &xl);
+        c = open_parse(make_batch("det2", NULL, 0, 0), 0);
+        assert_string_equal(ext_batch_id(c), id);
+        encode_all(c, &y, &yl);
+        assert_int_equal(xl, yl);
+        assert_memory_equal(x, y, xl);
+        free(y);
+        ext_batch_destroy(c);
+        o.input = make_batch("det3", NULL, 0, 0);
+        c = ext_batch_open(&o, err, sizeof(err));
+        assert_non_null(c);
+        assert_string_not_equal(ext_batch_id(c), id);
+        ext_batch_destroy(c);
+        c = open_parse(make_batch("det4", more, 0, 0), 0);
+        assert_string_not_equal(ext_batch_id(c), id);
+        encode_all(c, &y, &yl);
+        assert_true(xl != yl || memcmp(x, y, xl));
+        free(x);
+        free(y);
+        ext_batch_destroy(c);
+        ext_batch_destroy(b);
+}
+
+/* ---- running a batch through a capturing sink ---- */
+
+typedef struct event {
+        char kind; /* S(tart) E(nd) R(aw record) J (reject) */
+        char key[64];
+        void *val;
+        size_t len;
+        osh_batch_marker_t m;
+} event_t;
+
+typedef struct capture {
+        event_t ev[64];
+        size_t n, pending;
+        int fail_send_at; /* fail the n-th send (1-based), 0 never */
+        int fail_flush;
+        size_t sends;
+} capture_t;
+
+static int cap_send(void *opaque, const char *topic, const char *batch_id, const char *key,
+                    const void *val, size_t len)
+{
+        capture_t *c = opaque;
+        event_t *e = &c->ev[c->n];
+
+        (void)batch_id;
+        if (++c->sends == (size_t)c->fail_send_at || c->n == 64)
+                return -1;
+        e->kind = !strcmp(topic, OSH_TOPIC_RAW)       ? 'R'
+                  : !strcmp(topic, OSH_TOPIC_REJECTS) ? 'J'
+                                                      : '?';
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->val = malloc(len);
+        assert_non_null(e->val);
+        memcpy(e->val, val, len);
+        e->len = len;
+        c->n++;
+        return 0;
+}
+
+static int cap_marker(void *opaque, const osh_batch_marker_t *m, const char *instance)
+{
+        capture_t *c = opaque;
+
+        (void)instance;
+        if (c->n == 64)
+                return -1;
+        c->ev[c->n].kind = m->is_end ? 'E' : 'S';
+        c->ev[c->n].m = *m;
+        c->ev[c->n++].val = NULL;
+        return 0;
+}
+
+static int cap_flush(void *opaque)
+{
+        return ((capture_t *)opaque)->fail_flush ? -1 : 0;
+}
+
+static void cap_reset(capture_t *c)
+{
+        for (size_t i = 0; i < c->n; i++)
+                free(c->ev[i].val);
+        memset(c, 0, sizeof(*c));
+}
+
+static exr_sink_t sink_of(capture_t *c)
+{
+        exr_sink_t s = {cap_send, cap_marker, cap_flush, c};
+        return s;
+}
+
+static const char *kinds(const capture_t *c)
+{
+        static char k[65];
+
+        for (size_t i = 0; i < c->n; i++)
+                k[i] = c->ev[i].kind;
+        k[c->n] = '\0';
+        return k;
+}
+
+static exr_opts_t run_opts(const char *input, const char *ledger)
+{
+        exr_opts_t o;
+
+        memset(&o, 0, sizeof(o));
+        o.input = input;
+        o.ledger = ledger;
+        o.ext.reference = "20240401";
+        return o;
+}
+
+/* START, records in key order, rejects, END with count + checksum; then the
+ * ledger makes a re-run a no-op; --force re-emits identical records. */
+static void test_run_and_ledger(void **state)
+{
+        const extra_t bad[] = {{"KOKUHO.csv", "1000000099,K-9,20200101,\n", 0}, {NULL, NULL, 0}};
+        char ledger[512];
+        capture_t c, d;
+        exr_sink_t s = sink_of(&c);
+        exr_opts_t o;
+        osh_batch_sum_t sum = {0, 0};
+        char hex[17];
+        struct stat st;
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        memset(&d, 0, sizeof(d));
+        snprintf(ledger, sizeof(ledger), "%s/ledger-run", root);
+        o = run_opts(make_batch("run", bad, 1, 0), ledger);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_string_equal(kinds(&c), "SRRJE");
+        assert_string_equal(c.ev[1].key, "1000000001");
+        assert_string_equal(c.ev[2].key, "1000000004");
+        assert_string_equal(c.ev[3].key, "KOKUHO.csv:4");
+        assert_string_equal(c.ev[0].m.batch_id, c.ev[4].m.batch_id);
+        assert_int_equal(c.ev[4].m.record_count, 2);
+        assert_int_equal(c.ev[0].m.reference_date, osh_date_to_days(2024, 4, 1));
+        for (size_t i = 1; i <= 2; i++)
+                osh_batch_sum_add(&sum, c.ev[i].key, strlen(c.ev[i].key), c.ev[i].val, c.ev[i].len);
+        osh_batch_sum_hex(&sum, hex);
+        assert_string_equal(c.ev[4].m.checksum, hex);
+        assert_int_equal(stat(ledger, &st), 0);
+
+        /* the same batch again: nothing at all */
+        s = sink_of(&d);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_NOOP);
+        assert_int_equal(d.n, 0);
+        /* forced: the same records again, byte for byte, same batch id */
+        o.force = 1;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_string_equal(kinds(&d), "SRRJE");
+        assert_string_equal(d.ev[4].m.batch_id, c.ev[4].m.batch_id);
+        for (size_t i = 1; i <= 2; i++) {
+                assert_int_equal(d.ev[i].len, c.ev[i].len);
+                assert_memory_equal(d.ev[i].val, c.ev[i].val, c.ev[i].len);
+        }
+        assert_string_equal(d.ev[4].m.checksum, hex);
+        cap_reset(&c);
+        cap_reset(&d);
+}
+
+/* A manifest whose checksum or row count does not match, or an undelivered
+ * record: the batch fails, no END marker, no ledger entry. */
+static void test_failures(void **state)
+{
+        char ledger[512], path[512];
+        capture_t c;
+        exr_sink_t s = sink_of(&c);
+        exr_opts_t o;
+        struct stat st;
+        const char *dir;
+        FILE *fp;
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        snprintf(ledger, sizeof(ledger), "%s/ledger-fail", root);
+        /* row count: the manifest says one more line than JUMIN.csv has */
+        o = run_opts(make_batch("rows", NULL, 1, 1), ledger);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(c.n, 0);
+        /* checksum: a file altered after the manifest was written */
+        dir = make_batch("sha", NULL, 1, 0);
+        snprintf(path, sizeof(path), "%s/ZEI.csv", dir);
+        fp = fopen(path, "a");
+        assert_non_null(fp);
+        fputs("1000000004,2024,2\n", fp);
+        fclose(fp);
+        o = run_opts(dir, ledger);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(c.n, 0);
+        /* a file listed but missing */
+        dir = make_batch("missing", NULL, 1, 0);
+        snprintf(path, sizeof(path), "%s/SEIHO.csv", dir);
+        assert_int_equal(unlink(path), 0);
+        o = run_opts(dir, ledger);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(c.n, 0);
+        /* without a manifest, a last line without its line break */
+        dir = make_batch("trunc", NULL, 0, 0);
+        snprintf(path, sizeof(path), "%s/ZEI.csv", dir);
+        assert_int_equal(truncate(path, (off_t)strlen(CLEAN[3][1]) - 1), 0);
+        o = run_opts(dir, ledger);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(c.n, 0);
+        /* the second record is not delivered: START and one record, no END */
+        o = run_opts(make_batch("deliver", NULL, 1, 0), ledger);
+        c.fail_send_at = 2;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_string_equal(kinds(&c), "SR");
+        cap_reset(&c);
+        /* every send accepted, but the flush reports an undelivered one */
+        c.fail_flush = 1;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_null(strchr(kinds(&c), 'E'));
+        assert_int_equal(stat(ledger, &st), -1);
+        cap_reset(&c);
+        /* and once delivery works, the same batch goes through */
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_string_equal(kinds(&c), "SRRE");
+        cap_reset(&c);
+}
+
+static void copy_batch(const char *from, const char *to)
+{
+        char cmd[1200];
+
+        snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", from, to);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* A drop directory: a new batch directory is extracted once its manifest
+ * is there; an unchanged one is not re-read; the same files under another
+ * name are a ledger no-op. */
+static void test_watch(void **state)
+{
+        char drop[512], ledger[512], to[600], src[400], man[700];
+        capture_t c;
+        exr_sink_t s = sink_of(&c);
+        exr_watch_t *w = exr_watch_new();
+        exr_opts_t o;
+        unsigned ran = 0;
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        assert_non_null(w);
+        snprintf(drop, sizeof(drop), "%s/drop", root);
+        snprintf(ledger, sizeof(ledger), "%s/ledger-watch", root);
+        assert_int_equal(mkdir(drop, 0700), 0);
+        snprintf(src, sizeof(src), "%s", make_batch("w-src", NULL, 1, 0));
+        o = run_opts(drop, ledger);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ran, 0);
+        /* a batch still being copied: no manifest yet */
+        snprintf(to, sizeof(to), "%s/b1", drop);
+        copy_batch(src, to);
+        snprintf(man, sizeof(man), "%s/MANIFEST.tsv", to);
+        snprintf(src + strlen(src), sizeof(src) - strlen(src), "/MANIFEST.tsv");
+        assert_int_equal(unlink(man), 0);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ran, 0);
+        copy_batch(src, man);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_DONE);
+        assert_int_equal(ran, 1);
+        assert_string_equal(kinds(&c), "SRRE");
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ran, 1); /* unchanged: not even re-read */
+        /* the same batch dropped again under another name */
+        *strrchr(src, '/') = '\0';
+        snprintf(to, sizeof(to), "%s/b2", drop);
+        copy_batch(src, to);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ran, 2);
+        assert_string_equal(kinds(&c), "SRRE");
+        exr_watch_destroy(w);
+        cap_reset(&c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_join_and_consent), cmocka_unit_test(test_reject_reasons),
+            cmocka_unit_test(test_determinism),      cmocka_unit_test(test_run_and_ledger),
+            cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
