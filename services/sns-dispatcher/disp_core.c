@@ -150,7 +150,9 @@ enum { ST_QUEUED, ST_SENT, ST_DELIVERED, ST_TEMP, ST_PERM, ST_SUPPRESSED };
 static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, const char *why,
                      unsigned attempt)
 {
-        if (disp_ledger_put_final(c->ledger, job->key, "FAILED_PERM") < 0)
+        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)job->n_rcpt};
+
+        if (disp_ledger_put_final(c->ledger, job->key, "FAILED_PERM", &m) < 0)
                 return -1;
         c->st.failed_perm++;
         emit(c, job, ST_PERM, code, NULL, why, job->n_rcpt, attempt);
@@ -178,7 +180,7 @@ static char *render(disp_core_t *c, disp_job_t *job, char *err, size_t err_size)
 }
 
 static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t len, int64_t due,
-                int64_t first, unsigned attempt, const char *why)
+                int64_t first, unsigned attempt, const char *code, const char *why)
 {
         disp_pending_t p = {(char *)job->key, due, first, attempt, (unsigned char *)rec, len};
         char detail[96];
@@ -187,7 +189,7 @@ static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t l
                 return -1;
         snprintf(detail, sizeof(detail), "%s; due in %lld s", why,
                  (long long)((due - c->clock.now_ms(c->clock.opaque)) / 1000));
-        emit(c, job, attempt ? ST_TEMP : ST_QUEUED, NULL, NULL, detail, job->n_rcpt, attempt);
+        emit(c, job, attempt ? ST_TEMP : ST_QUEUED, code, NULL, detail, job->n_rcpt, attempt);
         return 0;
 }
 
@@ -206,6 +208,7 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
                   osh_delivery_t d, const disp_send_res_t *res, unsigned attempt, int64_t first)
 {
         int64_t now = c->clock.now_ms(c->clock.opaque);
+        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)res->n_ok};
 
         if (d == OSH_DELIVERY_RETRY) {
                 c->st.retries++;
@@ -216,11 +219,11 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
                             now + osh_backoff_ms(attempt, c->conf->retry_base_ms,
                                                  c->conf->retry_max_ms, res->retry_after_ms,
                                                  &c->rnd),
-                            first, attempt + 1, res->code[0] ? res->code : "retry");
+                            first, attempt + 1, res->code, "provider unavailable or busy");
         }
         if (d == OSH_DELIVERY_FAIL && !res->n_ok)
                 return fail_perm(c, job, res->code, res->detail, attempt);
-        if (disp_ledger_put_final(c->ledger, job->key, "SENT") < 0)
+        if (disp_ledger_put_final(c->ledger, job->key, "SENT", &m) < 0)
                 return -1;
         c->st.sent++;
         emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
@@ -246,11 +249,11 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
         int rc;
 
         if (job->not_before_ms > now)
-                return hold(c, job, rec, len, job->not_before_ms, first, n, "scheduled");
+                return hold(c, job, rec, len, job->not_before_ms, first, n, "", "scheduled");
         quiet = disp_quiet_until(&c->conf->quiet, now);
         if (quiet && !job->critical) {
                 c->st.held++;
-                return hold(c, job, rec, len, quiet, first, n, "quiet hours");
+                return hold(c, job, rec, len, quiet, first, n, "", "quiet hours");
         }
         if (!ch || !cc->url || !*cc->url)
                 return fail_perm(c, job, "", "channel not configured", n);
@@ -320,7 +323,7 @@ int64_t disp_core_tick(disp_core_t *c, int max)
                 first = p->first_ms;
                 if (disp_job_decode(rec, len, &job, err, sizeof(err)) < 0) {
                         snprintf(job.key, sizeof(job.key), "%s", p->key);
-                        rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM");
+                        rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM", NULL);
                 } else {
                         rc = attempt(c, &job, rec, len, n, first);
                 }

@@ -14,6 +14,8 @@ typedef struct slot {
         char *key;
         char status[16]; /* "" while not final */
         long pend;       /* index into pending[], -1 none */
+        int acked, channel, recipients;
+        char *campaign;
 } slot_t;
 
 struct disp_ledger {
@@ -101,12 +103,18 @@ static void drop_pending(disp_ledger_t *l, slot_t *s)
         s->pend = -1;
 }
 
-static int mem_final(disp_ledger_t *l, const char *key, const char *status)
+static int mem_final(disp_ledger_t *l, const char *key, const char *status,
+                     const disp_final_meta_t *m)
 {
         slot_t *s = find(l, key, 1);
 
         if (!s)
                 return -1;
+        free(s->campaign);
+        s->campaign = strdup(m && m->campaign_id ? m->campaign_id : "");
+        s->channel = m ? m->channel : 0;
+        s->recipients = m ? m->recipients : 0;
+        s->acked = 0;
         if (s->pend >= 0)
                 drop_pending(l, s);
         if (!s->status[0])
@@ -187,16 +195,61 @@ static int append(disp_ledger_t *l, const char *line, size_t len)
         return l->sync ? fdatasync(l->fd) : 0;
 }
 
-int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status)
+/* "F key status campaign channel recipients" (campaign already tab-free). */
+static int final_line(char *line, size_t size, const char *key, const char *status,
+                      const char *campaign, int channel, int recipients)
 {
-        char line[512];
-        int n = snprintf(line, sizeof(line), "F\t%s\t%s\n", key, status);
+        int n = snprintf(line, size, "F\t%s\t%s\t%s\t%d\t%d\n", key, status,
+                         campaign ? campaign : "", channel, recipients);
 
-        if (n < 0 || (size_t)n >= sizeof(line) || strchr(key, '\t') || strchr(key, '\n'))
+        return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status,
+                          const disp_final_meta_t *meta)
+{
+        char line[512], camp[201];
+        const char *c = meta && meta->campaign_id ? meta->campaign_id : "";
+        disp_final_meta_t m = {camp, meta ? meta->channel : 0, meta ? meta->recipients : 0};
+        int n;
+
+        snprintf(camp, sizeof(camp), "%s", c);
+        for (char *p = camp; *p; p++)
+                if (*p == '\t' || *p == '\n')
+                        *p = ' ';
+        n = final_line(line, sizeof(line), key, status, camp, m.channel, m.recipients);
+        if (n < 0 || strchr(key, '\t') || strchr(key, '\n'))
                 return -1;
         if (append(l, line, (size_t)n) < 0)
                 return -1;
-        return mem_final(l, key, status);
+        return mem_final(l, key, status, &m);
+}
+
+int disp_ledger_put_acked(disp_ledger_t *l, const char *key)
+{
+        char line[512];
+        slot_t *s = find(l, key, 0);
+        int n = snprintf(line, sizeof(line), "A\t%s\n", key);
+
+        if (!s || s->acked || n < 0 || (size_t)n >= sizeof(line))
+                return 0;
+        s->acked = 1;
+        return write_all(l->fd, line, (size_t)n);
+}
+
+void disp_ledger_foreach_unacked(disp_ledger_t *l,
+                                 void (*fn)(void *opaque, const char *key, const char *status,
+                                            const disp_final_meta_t *meta),
+                                 void *opaque)
+{
+        for (size_t i = 0; i < l->cap; i++) {
+                slot_t *s = &l->slots[i];
+                disp_final_meta_t m;
+                if (!s->key || !s->status[0] || s->acked)
+                        continue;
+                m = (disp_final_meta_t){s->campaign, s->channel, s->recipients};
+                fn(opaque, s->key, s->status, &m);
+        }
 }
 
 int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p)
@@ -226,8 +279,13 @@ static void load_line(disp_ledger_t *l, char *line)
                         *t++ = '\0';
                 f[n++] = s;
         }
-        if (n == 3 && !strcmp(f[0], "F") && f[2][0]) {
-                mem_final(l, f[1], f[2]);
+        if (n == 6 && !strcmp(f[0], "F") && f[2][0]) {
+                disp_final_meta_t m = {f[3], atoi(f[4]), atoi(f[5])};
+                mem_final(l, f[1], f[2], &m);
+        } else if (n == 2 && !strcmp(f[0], "A")) {
+                slot_t *s = find(l, f[1], 0);
+                if (s)
+                        s->acked = 1;
         } else if (n == 6 && !strcmp(f[0], "P")) {
                 disp_pending_t p = {f[1],
                                     strtoll(f[2], NULL, 10),
@@ -273,14 +331,20 @@ static int compact(disp_ledger_t *l, char *errstr, size_t errstr_size)
         if (fd < 0)
                 goto fail;
         for (size_t i = 0; i < l->cap; i++) {
-                char line[512];
+                const slot_t *sl = &l->slots[i];
+                char line[640];
                 int n;
-                if (!l->slots[i].key || !l->slots[i].status[0])
+                if (!sl->key || !sl->status[0])
                         continue;
-                n = snprintf(line, sizeof(line), "F\t%s\t%s\n", l->slots[i].key,
-                             l->slots[i].status);
-                if (write_all(fd, line, (size_t)n) < 0)
+                n = final_line(line, sizeof(line), sl->key, sl->status, sl->campaign, sl->channel,
+                               sl->recipients);
+                if (n < 0 || write_all(fd, line, (size_t)n) < 0)
                         goto fail;
+                if (sl->acked) {
+                        n = snprintf(line, sizeof(line), "A\t%s\n", sl->key);
+                        if (write_all(fd, line, (size_t)n) < 0)
+                                goto fail;
+                }
         }
         for (size_t i = 0; i < l->npend; i++) {
                 size_t len;
@@ -341,8 +405,10 @@ void disp_ledger_close(disp_ledger_t *l)
                 return;
         if (l->fd >= 0)
                 close(l->fd);
-        for (size_t i = 0; i < l->cap; i++)
+        for (size_t i = 0; i < l->cap; i++) {
                 free(l->slots[i].key);
+                free(l->slots[i].campaign);
+        }
         for (size_t i = 0; i < l->npend; i++)
                 pend_free(&l->pending[i]);
         free(l->slots);

@@ -32,8 +32,26 @@ void disp_ledger_close(disp_ledger_t *l); /* NULL ok */
 /* The final status recorded for key ("SENT", "FAILED_PERM", ...) or NULL.
  * The string is owned by the ledger. */
 const char *disp_ledger_final(disp_ledger_t *l, const char *key);
-/* Records a final status (and drops any pending entry). 0 / -1 (I/O). */
-int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status);
+/* What a final entry remembers, so its notify.status.v1 record can be
+ * re-emitted if the process died before the broker acknowledged it. */
+typedef struct disp_final_meta {
+        const char *campaign_id; /* tabs and newlines are replaced by spaces */
+        int channel;
+        int recipients;
+} disp_final_meta_t;
+
+/* Records a final status (and drops any pending entry). meta may be NULL.
+ * 0 / -1 (I/O). */
+int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status,
+                          const disp_final_meta_t *meta);
+/* Notes that the status record of key reached the broker (no fsync: losing
+ * it only re-emits a status). */
+int disp_ledger_put_acked(disp_ledger_t *l, const char *key);
+/* Calls fn for every final entry whose status was not acknowledged. */
+void disp_ledger_foreach_unacked(disp_ledger_t *l,
+                                 void (*fn)(void *opaque, const char *key, const char *status,
+                                            const disp_final_meta_t *meta),
+                                 void *opaque);
 /* Records or replaces the pending entry p->key (everything is copied). */
 int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p);
 /* 1 when key has a pending entry. */

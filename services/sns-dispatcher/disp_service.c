@@ -65,8 +65,9 @@ static const char *const chan_keys[DISP_CH__CNT] = {"line",     "email", "webhoo
 static const char *const chan_syms[DISP_CH__CNT] = {"LINE",     "EMAIL", "WEBHOOK", "TWITTER",
                                                     "FACEBOOK", "SMS",   "OTHER"};
 
+/* msg_opaque (malloc()ed ledger key or NULL) goes to on_delivery. */
 static void produce(disp_service_t *s, const char *topic, const char *key, avro_value_t *v,
-                    const osh_schema_t *sch)
+                    const osh_schema_t *sch, char *msg_opaque)
 {
         void *buf = NULL;
         size_t len;
@@ -75,13 +76,27 @@ static void produce(disp_service_t *s, const char *topic, const char *key, avro_
 
         if (osh_serde_encode_alloc(sch, v, &buf, &len, err, sizeof(err)) < 0) {
                 osh_error("encode %s: %s", topic, err);
+                free(msg_opaque);
                 return;
         }
         m.value = buf;
         m.value_len = len;
-        if (osh_producer_send(s->prod, &m, NULL) < 0)
+        if (osh_producer_send(s->prod, &m, msg_opaque) < 0) {
                 osh_error("produce to %s failed", topic);
+                free(msg_opaque);
+        }
         free(buf);
+}
+
+/* A final status reached the broker: the ledger need not re-emit it. */
+static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err, int32_t partition,
+                        int64_t offset)
+{
+        disp_service_t *s = opaque;
+
+        if (msg_opaque && !err)
+                disp_ledger_put_acked(s->ledger, msg_opaque);
+        free(msg_opaque);
 }
 
 static void on_status(void *opaque, const disp_status_t *st)
@@ -103,7 +118,10 @@ static void on_status(void *opaque, const disp_status_t *st)
         osh_value_set_int(&v, "recipients", st->recipients);
         osh_value_set_int(&v, "attempt", st->attempt);
         osh_value_set_long(&v, "at", st->at_ms);
-        produce(s, OSH_TOPIC_STATUS, st->dispatch_id, &v, sch);
+        produce(s, OSH_TOPIC_STATUS, st->dispatch_id, &v, sch,
+                !strcmp(st->status, "SENT") || !strcmp(st->status, "FAILED_PERM")
+                    ? strdup(st->dispatch_id)
+                    : NULL);
         avro_value_decref(&v);
         osh_service_count(s->svc,
                           !strcmp(st->status, "SENT")          ? OSH_CTR_OUT
@@ -137,7 +155,7 @@ static void on_report(void *opaque, const char *campaign_id, const int64_t *coun
                 for (int i = 0; i < DISP_N_STATUS; i++)
                         if (osh_value_add(sch, &map, disp_status_names[i], &item) == 0)
                                 avro_value_set_long(&item, counts[i]);
-        produce(s, OSH_TOPIC_RESULTS, campaign_id, &v, sch);
+        produce(s, OSH_TOPIC_RESULTS, campaign_id, &v, sch, NULL);
         avro_value_decref(&v);
 }
 
@@ -166,6 +184,26 @@ static void load_conf(disp_service_t *s)
         s->conf.retry_max_ms = osh_config_int(cfg, "retry.max");
         s->conf.give_up_ms = osh_config_int(cfg, "retry.give_up");
         s->report_ms = osh_config_int(cfg, "report.interval");
+}
+
+/* A final status the previous run settled but whose record the broker
+ * never acknowledged (crash): emit it again. */
+static void reemit(void *opaque, const char *key, const char *status, const disp_final_meta_t *m)
+{
+        disp_status_t st = {key,
+                            m->campaign_id,
+                            m->channel >= 0 && m->channel < DISP_CH__CNT
+                                ? (disp_chan_kind_t)m->channel
+                                : DISP_CH_OTHER,
+                            status,
+                            "",
+                            "",
+                            "status re-emitted after restart",
+                            m->recipients,
+                            0,
+                            (int64_t)time(NULL) * 1000};
+
+        on_status(opaque, &st);
 }
 
 disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size)
@@ -197,6 +235,8 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!kc || !(s->prod = osh_producer_new(kc, errstr, errstr_size)))
                 goto fail;
+        osh_producer_set_delivery_cb(s->prod, on_delivery, s);
+        disp_ledger_foreach_unacked(s->ledger, reemit, s);
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);
         if (!kc || !(s->cons = osh_consumer_new(kc, osh_config_str(svc->cfg, "group.id"), topics, 1,
                                                 &svc->replay, errstr, errstr_size)))

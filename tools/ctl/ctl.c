@@ -290,6 +290,7 @@ static int cmd_consume(const osh_config_t *cfg)
         int64_t want = osh_config_int(cfg, "count"), got = 0;
         int64_t deadline = now_ms() + osh_config_int(cfg, "timeout");
         int npart = 0, eofs = 0;
+        unsigned char at_eof[1024] = {0}; /* a partition can report EOF, then get more */
         rd_kafka_t *rk;
 
         if (!topic) {
@@ -304,10 +305,15 @@ static int cmd_consume(const osh_config_t *cfg)
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 if (!m)
                         continue;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                int p = m->partition >= 0 && m->partition < 1024 ? m->partition : 0;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && !at_eof[p]) {
+                        at_eof[p] = 1;
                         eofs++;
-                else if (!m->err && ++got)
+                } else if (!m->err && ++got) {
+                        eofs -= at_eof[p];
+                        at_eof[p] = 0;
                         print_message(m);
+                }
                 rd_kafka_message_destroy(m);
         }
         rd_kafka_consumer_close(rk);

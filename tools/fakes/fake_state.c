@@ -121,6 +121,16 @@ int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep)
         return 1;
 }
 
+int fake_ack_lost(fake_state_t *st)
+{
+        double r;
+
+        pthread_mutex_lock(&st->mu);
+        r = (double)rand_r(&st->rnd) / RAND_MAX;
+        pthread_mutex_unlock(&st->mu);
+        return r < st->conf.ack_loss;
+}
+
 int fake_invalid(fake_state_t *st, const char *acc)
 {
         const char *p = st->conf.invalid;

@@ -22,6 +22,7 @@ typedef enum {
 typedef struct fake_conf {
         const char *line_token, *twitter_token, *facebook_token, *webhook_secret;
         double error_rate;                    /* share of requests answered 500 */
+        double ack_loss;                      /* share of ACCEPTED requests answered 500 anyway */
         int64_t outage_from_ms, outage_to_ms; /* since start: 503 */
         int64_t storm_from_ms, storm_to_ms;   /* since start: 429 + Retry-After */
         double rate[FAKE_API__CNT];           /* requests per second, 0 = unlimited */
@@ -38,6 +39,8 @@ const fake_conf_t *fake_conf(const fake_state_t *st);
 /* Injected failures and rate limits, in that order. Answers rep and
  * returns 1 when the request must not go on. */
 int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep);
+/* 1 when an accepted request should be answered 500 (lost answer). */
+int fake_ack_lost(fake_state_t *st);
 /* 1 when acc is on the invalid list. */
 int fake_invalid(fake_state_t *st, const char *acc);
 /* Idempotency: returns the request id already accepted under key (copied

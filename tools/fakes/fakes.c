@@ -43,6 +43,8 @@ static const osh_cfg_entry_t table[] = {
     {"rate.facebook", OSH_CFG_INT, "0", NULL, "Messenger requests/s"},
     {"rate.webhook", OSH_CFG_INT, "0", NULL, "webhook requests/s"},
     {"fail.error_rate", OSH_CFG_STR, "0", NULL, "share of requests answered 500 (0..1)"},
+    {"fail.ack_loss", OSH_CFG_STR, "0", NULL,
+     "share of accepted requests (LINE, webhook) answered 500 anyway (0..1)"},
     {"fail.outage", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 503"},
     {"fail.storm", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 429 + Retry-After"},
     {"fail.invalid", OSH_CFG_STR, NULL, NULL, "comma-separated account ids that do not exist"},
@@ -210,6 +212,10 @@ static void on_push(void *opaque, const osh_http_request_t *req, osh_http_reply_
         if (line_dup(st, rk, rid, rep))
                 goto done;
         log_line(st, "push", to, rk, rid, texts);
+        if (fake_ack_lost(st)) {
+                line_error(rep, 500, "An error occurred in the backend", NULL, NULL);
+                goto done;
+        }
         snprintf(mid, sizeof(mid), "m%s", rid + 4);
         osh_http_reply_header(rep, "x-line-request-id", rid);
         reply_json(rep, 200, json_pack("{s:[{s:s}]}", "sentMessages", "id", mid));
@@ -251,6 +257,10 @@ static void on_multicast(void *opaque, const osh_http_request_t *req, osh_http_r
                 goto done;
         json_array_foreach(to, i, v)
             log_line(st, "multicast", json_string_value(v), rk, rid, texts);
+        if (fake_ack_lost(st)) {
+                line_error(rep, 500, "An error occurred in the backend", NULL, NULL);
+                goto done;
+        }
         osh_http_reply_header(rep, "x-line-request-id", rid);
         reply_json(rep, 200, json_object());
 done:
@@ -406,7 +416,10 @@ static void on_webhook(void *opaque, const osh_http_request_t *req, osh_http_rep
                         fake_log(st, json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "provider",
                                                "webhook", "path", req->path, "to", to, "key",
                                                key ? key : "", "request_id", rid, "texts", text));
-                        osh_http_reply_text(rep, 200, "ok");
+                        if (fake_ack_lost(st))
+                                osh_http_reply_error(rep, 500, "lost answer");
+                        else
+                                osh_http_reply_text(rep, 200, "ok");
                 }
         }
         json_decref(body);
@@ -433,6 +446,7 @@ static int load_conf(const osh_config_t *cfg, fake_conf_t *c)
         c->facebook_token = osh_config_str(cfg, "facebook.token");
         c->webhook_secret = osh_config_str(cfg, "webhook.secret");
         c->error_rate = strtod(osh_config_str(cfg, "fail.error_rate"), NULL);
+        c->ack_loss = strtod(osh_config_str(cfg, "fail.ack_loss"), NULL);
         c->invalid = osh_config_str(cfg, "fail.invalid");
         c->line_max_chars = (size_t)osh_config_int(cfg, "line.max_chars");
         c->twitter_max_chars = (size_t)osh_config_int(cfg, "twitter.max_chars");

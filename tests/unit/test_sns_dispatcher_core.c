@@ -1,0 +1,285 @@
+/* sns-dispatcher core with a scripted channel and a manual clock: ledger
+ * dedup (replay, resend, restart), permanent errors not retried, retries
+ * honouring Retry-After until a give-up, quiet hours with the critical
+ * override, scheduled sends, refusal of over-long text, statuses. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oshirase/serde.h"
+#include "oshirase/topics.h"
+
+#include "disp_core.h"
+
+#define T0 (20000LL * 86400000 + 3 * 3600000) /* 12:00 JST */
+
+typedef struct world {
+        int64_t now;
+        int sends;              /* calls to the channel's send */
+        osh_delivery_t script[8]; /* outcomes, then OK */
+        int64_t retry_after;
+        char last_status[32], last_detail[256];
+        int statuses;
+        char path[64];
+        disp_ledger_t *ledger;
+        disp_core_t *core;
+        disp_core_conf_t conf;
+} world_t;
+
+static world_t *W;
+
+static int64_t w_now(void *o)
+{
+        return ((world_t *)o)->now;
+}
+
+static void w_sleep(void *o, int64_t ms)
+{
+        ((world_t *)o)->now += ms;
+}
+
+static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t *conf,
+                                const disp_send_req_t *req, const disp_parts_t *parts,
+                                disp_send_res_t *res)
+{
+        osh_delivery_t d = W->sends < 8 ? W->script[W->sends] : OSH_DELIVERY_OK;
+
+        W->sends++;
+        snprintf(res->code, sizeof(res->code), "%s",
+                 d == OSH_DELIVERY_OK ? "200" : d == OSH_DELIVERY_RETRY ? "429" : "400");
+        res->retry_after_ms = d == OSH_DELIVERY_RETRY ? W->retry_after : 0;
+        if (d == OSH_DELIVERY_OK)
+                res->n_ok = req->n_rcpt;
+        return d;
+}
+
+static const disp_channel_t stub = {"stub", disp_channel_format_split, stub_send};
+
+static void on_status(void *o, const disp_status_t *st)
+{
+        world_t *w = o;
+
+        w->statuses++;
+        snprintf(w->last_status, sizeof(w->last_status), "%s", st->status);
+        snprintf(w->last_detail, sizeof(w->last_detail), "%s", st->detail);
+}
+
+static void open_core(world_t *w)
+{
+        disp_clock_t clk = {w_now, w_sleep, w};
+        char err[256];
+
+        w->ledger = disp_ledger_open(w->path, 0, err, sizeof(err));
+        assert_non_null(w->ledger);
+        w->core = disp_core_new(&w->conf, w->ledger, &clk, on_status, w, err, sizeof(err));
+        assert_non_null(w->core);
+        disp_core_set_channel(w->core, DISP_CH_LINE, &stub);
+}
+
+static void close_core(world_t *w)
+{
+        disp_core_destroy(w->core);
+        disp_ledger_close(w->ledger);
+}
+
+static int setup(void **state)
+{
+        char err[256];
+        world_t *w = calloc(1, sizeof(*w));
+
+        if (osh_serde_init(err, sizeof(err)) < 0)
+                return -1;
+        w->now = T0;
+        snprintf(w->path, sizeof(w->path), "/tmp/disp-ut-ledger.XXXXXX");
+        close(mkstemp(w->path));
+        w->conf.chan[DISP_CH_LINE] = (disp_chan_conf_t){.url = "http://stub", .max_chars = 20,
+                                                        .max_parts = 2, .timeout_ms = 1000};
+        w->conf.rate[DISP_CH_LINE] = "0";
+        w->conf.retry_base_ms = 1000;
+        w->conf.retry_max_ms = 8000;
+        w->conf.give_up_ms = 60000;
+        disp_quiet_parse("21:00-08:00", 540, &w->conf.quiet);
+        W = w;
+        open_core(w);
+        *state = w;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        world_t *w = *state;
+
+        close_core(w);
+        unlink(w->path);
+        free(w);
+        osh_serde_shutdown();
+        return 0;
+}
+
+/* A notify.dispatch.v1 record as the segmenter writes it. */
+static void *record(const char *id, const char *text, int critical, int resend, int64_t created,
+                    size_t *len)
+{
+        const osh_schema_t *s = osh_schema_for_topic(OSH_TOPIC_DISPATCH);
+        avro_value_t v, arr, item;
+        void *buf = NULL;
+        char err[256];
+
+        assert_int_equal(osh_value_new(s, &v), 0);
+        osh_value_set_string(&v, "dispatch_id", id);
+        osh_value_set_string(&v, "campaign_id", "C-1");
+        osh_value_set_enum(&v, "channel", "LINE");
+        osh_value_set_string(&v, "text", text);
+        osh_value_set_bool(&v, "critical", critical);
+        osh_value_set_bool(&v, "resend", resend);
+        osh_value_set_long(&v, "created_at", created);
+        osh_value_field(&v, "recipients", &arr);
+        osh_value_append(s, &arr, &item);
+        osh_value_set_string(&item, "user_id", "u1");
+        osh_value_set_string(&item, "account_id", "U00000000000000000000000000000001");
+        assert_int_equal(osh_serde_encode_alloc(s, &v, &buf, len, err, sizeof(err)), 0);
+        avro_value_decref(&v);
+        return buf;
+}
+
+static void handle(world_t *w, const char *id, const char *text, int critical, int resend,
+                   int64_t created)
+{
+        size_t len;
+        void *rec = record(id, text, critical, resend, created, &len);
+
+        assert_int_equal(disp_core_handle(w->core, rec, len, id), 0);
+        free(rec);
+}
+
+static void test_replay_and_restart_send_once(void **state)
+{
+        world_t *w = *state;
+
+        handle(w, "D-1", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        assert_string_equal(w->last_status, "SENT");
+        handle(w, "D-1", "hello", 0, 0, 1); /* replay */
+        assert_int_equal(w->sends, 1);
+        close_core(w); /* restart: the ledger file remembers */
+        open_core(w);
+        handle(w, "D-1", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        handle(w, "D-1", "hello", 0, 1, 5); /* an operator's resend goes out once */
+        handle(w, "D-1", "hello", 0, 1, 5);
+        assert_int_equal(w->sends, 2);
+}
+
+static void test_permanent_error_not_retried(void **state)
+{
+        world_t *w = *state;
+
+        w->script[0] = OSH_DELIVERY_FAIL;
+        handle(w, "D-2", "hello", 0, 0, 1);
+        assert_string_equal(w->last_status, "FAILED_PERM");
+        w->now += 3600000;
+        assert_int_equal(disp_core_tick(w->core, 10), -1); /* nothing pending */
+        assert_int_equal(w->sends, 1);
+        assert_string_equal(disp_ledger_final(w->ledger, "D-2"), "FAILED_PERM");
+}
+
+static void test_retry_honours_retry_after_then_sends(void **state)
+{
+        world_t *w = *state;
+
+        w->script[0] = w->script[1] = OSH_DELIVERY_RETRY;
+        w->retry_after = 7000;
+        handle(w, "D-3", "hello", 0, 0, 1);
+        assert_string_equal(w->last_status, "FAILED_TEMP");
+        assert_int_equal(disp_core_tick(w->core, 10), 7000); /* Retry-After wins over 1 s */
+        w->now += 6999;
+        assert_int_equal(disp_core_tick(w->core, 10), 1);
+        assert_int_equal(w->sends, 1);
+        w->now += 1;
+        disp_core_tick(w->core, 10);
+        assert_int_equal(w->sends, 2);
+        close_core(w); /* the pending retry survives a restart */
+        open_core(w);
+        w->now += 7000;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_int_equal(w->sends, 3);
+        assert_string_equal(w->last_status, "SENT");
+}
+
+static void test_retry_gives_up_as_failed_perm(void **state)
+{
+        world_t *w = *state;
+
+        for (int i = 0; i < 8; i++)
+                w->script[i] = OSH_DELIVERY_RETRY;
+        w->retry_after = 20000;
+        handle(w, "D-4", "hello", 0, 0, 1);
+        for (int i = 0; i < 6 && disp_core_tick(w->core, 10) != -1; i++)
+                w->now += 20000;
+        assert_string_equal(w->last_status, "FAILED_PERM");
+        assert_string_equal(w->last_detail, "gave up: provider unavailable");
+        assert_int_equal(disp_ledger_pending_count(w->ledger), 0);
+}
+
+static void test_quiet_hours_hold_and_critical_override(void **state)
+{
+        world_t *w = *state;
+
+        w->now = T0 + 10 * 3600000; /* 22:00 JST */
+        handle(w, "D-5", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 0);
+        assert_string_equal(w->last_status, "QUEUED");
+        assert_non_null(strstr(w->last_detail, "quiet hours"));
+        handle(w, "D-6", "避難指示", 1, 0, 1); /* disaster notice: now */
+        assert_int_equal(w->sends, 1);
+        assert_int_equal(disp_core_tick(w->core, 10), 10 * 3600000); /* until 08:00 */
+        w->now += 10 * 3600000;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_int_equal(w->sends, 2);
+        assert_string_equal(disp_ledger_final(w->ledger, "D-5"), "SENT");
+}
+
+static void test_too_long_is_refused(void **state)
+{
+        world_t *w = *state;
+        char text[128];
+
+        memset(text, 'x', 45);
+        text[45] = '\0'; /* 3 parts of 20 needed, 2 allowed */
+        handle(w, "D-7", text, 0, 0, 1);
+        assert_int_equal(w->sends, 0);
+        assert_string_equal(w->last_status, "FAILED_PERM");
+        assert_non_null(strstr(w->last_detail, "channel allows 2"));
+}
+
+static void test_garbage_record(void **state)
+{
+        world_t *w = *state;
+
+        assert_int_equal(disp_core_handle(w->core, "\xC3\x01garbage", 9, "K"), 0);
+        assert_string_equal(w->last_status, "FAILED_PERM");
+        assert_int_equal(w->sends, 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_replay_and_restart_send_once, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_permanent_error_not_retried, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_retry_honours_retry_after_then_sends, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_retry_gives_up_as_failed_perm, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_quiet_hours_hold_and_critical_override, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_too_long_is_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
