@@ -10,6 +10,7 @@
 #  - the same request again re-emits identical records;
 #  - a second snapshot without one resident takes over, and that resident
 #    is no longer targeted.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
@@ -99,7 +100,8 @@ campaign "$C07" it-send-07 SEND |
 dispatches it-send-07 "$want" >"$T/d1.jsonl"
 assert_eq "$want" "$(wc -l <"$T/d1.jsonl")" "dispatch records"
 assert_eq "$want" "$(jq -r .dispatch_id "$T/d1.jsonl" | sort -u | wc -l)" "one dispatch per recipient"
-osh_it_wait_until 10 eval '[[ $(results it-send-07 | tail -1 | jq -r .state) == DISPATCHING ]]' ||
+dispatching() { [[ $(results it-send-07 | tail -1 | jq -r .state) == DISPATCHING ]]; }
+osh_it_wait_until 10 dispatching ||
         fail "no DISPATCHING result for it-send-07"
 res=$(results it-send-07 | tail -1)
 assert_eq "$want" "$(jq -r .recipients <<<"$res")" "recipients in the result"
