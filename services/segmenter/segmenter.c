@@ -33,7 +33,8 @@ const osh_cfg_entry_t seg_config_table[] = {
 };
 const size_t seg_config_table_len = sizeof(seg_config_table) / sizeof(seg_config_table[0]);
 
-#define MAX_OPEN_BATCHES 2
+#define MAX_OPEN_BATCHES  2
+#define SHUTDOWN_FLUSH_MS 3000
 
 typedef struct open_batch {
         char id[OSH_BATCH_ID_MAX];
@@ -368,6 +369,19 @@ done:
         return rc;
 }
 
+/* Waits up to timeout_ms for every queued record, in short slices so that
+ * SIGTERM is not held up by a dead broker. 0 / -1 (then the campaign stays
+ * FROZEN and is re-emitted after a restart). */
+static int flush_dispatches(osh_producer_t *p, int timeout_ms)
+{
+        rd_kafka_t *rk = osh_producer_handle(p);
+
+        for (; timeout_ms > 0 && rd_kafka_outq_len(rk) > 0 && !osh_shutdown_requested();
+             timeout_ms -= 200)
+                rd_kafka_flush(rk, 200);
+        return osh_producer_flush(p, 0);
+}
+
 /* Emits the frozen list of campaign_id exactly as stored: the same request
  * bytes and list give byte-identical records on every replay. */
 static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, seg_frozen_t *f)
@@ -390,7 +404,7 @@ static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, seg_
         for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
                 if (dispatch_one(s, &rq, f, text, line, resend))
                         goto done;
-        if (osh_producer_flush(s->prod, 30000))
+        if (flush_dispatches(s->prod, 30000))
                 goto done;
         f->state = SEG_ST_DISPATCHING;
         rc = seg_state_update(s->state_dir, f, err, sizeof(err));
@@ -727,6 +741,22 @@ int segmenter_run(segmenter_t *s)
         return 0;
 }
 
+/* Bounded shutdown even with the broker gone: what is still queued after
+ * the flush is dropped, not flushed again by the destructor. Nothing is
+ * lost for good: a campaign is marked DISPATCHING only after its records
+ * were flushed, so a restart re-emits a FROZEN one (results are
+ * informational and recomputed on request). */
+static void close_producer(osh_producer_t *p)
+{
+        if (p && osh_producer_flush(p, SHUTDOWN_FLUSH_MS)) {
+                osh_error("producer: unflushed records at shutdown, dropped");
+                rd_kafka_purge(osh_producer_handle(p),
+                               RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                osh_producer_poll(p, 100);
+        }
+        osh_producer_destroy(p);
+}
+
 void segmenter_destroy(segmenter_t *s)
 {
         int i;
@@ -735,9 +765,7 @@ void segmenter_destroy(segmenter_t *s)
                 return;
         osh_consumer_destroy(s->req_c);
         osh_consumer_destroy(s->state_c);
-        if (s->prod && osh_producer_flush(s->prod, 10000))
-                osh_error("producer: unflushed records at shutdown");
-        osh_producer_destroy(s->prod);
+        close_producer(s->prod);
         for (i = 0; i < MAX_OPEN_BATCHES; i++)
                 seg_builder_destroy(s->open[i].b);
         osh_batch_tracker_destroy(s->tracker);
