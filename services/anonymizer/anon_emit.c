@@ -230,6 +230,7 @@ int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
                 osh_error("batch %s: out of memory judging the batch", ob->id);
                 return -1;
         }
+        osh_info("batch %s complete: releasing %" PRId64 " record(s)", ob->id, st.out);
         if (send_marker(a, ob->id, end, 0, NULL) || send_records(a, ob, end, &sum) ||
             send_report(a, ob->id, end, &st) || osh_producer_flush(a->prod, 60000)) {
                 osh_error("batch %s: output not delivered; END withheld, offsets not committed",

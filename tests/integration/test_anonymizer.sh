@@ -18,7 +18,9 @@ ctl="$OSH_BIN/osh-ctl"
 P=$OSH_BOOTSTRAP_PROCESSING
 N=3000
 rules="$OSH_SOURCE_DIR/services/anonymizer/rules/rules-v1.conf"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OSH_IT_TMP/key.hex"
+# A fixed key keeps the run reproducible: with a random one, a 32-digit hex
+# 利用者ID contains some 8-digit birth date by chance in a few % of runs.
+printf '%s' 0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0 >"$OSH_IT_TMP/key.hex"
 
 count() { # TOPIC: records over all partitions
         "$ctl" watermarks --bootstrap "$P" --topic "$1" | awk '{ n += $4 - $3 } END { print n + 0 }'
