@@ -142,4 +142,21 @@ assert_eq "" "$(jq -r --arg u "$gone" '.recipients[] | select(.user_id == $u) | 
         "$T/d3.jsonl")" "the missing resident is no longer targeted"
 assert_eq B-IT-2 "$(results it-send-07b | tail -1 | jq -r .snapshot_batch_id)" "result names B-IT-2"
 
+# ---- kill -9 and restart: the newest snapshot again, frozen lists kept ----
+osh_it_kill_service seg
+osh_it_start_service seg segmenter --kafka.bootstrap.servers="$B" --state.dir="$T/state" \
+        --exclusion.file="$T/excluded.txt" --min.audience=1 --heartbeat.interval=1s \
+        --kafka.session.timeout.ms=6000
+osh_it_wait_until 20 log_has "state caught up: 599 residents" || fail "restart: not on B-IT-2"
+read -r _ certain possible _ excluded nodest optout _ < <(grep '^07-' "$T/expected2.txt")
+jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$C07" |
+        "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+campaign "$C07" it-send-07 SEND |
+        "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+dispatches it-send-07 $((3 * want + want2)) >"$T/d4.jsonl"
+assert_eq $((3 * want)) "$(wc -l <"$T/d4.jsonl")" "it-send-07 re-emitted after the restart"
+assert_eq "$want" "$(sort -u "$T/d4.jsonl" | wc -l)" "the frozen list survived kill -9 unchanged"
+got=$(results seed-07-specific-health-checkup | tail -1 | jq -r '"\(.snapshot_batch_id) \(.certain) \(.possible) \(.suppressed_by_reason.excluded) \(.suppressed_by_reason.no_destination) \(.suppressed_by_reason.opt_out)"')
+assert_eq "B-IT-2 $certain $possible $excluded $nodest $optout" "$got" "preview after the restart"
+
 osh_it_stop_service seg
