@@ -36,3 +36,9 @@ head=$(kcat -C -b "$OSH_BOOTSTRAP_CLOUD" -t batch.control.v1 -o beginning -c 1 -
         head -c 10 | od -An -tx1 | tr -d ' \n')
 le=$(sed 's/../& /g' <<<"$fp" | awk '{for (i = NF; i >= 1; i--) printf "%s", $i}')
 assert_eq "c301$le" "$head" "single-object header"
+
+# Bytes with zero bytes survive both directions (flag bitsets are full of them).
+printf '%s\n' '{"user_id":"u1","batch_id":"b","reference_date":20415,"flags":"\u0000\u0005\u0000"}' |
+        "$ctl" produce --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic resident.abstracted.v1 2>/dev/null
+out=$("$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic resident.abstracted.v1 --count 1)
+assert_contains "$out" '"flags":"\u0000\u0005\u0000"' "NUL bytes kept"

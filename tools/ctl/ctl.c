@@ -220,7 +220,7 @@ static json_t *value_json(const rd_kafka_message_t *m)
         if (osh_serde_decode(NULL, m->payload, m->len, &v, &w, errstr, sizeof(errstr)))
                 return json_pack("{s:s}", "decode_error", errstr);
         avro_value_to_json(&v, 1, &text);
-        j = text ? json_loads(text, 0, NULL) : NULL;
+        j = text ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL;
         free(text);
         avro_value_decref(&v);
         return j ? j : json_pack("{s:s}", "decode_error", "not representable as JSON");
