@@ -34,21 +34,34 @@ osh_consumer_t *rb_source_consumer(const rb_config_t *rc, const osh_service_t *s
         return osh_consumer_new(conf, rc->group_id, topics, n, &svc->replay, errstr, errstr_size);
 }
 
-void rb_store(osh_consumer_t *c, const rb_tpart_t *p, int64_t next)
+void rb_store(osh_consumer_t *c, rb_tpart_t *p, int64_t next)
 {
-        rd_kafka_topic_partition_list_t *l;
+        (void)c;
+        if (next >= 0)
+                rb_tpart_defer_store(p, next);
+}
+
+static void add_store(rb_tpart_t *p, int64_t next, void *opaque)
+{
+        rd_kafka_topic_partition_list_add(opaque, rb_tpart_topic(p), rb_tpart_partition(p))
+            ->offset = next;
+}
+
+void rb_store_flush(osh_consumer_t *c, rb_track_t *t)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
         rd_kafka_resp_err_t err;
 
-        if (next < 0)
-                return;
-        l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, rb_tpart_topic(p), rb_tpart_partition(p))->offset =
-            next;
-        err = rd_kafka_offsets_store(osh_consumer_handle(c), l);
-        if (err || l->elems[0].err)
-                osh_debug("store %s[%" PRId32 "]@%" PRId64 ": %s", rb_tpart_topic(p),
-                          rb_tpart_partition(p), next,
-                          rd_kafka_err2str(err ? err : l->elems[0].err));
+        rb_track_take_stores(t, add_store, l);
+        if (l->cnt) {
+                err = rd_kafka_offsets_store(osh_consumer_handle(c), l);
+                for (int i = 0; i < l->cnt; i++)
+                        if (err || l->elems[i].err)
+                                osh_debug("store %s[%" PRId32 "]@%" PRId64 ": %s",
+                                          l->elems[i].topic, l->elems[i].partition,
+                                          l->elems[i].offset,
+                                          rd_kafka_err2str(err ? err : l->elems[i].err));
+        }
         rd_kafka_topic_partition_list_destroy(l);
 }
 

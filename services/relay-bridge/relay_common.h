@@ -18,10 +18,13 @@ typedef struct rb_counts {
 osh_consumer_t *rb_source_consumer(const rb_config_t *rc, const osh_service_t *svc, char *errstr,
                                    size_t errstr_size);
 
-/* Stores next (the next offset to read) for p's partition; next < 0 is a
- * no-op. Failures (partition no longer assigned) only log at debug: the
- * record is then re-read and finishes again. */
-void rb_store(osh_consumer_t *c, const rb_tpart_t *p, int64_t next);
+/* Marks next (the next offset to read) for storing on p's partition;
+ * next < 0 is a no-op. rb_store_flush() hands everything marked to
+ * librdkafka in one call (cheap when nothing is marked). Failures
+ * (partition no longer assigned) only log at debug: the records are then
+ * re-read and finish again. */
+void rb_store(osh_consumer_t *c, rb_tpart_t *p, int64_t next);
+void rb_store_flush(osh_consumer_t *c, rb_track_t *t);
 
 /* Logs (topic, partition, offset and reason: never the payload) and counts
  * one refused record. */

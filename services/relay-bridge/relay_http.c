@@ -96,6 +96,7 @@ static void record(const rb_config_t *rc, osh_service_t *svc, json_t *doc, int o
 int rb_probe(const rb_config_t *rc, osh_service_t *svc, osh_http_client_t *http, const char *url)
 {
         static uint64_t n;
+        static int last_ok = 1; /* log transitions, not every failed probe */
         char id[128], source[128], errstr[256] = "";
         Osh__ProbeRequest req = OSH__PROBE_REQUEST__INIT;
         Osh__ProbeResponse *pr = NULL;
@@ -127,8 +128,12 @@ int rb_probe(const rb_config_t *rc, osh_service_t *svc, osh_http_client_t *http,
         json_object_set_new(doc, "http_status", json_integer(resp.status));
         if (!pr) {
                 json_object_set_new(doc, "error", json_string(errstr));
-                osh_warn("probe %s failed: %s", id, errstr);
+                if (last_ok)
+                        osh_warn("probe %s failed: %s (logged again when it recovers)", id, errstr);
+        } else if (!last_ok) {
+                osh_info("probe %s answered again", id);
         }
+        last_ok = pr != NULL;
         record(rc, svc, doc, pr != NULL, rb_now_ms() - t0);
         json_decref(doc);
         osh_http_response_free(&resp);

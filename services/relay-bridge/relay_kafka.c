@@ -215,6 +215,8 @@ static void k2k_close(k2k_t *k)
         if (k->dlq && osh_producer_flush(k->dlq, 30000))
                 k->failed = 1;
         osh_producer_destroy(k->dlq);
+        if (k->cons && k->track && !k->failed)
+                rb_store_flush(k->cons, k->track);
         osh_consumer_destroy(k->cons);
         rb_track_destroy(k->track);
 }
@@ -241,6 +243,7 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
                 osh_producer_poll(k.prod, 0);
                 if (k.dlq)
                         osh_producer_poll(k.dlq, 0);
+                rb_store_flush(k.cons, k.track);
                 if (rb_now_ms() >= next_hb) {
                         rb_publish_counts(svc, k.cons, &k.cnt);
                         next_hb = rb_now_ms() + 1000;

@@ -13,6 +13,7 @@ struct rb_tpart {
         int64_t done_mark; /* everything <= this is finished (-1: none) */
         int64_t stored;    /* last offset returned for storing (-1: none) */
         int64_t mark;      /* caller's */
+        int64_t to_store;  /* deferred store (-1: none) */
         struct rb_tpart *next;
 };
 
@@ -57,6 +58,7 @@ rb_tpart_t *rb_track_part(rb_track_t *t, const char *topic, int32_t partition)
         p->done_mark = -1;
         p->stored = -1;
         p->mark = -1;
+        p->to_store = -1;
         p->next = t->parts;
         t->parts = p;
         return p;
@@ -80,6 +82,23 @@ int64_t rb_tpart_mark(const rb_tpart_t *p)
 void rb_tpart_set_mark(rb_tpart_t *p, int64_t mark)
 {
         p->mark = mark;
+}
+
+void rb_tpart_defer_store(rb_tpart_t *p, int64_t next)
+{
+        if (next > p->to_store)
+                p->to_store = next;
+}
+
+void rb_track_take_stores(rb_track_t *t, void (*fn)(rb_tpart_t *p, int64_t next, void *opaque),
+                          void *opaque)
+{
+        for (struct rb_tpart *p = t->parts; p; p = p->next) {
+                if (p->to_store < 0)
+                        continue;
+                fn(p, p->to_store, opaque);
+                p->to_store = -1;
+        }
 }
 
 uint64_t rb_tpart_pending(const rb_tpart_t *p)

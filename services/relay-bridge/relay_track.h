@@ -37,6 +37,12 @@ int64_t rb_track_done_through(rb_tpart_t *p, int64_t through);
  * offset already in its spool here); -1 until set. */
 int64_t rb_tpart_mark(const rb_tpart_t *p);
 void rb_tpart_set_mark(rb_tpart_t *p, int64_t mark);
+/* Offsets waiting to be stored, batched so the hot path does not call
+ * librdkafka per record: rb_tpart_defer_store() keeps the highest; then
+ * rb_track_take_stores() calls fn once per partition that has one. */
+void rb_tpart_defer_store(rb_tpart_t *p, int64_t next);
+void rb_track_take_stores(rb_track_t *t, void (*fn)(rb_tpart_t *p, int64_t next, void *opaque),
+                          void *opaque);
 /* Pending records of the partition. */
 uint64_t rb_tpart_pending(const rb_tpart_t *p);
 

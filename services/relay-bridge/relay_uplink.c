@@ -378,6 +378,8 @@ static void uplink_close(uplink_t *u)
 {
         if (u->spool && u->batch)
                 flush(u); /* consumed but unsent: durable now, skipped on restart */
+        if (u->cons && u->track)
+                rb_store_flush(u->cons, u->track);
         osh_consumer_destroy(u->cons);
         osh_spool_close(u->spool);
         osh_http_client_destroy(u->http);
@@ -422,6 +424,7 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
                     rb_now_ms() - rb_batch_started(u.batch) >= rc->linger_ms)
                         flush(&u);
                 send_step(&u);
+                rb_store_flush(u.cons, u.track);
                 if (rc->probe_interval_ms > 0 && rb_now_ms() >= u.next_probe_ms) {
                         rb_probe(rc, svc, u.http, u.probe_url);
                         u.next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
