@@ -28,6 +28,7 @@ struct disp_core {
         void *opaque;
         const disp_channel_t *chan[DISP_CH__CNT];
         disp_bucket_t bucket[DISP_CH__CNT];
+        int64_t reserved[DISP_CH__CNT]; /* next token slot promised to a held job */
         osh_http_client_t *http;
         campaign_t *camp;
         size_t ncamp;
@@ -193,15 +194,31 @@ static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t l
         return 0;
 }
 
-/* Waits for the channel's token bucket (one token per provider request). */
-static void pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests)
-{
-        int64_t wait;
+#define PACE_SLEEP_MAX_MS 200
 
-        while ((wait = disp_bucket_take(&c->bucket[ch], (double)requests,
-                                        c->clock.now_ms(c->clock.opaque))) > 0 &&
-               !osh_shutdown_requested())
+/* Takes the channel's tokens (one per provider request), sleeping for short
+ * waits. Returns 0 to send now, or the epoch ms to hold the job until: a
+ * long wait (a slow channel must not stall the others) or a shutdown. Held
+ * jobs get staggered slots so they do not all wake at once; a job coming
+ * back from the queue (queued) uses its slot instead of queueing again. */
+static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int queued)
+{
+        disp_bucket_t *b = &c->bucket[ch];
+        int64_t now, wait, slot;
+
+        for (;;) {
+                now = c->clock.now_ms(c->clock.opaque);
+                if (!queued && c->reserved[ch] > now) /* held jobs are ahead: queue up */
+                        wait = c->reserved[ch] - now;
+                else if ((wait = disp_bucket_take(b, (double)requests, now)) == 0)
+                        return 0;
+                if (wait > PACE_SLEEP_MAX_MS || osh_shutdown_requested())
+                        break;
                 c->clock.sleep_ms(c->clock.opaque, wait);
+        }
+        slot = c->reserved[ch] > now + wait ? c->reserved[ch] : now + wait;
+        c->reserved[ch] = slot + (int64_t)((double)requests / b->rate_per_ms);
+        return slot;
 }
 
 static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t len,
@@ -234,9 +251,9 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
 
 /* Sends job now unless it must wait; settles the outcome in the ledger. */
 static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len, unsigned n,
-                   int64_t first)
+                   int64_t first, int queued)
 {
-        int64_t now = c->clock.now_ms(c->clock.opaque), quiet;
+        int64_t now = c->clock.now_ms(c->clock.opaque), quiet, due;
         const disp_channel_t *ch = c->chan[job->channel];
         const disp_chan_conf_t *cc = &c->conf->chan[job->channel];
         disp_send_req_t req = {job->key,    job->campaign_id, job->title,   job->rcpt,
@@ -266,8 +283,13 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
                 return fail_perm(c, job, "", err[0] ? err : "out of memory", n);
         }
         free(text);
-        pace(c, job->channel,
-             job->channel == DISP_CH_LINE ? (job->n_rcpt + 499) / 500 : job->n_rcpt * parts.n);
+        due = pace(c, job->channel,
+                   job->channel == DISP_CH_LINE ? (job->n_rcpt + 499) / 500 : job->n_rcpt * parts.n,
+                   queued);
+        if (due) {
+                disp_parts_free(&parts);
+                return hold(c, job, rec, len, due, first, n, "", "rate limit");
+        }
         d = ch->send(c->http, cc, &req, &parts, &res);
         disp_parts_free(&parts);
         rc = settle(c, job, rec, len, d, &res, n, first);
@@ -292,7 +314,7 @@ int disp_core_handle(disp_core_t *c, const void *rec, size_t len, const char *ke
         if (disp_ledger_final(c->ledger, job.key) || disp_ledger_is_pending(c->ledger, job.key)) {
                 c->st.duplicates++; /* a replay: already settled or already queued */
         } else {
-                rc = attempt(c, &job, rec, len, 0, c->clock.now_ms(c->clock.opaque));
+                rc = attempt(c, &job, rec, len, 0, c->clock.now_ms(c->clock.opaque), 0);
         }
         disp_job_free(&job);
         return rc;
@@ -325,7 +347,7 @@ int64_t disp_core_tick(disp_core_t *c, int max)
                         snprintf(job.key, sizeof(job.key), "%s", p->key);
                         rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM", NULL);
                 } else {
-                        rc = attempt(c, &job, rec, len, n, first);
+                        rc = attempt(c, &job, rec, len, n, first, 1);
                 }
                 disp_job_free(&job);
                 free(rec);

@@ -32,7 +32,6 @@ total=$((20 + 1 + 1 + 1 + 3 + 2 + 3 + 1 + 1))
 disp_start disp
 disp_wait_finals "$total"
 finals=$(disp_finals)
-disp_statuses | jq -c 'select(.status=="FAILED_PERM") | [.dispatch_id, .provider_code, .detail]' >&2
 assert_eq "$total" "$(wc -l <<<"$finals")" "every dispatch settled"
 assert_eq 4 "$(grep -c FAILED_PERM <<<"$finals")" "D-bad, D-x-bad, D-x-long fail for good; D-mixed partly: $finals"
 assert_contains "$finals" "D-bad FAILED_PERM"

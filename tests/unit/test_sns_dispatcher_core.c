@@ -259,6 +259,32 @@ static void test_too_long_is_refused(void **state)
         assert_non_null(strstr(w->last_detail, "channel allows 2"));
 }
 
+static void test_rate_limit_holds_in_slots(void **state)
+{
+        world_t *w = *state;
+        int64_t wait;
+
+        close_core(w);
+        w->conf.rate[DISP_CH_LINE] = "1/s:1";
+        open_core(w);
+        handle(w, "D-a", "a", 0, 0, 1);
+        handle(w, "D-b", "b", 0, 0, 1); /* no token: held, not slept on */
+        handle(w, "D-c", "c", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        assert_int_equal(w->now, T0);
+        assert_non_null(strstr(w->last_detail, "rate limit"));
+        assert_int_equal(disp_ledger_pending_count(w->ledger), 2);
+        wait = disp_core_tick(w->core, 10);
+        assert_in_range(wait, 999, 1001);
+        w->now += wait;
+        wait = disp_core_tick(w->core, 10); /* one per slot */
+        assert_in_range(wait, 999, 1001);
+        assert_int_equal(w->sends, 2);
+        w->now += wait;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_int_equal(w->sends, 3);
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -279,6 +305,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_quiet_hours_hold_and_critical_override, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_too_long_is_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rate_limit_holds_in_slots, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
