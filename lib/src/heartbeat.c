@@ -279,7 +279,10 @@ void osh_heartbeat_destroy(osh_heartbeat_t *hb)
         if (hb->producer) {
                 osh_heartbeat_set_state(hb, OSH_STATE_STOPPED);
                 osh_heartbeat_emit(hb);
-                osh_producer_flush(hb->producer, 5000);
+                /* A heartbeat is worth a short wait, not a slow shutdown when
+                 * the broker is gone: drop what is still queued. */
+                if (osh_producer_flush(hb->producer, 2000))
+                        osh_producer_purge(hb->producer);
                 osh_producer_destroy(hb->producer);
         }
         pthread_cond_destroy(&hb->wake);

@@ -205,6 +205,16 @@ int osh_producer_flush(osh_producer_t *p, int timeout_ms)
         return 0;
 }
 
+void osh_producer_purge(osh_producer_t *p)
+{
+        int left = rd_kafka_outq_len(p->rk);
+
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+        if (left > 0)
+                osh_warn("purged %d undelivered message(s)", left);
+}
+
 void osh_producer_stats(const osh_producer_t *p, osh_producer_stats_t *out)
 {
         out->produced = __atomic_load_n(&p->produced, __ATOMIC_RELAXED);

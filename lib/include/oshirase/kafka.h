@@ -71,6 +71,9 @@ void osh_producer_poll(osh_producer_t *p, int timeout_ms);
 /* Waits for every queued message; -1 (and logs) if any is still queued or
  * if a delivery failed since creation. */
 int osh_producer_flush(osh_producer_t *p, int timeout_ms);
+/* Drops every queued and in-flight message (their delivery reports say
+ * purged), for a shutdown that must not wait on a dead broker. */
+void osh_producer_purge(osh_producer_t *p);
 void osh_producer_stats(const osh_producer_t *p, osh_producer_stats_t *out);
 rd_kafka_t *osh_producer_handle(osh_producer_t *p);
 /* Flushes (bounded wait) and frees. NULL ok. */
