@@ -235,7 +235,8 @@ static int scan(osh_spool_t *sp, struct spool_entry **out, size_t *n)
                 v[cnt++].size = (uint64_t)st.st_size;
         }
         closedir(d);
-        qsort(v, cnt, sizeof(*v), cmp_entry);
+        if (cnt > 1)
+                qsort(v, cnt, sizeof(*v), cmp_entry);
         *out = v;
         *n = cnt;
         return 0;
