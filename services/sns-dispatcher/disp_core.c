@@ -160,19 +160,46 @@ static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, co
         return 0;
 }
 
-/* Text as the resident sees it: rendered, normalised, test-marked. */
+/* Chat channels have no subject: the title becomes the 【title】 first line
+ * (unless the text already starts with it). E-mail and webhooks carry the
+ * title separately. Caller frees. */
+static char *with_title(const disp_job_t *job, char *text)
+{
+        size_t tl = strlen(job->title), n = tl + strlen(text) + 16;
+        char *out;
+
+        if (!tl || job->channel == DISP_CH_EMAIL || job->channel == DISP_CH_WEBHOOK)
+                return text;
+        out = malloc(n);
+        if (out) {
+                snprintf(out, n, "【%s】", job->title);
+                if (!strncmp(text, out, strlen(out))) {
+                        free(out);
+                        return text;
+                }
+                snprintf(out, n, "【%s】\n%s", job->title, text);
+        }
+        free(text);
+        return out;
+}
+
+/* Text as the resident sees it: rendered, titled, normalised, test-marked. */
 static char *render(disp_core_t *c, disp_job_t *job, char *err, size_t err_size)
 {
-        char *tpl, *out, *norm;
+        char *tpl, *out = NULL, *norm;
 
-        if (job->text[0] || !job->template_name[0])
-                return disp_text_normalise(job->text, job->test);
-        tpl = disp_template_load(c->conf->templates_dir ? c->conf->templates_dir : "templates",
-                                 job->template_name, err, err_size);
-        if (!tpl)
-                return NULL;
-        out = disp_template_render(tpl, strlen(tpl), disp_job_var, job, err, err_size);
-        free(tpl);
+        if (job->text[0] || !job->template_name[0]) {
+                out = strdup(job->text);
+                out = out ? with_title(job, out) : NULL; /* templates carry their own */
+        } else {
+                tpl = disp_template_load(c->conf->templates_dir ? c->conf->templates_dir
+                                                                : "templates",
+                                         job->template_name, err, err_size);
+                if (!tpl)
+                        return NULL;
+                out = disp_template_render(tpl, strlen(tpl), disp_job_var, job, err, err_size);
+                free(tpl);
+        }
         if (!out)
                 return NULL;
         norm = disp_text_normalise(out, job->test);

@@ -129,8 +129,8 @@ static void test_retry_key_is_deterministic_uuid(void **state)
         assert_string_not_equal(a, c);
         assert_int_equal(strlen(a), 36);
         assert_int_equal(a[8], '-');
-        assert_int_equal(a[14], '5');                     /* version */
-        assert_non_null(strchr("89ab", a[19]));           /* variant */
+        assert_int_equal(a[14], '5');           /* version */
+        assert_non_null(strchr("89ab", a[19])); /* variant */
 }
 
 static const char *vars(void *opaque, const char *name, size_t len)
@@ -171,16 +171,16 @@ static void test_seed_templates_render(void **state)
         char err[256];
 
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-                char *t = disp_template_load(OSH_SOURCE_DIR "/templates", names[i], err,
-                                             sizeof(err));
+                char *t =
+                    disp_template_load(OSH_SOURCE_DIR "/templates", names[i], err, sizeof(err));
                 assert_non_null(t);
                 assert_true(!strncmp(t, "【", strlen("【")));
                 assert_non_null(strstr(t, "・"));
                 assert_non_null(strstr(t, "：")); /* ・label：value bullets */
                 free(t);
         }
-        assert_null(disp_template_load(OSH_SOURCE_DIR "/templates", "../etc/passwd", err,
-                                       sizeof(err)));
+        assert_null(
+            disp_template_load(OSH_SOURCE_DIR "/templates", "../etc/passwd", err, sizeof(err)));
 }
 
 static void test_token_bucket(void **state)
@@ -205,7 +205,7 @@ static void test_token_bucket(void **state)
         assert_int_equal(disp_bucket_parse("abc", &b, 0), -1);
 }
 
-#define JST(h, m) ((((int64_t)(h) - 9) * 60 + (m)) * 60000 + 20000LL * 86400000)
+#define JST(h, m) ((((int64_t)(h)-9) * 60 + (m)) * 60000 + 20000LL * 86400000)
 
 static void test_quiet_hours(void **state)
 {

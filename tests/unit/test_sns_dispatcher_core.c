@@ -22,10 +22,10 @@
 
 typedef struct world {
         int64_t now;
-        int sends;              /* calls to the channel's send */
+        int sends;                /* calls to the channel's send */
         osh_delivery_t script[8]; /* outcomes, then OK */
         int64_t retry_after;
-        char last_status[32], last_detail[256];
+        char last_status[32], last_detail[256], last_text[256];
         int statuses;
         char path[64];
         disp_ledger_t *ledger;
@@ -52,8 +52,11 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
         osh_delivery_t d = W->sends < 8 ? W->script[W->sends] : OSH_DELIVERY_OK;
 
         W->sends++;
+        snprintf(W->last_text, sizeof(W->last_text), "%s", parts->n ? parts->part[0] : "");
         snprintf(res->code, sizeof(res->code), "%s",
-                 d == OSH_DELIVERY_OK ? "200" : d == OSH_DELIVERY_RETRY ? "429" : "400");
+                 d == OSH_DELIVERY_OK      ? "200"
+                 : d == OSH_DELIVERY_RETRY ? "429"
+                                           : "400");
         res->retry_after_ms = d == OSH_DELIVERY_RETRY ? W->retry_after : 0;
         if (d == OSH_DELIVERY_OK)
                 res->n_ok = req->n_rcpt;
@@ -99,8 +102,8 @@ static int setup(void **state)
         w->now = T0;
         snprintf(w->path, sizeof(w->path), "/tmp/disp-ut-ledger.XXXXXX");
         close(mkstemp(w->path));
-        w->conf.chan[DISP_CH_LINE] = (disp_chan_conf_t){.url = "http://stub", .max_chars = 20,
-                                                        .max_parts = 2, .timeout_ms = 1000};
+        w->conf.chan[DISP_CH_LINE] = (disp_chan_conf_t){
+            .url = "http://stub", .max_chars = 20, .max_parts = 2, .timeout_ms = 1000};
         w->conf.rate[DISP_CH_LINE] = "0";
         w->conf.retry_base_ms = 1000;
         w->conf.retry_max_ms = 8000;
@@ -124,6 +127,8 @@ static int teardown(void **state)
 }
 
 /* A notify.dispatch.v1 record as the segmenter writes it. */
+static const char *record_title = "";
+
 static void *record(const char *id, const char *text, int critical, int resend, int64_t created,
                     size_t *len)
 {
@@ -137,6 +142,8 @@ static void *record(const char *id, const char *text, int critical, int resend, 
         osh_value_set_string(&v, "campaign_id", "C-1");
         osh_value_set_enum(&v, "channel", "LINE");
         osh_value_set_string(&v, "text", text);
+        osh_value_set_string(&v, "title", record_title);
+        osh_value_set_bool(&v, "test", !strcmp(id, "D-test"));
         osh_value_set_bool(&v, "critical", critical);
         osh_value_set_bool(&v, "resend", resend);
         osh_value_set_long(&v, "created_at", created);
@@ -285,6 +292,19 @@ static void test_rate_limit_holds_in_slots(void **state)
         assert_int_equal(w->sends, 3);
 }
 
+static void test_title_and_test_marker(void **state)
+{
+        world_t *w = *state;
+
+        w->conf.chan[DISP_CH_LINE].max_chars = 100;
+        record_title = "健診";
+        handle(w, "D-test", "受診は１２月まで", 0, 0, 1);
+        assert_string_equal(w->last_text, "■テスト送信■\n【健診】\n受診は12月まで");
+        handle(w, "D-t2", "【健診】\n本文", 0, 0, 1); /* already titled */
+        assert_string_equal(w->last_text, "【健診】\n本文");
+        record_title = "";
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -306,6 +326,7 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(test_too_long_is_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rate_limit_holds_in_slots, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_title_and_test_marker, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
