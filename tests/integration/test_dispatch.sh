@@ -3,8 +3,10 @@
 # (aiosmtpd). Every dispatch settles SENT (or FAILED_PERM with a reason),
 # each resident appears exactly once in the fake's log, and a replay of
 # notify.dispatch.v1 from the earliest offset sends nothing again.
-. "$(dirname "$0")/lib/harness.sh"
-. "$(dirname "$0")/lib/dispatch.sh"
+# shellcheck source=lib/harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
+# shellcheck source=lib/dispatch.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/dispatch.sh"
 osh_it_begin
 osh_it_start_broker
 disp_start_fakes --fail.invalid "$(disp_uid 999),4040"
@@ -53,7 +55,7 @@ assert_eq 1 "$(jq -r 'select(.provider=="twitter") | .to' "$log" | wc -l)"
 assert_eq 1 "$(jq -r 'select(.provider=="facebook") | .to' "$log" | wc -l)"
 
 # E-mail: the real SMTP server stored both, UTF-8 body, digits half-width.
-osh_it_wait_until 10 bash -c "(( \$(ls '$DISP_MAILDIR/new' | wc -l) >= 2 ))" || fail "mails missing"
+osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 2 ))" || fail "mails missing"
 mails=$(for f in "$DISP_MAILDIR"/new/*; do /usr/bin/python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(m["To"], m.get_payload(decode=True).decode("utf-8"))' "$f"; done)
 assert_contains "$mails" "<resident1@example.jp> 【お知らせ】メール 0123 1"
 assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 0123 2"
@@ -70,5 +72,5 @@ disp_wait_in disp2 "$total"
 sleep 1
 assert_eq "$before" "$(wc -l <"$log")" "replay sent nothing"
 assert_contains "$(cat "$(osh_it_log disp2)")" "duplicates=$total"
-assert_eq 2 "$(ls "$DISP_MAILDIR/new" | wc -l)" "no mail sent twice"
+assert_eq 2 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
 osh_it_stop_service disp2

@@ -2,11 +2,13 @@
 # kill -9 in the middle of sending, restart on the same ledger: everything
 # is sent, nothing twice (ledger before offset commit; LINE's retry key and
 # the webhook's Idempotency-Key cover a crash between send and ledger write).
-. "$(dirname "$0")/lib/harness.sh"
-. "$(dirname "$0")/lib/dispatch.sh"
+# shellcheck source=lib/harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
+# shellcheck source=lib/dispatch.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/dispatch.sh"
 osh_it_begin
 osh_it_start_broker
-disp_start_fakes
+disp_start_fakes --fail.error_rate 0 # no injected failures here
 
 {
         for i in $(seq 1 300); do disp_rec "K-push-$i" LINE "【お知らせ】$i" "$(disp_uid "$i")"; done

@@ -3,8 +3,10 @@
 # random 500s and answers lost after the provider accepted the message. Every
 # dispatch still ends SENT or FAILED_PERM, none is lost, and thanks to
 # X-Line-Retry-Key / Idempotency-Key no resident receives anything twice.
-. "$(dirname "$0")/lib/harness.sh"
-. "$(dirname "$0")/lib/dispatch.sh"
+# shellcheck source=lib/harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
+# shellcheck source=lib/dispatch.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/dispatch.sh"
 osh_it_begin
 osh_it_start_broker
 disp_start_fakes --fail.outage 0-8 --fail.storm 8-11 --fail.error_rate 0.15 --fail.ack_loss 0.15 \
