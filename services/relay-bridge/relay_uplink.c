@@ -10,8 +10,13 @@
  *
  * After a crash the spool still holds unacknowledged batches; records the
  * consumer reads again that are already spooled (offset <= the partition's
- * spool mark) are not batched twice, only tracked until their Ack. */
+ * spool mark) are not batched twice, only tracked until their Ack.
+ *
+ * Threads: the main thread consumes, batches and spools; a sender thread
+ * POSTs the spool, so the link and the consumer overlap. u->mu guards the
+ * spool, the tracker and the counters; nobody holds it during a request. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +37,13 @@ typedef struct uplink {
         osh_consumer_t *cons;
         rb_track_t *track;
         osh_spool_t *spool;
-        osh_http_client_t *http;
+        osh_http_client_t *http;       /* sender thread's */
+        osh_http_client_t *probe_http; /* main thread's */
         rb_batch_t *batch;
+        pthread_t sender;
+        pthread_mutex_t mu;
+        pthread_cond_t cv; /* a batch was spooled, or stop */
+        int sender_started, stop;
         rb_counts_t cnt;
         unsigned attempt, rnd;
         int64_t next_try_ms, next_probe_ms;
@@ -168,8 +178,8 @@ static void classify(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
         }
 }
 
-/* Sends the oldest spooled batch if one is due. */
-static void send_step(uplink_t *u)
+/* Sends the oldest spooled batch if one is due: 1 if it tried, 0 if not. */
+static int send_one(uplink_t *u)
 {
         osh_http_response_t resp;
         Osh__TransferBatch *b;
@@ -177,27 +187,52 @@ static void send_step(uplink_t *u)
         uint8_t *data;
         size_t len;
         uint64_t seq;
-        int rc;
+        int rc = 1;
 
-        if (rb_now_ms() < u->next_try_ms)
-                return;
-        rc = osh_spool_peek(u->spool, &seq, &data, &len, errstr, sizeof(errstr));
-        if (rc) {
-                if (rc < 0)
-                        osh_error("%s", errstr);
-                return;
-        }
+        pthread_mutex_lock(&u->mu);
+        if (rb_now_ms() >= u->next_try_ms)
+                rc = osh_spool_peek(u->spool, &seq, &data, &len, errstr, sizeof(errstr));
+        if (rc < 0)
+                osh_error("%s", errstr);
+        pthread_mutex_unlock(&u->mu);
+        if (rc)
+                return 0;
         b = osh_transfer_unpack(data, len, NULL, errstr, sizeof(errstr));
-        if (!b) {
+        if (b)
+                rb_post(u->rc, u->http, u->url, "/v1/batches", seq, data, len, &resp);
+        pthread_mutex_lock(&u->mu);
+        if (b)
+                classify(u, seq, b, &resp);
+        else
                 reject_head(u, seq, NULL, errstr); /* cannot happen unless the disk lies */
-                free(data);
-                return;
-        }
-        rb_post(u->rc, u->http, u->url, "/v1/batches", seq, data, len, &resp);
-        classify(u, seq, b, &resp);
-        osh_http_response_free(&resp);
+        pthread_mutex_unlock(&u->mu);
+        if (b)
+                osh_http_response_free(&resp);
         osh_transfer_batch_free(b);
         free(data);
+        return 1;
+}
+
+static void *sender_main(void *opaque)
+{
+        uplink_t *u = opaque;
+        struct timespec ts;
+
+        while (!__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE)) {
+                if (send_one(u))
+                        continue;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 50 * 1000000L; /* also re-checks a due retry */
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_mutex_lock(&u->mu);
+                if (!u->stop)
+                        pthread_cond_timedwait(&u->cv, &u->mu, &ts);
+                pthread_mutex_unlock(&u->mu);
+        }
+        return NULL;
 }
 
 /* ---- batching --------------------------------------------------------- */
@@ -222,6 +257,7 @@ static int flush(uplink_t *u)
         if (osh_spool_append(u->spool, rb_batch_seq(u->batch), buf, len, errstr, sizeof(errstr)))
                 goto done;
         rb_batch_clear(u->batch);
+        pthread_cond_signal(&u->cv);
         rc = 0;
 done:
         if (rc && errstr[0] && !osh_spool_would_overflow(u->spool, len))
@@ -357,7 +393,8 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
             rb_batch_new(osh_segment_name(u->rc->from), osh_segment_name(u->rc->to),
                          u->rc->instance, (size_t)u->rc->max_records, (size_t)u->rc->max_bytes);
         u->http = osh_http_client_new(&tls);
-        if (!u->track || !u->batch || !u->http) {
+        u->probe_http = osh_http_client_new(&tls);
+        if (!u->track || !u->batch || !u->http || !u->probe_http) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -371,11 +408,25 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
                          " bytes waiting from before; sending them first",
                          u->rc->spool_dir, st.count, st.bytes);
         u->cons = rb_source_consumer(u->rc, u->svc, errstr, errstr_size);
-        return u->cons ? 0 : -1;
+        if (!u->cons)
+                return -1;
+        if (pthread_create(&u->sender, NULL, sender_main, u)) {
+                snprintf(errstr, errstr_size, "cannot start the sender thread");
+                return -1;
+        }
+        u->sender_started = 1;
+        return 0;
 }
 
 static void uplink_close(uplink_t *u)
 {
+        if (u->sender_started) { /* waits for a request in flight (uplink.timeout) */
+                pthread_mutex_lock(&u->mu);
+                __atomic_store_n(&u->stop, 1, __ATOMIC_RELEASE);
+                pthread_cond_signal(&u->cv);
+                pthread_mutex_unlock(&u->mu);
+                pthread_join(u->sender, NULL);
+        }
         if (u->spool && u->batch)
                 flush(u); /* consumed but unsent: durable now, skipped on restart */
         if (u->cons && u->track)
@@ -383,28 +434,26 @@ static void uplink_close(uplink_t *u)
         osh_consumer_destroy(u->cons);
         osh_spool_close(u->spool);
         osh_http_client_destroy(u->http);
+        osh_http_client_destroy(u->probe_http);
         rb_batch_destroy(u->batch);
         rb_track_destroy(u->track);
 }
 
 static int poll_timeout(const uplink_t *u)
 {
-        int64_t now = rb_now_ms(), t = 100;
-        osh_spool_stats_t st;
+        int64_t t = 100;
 
-        osh_spool_stats(u->spool, &st);
         if (rb_batch_count(u->batch)) {
-                int64_t left = rb_batch_started(u->batch) + u->rc->linger_ms - now;
+                int64_t left = rb_batch_started(u->batch) + u->rc->linger_ms - rb_now_ms();
                 t = left < t ? left : t;
         }
-        if (st.count && u->next_try_ms - now < t)
-                t = u->next_try_ms - now;
         return t < 0 ? 0 : (int)t;
 }
 
 int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
 {
-        uplink_t u = {.rc = rc, .svc = svc};
+        uplink_t u = {
+            .rc = rc, .svc = svc, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
         char errstr[512];
         int64_t next_state = 0;
 
@@ -416,22 +465,23 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
         osh_service_ready(svc);
         while (!osh_shutdown_requested()) {
                 rd_kafka_message_t *m = osh_consumer_poll(u.cons, poll_timeout(&u));
-                if (m) {
+                pthread_mutex_lock(&u.mu);
+                if (m)
                         handle(&u, m);
-                        rd_kafka_message_destroy(m);
-                }
                 if (rb_batch_count(u.batch) &&
                     rb_now_ms() - rb_batch_started(u.batch) >= rc->linger_ms)
                         flush(&u);
-                send_step(&u);
                 rb_store_flush(u.cons, u.track);
-                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u.next_probe_ms) {
-                        rb_probe(rc, svc, u.http, u.probe_url);
-                        u.next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
-                }
                 if (rb_now_ms() >= next_state) {
                         update_state(&u);
                         next_state = rb_now_ms() + 200;
+                }
+                pthread_mutex_unlock(&u.mu);
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u.next_probe_ms) {
+                        rb_probe(rc, svc, u.probe_http, u.probe_url);
+                        u.next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
                 }
         }
         uplink_close(&u);
