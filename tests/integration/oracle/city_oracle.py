@@ -24,7 +24,7 @@ import calendar, datetime, json, os, sys
 
 truth, send, out = sys.argv[1], datetime.date.fromisoformat(sys.argv[2]), sys.argv[3]
 EXTREME_AGE = 100
-CATS = ["child", "single_parent", "health", "disaster"]  # 分野 01..04
+CATS = ["childcare", "single_parent", "health_welfare", "safety_disaster"]  # 分野 01..04
 LANDSLIDE = {(12105, 4), (12105, 6), (12105, 7), (12104, 6), (12104, 8)}
 
 
@@ -68,15 +68,15 @@ def B(x):
 
 # name -> (category, three-valued predicate)
 C = {
-    "01-child-benefit-guidance": ("child", lambda r: B(r["child_allowance"] and r["tax_previous"] and not r["public_assistance"])),
-    "02-child-benefit-reminder": ("child", lambda r: B(r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"])),
+    "01-child-benefit-guidance": ("childcare", lambda r: B(r["child_allowance"] and r["tax_previous"] and not r["public_assistance"])),
+    "02-child-benefit-reminder": ("childcare", lambda r: B(r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"])),
     "03-single-parent-support": ("single_parent", lambda r: B(r["child_rearing_allowance"])),
-    "04-landslide-preparedness": ("disaster", lambda r: B((r["ward"], r["town"] // 100) in LANDSLIDE)),
-    "05-infant-checkup-18m": ("child", lambda r: AND(B(r["ward"] == 12101), kids_tri(r, lambda d: months(d, send) == 18))),
-    "06-infant-checkup-18m-reminder": ("child", lambda r: AND(B(r["ward"] == 12101 and not r["ext_02"]), kids_tri(r, lambda d: 18 <= months(d, send) <= 24))),
-    "07-specific-health-checkup": ("health", lambda r: AND(B(r["nhi"]), own_age_tri(r, 40, 74))),
-    "08-specific-health-checkup-reminder": ("health", lambda r: AND(B(r["nhi"] and not r["ext_03"]), own_age_tri(r, 40, 74))),
-    "09-japanese-encephalitis-2nd": ("child", lambda r: kids_tri(r, lambda d: years(d, send) == 9)),
+    "04-landslide-preparedness": ("safety_disaster", lambda r: B((r["ward"], r["town"] // 100) in LANDSLIDE)),
+    "05-infant-checkup-18m": ("childcare", lambda r: AND(B(r["ward"] == 12101), kids_tri(r, lambda d: months(d, send) == 18))),
+    "06-infant-checkup-18m-reminder": ("childcare", lambda r: AND(B(r["ward"] == 12101 and not r["ext_02"]), kids_tri(r, lambda d: 18 <= months(d, send) <= 24))),
+    "07-specific-health-checkup": ("health_welfare", lambda r: AND(B(r["nhi"]), own_age_tri(r, 40, 74))),
+    "08-specific-health-checkup-reminder": ("health_welfare", lambda r: AND(B(r["nhi"] and not r["ext_03"]), own_age_tri(r, 40, 74))),
+    "09-japanese-encephalitis-2nd": ("childcare", lambda r: kids_tri(r, lambda d: years(d, send) == 9)),
 }
 
 rows = []

@@ -23,7 +23,7 @@ FLAGS = ["nhi", "child_allowance", "tax_previous", "public_assistance",
 # town codes as tools/gen-residents writes them (address code digits 6-10:
 # town 1..40, then 丁目 1..5); LANDSLIDE are the seed campaign's hillside towns
 LANDSLIDE = [(12105, 4), (12105, 6), (12105, 7), (12104, 6), (12104, 8)]
-CATS = ["child", "health", "disaster", "single_parent"]
+CATS = ["childcare", "health_welfare", "safety_disaster", "single_parent"]
 EXTREME_AGE = 100  # anonymizer removes birth dates at or above this age (2017-03-15)
 
 def rand_date(lo, hi):

@@ -26,15 +26,15 @@ def any_child(kids, f):
 
 # name -> (category, predicate(resident, birth, kids))
 C = {
-    "01-child-benefit-guidance": ("child", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"]),
-    "02-child-benefit-reminder": ("child", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"]),
+    "01-child-benefit-guidance": ("childcare", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"]),
+    "02-child-benefit-reminder": ("childcare", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"]),
     "03-single-parent-support": ("single_parent", lambda r, b, k: r["child_rearing_allowance"]),
-    "04-landslide-preparedness": ("disaster", lambda r, b, k: (r["ward"], r["town"] // 100) in LANDSLIDE_TOWNS),
-    "05-infant-checkup-18m": ("child", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: 0 <= months(c, send) == 18)),
-    "06-infant-checkup-18m-reminder": ("child", lambda r, b, k: r["ward"] == 12101 and not r["ext_02"] and any_child(k, lambda c: 18 <= months(c, send) <= 24)),
-    "07-specific-health-checkup": ("health", lambda r, b, k: r["nhi"] and b is not None and 40 <= years(b, send) <= 74),
-    "08-specific-health-checkup-reminder": ("health", lambda r, b, k: r["nhi"] and not r["ext_03"] and b is not None and 40 <= years(b, send) <= 74),
-    "09-japanese-encephalitis-2nd": ("child", lambda r, b, k: any_child(k, lambda c: 0 <= years(c, send) == 9 and c <= send)),
+    "04-landslide-preparedness": ("safety_disaster", lambda r, b, k: (r["ward"], r["town"] // 100) in LANDSLIDE_TOWNS),
+    "05-infant-checkup-18m": ("childcare", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: 0 <= months(c, send) == 18)),
+    "06-infant-checkup-18m-reminder": ("childcare", lambda r, b, k: r["ward"] == 12101 and not r["ext_02"] and any_child(k, lambda c: 18 <= months(c, send) <= 24)),
+    "07-specific-health-checkup": ("health_welfare", lambda r, b, k: r["nhi"] and b is not None and 40 <= years(b, send) <= 74),
+    "08-specific-health-checkup-reminder": ("health_welfare", lambda r, b, k: r["nhi"] and not r["ext_03"] and b is not None and 40 <= years(b, send) <= 74),
+    "09-japanese-encephalitis-2nd": ("childcare", lambda r, b, k: any_child(k, lambda c: 0 <= years(c, send) == 9 and c <= send)),
 }
 
 def month_days(d):
