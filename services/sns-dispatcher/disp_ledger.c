@@ -20,7 +20,8 @@ typedef struct slot {
 
 struct disp_ledger {
         char *path;
-        int fd, sync;
+        int fd, dirty;
+        disp_ledger_sync_t sync;
         slot_t *slots;
         size_t cap, used, finals;
         disp_pending_t *pending;
@@ -192,7 +193,16 @@ static int append(disp_ledger_t *l, const char *line, size_t len)
 {
         if (write_all(l->fd, line, len) < 0)
                 return -1;
-        return l->sync ? fdatasync(l->fd) : 0;
+        l->dirty = 1;
+        return l->sync == DISP_LEDGER_SYNC_EACH ? disp_ledger_sync(l) : 0;
+}
+
+int disp_ledger_sync(disp_ledger_t *l)
+{
+        if (!l->dirty || l->sync == DISP_LEDGER_NOSYNC)
+                return 0;
+        l->dirty = 0;
+        return fdatasync(l->fd);
 }
 
 /* "F key status campaign channel recipients" (campaign already tab-free). */
@@ -367,7 +377,8 @@ fail:
         return rc;
 }
 
-disp_ledger_t *disp_ledger_open(const char *path, int sync, char *errstr, size_t errstr_size)
+disp_ledger_t *disp_ledger_open(const char *path, disp_ledger_sync_t sync, char *errstr,
+                                size_t errstr_size)
 {
         disp_ledger_t *l = calloc(1, sizeof(*l));
         FILE *fp;

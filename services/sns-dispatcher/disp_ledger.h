@@ -4,7 +4,7 @@
  * consumer offset moved past them).
  *
  * An append-only local file of tab-separated lines, fsync()ed after every
- * entry (unless sync is off) and compacted on open; a torn last line from a
+ * entry or per group (see disp_ledger_sync_t) and compacted on open; a torn last line from a
  * kill -9 is ignored. Callers write an entry BEFORE storing the consumer
  * offset of the record it covers. Keys are dispatch ids (a resend gets its
  * own key). Not thread-safe. */
@@ -25,8 +25,18 @@ typedef struct disp_pending {
         size_t rec_len;
 } disp_pending_t;
 
+typedef enum {
+        DISP_LEDGER_NOSYNC = 0, /* tests, benchmarks of the rest */
+        DISP_LEDGER_SYNC_EACH,  /* fdatasync after every entry */
+        DISP_LEDGER_SYNC_GROUP, /* entries are durable after disp_ledger_sync() */
+} disp_ledger_sync_t;
+
 /* Opens (creating) and compacts path. NULL with errstr. */
-disp_ledger_t *disp_ledger_open(const char *path, int sync, char *errstr, size_t errstr_size);
+disp_ledger_t *disp_ledger_open(const char *path, disp_ledger_sync_t sync, char *errstr,
+                                size_t errstr_size);
+/* Group commit: one fdatasync for everything appended since the last one.
+ * Call before storing the offsets of the records the entries cover. 0 / -1. */
+int disp_ledger_sync(disp_ledger_t *l);
 void disp_ledger_close(disp_ledger_t *l); /* NULL ok */
 
 /* The final status recorded for key ("SENT", "FAILED_PERM", ...) or NULL.

@@ -28,7 +28,8 @@ const osh_cfg_entry_t disp_config_table[] = {
     {"group.id", OSH_CFG_STR, "sns-dispatcher", "OSH_GROUP_ID", "consumer group"},
     {"ledger.path", OSH_CFG_STR, "sns-dispatcher.ledger", "OSH_LEDGER_PATH",
      "sent-ledger file (survives restarts; never delete it to resend)"},
-    {"ledger.fsync", OSH_CFG_BOOL, "true", NULL, "fdatasync after every ledger entry"},
+    {"ledger.fsync", OSH_CFG_BOOL, "true", NULL,
+     "fdatasync the ledger before storing offsets (group commit)"},
     {"templates.dir", OSH_CFG_STR, "templates", "OSH_TEMPLATES_DIR", "message templates"},
     {"quiet.hours", OSH_CFG_STR, "", "OSH_QUIET_HOURS",
      "hold non-critical sends in this local window, e.g. 21:00-08:00"},
@@ -224,9 +225,10 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
                 snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
                 goto fail;
         }
-        s->ledger =
-            disp_ledger_open(osh_config_str(svc->cfg, "ledger.path"),
-                             osh_config_bool(svc->cfg, "ledger.fsync"), errstr, errstr_size);
+        s->ledger = disp_ledger_open(
+            osh_config_str(svc->cfg, "ledger.path"),
+            osh_config_bool(svc->cfg, "ledger.fsync") ? DISP_LEDGER_SYNC_GROUP : DISP_LEDGER_NOSYNC,
+            errstr, errstr_size);
         if (!s->ledger)
                 goto fail;
         s->core = disp_core_new(&s->conf, s->ledger, NULL, on_status, s, errstr, errstr_size);
@@ -257,20 +259,37 @@ static int64_t mono_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One consumed record: settle it, then (and only then) store its offset. */
-static int handle(disp_service_t *s, rd_kafka_message_t *m)
-{
-        char key[320] = "";
+#define GROUP_MAX 64
 
-        if (m->key_len && m->key_len < sizeof(key))
-                memcpy(key, m->key, m->key_len);
-        osh_service_count(s->svc, OSH_CTR_IN, 1);
-        if (disp_core_handle(s->core, m->payload, m->len, key) < 0) {
-                osh_error("ledger write failed: stopping without storing the offset");
-                return -1;
+/* Settles up to GROUP_MAX records already waiting (the first one may be
+ * waited for), makes their ledger entries durable with one fdatasync, and
+ * only then stores their offsets (group commit). 0 / -1. */
+static int handle_group(disp_service_t *s, int timeout_ms)
+{
+        rd_kafka_message_t *m[GROUP_MAX];
+        int n = 0, rc = 0;
+
+        while (n < GROUP_MAX && (m[n] = osh_consumer_poll(s->cons, n ? 0 : timeout_ms))) {
+                char key[320] = "";
+                if (m[n]->key_len && m[n]->key_len < sizeof(key))
+                        memcpy(key, m[n]->key, m[n]->key_len);
+                osh_service_count(s->svc, OSH_CTR_IN, 1);
+                if (disp_core_handle(s->core, m[n]->payload, m[n]->len, key) < 0)
+                        rc = -1;
+                n++;
+                if (rc < 0 || osh_shutdown_requested())
+                        break;
         }
-        osh_consumer_store(s->cons, m);
-        return 0;
+        if (rc == 0 && disp_ledger_sync(s->ledger) < 0)
+                rc = -1;
+        for (int i = 0; i < n; i++) {
+                if (rc == 0)
+                        osh_consumer_store(s->cons, m[i]);
+                rd_kafka_message_destroy(m[i]);
+        }
+        if (rc < 0)
+                osh_error("ledger write failed: stopping without storing the offsets");
+        return rc;
 }
 
 /* Counts (never ids or text) when they changed: tests wait on "in=". */
@@ -295,15 +314,10 @@ int disp_service_run(disp_service_t *s)
         osh_service_ready(s->svc);
         while (!osh_shutdown_requested()) {
                 int timeout = wait < 0 || wait > 200 ? 200 : (int)wait;
-                rd_kafka_message_t *m = osh_consumer_poll(s->cons, timeout);
-                int rc = 0;
+                int rc = handle_group(s, timeout);
 
-                if (m) {
-                        rc = handle(s, m);
-                        rd_kafka_message_destroy(m);
-                }
                 wait = disp_core_tick(s->core, 64);
-                if (rc < 0 || wait == -2)
+                if (rc < 0 || wait == -2 || disp_ledger_sync(s->ledger) < 0)
                         return -1;
                 osh_producer_poll(s->prod, 0);
                 if (mono_ms() >= next_report) {

@@ -79,7 +79,7 @@ static void open_core(world_t *w)
         disp_clock_t clk = {w_now, w_sleep, w};
         char err[256];
 
-        w->ledger = disp_ledger_open(w->path, 0, err, sizeof(err));
+        w->ledger = disp_ledger_open(w->path, DISP_LEDGER_NOSYNC, err, sizeof(err));
         assert_non_null(w->ledger);
         w->core = disp_core_new(&w->conf, w->ledger, &clk, on_status, w, err, sizeof(err));
         assert_non_null(w->core);
