@@ -48,7 +48,8 @@ static const ftype_t FTYPES[] = {
 static const char *const REL_SYMBOL[10] = {"OTHER",          "HEAD",       "SPOUSE",      "CHILD",
                                            "PARENT",         "GRANDCHILD", "GRANDPARENT", "SIBLING",
                                            "OTHER_RELATIVE", "OTHER"};
-static const char *const CATEGORY[5] = {"", "child_rearing", "single_parent", "health_welfare",
+/* bunya 01..04 by the names cloud-ingest's destinations use */
+static const char *const CATEGORY[5] = {"", "childcare", "single_parent", "health_welfare",
                                         "safety_disaster"};
 
 typedef struct xfile {

@@ -222,7 +222,7 @@ static void plan_adjust(plan_t *pl, size_t nh, uint64_t n)
 static int age_single(void)
 {
         static const int lo[] = {18, 25, 30, 40, 50, 60, 70, 80, 90};
-        static const double w[] = {0.08, 0.17, 0.15, 0.13, 0.10, 0.12, 0.13, 0.10, 0.02};
+        static const double w[] = {0.08, 0.13, 0.14, 0.12, 0.10, 0.13, 0.16, 0.11, 0.03};
         double u = unif(), acc = 0;
 
         for (int i = 0; i < 9; i++) {
@@ -263,10 +263,11 @@ static int clampi(int v, int lo, int hi)
 
 static void add_kids(city_t *c, size_t hh, int n, int parent_age, int max_age)
 {
-        int top = clampi(parent_age - 21, 0, max_age);
+        /* born while the parent was 21..44 */
+        int top = clampi(parent_age - 21, 0, max_age), bottom = clampi(parent_age - 44, 0, top);
 
         for (int k = 0; k < n; k++)
-                add_person(c, hh, REL_CHILD, irange(1, 2), irange(0, top));
+                add_person(c, hh, REL_CHILD, irange(1, 2), irange(bottom, top));
 }
 
 static void materialize(city_t *c, size_t hh, const plan_t *pl)
@@ -299,10 +300,11 @@ static void materialize(city_t *c, size_t hh, const plan_t *pl)
                 add_person(c, hh, REL_SPOUSE, 3 - hs, clampi(a + irange(-6, 3), 20, 104));
                 break;
         case H_KIDS:
-                a = irange(30, 60);
+                /* grown children often still live with their parents */
+                a = irange(29, 72);
                 add_person(c, hh, REL_HEAD, hs, a);
                 add_person(c, hh, REL_SPOUSE, 3 - hs, clampi(a + irange(-5, 3), 20, 104));
-                add_kids(c, hh, pl->kids, a, 24);
+                add_kids(c, hh, pl->kids, a, 38);
                 break;
         case H_SINGLE_PARENT:
                 a = irange(24, 55);
@@ -353,9 +355,11 @@ static void household_status(city_t *c, size_t hh, int type)
         household_t *h = &c->h[hh];
         person_t *head = &c->p[h->first];
         int head_age = city_age(c, head), kids15 = 0, kids18 = 0, months_min = 9999;
-        int pa = chance(type == H_SINGLE_PARENT                ? 0.12
-                        : (type == H_SINGLE && head_age >= 65) ? 0.06
-                                                               : 0.008);
+        /* about 2% of residents (Chiba: 被保護人員 ~2.2%), elderly singles most */
+        int pa = chance(type == H_SINGLE_PARENT                ? 0.15
+                        : (type == H_SINGLE && head_age >= 65) ? 0.11
+                        : type == H_SINGLE                     ? 0.03
+                                                               : 0.011);
         int nhi = !pa && chance(head_age >= 65 ? 0.85 : type == H_SINGLE ? 0.30 : 0.20);
         int32_t oldest15 = c->ref;
 

@@ -4,7 +4,7 @@
  *
  *   gen-residents --out DIR [--residents N] [--seed S] [--encoding utf8|utf8-bom|cp932]
  *                 [--dates western|era] [--gaiji RATE] [--applicants SHARE]
- *                 [--reference-date YYYYMMDD] [--crlf]
+ *                 [--reference-date YYYYMMDD] [--crlf] [--destinations FILE]
  *
  * Default: Chiba City scale, 973,183 residents in 423,718 households. */
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "city.h"
+#include "destinations.h"
 #include "write.h"
 
 static const char usage[] =
@@ -27,7 +28,9 @@ static const char usage[] =
     "  --gaiji RATE           share of names and of addresses given a 外字 (default 0)\n"
     "  --applicants SHARE     applicants as a share of residents (default 0.20)\n"
     "  --reference-date D     YYYYMMDD reference date (default 20240401)\n"
-    "  --crlf                 CRLF line ends\n";
+    "  --crlf                 CRLF line ends\n"
+    "  --destinations FILE    also write the destinations CSV for cloud-ingest\n"
+    "                         (applicants with a 利用者ID; withdrawn consent = active 0)\n";
 
 static int parse_double(const char *s, double lo, double hi, double *out)
 {
@@ -54,18 +57,21 @@ int main(int argc, char **argv)
             {"applicants", required_argument, NULL, 'a'},
             {"reference-date", required_argument, NULL, 'r'},
             {"crlf", no_argument, NULL, 'c'},
+            {"destinations", required_argument, NULL, 'D'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         city_opts_t co = {973183, 1, 0.0, 0.20, {2024, 4, 1}};
         write_opts_t wo = {NULL, 0, 0, 0, 0};
         char errstr[512];
+        const char *dest = NULL;
+        dest_counts_t dn;
         double v;
         city_t city;
         struct timespec t0, t1;
         int c;
 
-        while ((c = getopt_long(argc, argv, "o:n:s:e:d:g:a:r:ch", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "o:n:s:e:d:g:a:r:cD:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'o':
                         wo.dir = optarg;
@@ -107,6 +113,9 @@ int main(int argc, char **argv)
                 case 'c':
                         wo.crlf = 1;
                         break;
+                case 'D':
+                        dest = optarg;
+                        break;
                 case 'h':
                         fputs(usage, stdout);
                         return 0;
@@ -125,7 +134,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "gen-residents: out of memory\n");
                 return 1;
         }
-        if (city_write(&city, &wo, errstr, sizeof(errstr))) {
+        if (city_write(&city, &wo, errstr, sizeof(errstr)) ||
+            (dest && city_write_destinations(&city, dest, &dn, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "gen-residents: %s\n", errstr);
                 city_free(&city);
                 return 1;
@@ -134,6 +144,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "gen-residents: %zu residents in %zu households written to %s in %.2fs\n",
                 city.np, city.nh, wo.dir,
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        if (dest)
+                fprintf(stderr,
+                        "gen-residents: %llu destinations (line %llu, email %llu, webhook %llu; "
+                        "%llu withdrawn) written to %s\n",
+                        (unsigned long long)dn.rows, (unsigned long long)dn.by_channel[0],
+                        (unsigned long long)dn.by_channel[1], (unsigned long long)dn.by_channel[2],
+                        (unsigned long long)dn.withdrawn, dest);
         city_free(&city);
         return 0;
 bad:
