@@ -301,6 +301,13 @@ static void log_stats(disp_service_t *s)
         if (!memcmp(&st, &s->last, sizeof(st)))
                 return;
         s->last = st;
+        if (s->svc->hb) { /* for the monitor: send errors and backlog */
+                osh_heartbeat_set_named(s->svc->hb, "sent", (int64_t)st.sent);
+                osh_heartbeat_set_named(s->svc->hb, "failed_perm", (int64_t)st.failed_perm);
+                osh_heartbeat_set_named(s->svc->hb, "retries", (int64_t)st.retries);
+                osh_heartbeat_set_named(s->svc->hb, "pending",
+                                        (int64_t)disp_ledger_pending_count(s->ledger));
+        }
         osh_info("stats: in=%" PRIu64 " sent=%" PRIu64 " failed_perm=%" PRIu64 " retries=%" PRIu64
                  " duplicates=%" PRIu64 " held=%" PRIu64 " pending=%zu",
                  st.in, st.sent, st.failed_perm, st.retries, st.duplicates, st.held,
