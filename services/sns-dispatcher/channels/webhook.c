@@ -1,8 +1,10 @@
 /* Generic JSON webhook: one POST per recipient, signed with HMAC-SHA-256
  * over "<timestamp>.<body>" (X-Osh-Timestamp, X-Osh-Signature: sha256=hex)
  * and carrying an Idempotency-Key derived from the dispatch id, so a sink
- * can drop a retried or replayed delivery. The recipient's account id is the
- * URL when it is one, else it goes in the body to the configured URL. */
+ * can drop a retried or replayed delivery. Every POST goes to the configured
+ * URL with the recipient's account id in the body: an account id that is a
+ * URL is never fetched, so registered destinations cannot make the
+ * dispatcher call arbitrary hosts. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +41,7 @@ static osh_delivery_t post_one(osh_http_client_t *http, const disp_chan_conf_t *
 {
         char ts[64], sig[128], idem[96], uuid[37];
         const char *hdr[] = {"Content-Type: application/json", ts, sig, idem, NULL};
-        const char *url = !strncmp(rc->account_id, "http", 4) ? rc->account_id : conf->url;
+        const char *url = conf->url;
         json_t *j =
             json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:b, s:b}", "dispatch_id", req->key,
                       "campaign_id", req->campaign_id, "recipient", "user_id", rc->user_id,
