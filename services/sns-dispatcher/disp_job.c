@@ -113,11 +113,12 @@ int disp_job_decode(const void *buf, size_t len, disp_job_t *job, char *errstr, 
                 snprintf(errstr, errstr_size, "dispatch record: bad dispatch_id");
                 goto fail;
         }
+        /* A test send must not settle the real one (same campaign, user and
+         * channel give the same dispatch id); a resend gets a key per request. */
+        snprintf(job->key, sizeof(job->key), "%s%s", job->dispatch_id, job->test ? "#t" : "");
         if (job->resend)
-                snprintf(job->key, sizeof(job->key), "%s#r%" PRId64, job->dispatch_id,
-                         job->created_at_ms);
-        else
-                snprintf(job->key, sizeof(job->key), "%s", job->dispatch_id);
+                snprintf(job->key + strlen(job->key), sizeof(job->key) - strlen(job->key),
+                         "#r%" PRId64, job->created_at_ms);
         rc = 0;
 fail:
         avro_value_decref(&rec);

@@ -17,7 +17,8 @@ typedef struct disp_job {
         int test, critical, resend;
         int64_t not_before_ms; /* 0: none */
         int64_t created_at_ms;
-        char key[320]; /* ledger key: dispatch id, or "<id>#r<created_at>" for a resend */
+        char key[320]; /* ledger key: dispatch id, "#t" for a test send, "#r<created_at>" for a
+                          resend */
 } disp_job_t;
 
 /* 0 / -1 with errstr. job is cleared first; free with disp_job_free() in

@@ -128,6 +128,7 @@ static int teardown(void **state)
 
 /* A notify.dispatch.v1 record as the segmenter writes it. */
 static const char *record_title = "";
+static int record_test = 0;
 
 static void *record(const char *id, const char *text, int critical, int resend, int64_t created,
                     size_t *len)
@@ -143,7 +144,7 @@ static void *record(const char *id, const char *text, int critical, int resend, 
         osh_value_set_enum(&v, "channel", "LINE");
         osh_value_set_string(&v, "text", text);
         osh_value_set_string(&v, "title", record_title);
-        osh_value_set_bool(&v, "test", !strcmp(id, "D-test"));
+        osh_value_set_bool(&v, "test", record_test || !strcmp(id, "D-test"));
         osh_value_set_bool(&v, "critical", critical);
         osh_value_set_bool(&v, "resend", resend);
         osh_value_set_long(&v, "created_at", created);
@@ -182,6 +183,15 @@ static void test_replay_and_restart_send_once(void **state)
         handle(w, "D-1", "hello", 0, 1, 5); /* an operator's resend goes out once */
         handle(w, "D-1", "hello", 0, 1, 5);
         assert_int_equal(w->sends, 2);
+        record_test = 1; /* a test send does not settle the real one, nor vice versa */
+        handle(w, "D-9", "hello", 0, 0, 1);
+        handle(w, "D-9", "hello", 0, 0, 1);
+        record_test = 0;
+        handle(w, "D-9", "hello", 0, 0, 1);
+        handle(w, "D-9", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 4);
+        assert_string_equal(disp_ledger_final(w->ledger, "D-9#t"), "SENT");
+        assert_string_equal(disp_ledger_final(w->ledger, "D-9"), "SENT");
 }
 
 static void test_permanent_error_not_retried(void **state)
