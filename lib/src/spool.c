@@ -304,7 +304,9 @@ uint64_t osh_spool_next_seq(const osh_spool_t *sp)
 
 int osh_spool_would_overflow(const osh_spool_t *sp, size_t len)
 {
-        return sp->max_bytes && sp->bytes + SPOOL_HDR_LEN + len > sp->max_bytes;
+        /* An empty spool takes any one entry, so a writer holding back for
+         * space can never wait forever on an entry larger than the bound. */
+        return sp->max_bytes && sp->len && sp->bytes + SPOOL_HDR_LEN + len > sp->max_bytes;
 }
 
 int osh_spool_append(osh_spool_t *sp, uint64_t seq, const void *data, size_t len, char *errstr,

@@ -241,29 +241,28 @@ static void *sender_main(void *opaque)
  * batch stays open; the caller pauses consumption). */
 static int flush(uplink_t *u)
 {
-        char errstr[256];
+        char errstr[256] = "";
         uint8_t *buf = NULL;
-        size_t len;
-        int rc = -1;
+        size_t len = 0;
 
         if (!rb_batch_count(u->batch))
                 return 0;
         if (rb_batch_pack(u->batch, &buf, &len, errstr, sizeof(errstr)))
-                goto done;
+                goto fail;
         if (osh_spool_would_overflow(u->spool, len)) {
-                rc = -1;
-                goto done;
+                free(buf);
+                return -1; /* full: update_state() pauses consumption */
         }
         if (osh_spool_append(u->spool, rb_batch_seq(u->batch), buf, len, errstr, sizeof(errstr)))
-                goto done;
+                goto fail;
+        free(buf);
         rb_batch_clear(u->batch);
         pthread_cond_signal(&u->cv);
-        rc = 0;
-done:
-        if (rc && errstr[0] && !osh_spool_would_overflow(u->spool, len))
-                osh_error("%s", errstr);
+        return 0;
+fail:
+        osh_error("%s", errstr);
         free(buf);
-        return rc;
+        return -1;
 }
 
 static void handle(uplink_t *u, const rd_kafka_message_t *m)

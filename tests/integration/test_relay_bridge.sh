@@ -6,6 +6,7 @@
 #   the allow-list are refused (logged, counted) and do not block the rest;
 # - kill -9 mid-stream + restart: nothing lost; duplicates (at-least-once)
 #   are byte-identical and share their osh.src.* coordinates;
+# - refused records can go to a dead-letter topic on the source cluster;
 # - configurations that would let raw data leave processing are refused.
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
@@ -142,3 +143,15 @@ dup_coords=$(cut -d' ' -f1 "$OSH_IT_TMP/coords" | sort | uniq -d | wc -l)
 assert_eq 0 "$dup_coords" "two different records share source coordinates"
 assert_eq "$want" "$(wc -l <"$OSH_IT_TMP/coords")" "one distinct record per source offset"
 _osh_log "target holds $(count "$X" $T) records for $want source records (duplicates from the kill: $(($(count "$X" $T) - want)))"
+
+# Dead letters: refused records copied to a topic on the SOURCE cluster, with
+# the reason in a header (a fresh group re-reads everything).
+osh_it_start_service relay3 relay-bridge --config "$OSH_IT_TMP/relay.conf" \
+        --group.id relay-dlq-test --dead.letter.topic relay.refused.v1
+osh_it_wait_until 30 count_ge "$P" relay.refused.v1 2 || fail "no dead letters on the source cluster"
+osh_it_stop_service relay3
+assert_eq 2 "$(count "$P" relay.refused.v1)" "the two refused records, once each"
+dl=$(timeout 20 kcat -C -q -b "$P" -t relay.refused.v1 -o beginning -e -f '%h\n')
+assert_contains "$dl" "osh.relay.refused=fingerprint"
+assert_contains "$dl" "osh.relay.refused=not-avro"
+assert_eq 0 "$(count "$X" relay.refused.v1)" "dead letters stay on the source side"

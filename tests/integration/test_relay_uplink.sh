@@ -4,7 +4,8 @@
 # - every allowed record arrives once, with its offset and value size and
 #   bytes (sampled by SHA-256); a foreign schema is refused;
 # - cloud down (503 + Retry-After): the relay spools to disk, raises the
-#   alarm (DEGRADED heartbeat), survives kill -9 with a full spool, and once
+#   alarm (DEGRADED heartbeat), pauses consumption when the spool is full
+#   (nothing dropped), survives kill -9 with a full spool, and once
 #   the cloud is back delivers the spool in order (sequences and offsets
 #   increase), then the spool is empty;
 # - mutual TLS instead of the HMAC token; the probe result file.
@@ -49,6 +50,9 @@ batch.max.records = 100
 batch.linger = 200ms
 spool.dir = $OSH_IT_TMP/spool
 spool.alarm.bytes = 4k
+# Small bound: the outage below fills it, so consumption must pause.
+spool.max.bytes = 30k
+batch.max.bytes = 16k
 spool.fsync = false
 retry.base = 100ms
 retry.max = 1s
@@ -81,8 +85,9 @@ assert_contains "$(cat "$OSH_IT_TMP/probe.json")" '"records_published"'
 # Outage: 503 with Retry-After. New records pile up in the spool.
 touch "$OSH_IT_TMP/down"
 gen 1001 1600
-osh_it_wait_until 20 bash -c "(( \$(find '$OSH_IT_TMP/spool' -maxdepth 1 -name '*.spl' | wc -l) >= 6 ))" ||
+osh_it_wait_until 20 grep -q 'consumption paused (full)' "$(osh_it_log relay)" ||
         fail "spool did not fill during the outage ($(spooled) entries)"
+assert_eq 0 "$(du -sb --exclude='*.tmp' "$OSH_IT_TMP/spool" | awk '{ print ($1 > 40 * 1024) }')" "spool over its bound"
 assert_eq 1000 "$(arrived)" "nothing arrives while the cloud is down"
 degraded() { # any relay-bridge heartbeat so far in state DEGRADED
         local n

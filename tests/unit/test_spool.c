@@ -125,6 +125,14 @@ static void test_bound(void **state)
         /* After a pop it fits again: back-pressure, not loss. */
         assert_int_equal(osh_spool_pop(sp, 1, err, sizeof(err)), 0);
         assert_int_equal(osh_spool_append(sp, 2, big, sizeof(big), err, sizeof(err)), 0);
+        /* An empty spool takes one entry larger than the bound. */
+        assert_int_equal(osh_spool_pop(sp, 2, err, sizeof(err)), 0);
+        {
+                static char huge[500];
+                assert_false(osh_spool_would_overflow(sp, sizeof(huge)));
+                assert_int_equal(osh_spool_append(sp, 3, huge, sizeof(huge), err, sizeof(err)), 0);
+                assert_true(osh_spool_would_overflow(sp, 1));
+        }
         osh_spool_close(sp);
 }
 

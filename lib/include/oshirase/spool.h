@@ -42,7 +42,8 @@ void osh_spool_close(osh_spool_t *sp); /* NULL ok */
 /* The sequence the next entry should carry (> every sequence seen). */
 uint64_t osh_spool_next_seq(const osh_spool_t *sp);
 
-/* 1 if an entry of len data bytes would take the spool over its bound. */
+/* 1 if an entry of len data bytes would take the spool over its bound.
+ * An empty spool accepts any single entry (so nothing waits forever). */
 int osh_spool_would_overflow(const osh_spool_t *sp, size_t len);
 
 /* Appends a durable copy of data as entry seq, which must be >= next_seq.
