@@ -302,6 +302,28 @@ uint64_t osh_spool_next_seq(const osh_spool_t *sp)
         return sp->next_seq;
 }
 
+static int write_state(const osh_spool_t *sp, uint64_t seq)
+{
+        char path[4200], num[32];
+        int n = snprintf(num, sizeof(num), "%" PRIu64 "\n", seq);
+
+        snprintf(path, sizeof(path), "%s/" SPOOL_STATE, sp->dir);
+        return write_atomic(sp, path, num, (size_t)n, "", 0);
+}
+
+int osh_spool_advance(osh_spool_t *sp, uint64_t seq, char *errstr, size_t errstr_size)
+{
+        if (seq <= sp->next_seq)
+                return 0;
+        if (write_state(sp, seq - 1)) {
+                snprintf(errstr, errstr_size, "spool %s: cannot record sequence: %s", sp->dir,
+                         strerror(errno));
+                return -1;
+        }
+        sp->next_seq = seq;
+        return 0;
+}
+
 int osh_spool_would_overflow(const osh_spool_t *sp, size_t len)
 {
         /* An empty spool takes any one entry, so a writer holding back for
@@ -372,16 +394,13 @@ static int check_head(const osh_spool_t *sp, uint64_t seq, char *errstr, size_t 
 
 int osh_spool_pop(osh_spool_t *sp, uint64_t seq, char *errstr, size_t errstr_size)
 {
-        char path[4200], num[32];
-        int n;
+        char path[4200];
 
         if (check_head(sp, seq, errstr, errstr_size))
                 return -1;
         /* Remember the sequence before the entry goes, so numbering survives
          * an empty spool and a restart. */
-        snprintf(path, sizeof(path), "%s/" SPOOL_STATE, sp->dir);
-        n = snprintf(num, sizeof(num), "%" PRIu64 "\n", seq);
-        if (write_atomic(sp, path, num, (size_t)n, "", 0))
+        if (write_state(sp, seq))
                 goto fail;
         entry_path(sp, seq, NULL, path, sizeof(path));
         if (unlink(path) && errno != ENOENT)

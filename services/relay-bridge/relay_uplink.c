@@ -402,6 +402,12 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
         if (!u->spool || osh_spool_foreach(u->spool, mark_spooled, u))
                 return -1;
         osh_spool_stats(u->spool, &st);
+        /* A brand-new spool (first start, or the old one was lost) numbers
+         * from the clock, so it never reuses a sequence the cloud saw with
+         * other content (409). */
+        if (st.next_seq == 1 &&
+            osh_spool_advance(u->spool, (uint64_t)rb_now_ms(), errstr, errstr_size))
+                return -1;
         if (st.count)
                 osh_info("spool %s: %" PRIu64 " batch(es), %" PRIu64
                          " bytes waiting from before; sending them first",

@@ -102,6 +102,15 @@ static void test_fifo_and_reopen(void **state)
         assert_int_equal(osh_spool_append(sp, 2, "x", 1, err, sizeof(err)), -1);
         assert_int_equal(osh_spool_append(sp, 10, "gap", 3, err, sizeof(err)), 0);
         assert_int_equal(osh_spool_next_seq(sp), 11);
+        /* Advancing is durable even with nothing queued; never goes back. */
+        assert_int_equal(osh_spool_advance(sp, 5, err, sizeof(err)), 0);
+        assert_int_equal(osh_spool_next_seq(sp), 11);
+        expect_pop(sp, "gap");
+        assert_int_equal(osh_spool_advance(sp, 1000, err, sizeof(err)), 0);
+        osh_spool_close(sp);
+        sp = osh_spool_open(dir, 0, 0, err, sizeof(err));
+        assert_non_null(sp);
+        assert_int_equal(osh_spool_next_seq(sp), 1000);
         osh_spool_close(sp);
 }
 

@@ -42,6 +42,11 @@ void osh_spool_close(osh_spool_t *sp); /* NULL ok */
 /* The sequence the next entry should carry (> every sequence seen). */
 uint64_t osh_spool_next_seq(const osh_spool_t *sp);
 
+/* Raises the next sequence to at least seq and records it durably (a
+ * brand-new spool can start above anything a lost one used, e.g. at the
+ * current epoch milliseconds). 0 / -1 with errstr. */
+int osh_spool_advance(osh_spool_t *sp, uint64_t seq, char *errstr, size_t errstr_size);
+
 /* 1 if an entry of len data bytes would take the spool over its bound.
  * An empty spool accepts any single entry (so nothing waits forever). */
 int osh_spool_would_overflow(const osh_spool_t *sp, size_t len);
