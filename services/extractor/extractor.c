@@ -194,8 +194,9 @@ static void spool_remove(const char *dir)
         while (d && (e = readdir(d))) {
                 if (e->d_name[0] == '.')
                         continue;
-                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                unlink(path);
+                int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                if (n > 0 && (size_t)n < sizeof(path))
+                        unlink(path);
         }
         if (d)
                 closedir(d);

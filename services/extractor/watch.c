@@ -70,6 +70,14 @@ static uint64_t mix(uint64_t h, uint64_t v)
         return h * 0xBF58476D1CE4E5B9ULL;
 }
 
+/* dir + "/" + name into out; 0, or -1 if it does not fit. */
+static int join(char *out, size_t size, const char *dir, const char *name)
+{
+        int n = snprintf(out, size, "%s/%s", dir, name);
+
+        return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 /* Order-independent signature of a directory's entries: any file added,
  * removed, rewritten or grown changes it. 0 / -1. */
 static int dir_signature(const char *dir, uint64_t *sig)
@@ -86,8 +94,7 @@ static int dir_signature(const char *dir, uint64_t *sig)
                 uint64_t h = 1469598103934665603ULL;
                 if (e->d_name[0] == '.')
                         continue;
-                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                if (stat(path, &st))
+                if (join(path, sizeof(path), dir, e->d_name) || stat(path, &st))
                         continue;
                 for (const char *c = e->d_name; *c; c++)
                         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
@@ -105,8 +112,7 @@ static int has_file(const char *dir, const char *name)
         char path[4400];
         struct stat st;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        return !join(path, sizeof(path), dir, name) && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int is_dir(const char *path)
@@ -165,8 +171,8 @@ static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_s
                 return EXR_FAILED;
         }
         for (int i = 0; i < n; i++) {
-                snprintf(path, sizeof(path), "%s/%s", o->input, names[i]->d_name);
-                if (is_dir(path) && has_file(path, "MANIFEST.tsv"))
+                if (!join(path, sizeof(path), o->input, names[i]->d_name) && is_dir(path) &&
+                    has_file(path, "MANIFEST.tsv"))
                         res = worse(res, run_batch(w, svc, sk, o, path, path, ran));
                 free(names[i]);
         }

@@ -1,0 +1,648 @@
+/* bench-onprem: the on-premises data path with the real binaries on
+ * osh-broker --single (figures, not a test).
+ *
+ *   extractor   a gen-residents city (Chiba scale by default) → resident.raw.v1:
+ *               process start to exit (read, hash, parse, join, emit, END)
+ *   anonymizer  resident.raw.v1 → resident.abstracted.v1: process start to
+ *               its END marker (includes the mock's ~3 s group join)
+ *   baseline    plain librdkafka: produce the extractor's records (same
+ *               count, keys, value bytes and partitions) to a topic laid
+ *               out like resident.raw.v1 on the same broker, flush, and
+ *               consume them all back
+ *   pipeline    a fresh broker, the anonymizer already running: extractor
+ *               start to the anonymizer's END marker (both stages at once)
+ *
+ * Peak RSS and CPU come from wait4() of each child. Each stage's ratio is
+ * its records/s over the baseline's.
+ *
+ *   bench-onprem [--residents N] [--seed S] [--only extractor] [--keep]
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "oshirase/batch.h"
+#include "oshirase/kafka.h"
+#include "oshirase/log.h"
+#include "oshirase/serde.h"
+#include "oshirase/topics.h"
+
+#define BASELINE_TOPIC "bench.baseline.v1"
+#define HMAC_KEY       "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"
+
+extern char **environ;
+
+static struct {
+        long residents;
+        const char *seed;
+        int extractor_only, keep;
+        char bindir[4096], tmp[256];
+} opt = {.residents = 973183, .seed = "1"};
+
+typedef struct child {
+        pid_t pid;
+        double t0, wall, cpu;
+        long maxrss_kb;
+} child_t;
+
+typedef struct stage {
+        double secs, cpu;
+        long records, maxrss_kb;
+} stage_t;
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+        fprintf(stderr, "bench-onprem: %s\n", what);
+        exit(1);
+}
+
+/* ---- children ---- */
+
+static void spawn(child_t *c, char *const argv[], const char *out, const char *log)
+{
+        posix_spawn_file_actions_t fa;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null",
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        memset(c, 0, sizeof(*c));
+        c->t0 = now_s();
+        if (posix_spawn(&c->pid, argv[0], &fa, NULL, argv, environ))
+                die("cannot start a child process");
+        posix_spawn_file_actions_destroy(&fa);
+}
+
+/* Waits for the child (after sig, unless 0); fills wall (to now), CPU and
+ * peak RSS. Returns its exit status, or -1. */
+static int reap(child_t *c, int sig)
+{
+        struct rusage ru;
+        int st;
+
+        if (sig)
+                kill(c->pid, sig);
+        if (wait4(c->pid, &st, 0, &ru) < 0)
+                return -1;
+        c->wall = now_s() - c->t0;
+        c->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        c->maxrss_kb = ru.ru_maxrss;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void bin(char *out, size_t size, const char *name)
+{
+        snprintf(out, size, "%s/%s", opt.bindir, name);
+}
+
+static void gen_city(const char *dir)
+{
+        char b[4200], n[32], o[512], log[512];
+        child_t c;
+
+        bin(b, sizeof(b), "gen-residents");
+        snprintf(n, sizeof(n), "%ld", opt.residents);
+        snprintf(o, sizeof(o), "%s", dir);
+        snprintf(log, sizeof(log), "%s/gen.log", opt.tmp);
+        char *argv[] = {b, "--out", o, "--residents", n, "--seed", (char *)opt.seed, NULL};
+        spawn(&c, argv, NULL, log);
+        if (reap(&c, 0))
+                die("gen-residents failed");
+        printf("city: %ld residents generated in %.1f s (%s)\n", opt.residents, c.wall, dir);
+}
+
+/* The project's topic table plus the baseline topic, laid out exactly like
+ * resident.raw.v1 (the mock cannot create topics over the admin API). */
+static void write_topics(const char *path)
+{
+        char src[600], line[512];
+        FILE *in, *out;
+        int found = 0;
+
+        snprintf(src, sizeof(src), "%s/tools/broker/topics.conf", OSH_SOURCE_DIR);
+        in = fopen(src, "r");
+        out = fopen(path, "w");
+        if (!in || !out)
+                die("cannot write the topic table");
+        while (fgets(line, sizeof(line), in)) {
+                fputs(line, out);
+                if (!strncmp(line, OSH_TOPIC_RAW " ", strlen(OSH_TOPIC_RAW) + 1)) {
+                        fprintf(out, "%s%s", BASELINE_TOPIC, line + strlen(OSH_TOPIC_RAW));
+                        found = 1;
+                }
+        }
+        fclose(in);
+        if (fclose(out) || !found)
+                die("topics.conf has no " OSH_TOPIC_RAW);
+}
+
+/* Starts osh-broker --single; returns its bootstrap in bs. */
+static void start_broker(child_t *c, const char *name, char *bs, size_t bs_size)
+{
+        char b[4200], env[512], log[512], line[512], topics[512];
+
+        bin(b, sizeof(b), "osh-broker");
+        snprintf(env, sizeof(env), "%s/%s.env", opt.tmp, name);
+        snprintf(log, sizeof(log), "%s/%s.log", opt.tmp, name);
+        snprintf(topics, sizeof(topics), "%s/topics.conf", opt.tmp);
+        write_topics(topics);
+        char *argv[] = {b, "--single", "--topics", topics, "--env-file", env, NULL};
+        spawn(c, argv, NULL, log);
+        for (int i = 0; i < 300; i++) {
+                FILE *fp = fopen(env, "r");
+                while (fp && fgets(line, sizeof(line), fp)) {
+                        if (!strncmp(line, "OSH_BOOTSTRAP_CORE=", 19)) {
+                                line[strcspn(line, "\r\n")] = '\0';
+                                snprintf(bs, bs_size, "%s", line + 19);
+                                fclose(fp);
+                                return;
+                        }
+                }
+                if (fp)
+                        fclose(fp);
+                usleep(50000);
+        }
+        die("osh-broker did not start");
+}
+
+static void spawn_extractor(child_t *c, const char *city, const char *bs, const char *tag)
+{
+        char b[4200], in[600], boot[600], out[512], log[512];
+
+        bin(b, sizeof(b), "extractor");
+        snprintf(in, sizeof(in), "--input=%s", city);
+        snprintf(boot, sizeof(boot), "--kafka.bootstrap.servers=%s", bs);
+        snprintf(out, sizeof(out), "%s/extractor-%s.out", opt.tmp, tag);
+        snprintf(log, sizeof(log), "%s/extractor-%s.log", opt.tmp, tag);
+        char *argv[] = {b, in, boot, "--ledger=", "--log.level=warn", NULL};
+        spawn(c, argv, out, log);
+}
+
+static void spawn_anonymizer(child_t *c, const char *bs, const char *tag)
+{
+        char b[4200], rules[600], boot[600], ready[512], log[512];
+
+        bin(b, sizeof(b), "anonymizer");
+        snprintf(rules, sizeof(rules), "--anon.rules=%s/services/anonymizer/rules/rules-v1.conf",
+                 OSH_SOURCE_DIR);
+        snprintf(boot, sizeof(boot), "--kafka.bootstrap.servers=%s", bs);
+        snprintf(ready, sizeof(ready), "--ready.file=%s/anonymizer-%s.ready", opt.tmp, tag);
+        snprintf(log, sizeof(log), "%s/anonymizer-%s.log", opt.tmp, tag);
+        /* info: its "first record seen" line times the stage without the join */
+        char *argv[] = {b,     rules, boot, "--anon.hmac.key=" HMAC_KEY, "--log.level=info",
+                        ready, NULL};
+        spawn(c, argv, NULL, log);
+}
+
+/* The extractor's "batch <id> emitted=<n>" line. */
+static long extractor_result(const char *tag, char *batch, size_t batch_size)
+{
+        char path[512], line[512];
+        long n = -1;
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/extractor-%s.out", opt.tmp, tag);
+        fp = fopen(path, "r");
+        while (fp && fgets(line, sizeof(line), fp)) {
+                char id[128];
+                long e;
+                if (sscanf(line, "batch %127s emitted=%ld", id, &e) == 2) {
+                        snprintf(batch, batch_size, "%s", id);
+                        n = e;
+                }
+        }
+        if (fp)
+                fclose(fp);
+        return n;
+}
+
+static double wall_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall-clock time (epoch s) of the first log line containing needle, from
+ * its "YYYY-MM-DDTHH:MM:SS.mmmZ" prefix; -1 if none. */
+static double log_time(const char *path, const char *needle)
+{
+        FILE *fp = fopen(path, "r");
+        char line[1024];
+        double t = -1;
+
+        while (fp && t < 0 && fgets(line, sizeof(line), fp)) {
+                struct tm tm;
+                int ms = 0;
+                char *rest;
+                memset(&tm, 0, sizeof(tm));
+                if (!strstr(line, needle) || !(rest = strptime(line, "%Y-%m-%dT%H:%M:%S", &tm)) ||
+                    sscanf(rest, ".%3dZ", &ms) != 1)
+                        continue;
+                t = (double)timegm(&tm) + ms / 1000.0;
+        }
+        if (fp)
+                fclose(fp);
+        return t;
+}
+
+/* ---- Kafka helpers ---- */
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *bs, const char *group)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf = osh_kafka_conf_new(
+            NULL, NULL, type == RD_KAFKA_PRODUCER ? OSH_KAFKA_PRODUCER : OSH_KAFKA_CONSUMER, bs,
+            errstr, sizeof(errstr));
+        rd_kafka_t *rk;
+
+        if (!conf)
+                die(errstr);
+        if (group)
+                osh_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+        if (type == RD_KAFKA_PRODUCER)
+                osh_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr,
+                                   sizeof(errstr));
+        rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+        if (!rk)
+                die(errstr);
+        if (type == RD_KAFKA_CONSUMER)
+                rd_kafka_poll_set_consumer(rk);
+        return rk;
+}
+
+static int partitions(rd_kafka_t *rk, const char *topic)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+        int n = -1;
+
+        if (t && !rd_kafka_metadata(rk, 0, t, &md, 10000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (t)
+                rd_kafka_topic_destroy(t);
+        return n;
+}
+
+static void assign_all(rd_kafka_t *c, const char *topic, int n)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+
+        for (int i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (rd_kafka_assign(c, l))
+                die("assign");
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Reads batch.control.v1 until the END of batch on topic shows up. */
+typedef struct watcher {
+        rd_kafka_t *c;
+} watcher_t;
+
+static void watcher_start(watcher_t *w, const char *bs)
+{
+        w->c = client(RD_KAFKA_CONSUMER, bs, "bench-onprem-watch");
+        assign_all(w->c, OSH_TOPIC_BATCH, partitions(w->c, OSH_TOPIC_BATCH));
+}
+
+/* Seconds (now) when END arrives, or -1 after limit_s. */
+static double watcher_wait_end(watcher_t *w, const char *batch, const char *topic, double limit_s)
+{
+        double start = now_s();
+        char errstr[128];
+
+        while (now_s() - start < limit_s) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->c, 100);
+                osh_batch_marker_t mk;
+                int hit;
+                if (!m)
+                        continue;
+                hit = !m->err &&
+                      !osh_batch_marker_decode(m->payload, m->len, &mk, errstr, sizeof(errstr)) &&
+                      mk.is_end && !strcmp(mk.topic, topic) &&
+                      (!batch || !strcmp(mk.batch_id, batch));
+                rd_kafka_message_destroy(m);
+                if (hit)
+                        return now_s();
+        }
+        return -1;
+}
+
+static void watcher_stop(watcher_t *w)
+{
+        rd_kafka_consumer_close(w->c);
+        rd_kafka_destroy(w->c);
+}
+
+/* ---- baseline ---- */
+
+typedef struct rec {
+        char key[16];
+        void *val;
+        size_t len;
+        int32_t part;
+} rec_t;
+
+/* Copies the n records of topic (np partitions) into memory. */
+static rec_t *load(const char *bs, const char *topic, int np, long n, size_t *bytes)
+{
+        rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bs, "bench-onprem-load");
+        rec_t *r = calloc((size_t)n, sizeof(*r));
+        long got = 0;
+        double start = now_s();
+
+        if (!r)
+                die("out of memory");
+        *bytes = 0;
+        assign_all(c, topic, np);
+        while (got < n && now_s() - start < 120) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        rec_t *x = &r[got++];
+                        snprintf(x->key, sizeof(x->key), "%.*s", (int)m->key_len,
+                                 (const char *)m->key);
+                        x->val = malloc(m->len);
+                        if (!x->val)
+                                die("out of memory");
+                        memcpy(x->val, m->payload, m->len);
+                        x->len = m->len;
+                        x->part = m->partition;
+                        *bytes += m->len;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        if (got < n)
+                die("could not read the extractor's records back");
+        return r;
+}
+
+static long delivered;
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        (void)rk;
+        (void)opaque;
+        delivered += !m->err;
+}
+
+/* Produce all (same keys, values and partitions), flush, consume all back. */
+static double run_baseline(const char *bs, const rec_t *r, long n, int np)
+{
+        char errstr[256];
+        rd_kafka_conf_t *pc =
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bs, errstr, sizeof(errstr));
+        rd_kafka_t *p, *c;
+        long consumed = 0;
+        double t0;
+
+        osh_kafka_conf_set(pc, "queue.buffering.max.messages", "1000000", errstr, sizeof(errstr));
+        rd_kafka_conf_set_dr_msg_cb(pc, on_dr);
+        p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+        if (!p)
+                die(errstr);
+        /* warm up (metadata, producer id) before the clock starts, as the
+         * extractor's producer is by the time it sends its first record */
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BASELINE_TOPIC), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_VALUE("w", 1), RD_KAFKA_V_END);
+        rd_kafka_flush(p, 10000);
+        delivered = 0;
+        c = client(RD_KAFKA_CONSUMER, bs, "bench-onprem-baseline");
+        assign_all(c, BASELINE_TOPIC, np);
+        t0 = now_s();
+        for (long i = 0; i < n; i++)
+                while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BASELINE_TOPIC),
+                                         RD_KAFKA_V_PARTITION(r[i].part),
+                                         RD_KAFKA_V_KEY(r[i].key, strlen(r[i].key)),
+                                         RD_KAFKA_V_VALUE(r[i].val, r[i].len),
+                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(p, 10);
+        rd_kafka_flush(p, 120000);
+        while (consumed < n + 1 && now_s() - t0 < 300) { /* + the warm-up record */
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+                if (!m)
+                        continue;
+                consumed += !m->err;
+                rd_kafka_message_destroy(m);
+        }
+        double dt = now_s() - t0;
+        if (delivered < n || consumed < n + 1)
+                die("baseline: not every record went through");
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        rd_kafka_destroy(p);
+        return dt;
+}
+
+/* ---- report ---- */
+
+static void report(const char *name, const stage_t *s, double base_rps)
+{
+        double rps = s->records / s->secs;
+
+        printf("%-11s %8.2f s  ", name, s->secs);
+        if (base_rps > 0)
+                printf("%9.0f residents/s", (double)opt.residents / s->secs);
+        else
+                printf("%21s", "");
+        printf("  %9.0f records/s", rps);
+        if (s->maxrss_kb)
+                printf("  peak RSS %6.1f MiB  CPU %6.2f s", (double)s->maxrss_kb / 1024, s->cpu);
+        if (base_rps > 0)
+                printf("  %.2fx baseline", rps / base_rps);
+        printf("\n");
+        fflush(stdout);
+}
+
+static void parse_args(int argc, char **argv)
+{
+        char resolved[4096];
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--residents") && i + 1 < argc)
+                        opt.residents = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+                        opt.seed = argv[++i];
+                else if (!strcmp(argv[i], "--only") && i + 1 < argc &&
+                         !strcmp(argv[i + 1], "extractor") && ++i)
+                        opt.extractor_only = 1;
+                else if (!strcmp(argv[i], "--keep"))
+                        opt.keep = 1;
+                else {
+                        fprintf(stderr, "usage: bench-onprem [--residents N] [--seed S] "
+                                        "[--only extractor] [--keep]\n");
+                        exit(2);
+                }
+        }
+        if (opt.residents < 100)
+                die("--residents: at least 100");
+        if (!realpath(argv[0], resolved))
+                snprintf(resolved, sizeof(resolved), "%s", argv[0]);
+        snprintf(opt.bindir, sizeof(opt.bindir), "%s", dirname(resolved));
+}
+
+static int have_anonymizer(void)
+{
+        char b[4200];
+
+        bin(b, sizeof(b), "anonymizer");
+        return access(b, X_OK) == 0 && !opt.extractor_only;
+}
+
+static void wait_file(const char *path, double limit_s)
+{
+        double start = now_s();
+
+        while (access(path, F_OK) && now_s() - start < limit_s)
+                usleep(50000);
+        if (access(path, F_OK))
+                die("a service did not become ready");
+}
+
+/* Both stages at once on a fresh broker; returns extractor start to the
+ * anonymizer's END. */
+static double run_pipeline(const char *city, long records)
+{
+        child_t broker, anon, ext;
+        watcher_t w;
+        char bs[512], ready[512], batch[128];
+        double t_end;
+
+        start_broker(&broker, "broker2", bs, sizeof(bs));
+        spawn_anonymizer(&anon, bs, "pipe");
+        snprintf(ready, sizeof(ready), "%s/anonymizer-pipe.ready", opt.tmp);
+        wait_file(ready, 60);
+        watcher_start(&w, bs);
+        sleep(4); /* a running pipeline has joined its group long ago */
+        spawn_extractor(&ext, city, bs, "pipe");
+        if (reap(&ext, 0))
+                die("extractor failed (pipeline)");
+        if (extractor_result("pipe", batch, sizeof(batch)) != records)
+                die("pipeline: another record count");
+        t_end = watcher_wait_end(&w, batch, OSH_TOPIC_ABSTRACTED, 600);
+        watcher_stop(&w);
+        reap(&anon, SIGTERM);
+        reap(&broker, SIGTERM);
+        return t_end < 0 ? -1 : t_end - ext.t0;
+}
+
+int main(int argc, char **argv)
+{
+        child_t broker, ext, anon;
+        watcher_t w;
+        stage_t se, sa, sb;
+        char errstr[256], city[512], bs[512], batch[128], cmd[700];
+        rec_t *recs;
+        size_t bytes;
+        double t_end, t_wall, t_first, both;
+        int np;
+
+        parse_args(argc, argv);
+        osh_log_init("bench-onprem", NULL, OSH_LOG_ERROR, 0);
+        if (osh_serde_init(errstr, sizeof(errstr)))
+                die(errstr);
+        snprintf(opt.tmp, sizeof(opt.tmp), "/tmp/bench-onprem.XXXXXX");
+        if (!mkdtemp(opt.tmp))
+                die("mkdtemp");
+        snprintf(city, sizeof(city), "%s/city", opt.tmp);
+        printf("bench-onprem: osh-broker --single (librdkafka mock) on loopback, %ld CPUs\n",
+               sysconf(_SC_NPROCESSORS_ONLN));
+        gen_city(city);
+        start_broker(&broker, "broker", bs, sizeof(bs));
+
+        /* extractor alone */
+        spawn_extractor(&ext, city, bs, "alone");
+        if (reap(&ext, 0))
+                die("extractor failed (see its log under the temp dir; --keep)");
+        se = (stage_t){ext.wall, ext.cpu, extractor_result("alone", batch, sizeof(batch)),
+                       ext.maxrss_kb};
+        if (se.records <= 0)
+                die("no extractor result");
+
+        /* baseline: the same records through plain librdkafka */
+        {
+                rd_kafka_t *probe = client(RD_KAFKA_PRODUCER, bs, NULL);
+                np = partitions(probe, OSH_TOPIC_RAW);
+                rd_kafka_destroy(probe);
+        }
+        recs = load(bs, OSH_TOPIC_RAW, np, se.records, &bytes);
+        printf("records: %ld resident.raw.v1 (consenting applicants), %.0f value bytes on average, "
+               "%d partitions\n",
+               se.records, (double)bytes / (double)se.records, np);
+        sb = (stage_t){run_baseline(bs, recs, se.records, np), 0, se.records, 0};
+        for (long i = 0; i < se.records; i++)
+                free(recs[i].val);
+        free(recs);
+        report("baseline", &sb, 0);
+        report("extractor", &se, sb.records / sb.secs);
+
+        if (have_anonymizer()) {
+                watcher_start(&w, bs);
+                spawn_anonymizer(&anon, bs, "alone");
+                t_end = watcher_wait_end(&w, batch, OSH_TOPIC_ABSTRACTED, 600);
+                t_wall = wall_s();
+                watcher_stop(&w);
+                reap(&anon, SIGTERM);
+                snprintf(cmd, sizeof(cmd), "%s/anonymizer-alone.log", opt.tmp);
+                t_first = log_time(cmd, "first record seen");
+                if (t_end < 0 || t_first < 0)
+                        die("anonymizer: no END marker (see its log; --keep)");
+                sa = (stage_t){t_wall - t_first, anon.cpu, se.records, anon.maxrss_kb};
+                report("anonymizer", &sa, sb.records / sb.secs);
+                printf("            (first record to END; %.2f s from process start, with the "
+                       "mock's consumer-group join)\n",
+                       t_end - anon.t0);
+        }
+        reap(&broker, SIGTERM);
+        if (have_anonymizer()) {
+                both = run_pipeline(city, se.records);
+                if (both < 0)
+                        die("pipeline: no END marker");
+                sa = (stage_t){both, 0, se.records, 0};
+                report("both", &sa, sb.records / sb.secs);
+        } else {
+                printf("anonymizer: not built (or --only extractor): stage and pipeline skipped\n");
+        }
+        printf("targets: each stage >= 0.5x the baseline; the whole Chiba batch through both "
+               "stages well under a minute on 2 cores\n");
+        if (!opt.keep) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", opt.tmp);
+                if (system(cmd))
+                        fprintf(stderr, "bench-onprem: could not remove %s\n", opt.tmp);
+        } else {
+                printf("kept %s\n", opt.tmp);
+        }
+        osh_serde_shutdown();
+        return 0;
+}
