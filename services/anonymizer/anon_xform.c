@@ -7,6 +7,11 @@
 #include "oshirase/serde.h"
 
 #define MAX_MEMBERS 64 /* household members considered; larger households are malformed */
+/* Dates a year-month can hold (YYYYMM, four-digit year): 1000-01-01 ..
+ * 9999-12-31 in days since 1970-01-01. Anything else is malformed input
+ * (found by fuzz_anonymizer_xform), not a year-month to emit. */
+#define DAY_MIN (-354285)
+#define DAY_MAX 2932896
 
 /* Howard Hinnant's civil_from_days. */
 void anon_civil(int32_t days, int *y, int *m, int *d)
@@ -67,7 +72,9 @@ static int nullable_date(avro_value_t *rec, const char *field, int *has, int32_t
         if (null < 0)
                 return -1;
         *has = !null;
-        return null ? 0 : osh_value_get_int(rec, field, out);
+        if (null)
+                return 0;
+        return osh_value_get_int(rec, field, out) || *out < DAY_MIN || *out > DAY_MAX ? -1 : 0;
 }
 
 static int load_members(view_t *v)
@@ -172,7 +179,7 @@ static int op_birth_ym(const anon_rules_t *r, const anon_op_t *op, const view_t 
         int32_t birth;
 
         if (nullable_date(v->raw, "birth_date", &has, &birth))
-                return -1;
+                return o->reason = "birth date malformed or out of range", -1;
         if (!has)
                 return 0;
         if (r->extreme_age > 0 && anon_age(birth, v->ref) >= r->extreme_age) {

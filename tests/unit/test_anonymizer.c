@@ -139,6 +139,34 @@ static void test_calendar(void **state)
         assert_int_equal(anon_age(days(2024, 10, 2), days(2024, 10, 1)), -1);
 }
 
+/* Dates outside years 1000..9999 have no YYYYMM: the record is refused
+ * (fuzz_anonymizer_xform found year-months like -58000000). */
+static void test_date_out_of_range(void **state)
+{
+        anon_out_t o;
+        avro_value_t v;
+
+        raw_new(&v, "000123456");
+        assert_int_equal(osh_value_set_int(&v, "birth_date", days(1000, 1, 1)), 0);
+        assert_int_equal(xform(&v, &o), ANON_OK);
+        assert_int_equal(osh_value_set_int(&v, "birth_date", days(1000, 1, 1) - 1), 0);
+        assert_int_equal(xform(&v, &o), ANON_REJECT_BAD);
+        assert_string_equal(o.reason, "birth date malformed or out of range");
+        assert_int_equal(osh_value_set_int(&v, "birth_date", INT32_MAX), 0);
+        assert_int_equal(xform(&v, &o), ANON_REJECT_BAD);
+        avro_value_decref(&v);
+
+        raw_new(&v, "000123457");
+        add_member(&v, "CHILD", days(9999, 12, 31), 1);
+        assert_int_equal(xform(&v, &o), ANON_OK);
+        assert_int_equal(val("spare_01"), 999912);
+        avro_value_decref(&v);
+        raw_new(&v, "000123458");
+        add_member(&v, "CHILD", INT32_MIN, 1);
+        assert_int_equal(xform(&v, &o), ANON_REJECT_BAD);
+        avro_value_decref(&v);
+}
+
 static void test_hmac_user_id(void **state)
 {
         anon_out_t o;
@@ -567,6 +595,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_calendar),
+            cmocka_unit_test(test_date_out_of_range),
             cmocka_unit_test(test_hmac_user_id),
             cmocka_unit_test(test_registered_user_id),
             cmocka_unit_test(test_key_loading),
