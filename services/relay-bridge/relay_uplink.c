@@ -15,6 +15,7 @@
  * Threads: the main thread consumes, batches and spools; a sender thread
  * POSTs the spool, so the link and the consumer overlap. u->mu guards the
  * spool, the tracker and the counters; nobody holds it during a request. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -423,25 +424,47 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
         return 0;
 }
 
-static void uplink_close(uplink_t *u)
+/* Stops the sender, waiting a few seconds for a request in flight (a
+ * shutdown must not hang for uplink.timeout on a silent network). Returns 1
+ * if the sender is still busy: its batch simply stays in the spool. */
+static int stop_sender(uplink_t *u)
 {
-        if (u->sender_started) { /* waits for a request in flight (uplink.timeout) */
-                pthread_mutex_lock(&u->mu);
-                __atomic_store_n(&u->stop, 1, __ATOMIC_RELEASE);
-                pthread_cond_signal(&u->cv);
-                pthread_mutex_unlock(&u->mu);
-                pthread_join(u->sender, NULL);
-        }
+        struct timespec ts;
+
+        pthread_mutex_lock(&u->mu);
+        __atomic_store_n(&u->stop, 1, __ATOMIC_RELEASE);
+        pthread_cond_signal(&u->cv);
+        pthread_mutex_unlock(&u->mu);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 3;
+        if (pthread_timedjoin_np(u->sender, NULL, &ts) == 0)
+                return 0;
+        osh_warn("a request to the cloud is still in flight at shutdown; its batch stays spooled");
+        return 1;
+}
+
+/* Returns 1 if the sender was abandoned: u must then not be freed. */
+static int uplink_close(uplink_t *u)
+{
+        int abandoned = 0;
+
+        if (u->sender_started)
+                abandoned = stop_sender(u);
+        pthread_mutex_lock(&u->mu); /* an abandoned sender may still finish */
         if (u->spool && u->batch)
                 flush(u); /* consumed but unsent: durable now, skipped on restart */
         if (u->cons && u->track)
                 rb_store_flush(u->cons, u->track);
+        pthread_mutex_unlock(&u->mu);
         osh_consumer_destroy(u->cons);
+        if (abandoned)
+                return 1; /* the sender still uses them; the process is exiting */
         osh_spool_close(u->spool);
         osh_http_client_destroy(u->http);
         osh_http_client_destroy(u->probe_http);
         rb_batch_destroy(u->batch);
         rb_track_destroy(u->track);
+        return 0;
 }
 
 static int poll_timeout(const uplink_t *u)
@@ -457,44 +480,57 @@ static int poll_timeout(const uplink_t *u)
 
 int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
 {
-        uplink_t u = {
-            .rc = rc, .svc = svc, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+        /* On the heap: a sender abandoned at shutdown may still touch it. */
+        uplink_t *u = calloc(1, sizeof(*u));
         char errstr[512];
         int64_t next_state = 0;
+        int abandoned;
 
-        if (uplink_open(&u, errstr, sizeof(errstr))) {
+        if (!u)
+                return 2;
+        u->rc = rc;
+        u->svc = svc;
+        pthread_mutex_init(&u->mu, NULL);
+        pthread_cond_init(&u->cv, NULL);
+        if (uplink_open(u, errstr, sizeof(errstr))) {
                 osh_error("%s", errstr);
-                uplink_close(&u);
+                if (!uplink_close(u))
+                        free(u);
                 return 2;
         }
         osh_service_ready(svc);
         while (!osh_shutdown_requested()) {
-                rd_kafka_message_t *m = osh_consumer_poll(u.cons, poll_timeout(&u));
-                pthread_mutex_lock(&u.mu);
+                rd_kafka_message_t *m = osh_consumer_poll(u->cons, poll_timeout(u));
+                pthread_mutex_lock(&u->mu);
                 if (m)
-                        handle(&u, m);
-                if (rb_batch_count(u.batch) &&
-                    rb_now_ms() - rb_batch_started(u.batch) >= rc->linger_ms)
-                        flush(&u);
-                rb_store_flush(u.cons, u.track);
+                        handle(u, m);
+                if (rb_batch_count(u->batch) &&
+                    rb_now_ms() - rb_batch_started(u->batch) >= rc->linger_ms)
+                        flush(u);
+                rb_store_flush(u->cons, u->track);
                 if (rb_now_ms() >= next_state) {
-                        update_state(&u);
+                        update_state(u);
                         next_state = rb_now_ms() + 200;
                 }
-                pthread_mutex_unlock(&u.mu);
+                pthread_mutex_unlock(&u->mu);
                 if (m)
                         rd_kafka_message_destroy(m);
-                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u.next_probe_ms) {
-                        rb_probe(rc, svc, u.probe_http, u.probe_url);
-                        u.next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
+                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u->next_probe_ms) {
+                        rb_probe(rc, svc, u->probe_http, u->probe_url);
+                        u->next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
                 }
         }
-        uplink_close(&u);
+        abandoned = uplink_close(u);
         osh_info("uplink: %" PRIu64 " record(s) in, %" PRIu64 " acknowledged, %" PRIu64
                  " refused; batches ok %" PRIu64 ", duplicate %" PRIu64 ", retried %" PRIu64
                  ", rejected %" PRIu64,
-                 u.cnt.in, u.cnt.out,
-                 u.cnt.refused[1] + u.cnt.refused[2] + u.cnt.refused[3] + u.cnt.refused[4],
-                 u.batches_ok, u.batches_dup, u.batches_retry, u.batches_rejected);
+                 u->cnt.in, u->cnt.out,
+                 u->cnt.refused[1] + u->cnt.refused[2] + u->cnt.refused[3] + u->cnt.refused[4],
+                 u->batches_ok, u->batches_dup, u->batches_retry, u->batches_rejected);
+        if (!abandoned) {
+                pthread_mutex_destroy(&u->mu);
+                pthread_cond_destroy(&u->cv);
+                free(u);
+        }
         return 0;
 }
