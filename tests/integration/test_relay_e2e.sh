@@ -7,7 +7,9 @@
 #   first relay;
 # - cloud-ingest down for a while (and the uplink killed -9 meanwhile): the
 #   uplink spools, then delivers in order once cloud-ingest is back; the
-#   cloud topic holds each source record exactly once.
+#   cloud topic holds each source record exactly once;
+# - personal data (raw topic, raw fingerprint smuggled onto an allowed topic)
+#   appears in no topic of the exchange or cloud cluster and in no log.
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
@@ -39,11 +41,11 @@ count_ge() { # BOOTSTRAP TOPIC MIN
 # key, timestamp, partition and decoded value; offsets and headers differ per hop.
 dump() { # BOOTSTRAP COUNT
         "$ctl" consume --bootstrap "$1" --topic $T --count "$2" --timeout 30s |
-                sed -E 's/"offset":[0-9]+,//; s/"headers":\{[^}]*\},//' | grep -v '"EVIL"' | sort
+                sed -E 's/"offset":[0-9]+,//; s/"headers":\{[^}]*\},//' | grep -v '"EVIL"\|"key":"K2"' | sort
 }
 vbytes() { # BOOTSTRAP
         timeout 20 kcat -C -q -b "$1" -t $T -o beginning -e -f '%k %S\n' |
-                awk '$1 != "EVIL" { s += $2 } END { print s + 0 }'
+                awk '$1 != "EVIL" && $1 != "K2" { s += $2 } END { print s + 0 }'
 }
 start_ingest() {
         osh_it_start_service "$1" cloud-ingest --listen.port "$PORT" --tls.cert "$C/server.pem" \
@@ -80,6 +82,14 @@ probe.file = $OSH_IT_TMP/probe.json
 EOF
 
 gen 1 1200
+# Personal data on the processing side: on resident.raw.v1 (never subscribed
+# beyond processing) and smuggled onto an allowed topic under the raw
+# schema's fingerprint (refused). Neither may appear past processing.
+PII='山田太郎-PII-MARKER'
+printf 'K1\t%s\n' "$PII" | osh_it_produce "$P" resident.raw.v1 0
+fp=$("$ctl" schemas | awk '$3 == "resident.raw.v1" && $4 == "current" { print $1 }')
+le=$(sed 's/../& /g' <<<"$fp" | awk '{ for (i = NF; i >= 1; i--) printf "\\x%s", $i }')
+printf "K2\t\xc3\x01${le}%s\n" "$PII" | osh_it_produce "$P" $T 0
 printf '%s\n' '{"batch_id":"EVIL","kind":"START","topic":"x","record_count":1,"checksum":"00","checksum_algorithm":"x","reference_date":1,"extract_time":1,"full_snapshot":true,"producer":"t","instance":"t"}' |
         "$ctl" produce --bootstrap "$P" --topic $T --schema jp.oshirase.BatchControl --key.field batch_id 2>/dev/null
 start_ingest ingest
@@ -89,7 +99,7 @@ osh_it_wait_until 40 count_ge "$CL" $T 1200 ||
         fail "cloud has $(count "$CL" $T) of 1200 records"
 assert_eq 1200 "$(count "$X" $T)" "exchange: allowed records only"
 assert_eq 1200 "$(count "$CL" $T)" "cloud: allowed records only"
-dump "$P" 1201 >"$OSH_IT_TMP/p.dump"
+dump "$P" 1202 >"$OSH_IT_TMP/p.dump"
 dump "$CL" 1200 >"$OSH_IT_TMP/c.dump"
 assert_eq 1200 "$(wc -l <"$OSH_IT_TMP/c.dump")"
 assert_eq "$(sha256sum <"$OSH_IT_TMP/p.dump")" "$(sha256sum <"$OSH_IT_TMP/c.dump")" \
@@ -113,7 +123,7 @@ osh_it_wait_until 10 bash -c "(( \$(find '$OSH_IT_TMP/spool' -maxdepth 1 -name '
         fail "spool not drained"
 sleep 1
 assert_eq 1800 "$(count "$CL" $T)" "each record exactly once in the cloud"
-dump "$P" 1801 >"$OSH_IT_TMP/p.dump"
+dump "$P" 1802 >"$OSH_IT_TMP/p.dump"
 dump "$CL" 1800 >"$OSH_IT_TMP/c.dump"
 assert_eq "$(sha256sum <"$OSH_IT_TMP/p.dump")" "$(sha256sum <"$OSH_IT_TMP/c.dump")" "no loss, no change"
 # In order: within each cloud partition, the exchange offsets only increase.
@@ -124,3 +134,15 @@ assert_eq 0 "$bad" "records out of order in the cloud"
 osh_it_stop_service uplink2
 osh_it_stop_service k2k
 osh_it_stop_service ingest2
+
+# PII scan: every topic on the exchange and cloud clusters, every log line.
+for bs in "$X" "$CL"; do
+        for t in $(kcat -L -b "$bs" 2>/dev/null | sed -nE 's/^  topic "([^"]+)".*/\1/p'); do
+                if timeout 20 kcat -C -q -b "$bs" -t "$t" -o beginning -e -f '%k %s %h\n' | grep -aq 'PII-MARKER'; then
+                        fail "personal data crossed into $t at $bs"
+                fi
+        done
+done
+OSH_IT_ASSERTS=$((OSH_IT_ASSERTS + 1))
+assert_not_contains "$(cat "$OSH_IT_TMP"/*.log)" "PII-MARKER" "personal data in a log"
+assert_contains "$(cat "$(osh_it_log k2k)")" "fingerprint not allowed"
