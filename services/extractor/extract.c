@@ -116,6 +116,11 @@ struct ext_batch {
         uint64_t gaiji;
         const osh_schema_t *raw_schema, *rej_schema;
         char keybuf[16];
+        /* One value reused for every record: a fresh osh_value_new() (which
+         * fills in the schema's defaults) cost more than the rest of the
+         * encoding. Every field is set for each record. */
+        avro_value_t rec;
+        int have_rec;
 };
 
 const char *ext_reason_symbol(ext_reason_t r)
@@ -416,6 +421,8 @@ void ext_batch_destroy(ext_batch_t *b)
         htab_free(&b->by_atena);
         htab_free(&b->by_setai);
         htab_free(&b->apps_by_atena);
+        if (b->have_rec)
+                avro_value_decref(&b->rec);
         free(b);
 }
 
@@ -1077,7 +1084,8 @@ static int set_members(ext_batch_t *b, avro_value_t *rec, int32_t self)
         for (int32_t m = first ? (int32_t)*first : -1; m >= 0; m = b->persons[m].next) {
                 if (m == self)
                         continue;
-                if (osh_value_append(b->raw_schema, &arr, &item) ||
+                /* both fields are set: no defaults needed */
+                if (avro_value_append(&arr, &item, NULL) ||
                     osh_value_set_enum(&item, "relationship", REL_SYMBOL[b->persons[m].rel]) ||
                     osh_value_set_int(&item, "birth_date", b->persons[m].birth))
                         return -1;
@@ -1095,7 +1103,7 @@ static int set_applicant(ext_batch_t *b, avro_value_t *rec, const xapp_t *a)
             osh_value_field(&ap, "consent_categories", &arr))
                 return -1;
         for (int c = 1; c <= 4; c++)
-                if ((a->cats & (1u << (c - 1))) && (osh_value_append(b->raw_schema, &arr, &item) ||
+                if ((a->cats & (1u << (c - 1))) && (avro_value_append(&arr, &item, NULL) ||
                                                     avro_value_set_string(&item, CATEGORY[c])))
                         return -1;
         return 0;
@@ -1113,12 +1121,12 @@ static int set_extras(ext_batch_t *b, avro_value_t *rec, const xapp_t *a)
                         continue;
                 snprintf(key, sizeof(key), "ext_%02d", e + 1);
                 val[0] = a->ext[e];
-                if (osh_value_add(b->raw_schema, &map, key, &item) ||
+                if (avro_value_add(&map, key, &item, NULL, NULL) ||
                     avro_value_set_string(&item, val))
                         return -1;
         }
         for (size_t i = 0; i < b->nfiles; i++)
-                if ((a->files & (1u << i)) && (osh_value_append(b->raw_schema, &arr, &item) ||
+                if ((a->files & (1u << i)) && (avro_value_append(&arr, &item, NULL) ||
                                                avro_value_set_string(&item, b->files[i].name)))
                         return -1;
         return 0;
@@ -1131,48 +1139,45 @@ int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **v
 {
         const xapp_t *a = &b->apps[b->order[i]];
         const xperson_t *p = &b->persons[a->person];
-        avro_value_t rec;
-        int rc = -1;
+        avro_value_t *rec = &b->rec;
+        char setai[16];
 
         snprintf(b->keybuf, sizeof(b->keybuf), "%010llu", (unsigned long long)a->atena);
-        if (osh_value_new(b->raw_schema, &rec)) {
+        snprintf(setai, sizeof(setai), "%010llu", (unsigned long long)p->setai);
+        if (b->have_rec ? avro_value_reset(rec) : osh_value_new(b->raw_schema, rec)) {
                 snprintf(errstr, errstr_size, "avro: cannot create a record");
                 return -1;
         }
-        char setai[16];
-        snprintf(setai, sizeof(setai), "%010llu", (unsigned long long)p->setai);
-        if (osh_value_set_string(&rec, "atena_no", b->keybuf) ||
-            osh_value_set_string(&rec, "batch_id", b->batch_id) ||
-            osh_value_set_int(&rec, "reference_date", b->ref_days) ||
-            osh_value_set_string(&rec, "name", b->arena + a->s_name) ||
-            osh_value_set_string(&rec, "name_kana", b->arena + a->s_kana) ||
-            osh_value_set_enum(&rec, "sex", SEX_SYMBOL[a->sex & 3]) ||
-            osh_value_set_int(&rec, "birth_date", p->birth) ||
-            osh_value_set_string(&rec, "address_code", b->arena + a->s_acode) ||
-            osh_value_set_string(&rec, "address_text", b->arena + a->s_atext) ||
-            osh_value_set_string(&rec, "household_id", setai) ||
-            osh_value_set_enum(&rec, "relationship", REL_SYMBOL[p->rel]) ||
-            osh_value_set_string(&rec, "relationship_code", a->rel_code) ||
-            set_members(b, &rec, a->person) ||
-            osh_value_set_enum(&rec, "tax_current", tax_symbol(a->tax[0])) ||
-            osh_value_set_enum(&rec, "tax_previous", tax_symbol(a->tax[1])) ||
-            osh_value_set_enum(&rec, "tax_before_previous", tax_symbol(a->tax[2])) ||
-            osh_value_set_bool(&rec, "nhi", a->nhi) ||
-            osh_value_set_bool(&rec, "late_elderly", a->koki) ||
-            osh_value_set_bool(&rec, "child_allowance", a->ca) ||
-            osh_value_set_bool(&rec, "child_rearing_allowance", a->cr) ||
-            osh_value_set_bool(&rec, "public_assistance", a->pa) || set_extras(b, &rec, a) ||
-            set_applicant(b, &rec, a)) {
+        b->have_rec = 1;
+        if (osh_value_set_string(rec, "atena_no", b->keybuf) ||
+            osh_value_set_string(rec, "batch_id", b->batch_id) ||
+            osh_value_set_int(rec, "reference_date", b->ref_days) ||
+            osh_value_set_string(rec, "name", b->arena + a->s_name) ||
+            osh_value_set_string(rec, "name_kana", b->arena + a->s_kana) ||
+            osh_value_set_enum(rec, "sex", SEX_SYMBOL[a->sex & 3]) ||
+            osh_value_set_int(rec, "birth_date", p->birth) ||
+            osh_value_set_string(rec, "address_code", b->arena + a->s_acode) ||
+            osh_value_set_string(rec, "address_text", b->arena + a->s_atext) ||
+            osh_value_set_string(rec, "household_id", setai) ||
+            osh_value_set_enum(rec, "relationship", REL_SYMBOL[p->rel]) ||
+            osh_value_set_string(rec, "relationship_code", a->rel_code) ||
+            set_members(b, rec, a->person) ||
+            osh_value_set_enum(rec, "tax_current", tax_symbol(a->tax[0])) ||
+            osh_value_set_enum(rec, "tax_previous", tax_symbol(a->tax[1])) ||
+            osh_value_set_enum(rec, "tax_before_previous", tax_symbol(a->tax[2])) ||
+            osh_value_set_bool(rec, "nhi", a->nhi) ||
+            osh_value_set_bool(rec, "late_elderly", a->koki) ||
+            osh_value_set_bool(rec, "child_allowance", a->ca) ||
+            osh_value_set_bool(rec, "child_rearing_allowance", a->cr) ||
+            osh_value_set_bool(rec, "public_assistance", a->pa) || set_extras(b, rec, a) ||
+            set_applicant(b, rec, a)) {
                 snprintf(errstr, errstr_size, "avro: cannot set a field of record %zu", i);
-                goto fail;
+                return -1;
         }
-        if (osh_serde_encode_alloc(b->raw_schema, &rec, val, len, errstr, errstr_size))
-                goto fail;
+        if (osh_serde_encode_alloc(b->raw_schema, rec, val, len, errstr, errstr_size))
+                return -1;
         *key = b->keybuf;
-        rc = 0;
-fail:
-        avro_value_decref(&rec);
-        return rc;
+        return 0;
 }
 
 int ext_batch_encode_reject(ext_batch_t *b, size_t i, int64_t now_ms, char *keybuf,

@@ -84,12 +84,13 @@ static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b
                 const char *key;
                 void *val = NULL;
                 size_t len = 0;
+                snprintf(errstr, sizeof(errstr), "%s",
+                         osh_shutdown_requested() ? "shutdown" : "the producer refused it");
                 if (osh_shutdown_requested() ||
                     ext_batch_encode_record(b, i, &key, &val, &len, errstr, sizeof(errstr)) ||
                     sk->send(sk->opaque, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
                         free(val);
-                        osh_error("batch %s: record %zu not sent%s%s", ext_batch_id(b), i,
-                                  osh_shutdown_requested() ? " (shutdown)" : ": ", errstr);
+                        osh_error("batch %s: record %zu not sent: %s", ext_batch_id(b), i, errstr);
                         return -1;
                 }
                 osh_batch_sum_add(sum, key, strlen(key), val, len);

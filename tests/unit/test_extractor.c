@@ -404,6 +404,40 @@ static void encode_all(ext_batch_t *b, char **blob, size_t *blob_len)
         }
 }
 
+static void encode_one(ext_batch_t *b, size_t i, void **val, size_t *len)
+{
+        const char *key;
+        char err[256];
+
+        assert_int_equal(ext_batch_encode_record(b, i, &key, val, len, err, sizeof(err)), 0);
+}
+
+/* The encoder reuses one value: nothing of a record (members, categories,
+ * extensions, files) may leak into the next, in any order. */
+static void test_encode_reuse(void **state)
+{
+        ext_batch_t *b = open_parse(make_batch("reuse1", NULL, 0, 0), 0);
+        ext_batch_t *c = open_parse(make_batch("reuse2", NULL, 0, 0), 0);
+        void *v0, *v1, *w;
+        size_t l0, l1, lw;
+        const size_t order[] = {1, 0, 1, 0};
+
+        (void)state;
+        encode_one(b, 0, &v0, &l0);
+        encode_one(b, 1, &v1, &l1);
+        assert_true(l0 > l1); /* record 0 has members, categories, extensions */
+        for (size_t k = 0; k < 4; k++) {
+                encode_one(c, order[k], &w, &lw);
+                assert_int_equal(lw, order[k] ? l1 : l0);
+                assert_memory_equal(w, order[k] ? v1 : v0, lw);
+                free(w);
+        }
+        free(v0);
+        free(v1);
+        ext_batch_destroy(b);
+        ext_batch_destroy(c);
+}
+
 /* Same files (even elsewhere) and reference date: the same batch id and
  * byte-identical records; another reference date or content: another id. */
 static void test_determinism(void **state)
@@ -705,6 +739,7 @@ int main(void)
             cmocka_unit_test(test_join_and_consent), cmocka_unit_test(test_reject_reasons),
             cmocka_unit_test(test_determinism),      cmocka_unit_test(test_run_and_ledger),
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
+            cmocka_unit_test(test_encode_reuse),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
