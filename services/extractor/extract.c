@@ -941,8 +941,11 @@ static int parse_file(ext_batch_t *b, uint32_t fi, char *errstr, size_t errstr_s
 {
         xfile_t *f = &b->files[fi];
         osh_csv_opts_t co = {.max_field = b->o.max_field, .max_fields = 64, .max_record = 65536};
-        size_t bom = 0, ncols = count_cols(f->ft->header);
-        osh_textenc_t enc = osh_textenc_detect(f->buf, f->len, &bom);
+        size_t bom = f->len >= 3 && !memcmp(f->buf, OSH_TEXTENC_UTF8_BOM, 3) ? 3 : 0,
+               ncols = count_cols(f->ft->header);
+        /* scanning the whole file is only needed when nothing says */
+        osh_textenc_t enc =
+            b->enc_set || bom ? OSH_TEXTENC_UTF8 : osh_textenc_detect(f->buf, f->len, NULL);
         osh_textdec_t *dec = NULL;
         osh_csv_reader_t *r = NULL;
         uint8_t *seen = calloc(b->np + 1, 1);

@@ -16,11 +16,10 @@ int htab_init(htab_t *h, size_t expect)
 
         while (cap < expect * 2)
                 cap *= 2;
-        h->keys = calloc(cap, sizeof(*h->keys));
-        h->vals = calloc(cap, sizeof(*h->vals));
+        h->s = calloc(cap, sizeof(*h->s));
         h->cap = cap;
         h->n = 0;
-        if (h->keys && h->vals)
+        if (h->s)
                 return 0;
         htab_free(h);
         return -1;
@@ -28,19 +27,17 @@ int htab_init(htab_t *h, size_t expect)
 
 void htab_free(htab_t *h)
 {
-        free(h->keys);
-        free(h->vals);
-        h->keys = NULL;
-        h->vals = NULL;
+        free(h->s);
+        h->s = NULL;
         h->cap = h->n = 0;
 }
 
 uint32_t *htab_get(const htab_t *h, uint64_t key)
 {
         for (size_t i = slot(key, h->cap);; i = (i + 1) & (h->cap - 1)) {
-                if (h->keys[i] == key)
-                        return &h->vals[i];
-                if (!h->keys[i])
+                if (h->s[i].key == key)
+                        return &h->s[i].val;
+                if (!h->s[i].key)
                         return NULL;
         }
 }
@@ -52,8 +49,8 @@ static int grow(htab_t *h)
         if (htab_init(&n, h->cap))
                 return -1;
         for (size_t i = 0; i < h->cap; i++)
-                if (h->keys[i])
-                        htab_put(&n, h->keys[i], h->vals[i]);
+                if (h->s[i].key)
+                        htab_put(&n, h->s[i].key, h->s[i].val);
         htab_free(h);
         *h = n;
         return 0;
@@ -65,11 +62,11 @@ int htab_put(htab_t *h, uint64_t key, uint32_t val)
 
         if ((h->n + 1) * 2 > h->cap && grow(h))
                 return -1;
-        for (i = slot(key, h->cap); h->keys[i]; i = (i + 1) & (h->cap - 1))
-                if (h->keys[i] == key)
+        for (i = slot(key, h->cap); h->s[i].key; i = (i + 1) & (h->cap - 1))
+                if (h->s[i].key == key)
                         return 0;
-        h->keys[i] = key;
-        h->vals[i] = val;
+        h->s[i].key = key;
+        h->s[i].val = val;
         h->n++;
         return 1;
 }

@@ -6,9 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Key and value side by side: a lookup at city scale is one cache miss. */
+typedef struct htab_slot {
+        uint64_t key; /* 0 = empty */
+        uint32_t val;
+} htab_slot_t;
+
 typedef struct htab {
-        uint64_t *keys; /* 0 = empty */
-        uint32_t *vals;
+        htab_slot_t *s;
         size_t cap, n; /* cap is a power of two */
 } htab_t;
 
