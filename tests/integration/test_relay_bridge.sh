@@ -8,6 +8,7 @@
 #   are byte-identical and share their osh.src.* coordinates;
 # - refused records can go to a dead-letter topic on the source cluster;
 # - configurations that would let raw data leave processing are refused.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker

@@ -10,6 +10,7 @@
 #   cloud topic holds each source record exactly once;
 # - personal data (raw topic, raw fingerprint smuggled onto an allowed topic)
 #   appears in no topic of the exchange or cloud cluster and in no log.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
@@ -88,6 +89,7 @@ gen 1 1200
 PII='山田太郎-PII-MARKER'
 printf 'K1\t%s\n' "$PII" | osh_it_produce "$P" resident.raw.v1 0
 fp=$("$ctl" schemas | awk '$3 == "resident.raw.v1" && $4 == "current" { print $1 }')
+# shellcheck disable=SC2001 # pairs of hex digits, reversed
 le=$(sed 's/../& /g' <<<"$fp" | awk '{ for (i = NF; i >= 1; i--) printf "\\x%s", $i }')
 printf "K2\t\xc3\x01${le}%s\n" "$PII" | osh_it_produce "$P" $T 0
 printf '%s\n' '{"batch_id":"EVIL","kind":"START","topic":"x","record_count":1,"checksum":"00","checksum_algorithm":"x","reference_date":1,"extract_time":1,"full_snapshot":true,"producer":"t","instance":"t"}' |

@@ -9,6 +9,7 @@
 #   the cloud is back delivers the spool in order (sequences and offsets
 #   increase), then the spool is empty;
 # - mutual TLS instead of the HMAC token; the probe result file.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
@@ -77,7 +78,7 @@ assert_eq "$(sha256sum <"$OSH_IT_TMP/src")" "$(sha256sum <"$OSH_IT_TMP/dst")" "t
 for n in 1 250 700; do
         read -r _ t p o _ sum < <(sed -n "${n}p" "$OSH_IT_TMP/arrived")
         got=$(timeout 10 kcat -C -q -b "$X" -t "$t" -p "$p" -o "$o" -c 1 -e -f '%s' | sha256sum | cut -d' ' -f1)
-        assert_eq "$sum" "$got" "value bytes of $t[$p]@$o"
+        assert_eq "$sum" "$got" "value bytes of ${t}[${p}]@${o}"
 done
 osh_it_wait_until 10 grep -q '"ok": *true' "$OSH_IT_TMP/probe.json" || fail "no successful probe: $(cat "$OSH_IT_TMP/probe.json" 2>&1)"
 assert_contains "$(cat "$OSH_IT_TMP/probe.json")" '"records_published"'
