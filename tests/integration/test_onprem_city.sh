@@ -68,6 +68,12 @@ abs_end() { markers "$P" | jq -c --arg b "$batch" \
 have_end() { [[ -n $(abs_end) ]]; }
 osh_it_wait_until 50 have_end || fail "no abstracted END for batch $batch on processing"
 end=$(abs_end)
+assert_eq 1 "$(markers "$P" | jq -c --arg b "$batch" \
+        'select(.batch_id == $b and .kind == "START" and .topic == "resident.abstracted.v1")' |
+        wc -l)" "one abstracted START with the extractor's batch id"
+raw_n() { "$ctl" watermarks --bootstrap "$1" --topic resident.raw.v1 | awk '{ n += $4 - $3 } END { print n + 0 }'; }
+assert_eq "$want" "$(raw_n "$P")" "the relay moved every raw record to processing"
+assert_eq 0 "$(grep -c refused "$(osh_it_log relay)" || true)" "the relay refused nothing"
 
 "$ctl" consume --bootstrap "$P" --topic privacy.report.v1 --timeout 10s >"$T/report.all"
 jq -c --arg b "$batch" 'select(.value.batch_id == $b) | .value' "$T/report.all" >"$T/report.json"
