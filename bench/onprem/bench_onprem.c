@@ -71,9 +71,28 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Children still running, so a failure does not leave brokers behind. */
+static pid_t live[8];
+
+static void track(pid_t pid, int add)
+{
+        for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+                if (add ? !live[i] : live[i] == pid) {
+                        live[i] = add ? pid : 0;
+                        return;
+                }
+        }
+}
+
 static void die(const char *what)
 {
-        fprintf(stderr, "bench-onprem: %s\n", what);
+        fprintf(stderr, "bench-onprem: %s (temp dir %s)\n", what, opt.tmp);
+        for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+                if (live[i]) {
+                        kill(live[i], SIGTERM);
+                        waitpid(live[i], NULL, 0);
+                }
+        }
         exit(1);
 }
 
@@ -91,6 +110,7 @@ static void spawn(child_t *c, char *const argv[], const char *out, const char *l
         c->t0 = now_s();
         if (posix_spawn(&c->pid, argv[0], &fa, NULL, argv, environ))
                 die("cannot start a child process");
+        track(c->pid, 1);
         posix_spawn_file_actions_destroy(&fa);
 }
 
@@ -105,6 +125,7 @@ static int reap(child_t *c, int sig)
                 kill(c->pid, sig);
         if (wait4(c->pid, &st, 0, &ru) < 0)
                 return -1;
+        track(c->pid, 0);
         c->wall = now_s() - c->t0;
         c->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
