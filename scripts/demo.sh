@@ -1,49 +1,197 @@
 #!/usr/bin/env bash
-# The oshirase demo: builds if needed, starts the embedded broker (one Kafka
-# mock cluster per segment) and runs the pipeline on generated data, ending
-# in a report.
-#   scripts/demo.sh [--keep]     --keep leaves everything running until Ctrl-C
+# The oshirase demo, the README's first command. On a fresh Debian machine it
+# installs what it needs, builds, generates a city, starts the embedded broker
+# (one Kafka cluster per segment) and all seven services as separate
+# processes, runs a batch through every segment, previews and sends the nine
+# seed campaigns to the provider fakes and a real SMTP server, and prints a
+# report (also written to demo-out/report.txt).
+#
+#   scripts/demo.sh [--residents N] [--keep]
+#     --residents N   city size (default 100000; Chiba is 973183)
+#     --keep          leave everything running (dashboard stays up) until Ctrl-C
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+residents=100000
 keep=0
-[ "${1:-}" = --keep ] && keep=1
+while [ $# -gt 0 ]; do
+        case $1 in
+        --residents) residents=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "demo: unknown option $1" >&2; exit 2 ;;
+        esac
+done
 
 scripts/deps.sh
-build=${BUILD_DIR:-build}
-cmake -S . -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-bin=$build/bin
-work=$(mktemp -d /tmp/oshirase-demo.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
+export OSH_BUILD_DIR=$ROOT/${BUILD_DIR:-build}
+echo "building in $OSH_BUILD_DIR ..."
+cmake -S . -B "$OSH_BUILD_DIR" >/dev/null
+cmake --build "$OSH_BUILD_DIR" -j"$(nproc)" >/dev/null
+
+OUT=$ROOT/demo-out
+rm -rf "$OUT" && mkdir -p "$OUT"
+# The demo reuses the integration harness for process lifetimes: every
+# process it starts is stopped when the demo ends, however it ends.
+# shellcheck source=../tests/integration/lib/harness.sh
+. "$ROOT/tests/integration/lib/harness.sh"
+OSH_IT_TIMEOUT=60
+export OSH_BIN
+osh_it_begin
+T=$OSH_IT_TMP
+ctl=$OSH_BIN/osh-ctl
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "generating a city of $residents residents"
+today=$(TZ=Asia/Tokyo date +%Y%m%d)
+"$OSH_BIN/gen-residents" --residents "$residents" --out "$T/city" --encoding cp932 --dates era \
+        --gaiji 0.001 --reference-date "$today" --destinations "$T/destinations.csv" >"$T/gen.out"
+tail -n 3 "$T/gen.out" >&2
+
+say "secrets: a test CA, TLS certificates and HMAC keys (all throw-away, in $T)"
+"$ROOT/tests/integration/certs/gen.sh" "$T/certs"
+C=$T/certs
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/pseudonym.key"
+uplink_secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$uplink_secret" >"$T/uplink.secret"
+printf 'exchange-uplink %s\nstaff %s\n' "$uplink_secret" "$uplink_secret" >"$T/ingest.keys"
+
+say "embedded broker: one Kafka mock cluster per segment"
+osh_it_start_broker
+common=(--heartbeat.interval 1s --kafka.session.timeout.ms 6000)
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+INGEST_PORT=$(free_port)
+MON_PORT=$(free_port)
+SMTP_PORT=$(free_port)
+
+say "cloud segment: cloud-ingest, segmenter, sns-dispatcher (+ provider fakes, SMTP server)"
+osh_it_start_service fakes osh-fake-providers --port.file "$T/fake.port" --log "$T/accepted.jsonl" \
+        --line.token demo-line-token --webhook.secret demo-webhook-secret
+FAKE=http://127.0.0.1:$(cat "$T/fake.port")
+osh_it_spawn smtp /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$T/maildir"
+osh_it_start_service cloud-ingest cloud-ingest --segment cloud "${common[@]}" \
+        --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CLOUD" --listen.port "$INGEST_PORT" \
+        --tls.cert "$C/server.pem" --tls.key "$C/server.key" --tls.client.ca "$C/ca.pem" \
+        --auth.mode any --auth.keys.file "$T/ingest.keys"
+osh_it_start_service segmenter segmenter --segment cloud "${common[@]}" \
+        --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CLOUD" --state.dir "$T/segmenter-state"
+osh_it_start_service sns-dispatcher sns-dispatcher --segment cloud "${common[@]}" \
+        --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CLOUD" --ledger.path "$T/sent.ledger" \
+        --templates.dir "$ROOT/templates" --report.interval 1s \
+        --line.url "$FAKE" --line.token demo-line-token \
+        --webhook.url "$FAKE/hook" --webhook.secret demo-webhook-secret \
+        --twitter.url "$FAKE" --twitter.token twitter-test-token \
+        --facebook.url "$FAKE" --facebook.token facebook-test-token \
+        --email.url "smtp://127.0.0.1:$SMTP_PORT"
+
+say "exchange segment: relay-bridge uplink (HTTPS + HMAC token) and the monitor"
+cat >"$T/uplink.conf" <<EOF
+mode = uplink
+source.segment = exchange
+target.segment = cloud
+allow = resident.abstracted.v1, batch.control.v1
+kafka.source.bootstrap.servers = $OSH_BOOTSTRAP_EXCHANGE
+uplink.url = https://127.0.0.1:$INGEST_PORT
+uplink.ca = $C/ca.pem
+uplink.key.id = exchange-uplink
+uplink.secret.file = $T/uplink.secret
+spool.dir = $T/uplink-spool
+probe.interval = 2s
+probe.file = $T/probe.json
+EOF
+osh_it_start_service uplink relay-bridge --config "$T/uplink.conf" --instance relay-uplink \
+        --segment exchange "${common[@]}"
+osh_it_start_service monitor monitor --segment exchange "${common[@]}" \
+        --kafka.bootstrap.servers "$OSH_BOOTSTRAP_EXCHANGE" --http.port "$MON_PORT" \
+        --heartbeat.expected 1s --probe.url "https://127.0.0.1:$INGEST_PORT" \
+        --probe.interval 2s --probe.ca "$C/ca.pem" --probe.key.id exchange-uplink \
+        --probe.secret.file "$T/uplink.secret" \
+        --watch relay-bridge.exchange-cloud:resident.abstracted.v1@relay-uplink
+
+say "processing segment: anonymizer, relay-bridge processing → exchange"
+osh_it_start_service anonymizer anonymizer --segment processing "${common[@]}" \
+        --kafka.bootstrap.servers "$OSH_BOOTSTRAP_PROCESSING" \
+        --anon.rules "$ROOT/services/anonymizer/rules/rules-v1.conf" \
+        --anon.hmac.key.file "$T/pseudonym.key"
+osh_it_start_service relay-p2x relay-bridge --mode kafka --instance relay-p2x --segment processing \
+        "${common[@]}" \
+        --source.segment processing --target.segment exchange \
+        --allow resident.abstracted.v1,batch.control.v1,privacy.report.v1,ops.status.v1 \
+        --kafka.source.bootstrap.servers "$OSH_BOOTSTRAP_PROCESSING" \
+        --kafka.target.bootstrap.servers "$OSH_BOOTSTRAP_EXCHANGE"
+
+say "core segment: relay-bridge core → processing, the extractor; the exports are dropped in"
+osh_it_start_service relay-c2p relay-bridge --mode kafka --instance relay-c2p --segment core \
+        "${common[@]}" \
+        --source.segment core --target.segment processing \
+        --allow resident.raw.v1,batch.control.v1,ops.status.v1 \
+        --kafka.source.bootstrap.servers "$OSH_BOOTSTRAP_CORE" \
+        --kafka.target.bootstrap.servers "$OSH_BOOTSTRAP_PROCESSING"
+echo "dashboard: http://127.0.0.1:$MON_PORT/   (status JSON: /status, Prometheus: /metrics)" >&2
+t0=$(date +%s)
+# The extractor watches a drop directory, as it would for the weekly exports.
+mkdir -p "$T/drop"
+osh_it_start_service extractor extractor --segment core "${common[@]}" --input "$T/drop" --watch \
+        --poll.interval 1s --ledger "$T/extractor.ledger" --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CORE"
+mv "$T/city" "$T/drop/batch-$today"
+
+say "staff upload SNS destinations to cloud-ingest (mutual TLS)"
+curl -sS --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" \
+        -H 'Content-Type: text/csv' --data-binary @"$T/destinations.csv" \
+        "https://127.0.0.1:$INGEST_PORT/v1/destinations" >"$T/destinations.report.json"
+jq -c '{accepted, rejected}' "$T/destinations.report.json" >&2
+
+# ---- wait for the batch to reach the cloud --------------------------------
+end_markers() { # BOOTSTRAP TOPIC: END markers for TOPIC on batch.control.v1
+        "$ctl" consume --bootstrap "$1" --topic batch.control.v1 --timeout 5s 2>/dev/null |
+                jq -c --arg t "$2" 'select(.value.kind == "END" and .value.topic == $t) | .value'
 }
-trap cleanup EXIT
+cloud_has_snapshot() { [ -n "$(end_markers "$OSH_BOOTSTRAP_CLOUD" resident.abstracted.v1)" ]; }
+say "waiting for the batch: core → processing → exchange → cloud"
+osh_it_wait_until 600 cloud_has_snapshot || fail "no complete snapshot reached the cloud"
+t_snapshot=$(($(date +%s) - t0))
+echo "snapshot complete in the cloud after ${t_snapshot}s" >&2
 
-"$bin/osh-broker" --env-file "$work/broker.env" >"$work/broker.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -f "$work/broker.env" ] && break; sleep 0.1; done
-# shellcheck disable=SC1091
-. "$work/broker.env"
+# ---- campaigns: previews, then sends ----------------------------------------
+results() { "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 5s 2>/dev/null | jq -c .value; }
+have_results() { [ "$(results | jq -r "select(.action == \"$1\") | .campaign_id" | sort -u | wc -l)" -ge 9 ]; }
+submit() { # ACTION
+        for f in "$ROOT"/campaigns/*.json; do
+                jq -c --arg a "$1" '.action = $a | .requested_at = (now * 1000 | floor)' "$f"
+        done | "$ctl" produce --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.requests.v1 \
+                --key.field campaign_id 2>>"$T/ctl.err"
+}
+# The segmenter may still be swapping in the snapshot: previews are cheap, so
+# repeat them until every campaign sees residents.
+say "previewing the nine seed campaigns"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+        submit PREVIEW
+        osh_it_wait_until 30 have_results PREVIEW || true
+        [ "$(results | jq -s '[.[] | select(.action == "PREVIEW")] | group_by(.campaign_id)
+                | map(.[-1].population // .[-1].snapshot_size // 0) | min // 0')" != 0 ] && break
+        sleep 2
+done
+say "sending the nine seed campaigns"
+submit SEND
+osh_it_wait_until 60 have_results SEND || echo "warning: not every SEND answered" >&2
+dispatched() { "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic notify.dispatch.v1 --timeout 10s 2>/dev/null | wc -l; }
+finals() {
+        "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic notify.status.v1 --timeout 10s 2>/dev/null |
+                jq -c '.value | select(.status == "SENT" or .status == "DELIVERED" or .status == "FAILED_PERM" or .status == "SUPPRESSED")' |
+                jq -rs 'group_by(.dispatch_id) | length'
+}
+all_final() { [ "$(finals)" -ge "$(dispatched)" ]; }
+osh_it_wait_until 300 all_final || echo "warning: some dispatches have no final status yet" >&2
+sleep 3 # let heartbeats and the probe catch up for the report
+t_total=$(($(date +%s) - t0))
 
-echo "== oshirase demo =="
-echo "clusters: core=$OSH_BOOTSTRAP_CORE processing=$OSH_BOOTSTRAP_PROCESSING"
-echo "          exchange=$OSH_BOOTSTRAP_EXCHANGE cloud=$OSH_BOOTSTRAP_CLOUD"
-echo
-echo "schemas compiled in:"
-"$bin/osh-ctl" schemas | sed 's/^/  /'
-echo
-printf '{"batch_id":"demo-1","kind":"START","topic":"resident.raw.v1","reference_date":20415,"extract_time":%s}\n' \
-  "$(date +%s000)" |
-  "$bin/osh-ctl" produce --bootstrap "$OSH_BOOTSTRAP_CORE" --topic batch.control.v1 --key.field batch_id 2>/dev/null
-echo "batch.control.v1 on the core cluster, read back:"
-"$bin/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CORE" --topic batch.control.v1 --count 1 | sed 's/^/  /'
-echo
-echo "The pipeline services (extractor → anonymizer → relay-bridge → cloud-ingest → segmenter →"
-echo "sns-dispatcher, monitor) join this demo as they land; see README.md."
+# ---- report ----------------------------------------------------------------
+report=$OUT/report.txt
+scripts/demo-report.sh "$T" "$t_snapshot" "$t_total" "$MON_PORT" | tee "$report"
+cp "$T"/*.log "$OUT/" 2>/dev/null || true
+echo "report: $report   logs: $OUT/" >&2
+
 if [ $keep = 1 ]; then
-  echo "running; Ctrl-C to stop"
-  wait
+        echo "still running; dashboard http://127.0.0.1:$MON_PORT/ — Ctrl-C to stop" >&2
+        while :; do sleep 3600; done
 fi

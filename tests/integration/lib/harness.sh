@@ -117,13 +117,16 @@ _osh_teardown() {
         local rc=$? i name pid deadline
         trap - EXIT INT TERM ERR
         set +e
+        # Services first, the broker last: a service stopping against a dead
+        # broker waits out its flush and close timeouts.
         for ((i = ${#OSH_IT_ORDER[@]} - 1; i >= 0; i--)); do
                 name=${OSH_IT_ORDER[i]}
                 pid=${OSH_IT_PIDS[$name]:-}
-                [[ -n $pid ]] && kill -TERM -- "-$pid" 2>/dev/null
+                [[ $name != broker && -n $pid ]] && kill -TERM -- "-$pid" 2>/dev/null
         done
         deadline=$(($(date +%s) + OSH_IT_GRACE))
         for name in "${!OSH_IT_PIDS[@]}"; do
+                [[ $name == broker ]] && continue
                 pid=${OSH_IT_PIDS[$name]}
                 while kill -0 -- "-$pid" 2>/dev/null && (($(date +%s) < deadline)); do
                         sleep 0.1
@@ -134,6 +137,16 @@ _osh_teardown() {
                 fi
                 wait "$pid" 2>/dev/null
         done
+        pid=${OSH_IT_PIDS[broker]:-}
+        if [[ -n $pid ]]; then
+                kill -TERM -- "-$pid" 2>/dev/null
+                deadline=$(($(date +%s) + OSH_IT_GRACE))
+                while kill -0 -- "-$pid" 2>/dev/null && (($(date +%s) < deadline)); do
+                        sleep 0.1
+                done
+                kill -KILL -- "-$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+        fi
         if [[ -n $OSH_IT_TMP && -d $OSH_IT_TMP ]]; then
                 if [[ ${OSH_IT_KEEP:-0} == 1 ]]; then
                         _osh_log "kept $OSH_IT_TMP"
