@@ -19,7 +19,7 @@ count() { # BOOTSTRAP TOPIC
 echo "================================================================================"
 echo " oshirase demo report   $(TZ=Asia/Tokyo date '+%Y-%m-%d %H:%M JST')"
 echo "================================================================================"
-grep -E '^(residents|households|applicants)' "$T/gen.out" 2>/dev/null | sed 's/^/ city: /' || true
+sed -E 's/^gen-residents: / city: /; s/ written to .* in / generated in /; s/ written to .*//' "$T/gen.out"
 echo " batch to cloud snapshot: ${t_snapshot}s; whole run incl. campaigns: ${t_total}s"
 
 echo

@@ -24,12 +24,14 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/deps.sh
-export OSH_BUILD_DIR=$ROOT/${BUILD_DIR:-build}
+build=${BUILD_DIR:-build}
+[[ $build == /* ]] || build=$ROOT/$build
+export OSH_BUILD_DIR=$build
 echo "building in $OSH_BUILD_DIR ..."
 cmake -S . -B "$OSH_BUILD_DIR" >/dev/null
 cmake --build "$OSH_BUILD_DIR" -j"$(nproc)" >/dev/null
 
-OUT=$ROOT/demo-out
+OUT=${DEMO_OUT:-$ROOT/demo-out}
 rm -rf "$OUT" && mkdir -p "$OUT"
 # The demo reuses the integration harness for process lifetimes: every
 # process it starts is stopped when the demo ends, however it ends.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's demo command at a small size: the whole pipeline must run and
+# its report must show the batch in every segment, nine campaigns answered,
+# sends reaching the fakes and the SMTP server, and a healthy monitor.
+. "$(dirname "$0")/lib/harness.sh"
+osh_it_begin
+out=$OSH_IT_TMP/demo-out
+DEMO_OUT=$out BUILD_DIR=$OSH_BUILD_DIR "$OSH_SOURCE_DIR/scripts/demo.sh" --residents 5000 \
+        >"$OSH_IT_TMP/demo.stdout" 2>"$OSH_IT_TMP/demo.stderr" ||
+        { tail -40 "$OSH_IT_TMP/demo.stderr" >&2; fail "demo.sh failed"; }
+r=$(cat "$out/report.txt")
+n() { awk -v k="$1" 'index($0, k) == 2 { print $NF }' <<<"$r"; }
+raw=$(n "resident.raw.v1 @ core")
+assert_ge "$raw" 100 "applicants extracted"
+assert_eq "$raw" "$(n "resident.raw.v1 @ processing")" "raw relayed to processing"
+assert_eq "$raw" "$(n "resident.abstracted.v1 @ cloud")" "every abstracted record reached the cloud"
+assert_eq 9 "$(grep -c '^ seed-0[1-9]' <<<"$r")" "nine campaigns in the report"
+assert_ge "$(n "notify.dispatch.v1 @ cloud")" 1 "dispatches emitted"
+assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ seed-0/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \
+        "every dispatch ended SENT or FAILED_PERM"
+assert_contains "$r" "overall OK" "monitor judges the pipeline healthy"
+assert_contains "$r" "probe of the cloud: OK" "probe over the data link"
+assert_contains "$r" "read " "extractor reconciliation printed"
+mails=$(grep -o 'SMTP server: [0-9]*' <<<"$r" | grep -o '[0-9]*$')
+assert_ge "$mails" 1 "e-mails delivered to the real SMTP server"
