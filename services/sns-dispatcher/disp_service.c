@@ -207,6 +207,28 @@ static void reemit(void *opaque, const char *key, const char *status, const disp
         on_status(opaque, &st);
 }
 
+int disp_service_validate(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        disp_quiet_t q;
+        disp_bucket_t b;
+        char k[64];
+
+        if (disp_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"), 0, &q) < 0) {
+                snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
+                return -1;
+        }
+        for (int i = 0; i < DISP_CH__CNT; i++) {
+                if (!chan_keys[i])
+                        continue;
+                snprintf(k, sizeof(k), "%s.rate", chan_keys[i]);
+                if (disp_bucket_parse(osh_config_str(svc->cfg, k), &b, 0) < 0) {
+                        snprintf(errstr, errstr_size, "%s: want N/s, N/m, N/h or N/d[:burst]", k);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
         disp_service_t *s = calloc(1, sizeof(*s));

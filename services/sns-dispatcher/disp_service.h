@@ -14,6 +14,10 @@ extern const size_t disp_config_table_len;
 
 typedef struct disp_service disp_service_t;
 
+/* Validates what the generic loader cannot (rate specs, quiet hours).
+ * 0 / -1 with errstr. */
+int disp_service_validate(osh_service_t *svc, char *errstr, size_t errstr_size);
+
 /* svc must be initialised with disp_config_table. NULL with errstr. */
 disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size);
 /* Runs until a shutdown is requested. 0, or -1 on a fatal error. */

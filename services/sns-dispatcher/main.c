@@ -15,6 +15,15 @@ int main(int argc, char **argv)
 
         if (rc != OSH_CONFIG_RUN)
                 return rc == OSH_CONFIG_EXIT ? 0 : 2;
+        if (disp_service_validate(&svc, err, sizeof(err)) < 0) {
+                osh_error("%s", err);
+                osh_service_fini(&svc);
+                return 2;
+        }
+        if (osh_service_check_done(&svc)) {
+                osh_service_fini(&svc);
+                return 0;
+        }
         s = disp_service_new(&svc, err, sizeof(err));
         if (!s) {
                 osh_error("%s", err);
