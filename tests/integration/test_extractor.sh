@@ -5,6 +5,7 @@
 # (duplicates after a crash are identical records with the same batch id);
 # the bad-input corpus lands on resident.rejects.v1 with the right reasons
 # and the counts reconcile; a truncated file fails the batch without END.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
@@ -28,6 +29,7 @@ assert_contains "$out" "reconciled=yes"
 assert_contains "$out" "gaiji=$(truth gaiji_chars)" "gaiji counted"
 assert_contains "$out" "rejected=0 reconciled" "a clean city has no rejects"
 batch=$(grep -o 'B[0-9]\{8\}-[0-9a-f]\{16\}' <<<"$out" | head -1)
+assert_ne "" "$batch" "a batch id in the report"
 # read every partition with kcat (key, then the raw value bytes)
 rawdump() { # BOOTSTRAP: every partition (without -p kcat assigns them all; -e stops at the end)
         timeout 30 kcat -C -q -b "$1" -t resident.raw.v1 -o beginning -e -f '%k\t%s\n'
@@ -40,6 +42,7 @@ cmp -s "$T/keys1" "$T/keys_truth" || fail "emitted keys differ from the truth's 
 "$ctl" consume --bootstrap "$BS" --topic batch.control.v1 --count 2 --timeout 15s >"$T/ctl1.jsonl" \
         2>/dev/null || fail "no START/END"
 assert_eq "START END" "$(jq -r '.value.kind' "$T/ctl1.jsonl" | xargs)"
+assert_eq "$batch $batch" "$(jq -r '.value.batch_id' "$T/ctl1.jsonl" | xargs)" "markers carry the batch id"
 assert_eq "$want" "$(jq -r 'select(.value.kind == "END") | .value.record_count' "$T/ctl1.jsonl")"
 
 # --- a re-run is a no-op

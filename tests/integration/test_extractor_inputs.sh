@@ -5,6 +5,7 @@
 # directory (a new batch directory is extracted once its manifest is there,
 # the same files dropped again are a ledger no-op, another batch goes
 # through); and gen-residents --destinations matching the ground truth.
+# shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 osh_it_start_broker
