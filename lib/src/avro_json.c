@@ -245,3 +245,111 @@ fail:
         json_decref(sdoc);
         return rc;
 }
+
+/* ---- Avro → JSON ---- */
+
+static json_t *bytes_to_json(const void *p, size_t len)
+{
+        const unsigned char *b = p;
+        char *s = malloc(len * 2 + 1), *o = s;
+        json_t *j;
+
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < len; i++) {
+                if (b[i] < 0x80) {
+                        *o++ = (char)b[i];
+                } else {
+                        *o++ = (char)(0xC0 | (b[i] >> 6));
+                        *o++ = (char)(0x80 | (b[i] & 0x3F));
+                }
+        }
+        j = json_stringn_nocheck(s, (size_t)(o - s));
+        free(s);
+        return j;
+}
+
+static json_t *compound_to_json(avro_value_t *v, avro_type_t t)
+{
+        json_t *j = t == AVRO_ARRAY ? json_array() : json_object();
+        size_t n = 0;
+
+        avro_value_get_size(v, &n);
+        for (size_t i = 0; j && i < n; i++) {
+                avro_value_t e;
+                const char *name = NULL;
+                avro_value_get_by_index(v, i, &e, &name);
+                json_t *ej = osh_avro_to_json(&e);
+                if (t == AVRO_ARRAY)
+                        json_array_append_new(j, ej ? ej : json_null());
+                else
+                        json_object_set_new(j, name, ej ? ej : json_null());
+        }
+        return j;
+}
+
+static json_t *union_to_json(avro_value_t *v)
+{
+        avro_value_t b;
+
+        if (avro_value_get_current_branch(v, &b))
+                return NULL;
+        if (avro_value_get_type(&b) == AVRO_NULL)
+                return json_null();
+        return json_pack("{s:o}", avro_schema_type_name(avro_value_get_schema(&b)),
+                         osh_avro_to_json(&b));
+}
+
+json_t *osh_avro_to_json(avro_value_t *v)
+{
+        avro_type_t t = avro_value_get_type(v);
+        const void *p = NULL;
+        const char *s = NULL;
+        size_t len = 0;
+        int32_t i32 = 0;
+        int64_t i64 = 0;
+        double d = 0;
+        float f = 0;
+        int b = 0;
+
+        switch (t) {
+        case AVRO_RECORD:
+        case AVRO_MAP:
+        case AVRO_ARRAY:
+                return compound_to_json(v, t);
+        case AVRO_UNION:
+                return union_to_json(v);
+        case AVRO_NULL:
+                return json_null();
+        case AVRO_BOOLEAN:
+                avro_value_get_boolean(v, &b);
+                return json_boolean(b);
+        case AVRO_INT32:
+                avro_value_get_int(v, &i32);
+                return json_integer(i32);
+        case AVRO_INT64:
+                avro_value_get_long(v, &i64);
+                return json_integer((json_int_t)i64);
+        case AVRO_FLOAT:
+                avro_value_get_float(v, &f);
+                return json_real(f);
+        case AVRO_DOUBLE:
+                avro_value_get_double(v, &d);
+                return json_real(d);
+        case AVRO_STRING:
+                avro_value_get_string(v, &s, &len);
+                return json_stringn(s ? s : "", len ? len - 1 : 0);
+        case AVRO_BYTES:
+                avro_value_get_bytes(v, &p, &len);
+                return bytes_to_json(p, len);
+        case AVRO_FIXED:
+                avro_value_get_fixed(v, &p, &len);
+                return bytes_to_json(p, len);
+        case AVRO_ENUM:
+                avro_value_get_enum(v, &i32);
+                s = avro_schema_enum_get(avro_value_get_schema(v), i32);
+                return s ? json_string(s) : NULL;
+        default:
+                return NULL;
+        }
+}

@@ -212,16 +212,13 @@ static json_t *headers_json(const rd_kafka_message_t *m)
 
 static json_t *value_json(const rd_kafka_message_t *m)
 {
-        char errstr[256], *text = NULL;
-        const osh_schema_t *w = NULL;
+        char errstr[256];
         avro_value_t v;
         json_t *j;
 
-        if (osh_serde_decode(NULL, m->payload, m->len, &v, &w, errstr, sizeof(errstr)))
+        if (osh_serde_decode(NULL, m->payload, m->len, &v, NULL, errstr, sizeof(errstr)))
                 return json_pack("{s:s}", "decode_error", errstr);
-        avro_value_to_json(&v, 1, &text);
-        j = text ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL;
-        free(text);
+        j = osh_avro_to_json(&v);
         avro_value_decref(&v);
         return j ? j : json_pack("{s:s}", "decode_error", "not representable as JSON");
 }

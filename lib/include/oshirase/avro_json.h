@@ -18,4 +18,11 @@
 int osh_avro_from_json(const char *json, size_t len, const char *schema_json, avro_value_t *out,
                        char *errstr, size_t errstr_size);
 
+/* Avro value → JSON (jansson), in the Avro JSON encoding: bytes and fixed
+ * as strings of code points 0-255, a non-null union branch as
+ * {"<type name>": value}. Unlike avro-c's avro_value_to_json(), zero bytes
+ * inside bytes survive. Returns a new reference (json_decref) or NULL. */
+struct json_t;
+struct json_t *osh_avro_to_json(avro_value_t *v);
+
 #endif
