@@ -1,10 +1,15 @@
 /* Attribute dictionary loader: TSV, validated line by line. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "dict_seal.h"
 #include "oshirase/dictionary.h"
+#include "oshirase/sha256.h"
 #include "serde_internal.h"
 
 #define DICT_MAX_FILE (4u << 20)
@@ -234,12 +239,11 @@ fail:
         return NULL;
 }
 
-osh_dict_t *osh_dict_load(const char *path, char *errstr, size_t errstr_size)
+/* Reads a whole (small) file into a malloc()ed buffer. */
+static char *read_small_file(const char *path, size_t *n, char *errstr, size_t errstr_size)
 {
         FILE *fp = fopen(path, "rb");
         char *buf = NULL;
-        size_t n = 0;
-        osh_dict_t *d = NULL;
 
         if (!fp) {
                 snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
@@ -250,16 +254,74 @@ osh_dict_t *osh_dict_load(const char *path, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "%s: out of memory", path);
                 goto fail;
         }
-        n = fread(buf, 1, DICT_MAX_FILE + 1, fp);
-        if (ferror(fp) || n > DICT_MAX_FILE) {
+        *n = fread(buf, 1, DICT_MAX_FILE + 1, fp);
+        if (ferror(fp) || *n > DICT_MAX_FILE) {
                 snprintf(errstr, errstr_size, "%s: %s", path,
                          ferror(fp) ? "read error" : "larger than 4 MiB");
-                goto fail;
+                free(buf);
+                buf = NULL;
         }
-        d = osh_dict_parse(buf, n, path, errstr, errstr_size);
 fail:
-        free(buf);
         fclose(fp);
+        return buf;
+}
+
+osh_dict_t *osh_dict_load(const char *path, char *errstr, size_t errstr_size)
+{
+        size_t n = 0;
+        char *buf = read_small_file(path, &n, errstr, errstr_size);
+        osh_dict_t *d = NULL;
+
+        if (!buf)
+                return NULL;
+        if (n >= DICT_SEAL_MAGIC_LEN && !memcmp(buf, DICT_SEAL_MAGIC, DICT_SEAL_MAGIC_LEN))
+                snprintf(errstr, errstr_size, "%s: sealed dictionary: a key file is needed", path);
+        else
+                d = osh_dict_parse(buf, n, path, errstr, errstr_size);
+        free(buf);
+        return d;
+}
+
+int osh_dict_read_key(const char *key_file, uint8_t key[32], char *errstr, size_t errstr_size)
+{
+        size_t n = 0, len = 0;
+        char *buf = read_small_file(key_file, &n, errstr, errstr_size);
+        int rc = -1;
+
+        if (!buf)
+                return -1;
+        while (n > 0 && isspace((unsigned char)buf[n - 1]))
+                n--;
+        buf[n] = '\0';
+        if (osh_hex_decode(buf, key, 32, &len) || len != 32)
+                snprintf(errstr, errstr_size, "%s: not a 32-byte key in hex", key_file);
+        else
+                rc = 0;
+        free(buf);
+        return rc;
+}
+
+osh_dict_t *osh_dict_load_sealed(const char *path, const char *key_file, char *errstr,
+                                 size_t errstr_size)
+{
+        uint8_t key[32], *plain = NULL;
+        size_t n = 0, plain_len = 0;
+        char *buf = NULL;
+        osh_dict_t *d = NULL;
+
+        if (osh_dict_read_key(key_file, key, errstr, errstr_size))
+                return NULL;
+        buf = read_small_file(path, &n, errstr, errstr_size);
+        if (buf && osh_dict_unseal((const uint8_t *)buf, n, key, &plain, &plain_len) == 0)
+                d = osh_dict_parse((const char *)plain, plain_len, path, errstr, errstr_size);
+        else if (buf)
+                snprintf(errstr, errstr_size, "%s: not a sealed dictionary, wrong key or altered",
+                         path);
+        OPENSSL_cleanse(key, sizeof(key));
+        if (plain)
+                OPENSSL_cleanse(plain, plain_len);
+        free(plain);
+        free(buf);
         return d;
 }
 

@@ -26,6 +26,8 @@ const osh_cfg_entry_t seg_config_table[] = {
      "directory for frozen recipient lists and scheduled sends"},
     {"dictionary.file", OSH_CFG_STR, NULL, "OSH_DICTIONARY_FILE",
      "attribute dictionary (staff's protected copy); default: the compiled-in one"},
+    {"dictionary.key.file", OSH_CFG_STR, NULL, "OSH_DICTIONARY_KEY_FILE",
+     "key of a sealed dictionary.file (osh-ctl seal-dictionary); unset: the file is plain TSV"},
     {"exclusion.file", OSH_CFG_STR, NULL, "OSH_SEGMENTER_EXCLUSION_FILE",
      "manual exclusion list (protected persons): one 利用者ID per line"},
     {"min.audience", OSH_CFG_INT, "10", "OSH_SEGMENTER_MIN_AUDIENCE",
@@ -663,8 +665,14 @@ static int load_dictionary(segmenter_t *s, char *errstr, size_t size)
 {
         const char *path = osh_config_str(s->svc->cfg, "dictionary.file");
 
-        s->dict =
-            path && *path ? osh_dict_load(path, errstr, size) : osh_dict_load_default(errstr, size);
+        const char *key = osh_config_str(s->svc->cfg, "dictionary.key.file");
+
+        if (!path || !*path)
+                s->dict = osh_dict_load_default(errstr, size);
+        else if (key && *key)
+                s->dict = osh_dict_load_sealed(path, key, errstr, size);
+        else
+                s->dict = osh_dict_load(path, errstr, size);
         return s->dict ? 0 : -1;
 }
 

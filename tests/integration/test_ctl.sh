@@ -42,3 +42,10 @@ printf '%s\n' '{"user_id":"u1","batch_id":"b","reference_date":20415,"flags":"\u
         "$ctl" produce --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic resident.abstracted.v1 2>/dev/null
 out=$("$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic resident.abstracted.v1 --count 1)
 assert_contains "$out" '"flags":"\u0000\u0005\u0000"' "NUL bytes kept"
+
+# Staff's dictionary travels sealed: the segmenter loads it with the key only.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OSH_IT_TMP/dict.key"
+"$ctl" seal-dictionary --in "$OSH_SOURCE_DIR/schemas/dictionary.tsv" --out "$OSH_IT_TMP/dict.sealed" \
+        --key.file "$OSH_IT_TMP/dict.key" >/dev/null
+assert_not_contains "$(od -c "$OSH_IT_TMP/dict.sealed")" "n   h   i" "no item name in the clear"
+assert_eq 0 "$(grep -c 国民健康保険 "$OSH_IT_TMP/dict.sealed" || true)" "no label in the clear"

@@ -11,6 +11,7 @@
 
 #include "oshirase/avro_json.h"
 #include "oshirase/config.h"
+#include "oshirase/dictionary.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -31,6 +32,9 @@ static const osh_cfg_entry_t table[] = {
      "produce --batch: send the END marker (false: only print it as JSON on stdout)"},
     {"count", OSH_CFG_INT, "0", NULL, "consume: stop after N records (0: at the end)"},
     {"timeout", OSH_CFG_DURATION_MS, "20s", NULL, "give up after this long"},
+    {"in", OSH_CFG_STR, NULL, NULL, "seal-dictionary: the dictionary TSV"},
+    {"out", OSH_CFG_STR, NULL, NULL, "seal-dictionary: where the sealed copy goes"},
+    {"key.file", OSH_CFG_STR, NULL, NULL, "seal-dictionary: 64-hex-digit key file"},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -39,7 +43,8 @@ static const char usage[] =
     "  produce     read JSON lines on stdin, write them to --topic as Avro\n"
     "  consume     print --topic from the beginning as JSON lines\n"
     "  schemas     list compiled-in schemas with their fingerprints\n"
-    "  watermarks  print low/high offsets of every partition of --topic\n";
+    "  watermarks  print low/high offsets of every partition of --topic\n"
+    "  seal-dictionary  encrypt --in (a dictionary TSV) with --key.file into --out\n";
 
 static int64_t now_ms(void)
 {
@@ -351,6 +356,53 @@ static int cmd_watermarks(const osh_config_t *cfg)
         return 0;
 }
 
+/* Staff's copy of the item names travels sealed (spec 14); validate the TSV
+ * first so a broken dictionary is never sealed. */
+static int cmd_seal_dictionary(const osh_config_t *cfg)
+{
+        const char *in = osh_config_str(cfg, "in"), *out = osh_config_str(cfg, "out");
+        const char *kf = osh_config_str(cfg, "key.file");
+        char errstr[512], *text = NULL;
+        uint8_t key[32], *sealed = NULL;
+        size_t n = 0, len = 0;
+        osh_dict_t *d;
+        FILE *fp;
+        int rc = 1;
+
+        if (!in || !out || !kf) {
+                fprintf(stderr,
+                        "osh-ctl seal-dictionary: --in, --out and --key.file are required\n");
+                return 2;
+        }
+        d = osh_dict_load(in, errstr, sizeof(errstr));
+        fp = d ? fopen(in, "rb") : NULL;
+        if (fp) {
+                text = malloc(4u << 20);
+                n = text ? fread(text, 1, 4u << 20, fp) : 0;
+                fclose(fp);
+        }
+        if (!d || !text || osh_dict_read_key(kf, key, errstr, sizeof(errstr)) ||
+            osh_dict_seal(text, n, key, &sealed, &len, errstr, sizeof(errstr)))
+                goto done;
+        fp = fopen(out, "wb");
+        int ok = fp && fwrite(sealed, 1, len, fp) == len;
+        if (fp && fclose(fp))
+                ok = 0;
+        if (ok) {
+                printf("sealed %zu entries into %s\n", osh_dict_count(d), out);
+                rc = 0;
+        } else {
+                snprintf(errstr, sizeof(errstr), "%s: cannot write", out);
+        }
+done:
+        if (rc)
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
+        free(sealed);
+        free(text);
+        osh_dict_destroy(d);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         char errstr[512];
@@ -384,6 +436,8 @@ int main(int argc, char **argv)
                 rc = cmd_schemas();
         else if (!strcmp(cmd, "watermarks"))
                 rc = cmd_watermarks(cfg);
+        else if (!strcmp(cmd, "seal-dictionary"))
+                rc = cmd_seal_dictionary(cfg);
         else
                 fputs(usage, stderr);
         osh_serde_shutdown();

@@ -43,6 +43,18 @@ typedef struct osh_dict osh_dict_t;
 osh_dict_t *osh_dict_load(const char *path, char *errstr, size_t errstr_size);
 osh_dict_t *osh_dict_parse(const char *text, size_t len, const char *origin, char *errstr,
                            size_t errstr_size);
+/* Staff's protected copy (spec 14: the name mapping is kept encrypted).
+ * A sealed file is "OSHDICT1" + 12-byte nonce + AES-256-GCM ciphertext of
+ * the TSV + 16-byte tag, the magic authenticated too. key_file holds the
+ * 32-byte key as 64 hex digits. Wrong key, tampering or truncation fail
+ * with errstr; osh_dict_load() refuses a sealed file and says so. */
+osh_dict_t *osh_dict_load_sealed(const char *path, const char *key_file, char *errstr,
+                                 size_t errstr_size);
+/* Seals text with key into a malloc()ed buffer (caller free()s). 0 / -1. */
+int osh_dict_seal(const void *text, size_t len, const uint8_t key[32], uint8_t **out,
+                  size_t *out_len, char *errstr, size_t errstr_size);
+/* Reads a 64-hex-digit key file. 0 / -1. */
+int osh_dict_read_key(const char *key_file, uint8_t key[32], char *errstr, size_t errstr_size);
 /* The dictionary compiled in from schemas/dictionary.tsv. */
 osh_dict_t *osh_dict_load_default(char *errstr, size_t errstr_size);
 void osh_dict_destroy(osh_dict_t *d);
