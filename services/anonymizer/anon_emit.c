@@ -58,32 +58,78 @@ static int64_t batch_ts(const osh_batch_marker_t *end)
         return end->reference_date > 0 ? (int64_t)end->reference_date * 86400000 : 1;
 }
 
-static int fill_record(anon_t *a, avro_value_t *v, const char *batch_id, int32_t ref,
-                       const char *uid, const uint8_t *flags, const int32_t *values)
+/* Indexes of the abstracted record's fields, looked up once per batch. */
+typedef struct abs_idx {
+        size_t user_id, flags, values;
+} abs_idx_t;
+
+static int abs_fields(const anon_t *a, abs_idx_t *x)
 {
-        avro_value_t arr, item;
+        avro_schema_t s = a->abs_s->avro;
+        int u = avro_schema_record_field_get_index(s, "user_id");
+        int f = avro_schema_record_field_get_index(s, "flags");
+        int v = avro_schema_record_field_get_index(s, "values");
+
+        if (u < 0 || f < 0 || v < 0)
+                return -1;
+        *x = (abs_idx_t){(size_t)u, (size_t)f, (size_t)v};
+        return 0;
+}
+
+/* What every record of the batch shares, set once on the reused value. */
+static int fill_batch(anon_t *a, avro_value_t *v, const char *batch_id, int32_t ref)
+{
         int bad = 0;
 
-        bad |= osh_value_set_string(v, "user_id", uid);
         bad |= osh_value_set_string(v, "batch_id", batch_id);
         bad |= osh_value_set_int(v, "reference_date", ref);
         bad |= osh_value_set_int(v, "layout_version", osh_dict_layout(a->dict));
-        bad |= osh_value_set_bytes(v, "flags", flags, a->rules->flag_bytes);
-        bad |= osh_value_field(v, "values", &arr) || avro_value_reset(&arr);
-        for (size_t i = 0; !bad && i < a->rules->value_count; i++)
-                bad |= avro_value_append(&arr, &item, NULL) || avro_value_set_int(&item, values[i]);
         return bad ? -1 : 0;
+}
+
+static int fill_record(anon_t *a, avro_value_t *v, const abs_idx_t *x, const char *uid,
+                       const uint8_t *flags, const int32_t *values)
+{
+        avro_value_t f, arr, item;
+        size_t n = 0;
+        int bad = 0;
+
+        bad |= avro_value_get_by_index(v, x->user_id, &f, NULL) || avro_value_set_string(&f, uid);
+        bad |= avro_value_get_by_index(v, x->flags, &f, NULL) ||
+               avro_value_set_bytes(&f, (void *)flags, a->rules->flag_bytes);
+        bad |= avro_value_get_by_index(v, x->values, &arr, NULL) || avro_value_get_size(&arr, &n);
+        if (!bad && n != a->rules->value_count) /* first record: build the array once */
+                bad |= avro_value_reset(&arr);
+        for (size_t i = 0; !bad && i < a->rules->value_count; i++)
+                bad |= (n == a->rules->value_count ? avro_value_get_by_index(&arr, i, &item, NULL)
+                                                   : avro_value_append(&arr, &item, NULL)) ||
+                       avro_value_set_int(&item, values[i]);
+        return bad ? -1 : 0;
+}
+
+/* Encodes into a->enc, grown as needed; the producer copies the bytes. */
+static int encode_reused(anon_t *a, const osh_schema_t *s, avro_value_t *v, size_t *len,
+                         char *errstr, size_t errstr_size)
+{
+        void *p;
+
+        if (!osh_serde_encode(s, v, a->enc, a->enc_cap, len, errstr, errstr_size))
+                return 0;
+        if (*len <= a->enc_cap || !(p = realloc(a->enc, *len * 2)))
+                return -1; /* not a size problem, or out of memory */
+        a->enc = p;
+        a->enc_cap = *len * 2;
+        return osh_serde_encode(s, v, a->enc, a->enc_cap, len, errstr, errstr_size);
 }
 
 static int send_record(anon_t *a, avro_value_t *v, const char *uid, const char *batch_id,
                        int64_t ts, osh_batch_sum_t *sum)
 {
         char errstr[256];
-        void *buf = NULL;
-        size_t len;
+        size_t len = 0;
         int rc = -1;
 
-        if (osh_serde_encode_alloc(a->abs_s, v, &buf, &len, errstr, sizeof(errstr))) {
+        if (encode_reused(a, a->abs_s, v, &len, errstr, sizeof(errstr))) {
                 osh_error("batch %s: cannot encode an abstracted record: %s", batch_id, errstr);
                 return -1;
         }
@@ -91,18 +137,17 @@ static int send_record(anon_t *a, avro_value_t *v, const char *uid, const char *
                              .partition = RD_KAFKA_PARTITION_UA,
                              .key = uid,
                              .key_len = strlen(uid),
-                             .value = buf,
+                             .value = a->enc,
                              .value_len = len,
                              .timestamp_ms = ts};
         if (osh_batch_header(&m.headers, batch_id) ||
             rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
                 goto done;
-        osh_batch_sum_add(sum, uid, strlen(uid), buf, len);
+        osh_batch_sum_add(sum, uid, strlen(uid), a->enc, len);
         rc = osh_producer_send(a->prod, &m, NULL);
 done:
         if (rc && m.headers)
                 rd_kafka_headers_destroy(m.headers);
-        free(buf);
         return rc;
 }
 
@@ -110,11 +155,13 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                         osh_batch_sum_t *sum)
 {
         int64_t ts = batch_ts(end);
+        abs_idx_t x;
         avro_value_t v;
-        int rc = 0;
+        int rc;
 
-        if (osh_value_new(a->abs_s, &v))
+        if (abs_fields(a, &x) || osh_value_new(a->abs_s, &v))
                 return -1;
+        rc = fill_batch(a, &v, ob->id, end->reference_date);
         for (size_t i = 0; !rc && i < anon_batch_count(ob->buf); i++) {
                 const char *uid;
                 const uint8_t *fl;
@@ -127,7 +174,7 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                         rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
                                               "another record of the batch has the same 利用者ID");
                 else if (st != ANON_REC_SUPPRESSED)
-                        rc = fill_record(a, &v, ob->id, end->reference_date, uid, fl, vals) ||
+                        rc = fill_record(a, &v, &x, uid, fl, vals) ||
                              send_record(a, &v, uid, ob->id, ts, sum);
         }
         avro_value_decref(&v);

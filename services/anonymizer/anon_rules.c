@@ -118,6 +118,7 @@ static int raw_field_of_type(parser_t *p, const char *f, avro_type_t t, const ch
             (t == AVRO_ENUM && strcmp(avro_schema_name(s), "TaxStatus")))
                 return perr(p, "'%s' is not a %s field of resident.raw.v1", f, what);
         snprintf(p->r->ops[p->r->nops].field, sizeof(p->r->ops[0].field), "%s", f);
+        p->r->ops[p->r->nops].fidx = avro_schema_record_field_get_index(p->raw, f);
         return cover(p, f);
 }
 
@@ -446,6 +447,49 @@ static int parse_text(parser_t *p, const char *text, size_t len)
         return finish(p);
 }
 
+/* The record schema a field of rec holds (through an array and links). */
+static avro_schema_t record_of(avro_schema_t rec, const char *field)
+{
+        avro_schema_t s = avro_schema_record_field_get_index(rec, field) < 0
+                              ? NULL
+                              : avro_schema_record_field_get(rec, field);
+
+        if (s && avro_typeof(s) == AVRO_ARRAY)
+                s = avro_schema_array_items(s);
+        while (s && is_avro_link(s))
+                s = avro_schema_link_target(s);
+        return s && avro_typeof(s) == AVRO_RECORD ? s : NULL;
+}
+
+static int resolve_raw(parser_t *p)
+{
+        anon_raw_idx_t *x = &p->r->raw;
+        avro_schema_t m = record_of(p->raw, "household_members");
+        avro_schema_t a = record_of(p->raw, "applicant");
+        struct {
+                avro_schema_t rec;
+                const char *name;
+                int *idx;
+        } f[] = {{p->raw, "atena_no", &x->atena_no},
+                 {p->raw, "reference_date", &x->reference_date},
+                 {p->raw, "sex", &x->sex},
+                 {p->raw, "birth_date", &x->birth_date},
+                 {p->raw, "address_code", &x->address_code},
+                 {p->raw, "relationship", &x->relationship},
+                 {p->raw, "household_members", &x->household_members},
+                 {p->raw, "extensions", &x->extensions},
+                 {p->raw, "applicant", &x->applicant},
+                 {m, "relationship", &x->member_relationship},
+                 {m, "birth_date", &x->member_birth_date},
+                 {a, "user_id", &x->applicant_user_id}};
+
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+                if (!f[i].rec ||
+                    (*f[i].idx = avro_schema_record_field_get_index(f[i].rec, f[i].name)) < 0)
+                        return perr(p, "resident.raw.v1 has no field '%s'", f[i].name);
+        return 0;
+}
+
 anon_rules_t *anon_rules_parse(const char *text, size_t len, const char *origin,
                                const osh_dict_t *d, char *errstr, size_t errstr_size)
 {
@@ -467,7 +511,7 @@ anon_rules_t *anon_rules_parse(const char *text, size_t len, const char *origin,
         p.r->k_floor = 1;
         p.r->flag_bytes = osh_dict_flag_bytes(d);
         p.r->value_count = osh_dict_value_count(d);
-        if (parse_text(&p, text, len))
+        if (resolve_raw(&p) || parse_text(&p, text, len))
                 goto fail;
         free(p.assigned_flags);
         free(p.assigned_values);

@@ -77,10 +77,21 @@ typedef struct anon_op {
         int a, b;                /* address digits, ages, child ordinal */
         int *age_bits;           /* HH_AGE: b - a + 1 bits */
         char field[48];          /* TAX/BOOL raw field, EXT key */
+        int fidx;                /* TAX/BOOL: index of field in resident.raw.v1 */
         int rels[ANON_MAX_RELS]; /* HH_HAS/CHILD_YM: Relationship enum indexes */
         int nrels;
         int line;
 } anon_op_t;
+
+/* Field indexes of resident.raw.v1 (and of its nested records) the
+ * transforms read, resolved once at parse: the per-record path never looks
+ * a field up by name. */
+typedef struct anon_raw_idx {
+        int atena_no, reference_date, sex, birth_date, address_code, relationship;
+        int household_members, extensions, applicant;
+        int member_relationship, member_birth_date; /* in HouseholdMember */
+        int applicant_user_id;                      /* in Applicant */
+} anon_raw_idx_t;
 
 typedef struct anon_rules {
         char version[64];
@@ -99,6 +110,7 @@ typedef struct anon_rules {
         size_t nops;
         size_t flag_bytes;  /* from the dictionary */
         size_t value_count; /* from the dictionary */
+        anon_raw_idx_t raw;
 } anon_rules_t;
 
 /* Parses rule text against the dictionary d (borrowed during the call).

@@ -188,22 +188,44 @@ static int handle_marker(anon_t *a, const rd_kafka_message_t *m)
         return check_complete(a, ob);
 }
 
+/* Current-schema records (all of them in practice) are read into one
+ * reused value: a fresh value per record cost more than the rules. Same
+ * checks as osh_serde_decode(), whose result *owned says to decref. */
+static int decode_current(anon_t *a, const rd_kafka_message_t *m, avro_value_t *v)
+{
+        const char *d = (const char *)m->payload + OSH_SERDE_HEADER_LEN;
+        int64_t n = (int64_t)(m->len - OSH_SERDE_HEADER_LEN);
+        char errstr[256];
+
+        if (osh_serde_validate_datum(a->raw_s->avro, d, (size_t)n, errstr, sizeof(errstr)))
+                return -1;
+        avro_reader_memory_set_source(a->raw_rd, d, n);
+        if (avro_value_reset(&a->raw_v) || avro_value_read(a->raw_rd, &a->raw_v))
+                return -1;
+        *v = a->raw_v;
+        return 0;
+}
+
 /* Classifies the bytes before the rules see them. */
 static anon_verdict_t decode_raw(anon_t *a, const rd_kafka_message_t *m, avro_value_t *v,
-                                 const char **why)
+                                 int *owned, const char **why)
 {
         const osh_schema_t *w;
         uint64_t fp;
         char errstr[256];
 
+        *owned = 0;
         if (osh_serde_peek_fingerprint(m->payload, m->len, &fp))
                 return *why = "not an Avro single-object record", ANON_REJECT_DECODE;
         if (!(w = osh_schema_by_fingerprint(fp)))
                 return *why = "unknown schema fingerprint", ANON_REJECT_SCHEMA;
         if (strcmp(w->name, a->raw_s->name))
                 return *why = "schema is not resident.raw.v1", ANON_REJECT_SCHEMA;
-        if (osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
+        if (w->fingerprint == a->raw_s->fingerprint
+                ? decode_current(a, m, v)
+                : osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
                 return *why = "value does not decode as resident.raw.v1", ANON_REJECT_DECODE;
+        *owned = w->fingerprint != a->raw_s->fingerprint;
         return ANON_OK;
 }
 
@@ -277,7 +299,8 @@ static int handle_raw(anon_t *a, const rd_kafka_message_t *m)
         char idbuf[OSH_BATCH_ID_MAX];
         const char *why = NULL, *id;
         avro_value_t v;
-        anon_verdict_t vd = decode_raw(a, m, &v, &why);
+        int owned;
+        anon_verdict_t vd = decode_raw(a, m, &v, &owned, &why);
         anon_open_t *ob = NULL;
         int rc = 0, added;
 
@@ -306,7 +329,7 @@ static int handle_raw(anon_t *a, const rd_kafka_message_t *m)
         else if (rc == 1)
                 rc = 0;
 done:
-        if (vd == ANON_OK)
+        if (owned)
                 avro_value_decref(&v);
         return rc;
 }
@@ -381,7 +404,9 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
                 return -1;
         a->flags = calloc(a->rules->flag_bytes + 1, 1);
         a->values = calloc(a->rules->value_count + 1, sizeof(int32_t));
-        if (!a->flags || !a->values) {
+        a->raw_rd = avro_reader_memory("", 0);
+        if (!a->flags || !a->values || !a->raw_rd ||
+            avro_generic_value_new(a->raw_s->iface, &a->raw_v)) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -422,6 +447,11 @@ static void anon_teardown(anon_t *a)
         free(a->consumed);
         free(a->flags);
         free(a->values);
+        free(a->enc);
+        if (a->raw_rd)
+                avro_reader_free(a->raw_rd);
+        if (a->raw_v.self)
+                avro_value_decref(&a->raw_v);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
         anon_key_clear(&a->key);

@@ -59,38 +59,75 @@ typedef struct member {
 /* The decoded fields the transforms share. */
 typedef struct view {
         avro_value_t *raw;
+        const anon_raw_idx_t *x;
         int32_t ref;
         int rel;
         member_t m[MAX_MEMBERS];
         int nm;
 } view_t;
 
-static int nullable_date(avro_value_t *rec, const char *field, int *has, int32_t *out)
+/* Field idx of rec (an index from anon_raw_idx_t), looking through a
+ * union: the by-index twin of the osh_value_get_* helpers. */
+static int cur(avro_value_t *rec, int idx, avro_type_t want, avro_value_t *out)
 {
-        int null = osh_value_is_null(rec, field);
+        avro_value_t f;
 
-        if (null < 0)
+        if (avro_value_get_by_index(rec, (size_t)idx, &f, NULL))
                 return -1;
-        *has = !null;
-        if (null)
-                return 0;
-        return osh_value_get_int(rec, field, out) || *out < DAY_MIN || *out > DAY_MAX ? -1 : 0;
+        if (avro_value_get_type(&f) != AVRO_UNION)
+                *out = f;
+        else if (avro_value_get_current_branch(&f, out))
+                return -1;
+        return avro_value_get_type(out) == want ? 0 : -1;
+}
+
+static int get_str(avro_value_t *rec, int idx, const char **s, size_t *len)
+{
+        avro_value_t v;
+        size_t n;
+
+        if (cur(rec, idx, AVRO_STRING, &v) || avro_value_get_string(&v, s, &n))
+                return -1;
+        *len = n ? n - 1 : 0; /* avro-c counts the NUL */
+        return 0;
+}
+
+static int get_enum(avro_value_t *rec, int idx, int *e)
+{
+        avro_value_t v;
+
+        return cur(rec, idx, AVRO_ENUM, &v) || avro_value_get_enum(&v, e) ? -1 : 0;
+}
+
+/* A nullable date in range; *has says whether it is set. */
+static int nullable_date(avro_value_t *rec, int idx, int *has, int32_t *out)
+{
+        avro_value_t v;
+
+        if (cur(rec, idx, AVRO_NULL, &v) == 0)
+                return *has = 0, 0;
+        *has = 1;
+        return cur(rec, idx, AVRO_INT32, &v) || avro_value_get_int(&v, out) || *out < DAY_MIN ||
+                       *out > DAY_MAX
+                   ? -1
+                   : 0;
 }
 
 static int load_members(view_t *v)
 {
-        avro_value_t arr, item, f;
+        avro_value_t arr, item;
         size_t n;
 
-        if (osh_value_field(v->raw, "household_members", &arr) || avro_value_get_size(&arr, &n) ||
+        if (avro_value_get_by_index(v->raw, (size_t)v->x->household_members, &arr, NULL) ||
+            avro_value_get_type(&arr) != AVRO_ARRAY || avro_value_get_size(&arr, &n) ||
             n > MAX_MEMBERS)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 member_t *m = &v->m[i];
                 if (avro_value_get_by_index(&arr, i, &item, NULL) ||
-                    osh_value_field(&item, "relationship", &f) ||
-                    avro_value_get_enum(&f, &m->rel) ||
-                    nullable_date(&item, "birth_date", &m->has_birth, &m->birth))
+                    avro_value_get_type(&item) != AVRO_RECORD ||
+                    get_enum(&item, v->x->member_relationship, &m->rel) ||
+                    nullable_date(&item, v->x->member_birth_date, &m->has_birth, &m->birth))
                         return -1;
         }
         v->nm = (int)n;
@@ -152,13 +189,13 @@ static void op_child_ym(const anon_op_t *op, const view_t *v, anon_out_t *o)
                 o->values[op->pos] = anon_yearmonth(births[op->a - 1]);
 }
 
-static int op_address(const anon_op_t *op, avro_value_t *raw, anon_out_t *o)
+static int op_address(const anon_op_t *op, const view_t *vw, anon_out_t *o)
 {
         const char *s;
         size_t len;
         int32_t v = 0;
 
-        if (osh_value_get_string(raw, "address_code", &s, &len))
+        if (get_str(vw->raw, vw->x->address_code, &s, &len))
                 return -1;
         if (len == 0)
                 return 0; /* no address: code 0 */
@@ -178,7 +215,7 @@ static int op_birth_ym(const anon_rules_t *r, const anon_op_t *op, const view_t 
         int has;
         int32_t birth;
 
-        if (nullable_date(v->raw, "birth_date", &has, &birth))
+        if (nullable_date(v->raw, v->x->birth_date, &has, &birth))
                 return o->reason = "birth date malformed or out of range", -1;
         if (!has)
                 return 0;
@@ -190,22 +227,30 @@ static int op_birth_ym(const anon_rules_t *r, const anon_op_t *op, const view_t 
         return 0;
 }
 
-static int op_ext(const anon_rules_t *r, const anon_op_t *op, avro_value_t *raw, anon_out_t *o)
+/* A missing key is the common case: a linear scan of the (small) map
+ * instead of avro_value_get_by_name(), whose miss formats an error text. */
+static int op_ext(const anon_rules_t *r, const anon_op_t *op, const view_t *v, anon_out_t *o)
 {
         avro_value_t map, item;
-        const char *s;
-        size_t len;
+        const char *key, *s;
+        size_t n, len;
 
-        if (osh_value_field(raw, "extensions", &map))
+        if (avro_value_get_by_index(v->raw, (size_t)v->x->extensions, &map, NULL) ||
+            avro_value_get_type(&map) != AVRO_MAP || avro_value_get_size(&map, &n))
                 return -1;
-        if (avro_value_get_by_name(&map, op->field, &item, NULL))
-                return 0; /* absent: 0 */
-        if (avro_value_get_string(&item, &s, &len))
-                return -1;
-        for (int i = 0; i < r->ntruthy; i++)
-                if (!strcmp(s, r->truthy[i]))
-                        set_flag(r, o, op->pos);
-        return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (avro_value_get_by_index(&map, i, &item, &key))
+                        return -1;
+                if (strcmp(key, op->field))
+                        continue;
+                if (avro_value_get_string(&item, &s, &len))
+                        return -1;
+                for (int t = 0; t < r->ntruthy; t++)
+                        if (!strcmp(s, r->truthy[t]))
+                                set_flag(r, o, op->pos);
+                return 0;
+        }
+        return 0; /* absent: 0 */
 }
 
 static int apply(const anon_rules_t *r, const anon_op_t *op, const view_t *v, anon_out_t *o)
@@ -215,14 +260,14 @@ static int apply(const anon_rules_t *r, const anon_op_t *op, const view_t *v, an
 
         switch (op->kind) {
         case ANON_X_SEX: /* enum order MALE, FEMALE, UNKNOWN → 1, 2, 3 */
-                if (osh_value_field(v->raw, "sex", &f) || avro_value_get_enum(&f, &e))
+                if (get_enum(v->raw, v->x->sex, &e))
                         return -1;
                 o->values[op->pos] = e + 1;
                 return 0;
         case ANON_X_BIRTH_YM:
                 return op_birth_ym(r, op, v, o);
         case ANON_X_ADDRESS:
-                return op_address(op, v->raw, o);
+                return op_address(op, v, o);
         case ANON_X_HH_HAS:
                 op_hh_has(r, op, v, o);
                 return 0;
@@ -233,19 +278,19 @@ static int apply(const anon_rules_t *r, const anon_op_t *op, const view_t *v, an
                 op_child_ym(op, v, o);
                 return 0;
         case ANON_X_TAX: /* enum order UNKNOWN, TAXED, NOT_TAXED: only TAXED is 1 */
-                if (osh_value_field(v->raw, op->field, &f) || avro_value_get_enum(&f, &e))
+                if (get_enum(v->raw, op->fidx, &e))
                         return -1;
                 if (e == 1)
                         set_flag(r, o, op->pos);
                 return 0;
         case ANON_X_BOOL:
-                if (osh_value_get_bool(v->raw, op->field, &b))
+                if (cur(v->raw, op->fidx, AVRO_BOOLEAN, &f) || avro_value_get_boolean(&f, &b))
                         return -1;
                 if (b)
                         set_flag(r, o, op->pos);
                 return 0;
         case ANON_X_EXT:
-                return op_ext(r, op, v->raw, o);
+                return op_ext(r, op, v, o);
         }
         return -1;
 }
@@ -253,34 +298,41 @@ static int apply(const anon_rules_t *r, const anon_op_t *op, const view_t *v, an
 static anon_verdict_t derive_uid(const anon_rules_t *r, const anon_key_t *k, avro_value_t *raw,
                                  anon_out_t *o)
 {
+        const anon_raw_idx_t *x = &r->raw;
         avro_value_t app;
         const char *s;
         size_t len;
 
         if (r->uid_rule == ANON_UID_REGISTERED_OR_HMAC &&
-            !osh_value_field(raw, "applicant", &app) && osh_value_is_null(&app, "user_id") == 0 &&
-            !osh_value_get_string(&app, "user_id", &s, &len) && len > 0) {
+            !cur(raw, x->applicant, AVRO_RECORD, &app) &&
+            !get_str(&app, x->applicant_user_id, &s, &len) && len > 0) {
                 if (!anon_uid_valid(s, len))
                         return o->reason = "registered 利用者ID malformed", ANON_REJECT_BAD;
                 memcpy(o->uid, s, len);
                 o->uid[len] = 0;
                 return ANON_OK;
         }
-        if (osh_value_get_string(raw, "atena_no", &s, &len) || len == 0)
+        if (get_str(raw, x->atena_no, &s, &len) || len == 0)
                 return o->reason = "宛名番号 missing", ANON_REJECT_MISSING;
         if (anon_uid_hmac(k, s, len, o->uid))
                 return o->reason = "HMAC failed", ANON_REJECT_BAD;
         return ANON_OK;
 }
 
+static int get_int(avro_value_t *rec, int idx, int32_t *x)
+{
+        avro_value_t v;
+
+        return cur(rec, idx, AVRO_INT32, &v) || avro_value_get_int(&v, x) ? -1 : 0;
+}
+
 anon_verdict_t anon_xform(const anon_rules_t *r, const anon_key_t *k, avro_value_t *raw,
                           anon_out_t *out)
 {
-        view_t *v = NULL;
-        avro_value_t f;
+        view_t v = {.raw = raw, .x = &r->raw};
         const char *s;
         size_t len;
-        anon_verdict_t rc = ANON_REJECT_BAD;
+        anon_verdict_t rc;
 
         memset(out->flags, 0, r->flag_bytes);
         memset(out->values, 0, r->value_count * sizeof(int32_t));
@@ -289,26 +341,16 @@ anon_verdict_t anon_xform(const anon_rules_t *r, const anon_key_t *k, avro_value
         out->reason = "malformed record";
         /* 宛名番号 must be present even when a registered id is used: it is
          * the record's identity in the raw batch. */
-        if (osh_value_get_string(raw, "atena_no", &s, &len) || len == 0)
+        if (get_str(raw, r->raw.atena_no, &s, &len) || len == 0)
                 return out->reason = "宛名番号 missing", ANON_REJECT_MISSING;
         if ((rc = derive_uid(r, k, raw, out)) != ANON_OK)
                 return rc;
-        rc = ANON_REJECT_BAD;
-        if (!(v = calloc(1, sizeof(*v))))
-                return rc;
-        v->raw = raw;
-        if (osh_value_get_int(raw, "reference_date", &v->ref) ||
-            osh_value_field(raw, "relationship", &f) || avro_value_get_enum(&f, &v->rel) ||
-            load_members(v)) {
-                out->reason = "household members malformed";
-                goto done;
-        }
-        out->reference_date = v->ref;
+        if (get_int(raw, r->raw.reference_date, &v.ref) ||
+            get_enum(raw, r->raw.relationship, &v.rel) || load_members(&v))
+                return out->reason = "household members malformed", ANON_REJECT_BAD;
+        out->reference_date = v.ref;
         for (size_t i = 0; i < r->nops; i++)
-                if (apply(r, &r->ops[i], v, out))
-                        goto done;
-        rc = ANON_OK;
-done:
-        free(v);
-        return rc;
+                if (apply(r, &r->ops[i], &v, out))
+                        return ANON_REJECT_BAD;
+        return ANON_OK;
 }
