@@ -1,33 +1,44 @@
 /* bench-crossing: throughput across a segment boundary, with the real
- * binaries, beside a plain librdkafka consume+produce baseline in the same
- * run (figures, not a test).
+ * binaries, beside a plain librdkafka consume+produce baseline (figures,
+ * not a test). Every mode runs once per round and the rounds interleave, so
+ * machine noise lands on all of them alike; the summary gives the median
+ * and min-max of each, and ratios of medians.
  *
  *   baseline  assign all partitions of cluster A, produce each record to
- *             the same partition on cluster B (project producer defaults)
- *   base+hdrs the same, stamping the four osh.src.* headers the relay must
- *             add: librdkafka's per-message header cost is large (on this
- *             machine one header alone costs about 60% of the rate)
+ *             the same partition on cluster B (project producer defaults:
+ *             lz4, linger 5 ms, idempotence; same records, same partitions)
+ *   base+1hdr the same, stamping the one osh.src provenance header the
+ *             relay adds (provenance.h)
+ *   base+4hdr the same with the four headers of the older format
+ *             (librdkafka's per-header cost is large on the mock)
  *   kafka     relay-bridge mode=kafka, A -> B (allow-list + validation,
- *             source headers, offsets stored after delivery)
+ *             provenance header, offsets stored after delivery)
  *   uplink    relay-bridge mode=uplink, A -> HTTPS (TLS on loopback, HMAC
- *             token) -> osh-stub-ingest, via the disk spool (fsync on)
+ *             token) -> osh-stub-ingest, via the disk spool (fsync off)
+ *   ingest    the same uplink into the real cloud-ingest, which produces
+ *             every record to cluster B and waits for it before its Ack
  *
  * Each run is timed from the first record seen at the far end to the
  * last, so consumer-group joins (~3 s on the mock) are not counted.
- * Clusters are in-process librdkafka mock clusters on loopback.
+ * Clusters are in-process librdkafka mock clusters on loopback; CPU-s is
+ * the child's (relay, stub) or this process's (baselines, mocks included).
  *
- *   bench-crossing [--records N] [--value-ints K] [--only baseline|kafka|uplink]
+ *   bench-crossing [--records N] [--value-ints K] [--rounds R]
+ *                  [--only kafka|uplink|ingest[,...]]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +48,7 @@
 
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
+#include "oshirase/provenance.h"
 #include "oshirase/serde.h"
 #include "oshirase/topics.h"
 
@@ -55,10 +67,11 @@ static struct {
         long records;
         int value_ints;
         const char *only;
+        int rounds;
         char bindir[4096];
         char tmp[256];
         size_t value_bytes;
-} opt = {.records = 100000, .value_ints = 40};
+} opt = {.records = 100000, .value_ints = 40, .rounds = 5};
 
 static double now_s(void)
 {
@@ -85,6 +98,8 @@ static void cluster_new(cluster_t *c)
                 die("cannot create a mock cluster");
         if (rd_kafka_mock_topic_create(c->mc, TOPIC, NPART, 1) ||
             rd_kafka_mock_topic_create(c->mc, "baseline.v1", NPART, 1) ||
+            rd_kafka_mock_topic_create(c->mc, OSH_TOPIC_BATCH, 1, 1) ||
+            rd_kafka_mock_topic_create(c->mc, "ingest.offsets.v1", 1, 1) ||
             rd_kafka_mock_topic_create(c->mc, OSH_TOPIC_OPS, 1, 1))
                 die("cannot create topics");
         c->bootstrap = rd_kafka_mock_cluster_bootstraps(c->mc);
@@ -161,14 +176,31 @@ static int64_t count_topic(rd_kafka_t *rk, const char *topic)
 
 /* ---- baseline ---- */
 
-static rd_kafka_headers_t *stamp(rd_kafka_headers_t *h, const rd_kafka_message_t *m)
+static double cpu_s(int who)
 {
-        char part[16], off[24];
+        struct rusage ru;
 
+        getrusage(who, &ru);
+        return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The provenance the relay stamps: one osh.src header, or (nhdrs 4) the
+ * four headers of the older format. */
+static rd_kafka_headers_t *stamp(rd_kafka_headers_t *h, const rd_kafka_message_t *m, int nhdrs)
+{
+        char v[512], part[16], off[24];
+        int n;
+
+        if (!h)
+                h = rd_kafka_headers_new(nhdrs);
+        if (nhdrs == 1) {
+                n = osh_src_format(v, sizeof(v), "processing", TOPIC, m->partition, m->offset);
+                rd_kafka_header_add(h, OSH_HDR_SRC, -1, v, n);
+                return h;
+        }
         snprintf(part, sizeof(part), "%" PRId32, m->partition);
         snprintf(off, sizeof(off), "%" PRId64, m->offset);
-        if (!h)
-                h = rd_kafka_headers_new(4);
         rd_kafka_header_add(h, OSH_HDR_SRC_CLUSTER, -1, "processing", -1);
         rd_kafka_header_add(h, OSH_HDR_SRC_TOPIC, -1, TOPIC, -1);
         rd_kafka_header_add(h, OSH_HDR_SRC_PARTITION, -1, part, -1);
@@ -186,11 +218,12 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 delivered++;
 }
 
-/* with_hdrs: stamp the same four osh.src.* headers the relay adds, so the
- * per-message header cost of librdkafka is on both sides of the ratio. */
-static double run_baseline(const cluster_t *a, const cluster_t *b, int with_hdrs)
+/* nhdrs 0: plain; 1 or 4: stamp provenance headers as above, so the
+ * per-message header cost of librdkafka can be seen on its own. */
+static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, int round,
+                           double *cpu)
 {
-        char errstr[256];
+        char errstr[256], group[64];
         rd_kafka_conf_t *cc = osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, a->bootstrap,
                                                  errstr, sizeof(errstr));
         rd_kafka_conf_t *pc = osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, b->bootstrap,
@@ -198,9 +231,10 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int with_hdrs
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(NPART);
         rd_kafka_t *c, *p;
         long consumed = 0;
-        double t0 = 0;
+        double t0 = 0, c0 = 0;
 
-        osh_kafka_conf_set(cc, "group.id", "bench-baseline", errstr, sizeof(errstr));
+        snprintf(group, sizeof(group), "bench-baseline-%d-%d", nhdrs, round);
+        osh_kafka_conf_set(cc, "group.id", group, errstr, sizeof(errstr));
         osh_kafka_conf_set(pc, "queue.buffering.max.messages", "500000", errstr, sizeof(errstr));
         rd_kafka_conf_set_dr_msg_cb(pc, on_dr);
         c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
@@ -226,12 +260,14 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int with_hdrs
                         continue;
                 if (!m->err) {
                         rd_kafka_headers_t *h = NULL;
-                        if (!t0)
+                        if (!t0) {
                                 t0 = now_s();
+                                c0 = cpu_s(RUSAGE_SELF);
+                        }
                         if (!rd_kafka_message_headers(m, &h) && h)
                                 h = rd_kafka_headers_copy(h);
-                        if (with_hdrs)
-                                h = stamp(h, m);
+                        if (nhdrs)
+                                h = stamp(h, m, nhdrs);
                         while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("baseline.v1"),
                                                  RD_KAFKA_V_PARTITION(m->partition),
                                                  RD_KAFKA_V_KEY(m->key, m->key_len),
@@ -245,6 +281,7 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int with_hdrs
                 rd_kafka_message_destroy(m);
         }
         double dt = now_s() - t0;
+        *cpu = cpu_s(RUSAGE_SELF) - c0;
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
         rd_kafka_destroy(p);
@@ -304,9 +341,9 @@ static int64_t count_target(void *opaque)
         return count_topic(opaque, TOPIC);
 }
 
-static double run_kafka(const cluster_t *a, const cluster_t *b)
+static double run_kafka(const cluster_t *a, const cluster_t *b, int round, double *cpu)
 {
-        char bin[4200], src[512], dst[512], log[512];
+        char bin[4200], src[512], dst[512], log[512], group[64];
         rd_kafka_t *watch = producer(b->bootstrap);
         double dt;
         pid_t pid;
@@ -314,20 +351,21 @@ static double run_kafka(const cluster_t *a, const cluster_t *b)
         snprintf(bin, sizeof(bin), "%s/relay-bridge", opt.bindir);
         snprintf(src, sizeof(src), "--kafka.source.bootstrap.servers=%s", a->bootstrap);
         snprintf(dst, sizeof(dst), "--kafka.target.bootstrap.servers=%s", b->bootstrap);
-        snprintf(log, sizeof(log), "%s/relay-kafka.log", opt.tmp);
+        snprintf(log, sizeof(log), "%s/relay-kafka-%d.log", opt.tmp, round);
+        snprintf(group, sizeof(group), "--group.id=bench-kafka-%d", round);
         char *argv[] = {bin,
                         "--mode=kafka",
                         "--source.segment=processing",
                         "--target.segment=exchange",
                         "--allow=" TOPIC,
                         "--log.level=warn",
-                        "--group.id=bench-kafka",
+                        group,
                         src,
                         dst,
                         NULL};
         pid = spawn(argv, log);
         dt = time_arrivals(count_target, watch, 300);
-        printf("(relay-bridge used %.2f CPU-s) ", stop(pid));
+        *cpu = stop(pid);
         rd_kafka_destroy(watch);
         return dt;
 }
@@ -346,16 +384,30 @@ static int64_t count_lines(void *opaque)
         return n;
 }
 
-/* Starts the receiving end; returns its pid and fills url. */
-static pid_t start_cloud(char *url, size_t url_size, char *out, size_t out_size)
+/* Waits for a child's port file (with content) or ready file (empty). */
+static void wait_file(const char *path, int need_content, const char *what)
+{
+        struct stat st;
+
+        for (int i = 0; i < 400; i++) {
+                if (!stat(path, &st) && (st.st_size > 0 || !need_content))
+                        return;
+                usleep(50000);
+        }
+        die(what);
+}
+
+/* Starts osh-stub-ingest; returns its pid and fills url / out. */
+static pid_t start_stub(int round, char *url, size_t url_size, char *out, size_t out_size)
 {
         char bin[4200], a[4][1024], portf[512], log[512];
         int port = 0;
         pid_t pid;
+        FILE *fp;
 
-        snprintf(portf, sizeof(portf), "%s/port", opt.tmp);
-        snprintf(out, out_size, "%s/arrived", opt.tmp);
-        snprintf(log, sizeof(log), "%s/cloud.log", opt.tmp);
+        snprintf(portf, sizeof(portf), "%s/port-%d", opt.tmp, round);
+        snprintf(out, out_size, "%s/arrived-%d", opt.tmp, round);
+        snprintf(log, sizeof(log), "%s/stub-%d.log", opt.tmp, round);
         snprintf(a[0], sizeof(a[0]), "--cert=%s/certs/server.pem", opt.tmp);
         snprintf(a[1], sizeof(a[1]), "--key=%s/certs/server.key", opt.tmp);
         snprintf(a[2], sizeof(a[2]), "--port-file=%s", portf);
@@ -364,40 +416,94 @@ static pid_t start_cloud(char *url, size_t url_size, char *out, size_t out_size)
         char *argv[] = {bin, a[0], a[1], a[2], a[3], "--key-id=bench", "--secret=bench-secret",
                         NULL};
         pid = spawn(argv, log);
-        for (int i = 0; i < 200 && !port; i++) {
-                FILE *fp = fopen(portf, "r");
-                if (fp) {
-                        if (fscanf(fp, "%d", &port) != 1)
-                                port = 0;
-                        fclose(fp);
-                }
-                usleep(50000);
+        wait_file(portf, 1, "cloud stand-in did not start");
+        if ((fp = fopen(portf, "r"))) {
+                if (fscanf(fp, "%d", &port) != 1)
+                        port = 0;
+                fclose(fp);
         }
         if (!port)
-                die("cloud stand-in did not start");
+                die("cloud stand-in wrote no port");
         snprintf(url, url_size, "--uplink.url=https://127.0.0.1:%d", port);
         return pid;
 }
 
-static double run_uplink(const cluster_t *a)
+static int free_port(void)
 {
-        char bin[4200], src[512], url[128], ca[512], spool[512], out[512], log[512];
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+        if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+            !getsockname(fd, (struct sockaddr *)&sa, &len))
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        if (!port)
+                die("no free port");
+        return port;
+}
+
+/* Starts the real cloud-ingest, producing to cluster b. */
+static pid_t start_ingest(const cluster_t *b, int round, char *url, size_t url_size)
+{
+        char bin[4200], a[6][1024], ready[512], log[512];
+        int port = free_port();
+        pid_t pid;
+
+        snprintf(ready, sizeof(ready), "%s/ingest-ready-%d", opt.tmp, round);
+        snprintf(log, sizeof(log), "%s/ingest-%d.log", opt.tmp, round);
+        snprintf(bin, sizeof(bin), "%s/cloud-ingest", opt.bindir);
+        snprintf(a[0], sizeof(a[0]), "--tls.cert=%s/certs/server.pem", opt.tmp);
+        snprintf(a[1], sizeof(a[1]), "--tls.key=%s/certs/server.key", opt.tmp);
+        snprintf(a[2], sizeof(a[2]), "--listen.port=%d", port);
+        snprintf(a[3], sizeof(a[3]), "--kafka.bootstrap.servers=%s", b->bootstrap);
+        snprintf(a[4], sizeof(a[4]), "--ready.file=%s", ready);
+        char *argv[] = {bin,
+                        a[0],
+                        a[1],
+                        a[2],
+                        a[3],
+                        a[4],
+                        "--auth.keys=bench:bench-secret",
+                        "--segment=cloud",
+                        "--log.level=warn",
+                        NULL};
+        pid = spawn(argv, log);
+        wait_file(ready, 0, "cloud-ingest did not become ready");
+        snprintf(url, url_size, "--uplink.url=https://127.0.0.1:%d", port);
+        return pid;
+}
+
+/* b NULL: into osh-stub-ingest; else into cloud-ingest producing to b. */
+static double run_uplink(const cluster_t *a, const cluster_t *b, int round, double *cpu,
+                         double *cloud_cpu)
+{
+        char bin[4200], src[512], url[128], ca[512], spool[512], out[512], log[512], group[64];
+        rd_kafka_t *watch = NULL;
         pid_t cloud, pid;
         double dt;
 
-        cloud = start_cloud(url, sizeof(url), out, sizeof(out));
+        if (b) {
+                cloud = start_ingest(b, round, url, sizeof(url));
+                watch = producer(b->bootstrap);
+        } else {
+                cloud = start_stub(round, url, sizeof(url), out, sizeof(out));
+        }
         snprintf(bin, sizeof(bin), "%s/relay-bridge", opt.bindir);
         snprintf(src, sizeof(src), "--kafka.source.bootstrap.servers=%s", a->bootstrap);
         snprintf(ca, sizeof(ca), "--uplink.ca=%s/certs/ca.pem", opt.tmp);
-        snprintf(spool, sizeof(spool), "--spool.dir=%s/spool", opt.tmp);
-        snprintf(log, sizeof(log), "%s/relay-uplink.log", opt.tmp);
+        snprintf(spool, sizeof(spool), "--spool.dir=%s/spool-%s-%d", opt.tmp, b ? "ci" : "stub",
+                 round);
+        snprintf(log, sizeof(log), "%s/relay-uplink-%s-%d.log", opt.tmp, b ? "ci" : "stub", round);
+        snprintf(group, sizeof(group), "--group.id=bench-uplink-%s-%d", b ? "ci" : "stub", round);
         char *argv[] = {bin,
                         "--mode=uplink",
                         "--source.segment=exchange",
                         "--target.segment=cloud",
                         "--allow=" TOPIC,
                         "--log.level=warn",
-                        "--group.id=bench-uplink",
+                        group,
                         "--uplink.key.id=bench",
                         "--uplink.secret=bench-secret",
                         "--spool.fsync=false",
@@ -407,64 +513,150 @@ static double run_uplink(const cluster_t *a)
                         spool,
                         NULL};
         pid = spawn(argv, log);
-        dt = time_arrivals(count_lines, out, 300);
-        printf("(relay-bridge used %.2f CPU-s, stub %.2f) ", stop(pid), stop(cloud));
+        dt = b ? time_arrivals(count_target, watch, 300) : time_arrivals(count_lines, out, 300);
+        *cpu = stop(pid);
+        *cloud_cpu = stop(cloud);
+        if (watch)
+                rd_kafka_destroy(watch);
         return dt;
 }
 
-static void report(const char *name, double dt, double base, double base_hdrs)
-{
-        double rps = dt > 0 ? opt.records / dt : 0;
-        double mbs = dt > 0 ? opt.records * (double)opt.value_bytes / dt / 1e6 : 0;
+/* ---- rounds and summary ---- */
 
+enum { M_BASE, M_BASE1, M_BASE4, M_KAFKA, M_UPLINK, M_INGEST, M__CNT };
+static const char *const mode_name[M__CNT] = {"baseline", "base+1hdr", "base+4hdr",
+                                              "kafka",    "uplink",    "ingest"};
+
+typedef struct results {
+        double dt[M__CNT][64];
+        int n[M__CNT];
+} results_t;
+
+static int cmp_double(const void *x, const void *y)
+{
+        double a = *(const double *)x, b = *(const double *)y;
+
+        return (a > b) - (a < b);
+}
+
+/* Median of the finished runs' durations (0 if none). */
+static double median(const double *v, int n, double *lo, double *hi)
+{
+        double s[64];
+        int k = 0;
+
+        for (int i = 0; i < n; i++)
+                if (v[i] > 0)
+                        s[k++] = v[i];
+        if (!k)
+                return 0;
+        qsort(s, (size_t)k, sizeof(s[0]), cmp_double);
+        *lo = s[0];
+        *hi = s[k - 1];
+        return k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+}
+
+static void line(int mode, int round, double dt, double cpu, double cloud_cpu)
+{
         if (dt <= 0) {
-                printf("%-10s  did not finish (see %s)\n", name, opt.tmp);
+                printf("  round %d %-10s did not finish (see %s)\n", round, mode_name[mode],
+                       opt.tmp);
                 return;
         }
-        printf("%-10s %10.0f rec/s %8.2f MB/s  %6.2f s", name, rps, mbs, dt);
-        if (base > 0)
-                printf("   %.2fx baseline", base / dt);
-        if (base_hdrs > 0)
-                printf(", %.2fx baseline+hdrs", base_hdrs / dt);
+        printf("  round %d %-10s %9.0f rec/s  %5.2f s  %5.2f CPU-s", round, mode_name[mode],
+               opt.records / dt, dt, cpu);
+        if (cloud_cpu > 0)
+                printf(" (+%.2f CPU-s receiver)", cloud_cpu);
         printf("\n");
         fflush(stdout);
 }
 
+static void summary(const results_t *r)
+{
+        double lo = 0, hi = 0, base = median(r->dt[M_BASE], r->n[M_BASE], &lo, &hi);
+        double base1 = median(r->dt[M_BASE1], r->n[M_BASE1], &lo, &hi);
+
+        printf("\nmedians of %d round(s), %ld records of %zu value bytes:\n", opt.rounds,
+               opt.records, opt.value_bytes);
+        for (int m = 0; m < M__CNT; m++) {
+                double med = median(r->dt[m], r->n[m], &lo, &hi);
+                if (!r->n[m])
+                        continue;
+                if (med <= 0) {
+                        printf("%-10s  did not finish\n", mode_name[m]);
+                        continue;
+                }
+                printf("%-10s %9.0f rec/s %7.2f MB/s  (min %.0f, max %.0f)", mode_name[m],
+                       opt.records / med, opt.records * (double)opt.value_bytes / med / 1e6,
+                       opt.records / hi, opt.records / lo);
+                if (m != M_BASE && base > 0)
+                        printf("  %.2fx baseline", base / med);
+                if (m >= M_KAFKA && base1 > 0)
+                        printf(", %.2fx base+1hdr", base1 / med);
+                printf("\n");
+        }
+        printf("targets: kafka >= 0.70x, uplink >= 0.50x of the baseline (base+1hdr shows what "
+               "the provenance header alone costs)\n");
+}
+
 static void parse_args(int argc, char **argv)
 {
-        char self[4096];
+        char self[4096], resolved[4096];
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--records") && i + 1 < argc)
                         opt.records = atol(argv[++i]);
                 else if (!strcmp(argv[i], "--value-ints") && i + 1 < argc)
                         opt.value_ints = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+                        opt.rounds = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--only") && i + 1 < argc)
                         opt.only = argv[++i];
                 else {
                         fprintf(stderr, "usage: bench-crossing [--records N] [--value-ints K] "
-                                        "[--only baseline|kafka|uplink]\n");
+                                        "[--rounds R] [--only kafka|uplink|ingest[,...]]\n");
                         exit(2);
                 }
         }
-        char resolved[4096];
-
+        if (opt.rounds < 1 || opt.rounds > 64)
+                opt.rounds = opt.rounds < 1 ? 1 : 64;
         snprintf(self, sizeof(self), "%s", argv[0]);
         if (!realpath(self, resolved))
                 snprintf(resolved, sizeof(resolved), "%s", self);
         snprintf(opt.bindir, sizeof(opt.bindir), "%s", dirname(resolved));
 }
 
-static int want(const char *what)
+/* The baselines always run: the ratios need them. */
+static int want(int mode)
 {
-        return !opt.only || !strcmp(opt.only, what);
+        return mode <= M_BASE4 || !opt.only || strstr(opt.only, mode_name[mode]);
+}
+
+static double run_mode(int mode, const cluster_t *a, int round, double *cpu, double *cloud_cpu)
+{
+        cluster_t b;
+        double dt;
+
+        *cloud_cpu = 0;
+        if (mode == M_UPLINK)
+                return run_uplink(a, NULL, round, cpu, cloud_cpu);
+        cluster_new(&b);
+        if (mode == M_KAFKA)
+                dt = run_kafka(a, &b, round, cpu);
+        else if (mode == M_INGEST)
+                dt = run_uplink(a, &b, round, cpu, cloud_cpu);
+        else
+                dt = run_baseline(a, &b, mode == M_BASE ? 0 : mode == M_BASE1 ? 1 : 4, round, cpu);
+        cluster_destroy(&b);
+        return dt;
 }
 
 int main(int argc, char **argv)
 {
-        cluster_t a, b;
+        static results_t res;
+        cluster_t a;
         char errstr[256], cmd[8300];
-        double base = 0, base_hdrs = 0, dt;
+        double cpu, cloud_cpu;
 
         parse_args(argc, argv);
         osh_log_init("bench-crossing", NULL, OSH_LOG_ERROR, 0);
@@ -480,28 +672,18 @@ int main(int argc, char **argv)
         cluster_new(&a);
         fill(&a);
         printf("bench-crossing: %ld records of %zu value bytes (%d ints), %d partitions, "
-               "mock clusters on loopback, %ld CPUs\n",
-               opt.records, opt.value_bytes, opt.value_ints, NPART, sysconf(_SC_NPROCESSORS_ONLN));
-        cluster_new(&b); /* the baselines run always: the ratios need them */
-        base = run_baseline(&a, &b, 0);
-        report("baseline", base, 0, 0);
-        cluster_destroy(&b);
-        cluster_new(&b);
-        base_hdrs = run_baseline(&a, &b, 1);
-        report("base+hdrs", base_hdrs, base, 0);
-        cluster_destroy(&b);
-        if (want("kafka")) {
-                cluster_new(&b);
-                dt = run_kafka(&a, &b);
-                report("kafka", dt, base, base_hdrs);
-                cluster_destroy(&b);
-        }
-        if (want("uplink")) {
-                dt = run_uplink(&a);
-                report("uplink", dt, base, base_hdrs);
-        }
-        printf("targets: kafka >= 0.70x, uplink >= 0.50x of the baseline (base+hdrs shows what "
-               "the provenance headers alone cost)\n");
+               "mock clusters on loopback, %ld CPUs, %d round(s)\n",
+               opt.records, opt.value_bytes, opt.value_ints, NPART, sysconf(_SC_NPROCESSORS_ONLN),
+               opt.rounds);
+        for (int r = 0; r < opt.rounds; r++)
+                for (int m = 0; m < M__CNT; m++) {
+                        if (!want(m))
+                                continue;
+                        double dt = run_mode(m, &a, r, &cpu, &cloud_cpu);
+                        res.dt[m][res.n[m]++] = dt;
+                        line(m, r, dt, cpu, cloud_cpu);
+                }
+        summary(&res);
         cluster_destroy(&a);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", opt.tmp);
         if (system(cmd))

@@ -11,6 +11,7 @@
 #include "ingest_store.h"
 #include "oshirase/allowlist.h"
 #include "oshirase/log.h"
+#include "oshirase/provenance.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
 
@@ -205,7 +206,9 @@ static int publish_locked(ci_ingest_t *ci, osh_kafka_msg_t *msgs, delivery_t *dl
                 msgs[sent].headers = NULL;
         }
         do {
-                osh_producer_poll(ci->p, 20);
+                /* flush, not poll: the batch waits for these records anyway,
+                 * so linger.ms would only add latency to every Ack. */
+                rd_kafka_flush(osh_producer_handle(ci->p), 20);
                 pending = 0;
                 for (size_t i = 0; i < n; i++)
                         pending += !dl[i].done;
@@ -264,30 +267,22 @@ static int partition_count(ci_ingest_t *ci, const char *topic)
         return count;
 }
 
-static int is_src_header(const char *k)
-{
-        return !strncmp(k, "osh.src.", 8);
-}
-
-/* The record's own headers (minus earlier hops' osh.src.*), then ours. */
+/* The record's own headers (minus earlier hops' provenance), then ours. */
 static rd_kafka_headers_t *make_headers(const Osh__TransferBatch *b, const Osh__Record *r)
 {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(r->n_headers + 4);
-        char num[32];
+        rd_kafka_headers_t *h = rd_kafka_headers_new(r->n_headers + 1);
+        char v[512];
+        int n = osh_src_format(v, sizeof(v), b->source_segment, r->topic, r->partition, r->offset);
 
         for (size_t j = 0; j < r->n_headers; j++) {
                 const Osh__Header *x = r->headers[j];
                 int has = x->value_opt_case == OSH__HEADER__VALUE_OPT_VALUE;
-                if (!is_src_header(x->key))
+                if (!osh_src_is_header(x->key))
                         rd_kafka_header_add(h, x->key, -1, has ? x->value.data : NULL,
                                             has ? (ssize_t)x->value.len : 0);
         }
-        rd_kafka_header_add(h, OSH_HDR_SRC_TOPIC, -1, r->topic, -1);
-        snprintf(num, sizeof(num), "%" PRId32, r->partition);
-        rd_kafka_header_add(h, OSH_HDR_SRC_PARTITION, -1, num, -1);
-        snprintf(num, sizeof(num), "%" PRId64, r->offset);
-        rd_kafka_header_add(h, OSH_HDR_SRC_OFFSET, -1, num, -1);
-        rd_kafka_header_add(h, OSH_HDR_SRC_CLUSTER, -1, b->source_segment, -1);
+        if (n >= 0) /* always fits: segment names and topics are short */
+                rd_kafka_header_add(h, OSH_HDR_SRC, -1, v, n);
         return h;
 }
 

@@ -12,7 +12,7 @@
  *      from the same sender                                → 409
  *   5. records at or below the source (topic, partition) watermark are
  *      dropped as duplicates; the rest are produced to the cloud cluster with
- *      the same topic, key, value, timestamp, headers (osh.src.* set to the
+ *      the same topic, key, value, timestamp, headers (osh.src set to the
  *      batch's source coordinates) and, when it exists, partition
  *   6. wait for every delivery (failure or timeout         → 503, retry)
  *   7. checkpoint watermarks + sequence on ingest.offsets.v1 (compacted)
@@ -20,7 +20,7 @@
  *      committed = the watermark of every (topic, partition) in the batch.
  *
  * Restart: ci_ingest_recover() reads ingest.offsets.v1, then scans the cloud
- * topics past the checkpointed positions for osh.src.* headers, so records
+ * topics past the checkpointed positions for osh.src headers, so records
  * published just before a crash (checkpoint not yet written) still count. */
 #ifndef CI_INGEST_H
 #define CI_INGEST_H

@@ -8,6 +8,7 @@
 
 #include "ingest.h"
 #include "oshirase/log.h"
+#include "oshirase/provenance.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
@@ -350,15 +351,11 @@ static void on_checkpoint(ci_store_t *st, const rd_kafka_message_t *m)
 /* A cloud record we published carries its source coordinates. */
 static void on_published(ci_store_t *st, const rd_kafka_message_t *m)
 {
-        char topic[256], part[32], off[32];
-        const char *t = osh_kafka_header(m, OSH_HDR_SRC_TOPIC, topic, sizeof(topic));
-        const char *p = osh_kafka_header(m, OSH_HDR_SRC_PARTITION, part, sizeof(part));
-        const char *o = osh_kafka_header(m, OSH_HDR_SRC_OFFSET, off, sizeof(off));
+        osh_src_t src;
 
         ci_state_offset_raise(st->dst, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-        if (t && p && o)
-                ci_state_offset_raise(st->src, t, (int32_t)strtol(p, NULL, 10),
-                                      strtoll(o, NULL, 10));
+        if (!osh_src_from_message(m, &src))
+                ci_state_offset_raise(st->src, src.topic, src.partition, src.offset);
 }
 
 int ci_store_recover(ci_store_t *st, const osh_allowlist_t *al, char *errstr, size_t errstr_size)

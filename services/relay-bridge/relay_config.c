@@ -18,7 +18,7 @@ const osh_cfg_entry_t rb_config_table[] = {
     {"group.id", OSH_CFG_STR, NULL, "OSH_RELAY_GROUP_ID",
      "source consumer group (default relay-bridge.<source>-<target>)"},
     {"source.cluster", OSH_CFG_STR, NULL, "OSH_RELAY_SOURCE_CLUSTER",
-     "osh.src.cluster header value (default: source.segment)"},
+     "cluster part of the osh.src header (default: source.segment)"},
     {"dead.letter.topic", OSH_CFG_STR, NULL, "OSH_RELAY_DEAD_LETTER_TOPIC",
      "copy refused records to this topic on the SOURCE cluster (unset: skip only)"},
     {"uplink.url", OSH_CFG_STR, NULL, "OSH_UPLINK_URL",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "oshirase/log.h"
+#include "oshirase/provenance.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
 #include "relay_common.h"
@@ -58,31 +59,6 @@ static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
         free(f);
 }
 
-/* The source headers minus any earlier hop's osh.src.*, plus this hop's. */
-static rd_kafka_headers_t *relay_headers(const k2k_t *k, const rd_kafka_message_t *m)
-{
-        rd_kafka_headers_t *src = NULL, *h;
-        char part[16], off[24];
-        const char *topic = rd_kafka_topic_name(m->rkt);
-
-        if (!rd_kafka_message_headers(m, &src) && src) {
-                h = rd_kafka_headers_copy(src);
-                rd_kafka_header_remove(h, OSH_HDR_SRC_CLUSTER);
-                rd_kafka_header_remove(h, OSH_HDR_SRC_TOPIC);
-                rd_kafka_header_remove(h, OSH_HDR_SRC_PARTITION);
-                rd_kafka_header_remove(h, OSH_HDR_SRC_OFFSET);
-        } else {
-                h = rd_kafka_headers_new(4);
-        }
-        snprintf(part, sizeof(part), "%" PRId32, m->partition);
-        snprintf(off, sizeof(off), "%" PRId64, m->offset);
-        rd_kafka_header_add(h, OSH_HDR_SRC_CLUSTER, -1, k->rc->src_cluster, -1);
-        rd_kafka_header_add(h, OSH_HDR_SRC_TOPIC, -1, topic, -1);
-        rd_kafka_header_add(h, OSH_HDR_SRC_PARTITION, -1, part, -1);
-        rd_kafka_header_add(h, OSH_HDR_SRC_OFFSET, -1, off, -1);
-        return h;
-}
-
 static int forward(k2k_t *k, const rd_kafka_message_t *m, inflight_t *f, osh_allow_verdict_t v)
 {
         rd_kafka_timestamp_type_t tstype;
@@ -94,10 +70,12 @@ static int forward(k2k_t *k, const rd_kafka_message_t *m, inflight_t *f, osh_all
             .key_len = m->key_len,
             .value = m->payload,
             .value_len = m->len,
-            .headers = relay_headers(k, m),
+            .headers = osh_src_headers(m, k->rc->src_cluster),
             .timestamp_ms = ts < 0 ? 0 : ts,
         };
 
+        if (!out.headers)
+                return -1;
         if (f->dead_letter)
                 rd_kafka_header_add(out.headers, RB_HDR_REFUSED, -1, osh_allow_verdict_name(v), -1);
         if (osh_producer_send(f->dead_letter ? k->dlq : k->prod, &out, f)) {

@@ -30,7 +30,7 @@ count() {
 # coords: "partition src-offset" of every abstracted record, sorted.
 coords() {
         kcat -C -b "$CLOUD" -t resident.abstracted.v1 -e -q -f '%h\n' |
-                sed -E 's/.*osh\.src\.partition=([0-9]+).*osh\.src\.offset=([0-9]+).*/\1 \2/' |
+                sed -E 's/.*osh\.src=[^,]*\/([0-9]+)\/([0-9]+)(,.*)?$/\1 \2/' |
                 sort -n -k1,1 -k2,2
 }
 send() { "$SEND" batch --url "$URL" "${AUTH[@]}" "$@"; }
@@ -47,7 +47,7 @@ assert_eq 5 "$(count resident.abstracted.v1)" "retry produced nothing"
 hdrs=$(kcat -C -b "$CLOUD" -t resident.abstracted.v1 -p 2 -o 0 -c 1 -e -q -f '%k %h\n')
 assert_contains "$hdrs" "u0 " "key kept"
 assert_contains "$hdrs" "osh.batch.id=b1" "record headers kept"
-assert_contains "$hdrs" "osh.src.topic=resident.abstracted.v1,osh.src.partition=2,osh.src.offset=0,osh.src.cluster=exchange"
+assert_contains "$hdrs" "osh.src=exchange/resident.abstracted.v1/2/0"
 
 # overlapping batch: only the new offsets are published
 out=$(send --sequence 2 --partition 2 --offset 3 --count 5 --batch-id b1)

@@ -5,7 +5,7 @@
 # - a record with a foreign schema, non-Avro bytes and a topic that is not on
 #   the allow-list are refused (logged, counted) and do not block the rest;
 # - kill -9 mid-stream + restart: nothing lost; duplicates (at-least-once)
-#   are byte-identical and share their osh.src.* coordinates;
+#   are byte-identical and share their osh.src coordinates;
 # - refused records can go to a dead-letter topic on the source cluster;
 # - configurations that would let raw data leave processing are refused.
 # shellcheck source=lib/harness.sh
@@ -108,9 +108,7 @@ good_bytes=$(timeout 20 kcat -C -q -b "$P" -t $T -o beginning -e -f '%k %S\n' |
         awk '$1 != "EVIL" && $1 != "K" { s += $2 } END { print s + 0 }')
 assert_eq "$good_bytes" "$(bytes "$X" $T)" "value bytes identical"
 hdr=$(timeout 20 kcat -C -q -b "$X" -t $T -p 0 -o beginning -c 1 -e -f '%h\n')
-assert_contains "$hdr" "osh.src.cluster=processing"
-assert_contains "$hdr" "osh.src.topic=$T"
-assert_contains "$hdr" "osh.src.partition=0"
+assert_contains "$hdr" "osh.src=processing/$T/0/"
 
 # Heartbeat on the source cluster counts the refusals.
 hb=$("$ctl" consume --bootstrap "$P" --topic ops.status.v1 --timeout 1h | grep relay-bridge | tail -1)
@@ -138,7 +136,7 @@ assert_eq "" "$(comm -23 "$OSH_IT_TMP/src2" "$OSH_IT_TMP/dst2" | head -3)" "reco
 assert_eq "" "$(comm -13 "$OSH_IT_TMP/src2" "$OSH_IT_TMP/dst2" | head -3)" "records invented"
 # Duplicates: same source coordinates <=> same bytes.
 timeout 20 kcat -C -q -b "$X" -t $T -o beginning -e -f '%h %k %S %T\n' |
-        sed -E 's/.*osh.src.topic=([^,]*),osh.src.partition=([0-9]+),osh.src.offset=([0-9]+)[^ ]* /\1:\2:\3 /' |
+        sed -E 's/.*osh\.src=[^,]*\/([^/,]+)\/([0-9]+)\/([0-9]+)[^ ]* /\1:\2:\3 /' |
         sort -u >"$OSH_IT_TMP/coords"
 dup_coords=$(cut -d' ' -f1 "$OSH_IT_TMP/coords" | sort | uniq -d | wc -l)
 assert_eq 0 "$dup_coords" "two different records share source coordinates"

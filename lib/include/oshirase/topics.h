@@ -18,7 +18,12 @@
 /* Record headers. Every record a service produces from a batch carries the
  * batch id, so consumers can replay from a batch without an index. */
 #define OSH_HDR_BATCH_ID "osh.batch.id"
-/* Set by relay-bridge: where the record came from, for downstream de-dup. */
+/* Set by every segment crossing (relay-bridge kafka mode, cloud-ingest):
+ * where the record came from, "<cluster>/<topic>/<partition>/<offset>", for
+ * downstream de-dup. One header, not four: see provenance.h. */
+#define OSH_HDR_SRC "osh.src"
+/* The older four-header form: no longer written, still read (provenance.h)
+ * so recovery understands records written before the change. */
 #define OSH_HDR_SRC_TOPIC     "osh.src.topic"
 #define OSH_HDR_SRC_PARTITION "osh.src.partition"
 #define OSH_HDR_SRC_OFFSET    "osh.src.offset"
