@@ -12,6 +12,13 @@
  * consumer reads again that are already spooled (offset <= the partition's
  * spool mark) are not batched twice, only tracked until their Ack.
  *
+ * The batch just spooled is also kept in memory with its extents (highest
+ * offset per partition), so its first send neither re-reads the file nor
+ * unpacks and re-hashes it; only batches from before a restart take the
+ * disk path. One batch is in flight at a time: cloud-ingest de-duplicates by
+ * per-partition watermark, so a later batch landing first would make an
+ * earlier one's records look like duplicates.
+ *
  * Threads: the main thread consumes, batches and spools; a sender thread
  * POSTs the spool, so the link and the consumer overlap. u->mu guards the
  * spool, the tracker and the counters; nobody holds it during a request. */
@@ -32,6 +39,21 @@
 #include "relay_common.h"
 #include "relay_http.h"
 
+/* Highest offset a batch holds for one partition of the tracker. */
+typedef struct extent {
+        rb_tpart_t *part;
+        int64_t max;
+} extent_t;
+
+/* A spooled batch as the sender needs it. */
+typedef struct sendable {
+        struct sendable *next;
+        uint64_t seq;
+        uint8_t *data; /* owned */
+        size_t len, n_records, n_ext;
+        extent_t *ext; /* owned */
+} sendable_t;
+
 typedef struct uplink {
         const rb_config_t *rc;
         osh_service_t *svc;
@@ -41,6 +63,9 @@ typedef struct uplink {
         osh_http_client_t *http;       /* sender thread's */
         osh_http_client_t *probe_http; /* main thread's */
         rb_batch_t *batch;
+        extent_t *open_ext; /* extents of the open batch */
+        size_t open_n, open_cap;
+        sendable_t *mem_head, *mem_tail; /* spooled batches still in memory */
         pthread_t sender;
         pthread_mutex_t mu;
         pthread_cond_t cv; /* a batch was spooled, or stop */
@@ -55,25 +80,30 @@ typedef struct uplink {
 
 /* ---- sending ---------------------------------------------------------- */
 
-/* Marks records of a finished batch done: through the Ack's offsets, never
- * past what the batch carried. all != 0 (refused for good): everything. */
-static void finish_batch(uplink_t *u, const Osh__TransferBatch *b, const Osh__Ack *ack)
+static void sendable_free(sendable_t *sb)
 {
-        rb_batch_extent_t ext[256];
-        size_t n = rb_batch_extents(b, ext, sizeof(ext) / sizeof(ext[0]));
+        if (!sb)
+                return;
+        free(sb->data);
+        free(sb->ext);
+        free(sb);
+}
 
-        for (size_t i = 0; i < n; i++) {
-                int64_t through = ack ? -1 : ext[i].max_offset;
+/* Marks records of a finished batch done: through the Ack's offsets, never
+ * past what the batch carried. ack NULL (refused for good): everything. */
+static void finish_batch(uplink_t *u, const sendable_t *sb, const Osh__Ack *ack)
+{
+        for (size_t i = 0; i < sb->n_ext; i++) {
+                rb_tpart_t *p = sb->ext[i].part;
+                int64_t through = ack ? -1 : sb->ext[i].max;
                 for (size_t j = 0; ack && j < ack->n_committed; j++) {
                         const Osh__CommittedOffset *c = ack->committed[j];
-                        if (c->partition == ext[i].partition && !strcmp(c->topic, ext[i].topic))
-                                through = c->through_offset < ext[i].max_offset ? c->through_offset
-                                                                                : ext[i].max_offset;
+                        if (c->partition == rb_tpart_partition(p) &&
+                            !strcmp(c->topic, rb_tpart_topic(p)))
+                                through = c->through_offset < sb->ext[i].max ? c->through_offset
+                                                                             : sb->ext[i].max;
                 }
-                if (through < 0)
-                        continue;
-                rb_tpart_t *p = rb_track_part(u->track, ext[i].topic, ext[i].partition);
-                if (p)
+                if (through >= 0)
                         rb_store(u->cons, p, rb_track_done_through(p, through));
         }
 }
@@ -93,7 +123,7 @@ static void backoff(uplink_t *u, int64_t retry_after_ms, int slow)
 
 /* The head was refused for good: keep it in rejected/ for an operator and
  * let its offsets go, so one poisoned batch cannot block the link. */
-static void reject_head(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, const char *why)
+static void reject_head(uplink_t *u, uint64_t seq, const sendable_t *b, const char *why)
 {
         char errstr[256];
 
@@ -107,7 +137,7 @@ static void reject_head(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, 
                 finish_batch(u, b, NULL);
 }
 
-static void acked(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, const Osh__Ack *ack)
+static void acked(uplink_t *u, uint64_t seq, const sendable_t *b, const Osh__Ack *ack)
 {
         char errstr[256];
 
@@ -129,8 +159,7 @@ static void acked(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b, const 
         u->next_try_ms = 0;
 }
 
-static void on_200(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
-                   const osh_http_response_t *r)
+static void on_200(uplink_t *u, uint64_t seq, const sendable_t *b, const osh_http_response_t *r)
 {
         char errstr[256];
         Osh__Ack *ack =
@@ -152,8 +181,7 @@ static void on_200(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
                 osh__ack__free_unpacked(ack, NULL);
 }
 
-static void classify(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
-                     const osh_http_response_t *r)
+static void classify(uplink_t *u, uint64_t seq, const sendable_t *b, const osh_http_response_t *r)
 {
         long st = r->status;
 
@@ -179,38 +207,102 @@ static void classify(uplink_t *u, uint64_t seq, const Osh__TransferBatch *b,
         }
 }
 
-/* Sends the oldest spooled batch if one is due: 1 if it tried, 0 if not. */
-static int send_one(uplink_t *u)
+/* A batch read back from the spool (written before a restart): unpacked,
+ * checked, and its extents rebuilt. NULL with errstr if it is unusable. */
+static sendable_t *from_disk(uplink_t *u, uint64_t seq, uint8_t *data, size_t len, char *errstr,
+                             size_t errstr_size)
 {
-        osh_http_response_t resp;
-        Osh__TransferBatch *b;
+        Osh__TransferBatch *b = osh_transfer_unpack(data, len, NULL, errstr, errstr_size);
+        rb_batch_extent_t ext[256];
+        sendable_t *sb = b ? calloc(1, sizeof(*sb)) : NULL;
+        size_t n = b ? rb_batch_extents(b, ext, sizeof(ext) / sizeof(ext[0])) : 0;
+
+        if (sb && !(sb->ext = calloc(n + 1, sizeof(*sb->ext))))
+                goto fail;
+        for (size_t i = 0; sb && i < n; i++) {
+                rb_tpart_t *p = rb_track_part(u->track, ext[i].topic, ext[i].partition);
+                if (!p)
+                        goto fail;
+                sb->ext[sb->n_ext++] = (extent_t){p, ext[i].max_offset};
+        }
+        if (sb) {
+                sb->seq = seq;
+                sb->data = data;
+                sb->len = len;
+                sb->n_records = b->n_records;
+        } else if (b) {
+                snprintf(errstr, errstr_size, "out of memory");
+        }
+        osh_transfer_batch_free(b);
+        return sb;
+fail:
+        snprintf(errstr, errstr_size, "out of memory");
+        osh_transfer_batch_free(b);
+        sendable_free(sb);
+        return NULL;
+}
+
+/* The spool's head, from memory when it is the batch spooled last (no
+ * re-read, no unpack + re-hash). Drops memory copies the spool no longer
+ * holds. Lock held. 0 with *out set (*own: the caller frees it), 1 when
+ * nothing is due, -1 after an unusable entry was handled. */
+static int take_head(uplink_t *u, sendable_t **out, int *own)
+{
+        osh_spool_stats_t st;
         char errstr[256];
         uint8_t *data;
         size_t len;
         uint64_t seq;
-        int rc = 1;
+        int rc;
+
+        osh_spool_stats(u->spool, &st);
+        while (u->mem_head && (!st.count || u->mem_head->seq < st.first_seq)) {
+                sendable_t *old = u->mem_head;
+                u->mem_head = old->next;
+                sendable_free(old);
+        }
+        if (!u->mem_head)
+                u->mem_tail = NULL;
+        *own = 0;
+        if (!st.count || rb_now_ms() < u->next_try_ms)
+                return 1;
+        if (u->mem_head && u->mem_head->seq == st.first_seq) {
+                *out = u->mem_head;
+                return 0;
+        }
+        rc = osh_spool_peek(u->spool, &seq, &data, &len, errstr, sizeof(errstr));
+        if (rc)
+                return rc < 0 ? (osh_error("%s", errstr), 1) : 1;
+        *out = from_disk(u, seq, data, len, errstr, sizeof(errstr));
+        if (!*out) {
+                reject_head(u, seq, NULL, errstr); /* cannot happen unless the disk lies */
+                free(data);
+                return -1;
+        }
+        *own = 1;
+        return 0;
+}
+
+/* Sends the oldest spooled batch if one is due: 1 if it tried, 0 if not. */
+static int send_one(uplink_t *u)
+{
+        osh_http_response_t resp;
+        sendable_t *sb = NULL;
+        int own, rc;
 
         pthread_mutex_lock(&u->mu);
-        if (rb_now_ms() >= u->next_try_ms)
-                rc = osh_spool_peek(u->spool, &seq, &data, &len, errstr, sizeof(errstr));
-        if (rc < 0)
-                osh_error("%s", errstr);
+        rc = take_head(u, &sb, &own);
         pthread_mutex_unlock(&u->mu);
         if (rc)
-                return 0;
-        b = osh_transfer_unpack(data, len, NULL, errstr, sizeof(errstr));
-        if (b)
-                rb_post(u->rc, u->http, u->url, "/v1/batches", seq, data, len, &resp);
+                return rc < 0;
+        /* sb stays valid unlocked: only this thread frees memory copies. */
+        rb_post(u->rc, u->http, u->url, "/v1/batches", sb->seq, sb->data, sb->len, &resp);
         pthread_mutex_lock(&u->mu);
-        if (b)
-                classify(u, seq, b, &resp);
-        else
-                reject_head(u, seq, NULL, errstr); /* cannot happen unless the disk lies */
+        classify(u, sb->seq, sb, &resp);
         pthread_mutex_unlock(&u->mu);
-        if (b)
-                osh_http_response_free(&resp);
-        osh_transfer_batch_free(b);
-        free(data);
+        osh_http_response_free(&resp);
+        if (own)
+                sendable_free(sb);
         return 1;
 }
 
@@ -238,6 +330,52 @@ static void *sender_main(void *opaque)
 
 /* ---- batching --------------------------------------------------------- */
 
+/* Keeps a just-spooled batch in memory for its first send (buf passes to
+ * it). Without memory the sender simply reads it back from the spool. */
+static void keep(uplink_t *u, uint8_t *buf, size_t len)
+{
+        sendable_t *sb = calloc(1, sizeof(*sb));
+
+        if (!sb || !(sb->ext = malloc((u->open_n + 1) * sizeof(*sb->ext)))) {
+                free(sb);
+                free(buf);
+                return;
+        }
+        memcpy(sb->ext, u->open_ext, u->open_n * sizeof(*sb->ext));
+        sb->n_ext = u->open_n;
+        sb->seq = rb_batch_seq(u->batch);
+        sb->data = buf;
+        sb->len = len;
+        sb->n_records = rb_batch_count(u->batch);
+        if (u->mem_tail)
+                u->mem_tail->next = sb;
+        else
+                u->mem_head = sb;
+        u->mem_tail = sb;
+}
+
+/* Records offset as the open batch's highest for p. 0 / -1 on OOM. */
+static int note_extent(uplink_t *u, rb_tpart_t *p, int64_t offset)
+{
+        extent_t *n;
+
+        for (size_t i = 0; i < u->open_n; i++)
+                if (u->open_ext[i].part == p) {
+                        if (offset > u->open_ext[i].max)
+                                u->open_ext[i].max = offset;
+                        return 0;
+                }
+        if (u->open_n == u->open_cap) {
+                size_t cap = u->open_cap ? u->open_cap * 2 : 16;
+                if (!(n = realloc(u->open_ext, cap * sizeof(*n))))
+                        return -1;
+                u->open_ext = n;
+                u->open_cap = cap;
+        }
+        u->open_ext[u->open_n++] = (extent_t){p, offset};
+        return 0;
+}
+
 /* Packs the open batch into the spool. -1 when the spool is full (the
  * batch stays open; the caller pauses consumption). */
 static int flush(uplink_t *u)
@@ -256,8 +394,9 @@ static int flush(uplink_t *u)
         }
         if (osh_spool_append(u->spool, rb_batch_seq(u->batch), buf, len, errstr, sizeof(errstr)))
                 goto fail;
-        free(buf);
+        keep(u, buf, len); /* takes buf */
         rb_batch_clear(u->batch);
+        u->open_n = 0;
         pthread_cond_signal(&u->cv);
         return 0;
 fail:
@@ -293,7 +432,8 @@ static void handle(uplink_t *u, const rd_kafka_message_t *m)
                 flush(u); /* full spool: the batch just grows past its limit for now */
         if (!rb_batch_count(u->batch))
                 rb_batch_start(u->batch, osh_spool_next_seq(u->spool), rb_now_ms());
-        if (rb_batch_add(u->batch, m, errstr, sizeof(errstr))) {
+        snprintf(errstr, sizeof(errstr), "out of memory");
+        if (note_extent(u, p, m->offset) || rb_batch_add(u->batch, m, errstr, sizeof(errstr))) {
                 osh_error("%s", errstr);
                 osh_shutdown_request();
                 return;
@@ -463,6 +603,12 @@ static int uplink_close(uplink_t *u)
         osh_http_client_destroy(u->http);
         osh_http_client_destroy(u->probe_http);
         rb_batch_destroy(u->batch);
+        while (u->mem_head) {
+                sendable_t *next = u->mem_head->next;
+                sendable_free(u->mem_head);
+                u->mem_head = next;
+        }
+        free(u->open_ext);
         rb_track_destroy(u->track);
         return 0;
 }
