@@ -61,6 +61,7 @@ printf 'exchange-uplink %s\nstaff %s\n' "$uplink_secret" "$uplink_secret" >"$T/i
 say "embedded broker: one Kafka mock cluster per segment"
 osh_it_start_broker
 common=(--heartbeat.interval 1s --kafka.session.timeout.ms 6000)
+# Heartbeats from core and processing reach the monitor through two relays.
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 INGEST_PORT=$(free_port)
 MON_PORT=$(free_port)
@@ -105,7 +106,7 @@ osh_it_start_service uplink relay-bridge --config "$T/uplink.conf" --instance re
         --segment exchange "${common[@]}"
 osh_it_start_service monitor monitor --segment exchange "${common[@]}" \
         --kafka.bootstrap.servers "$OSH_BOOTSTRAP_EXCHANGE" --http.port "$MON_PORT" \
-        --heartbeat.expected 1s --probe.url "https://127.0.0.1:$INGEST_PORT" \
+        --heartbeat.expected 2s --probe.url "https://127.0.0.1:$INGEST_PORT" \
         --probe.interval 2s --probe.ca "$C/ca.pem" --probe.key.id exchange-uplink \
         --probe.secret.file "$T/uplink.secret" \
         --watch relay-bridge.exchange-cloud:resident.abstracted.v1@relay-uplink
@@ -184,7 +185,9 @@ finals() {
 }
 all_final() { [ "$(finals)" -ge "$(dispatched)" ]; }
 osh_it_wait_until 300 all_final || echo "warning: some dispatches have no final status yet" >&2
-sleep 3 # let heartbeats and the probe catch up for the report
+# Let heartbeats, lag samples and the probe catch up before the report.
+monitor_ok() { [ "$(curl -sf "http://127.0.0.1:$MON_PORT/status" | jq -r .overall)" = OK ]; }
+osh_it_wait_until 30 monitor_ok || echo "warning: the monitor does not judge the pipeline OK" >&2
 t_total=$(($(date +%s) - t0))
 
 # ---- report ----------------------------------------------------------------

@@ -18,7 +18,7 @@ assert_eq 9 "$(grep -c '^ seed-0[1-9]' <<<"$r")" "nine campaigns in the report"
 assert_ge "$(n "notify.dispatch.v1 @ cloud")" 1 "dispatches emitted"
 assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ seed-0/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \
         "every dispatch ended SENT or FAILED_PERM"
-assert_contains "$r" "overall OK" "monitor judges the pipeline healthy"
+assert_contains "$r" "overall OK" "monitor judges the pipeline healthy: $(sed -n '/-- monitor/,$p' <<<"$r")"
 assert_contains "$r" "probe of the cloud: OK" "probe over the data link"
 assert_contains "$r" "read " "extractor reconciliation printed"
 mails=$(grep -o 'SMTP server: [0-9]*' <<<"$r" | grep -o '[0-9]*$')
