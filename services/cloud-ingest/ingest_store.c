@@ -155,6 +155,9 @@ static int ckpt_add(struct ckpt_batch *cb, const ci_checkpoint_t *c)
                         return -1;
                 cb->keys = k;
                 cb->cap = cap;
+                /* realloc may have moved the keys the queued messages point at */
+                for (size_t i = 0; i < cb->n; i++)
+                        cb->msgs[i].key = cb->keys[i];
         }
         if (ci_checkpoint_encode(c, &val, &len, cb->keys[cb->n], sizeof(cb->keys[0])))
                 return -1;
