@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/strutil.h"
 #include "oshirase/serde.h"
 #include "oshirase/topics.h"
 
@@ -360,18 +361,6 @@ static int tokenize(char *s, char **tok, int max)
         return n;
 }
 
-static char *trim(char *s)
-{
-        char *e;
-
-        while (isspace((unsigned char)*s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-                *--e = 0;
-        return s;
-}
-
 static int parse_line(parser_t *p, char *line)
 {
         char *eq, *lhs, *tok[MAX_TOKENS], *name;
@@ -385,18 +374,18 @@ static int parse_line(parser_t *p, char *line)
                         break;
                 }
         }
-        line = trim(line);
+        line = osh_str_trim(line);
         if (!*line)
                 return 0;
         if (!(eq = strchr(line, '=')))
                 return perr(p, "expected 'key = value'");
         *eq = 0;
-        lhs = trim(line);
+        lhs = osh_str_trim(line);
         ntok = tokenize(eq + 1, tok, MAX_TOKENS);
         if (ntok < 0)
                 return perr(p, "too many words (at most %d)", MAX_TOKENS);
         if (!strncmp(lhs, "attr", 4) && isspace((unsigned char)lhs[4])) {
-                name = trim(lhs + 4);
+                name = osh_str_trim(lhs + 4);
                 return parse_attr(p, name, tok, ntok);
         }
         if (ntok == 0)

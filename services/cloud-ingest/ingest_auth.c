@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/strutil.h"
 #include "oshirase/auth.h"
 
 struct key {
@@ -20,18 +21,6 @@ struct ci_auth {
         size_t n, cap;
 };
 
-static char *trim(char *s)
-{
-        char *e;
-
-        while (isspace((unsigned char)*s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-                *--e = '\0';
-        return s;
-}
-
 /* "id:secret" or "id secret". */
 static int add_key(ci_auth_t *a, char *entry, char *errstr, size_t errstr_size)
 {
@@ -43,8 +32,8 @@ static int add_key(ci_auth_t *a, char *entry, char *errstr, size_t errstr_size)
                 return -1;
         }
         *sep = '\0';
-        id = trim(id);
-        secret = trim(sep + 1);
+        id = osh_str_trim(id);
+        secret = osh_str_trim(sep + 1);
         if (!*id || strlen(id) >= sizeof(a->keys[0].id) || !*secret) {
                 snprintf(errstr, errstr_size, "key entry needs an id (< 64 chars) and a secret");
                 return -1;
@@ -74,7 +63,7 @@ static int load_list(ci_auth_t *a, const char *keys, char *errstr, size_t errstr
         if (!copy)
                 return -1;
         for (tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-                tok = trim(tok);
+                tok = osh_str_trim(tok);
                 if (*tok)
                         rc = add_key(a, tok, errstr, errstr_size);
         }
@@ -95,7 +84,7 @@ static int load_file(ci_auth_t *a, const char *path, char *errstr, size_t errstr
         }
         while (!rc && fgets(line, sizeof(line), fp)) {
                 lineno++;
-                l = trim(line);
+                l = osh_str_trim(line);
                 if (*l && *l != '#' && add_key(a, l, errstr, errstr_size)) {
                         snprintf(errstr, errstr_size, "auth.keys.file %s:%d: bad entry", path,
                                  lineno);
