@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang clang-format valgrind
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format valgrind python3
   librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libmicrohttpd-dev libgnutls28-dev
   kcat curl procps jq python3-aiosmtpd apprise openssl
