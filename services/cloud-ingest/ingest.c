@@ -333,25 +333,76 @@ static int check_allowed(ci_ingest_t *ci, const Osh__TransferBatch *b, char *rea
         return 0;
 }
 
+static int same_part(const Osh__Record *a, const Osh__Record *b)
+{
+        return a->partition == b->partition && !strcmp(a->topic, b->topic);
+}
+
 /* Raises watermarks through the delivered prefix of each partition's records,
- * so a failed record is never skipped by a later retry. */
+ * so a failed record is never skipped by a later retry. Failures are rare,
+ * so the list of blocked partitions stays short: linear in practice. */
 static void advance(ci_ingest_t *ci, const Osh__TransferBatch *b, const size_t *idx,
                     const delivery_t *dl, size_t n)
 {
         ci_state_t *src = ci_store_state(ci->store);
+        const Osh__Record **blocked = calloc(n + 1, sizeof(*blocked));
+        size_t nb = 0;
 
         for (size_t k = 0; k < n; k++) {
                 const Osh__Record *r = b->records[idx[k]];
-                int blocked = 0;
-                for (size_t j = 0; j < k && !blocked; j++) {
-                        const Osh__Record *q = b->records[idx[j]];
-                        blocked = dl[j].err && q->partition == r->partition &&
-                                  !strcmp(q->topic, r->topic);
-                }
-                if (blocked || dl[k].err)
-                        continue;
+                int is_blocked = 0;
+                for (size_t j = 0; j < nb && !is_blocked; j++)
+                        is_blocked = same_part(blocked[j], r);
+                if (dl[k].err && !is_blocked && blocked)
+                        blocked[nb++] = r;
+                if (dl[k].err || is_blocked || !blocked)
+                        continue; /* no memory for the list: raise nothing */
                 ci_state_offset_raise(src, r->topic, r->partition, r->offset);
                 ci_store_dest_raise(ci->store, r->topic, dl[k].partition, dl[k].offset);
+        }
+        free(blocked);
+}
+
+/* Open-addressing set of records (by topic, partition, offset) for the
+ * in-batch duplicate check: a batch holds thousands of records, so the
+ * pairwise comparison it replaces was quadratic. */
+typedef struct rec_set {
+        const Osh__Record **slot;
+        size_t mask;
+} rec_set_t;
+
+static int rec_set_init(rec_set_t *s, size_t n)
+{
+        size_t cap = 16;
+
+        while (cap < 2 * n)
+                cap *= 2;
+        s->mask = cap - 1;
+        s->slot = calloc(cap, sizeof(*s->slot));
+        return s->slot ? 0 : -1;
+}
+
+static size_t rec_hash(const Osh__Record *r)
+{
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a over the topic */
+
+        for (const char *c = r->topic; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h ^= (uint64_t)(uint32_t)r->partition * 0x9E3779B97F4A7C15ULL;
+        h ^= (uint64_t)r->offset * 0xC2B2AE3D27D4EB4FULL;
+        return (size_t)(h ^ (h >> 29));
+}
+
+/* 1 if r was already added, else adds it and returns 0. */
+static int rec_set_seen(rec_set_t *s, const Osh__Record *r)
+{
+        for (size_t i = rec_hash(r) & s->mask;; i = (i + 1) & s->mask) {
+                if (!s->slot[i]) {
+                        s->slot[i] = r;
+                        return 0;
+                }
+                if (s->slot[i]->offset == r->offset && same_part(s->slot[i], r))
+                        return 1;
         }
 }
 
@@ -362,20 +413,16 @@ static long publish_new(ci_ingest_t *ci, const Osh__TransferBatch *b)
         osh_kafka_msg_t *msgs = calloc(b->n_records + 1, sizeof(*msgs));
         delivery_t *dl = calloc(b->n_records + 1, sizeof(*dl));
         size_t *idx = calloc(b->n_records + 1, sizeof(*idx));
+        rec_set_t seen = {0};
         size_t n = 0;
         long rc = -1;
 
-        if (!msgs || !dl || !idx)
+        if (!msgs || !dl || !idx || rec_set_init(&seen, b->n_records))
                 goto out;
         for (size_t i = 0; i < b->n_records; i++) {
                 const Osh__Record *r = b->records[i];
-                int64_t wm = ci_state_offset(src, r->topic, r->partition);
-                int again = 0;
-                for (size_t j = 0; j < n && !again; j++) /* repeated inside one batch */
-                        again = b->records[idx[j]]->offset == r->offset &&
-                                b->records[idx[j]]->partition == r->partition &&
-                                !strcmp(b->records[idx[j]]->topic, r->topic);
-                if (r->offset <= wm || again)
+                if (r->offset <= ci_state_offset(src, r->topic, r->partition) ||
+                    rec_set_seen(&seen, r)) /* repeated inside one batch */
                         continue;
                 fill_msg(ci, b, r, &msgs[n]);
                 idx[n++] = i;
@@ -384,6 +431,7 @@ static long publish_new(ci_ingest_t *ci, const Osh__TransferBatch *b)
         advance(ci, b, idx, dl, n);
         rc = failed ? -1 : (long)n;
 out:
+        free(seen.slot);
         free(msgs);
         free(dl);
         free(idx);
