@@ -340,12 +340,12 @@ static int same_part(const Osh__Record *a, const Osh__Record *b)
 
 /* Raises watermarks through the delivered prefix of each partition's records,
  * so a failed record is never skipped by a later retry. Failures are rare,
- * so the list of blocked partitions stays short: linear in practice. */
+ * so the list of blocked partitions stays short: linear in practice.
+ * blocked: room for n records, scratch. */
 static void advance(ci_ingest_t *ci, const Osh__TransferBatch *b, const size_t *idx,
-                    const delivery_t *dl, size_t n)
+                    const delivery_t *dl, size_t n, const Osh__Record **blocked)
 {
         ci_state_t *src = ci_store_state(ci->store);
-        const Osh__Record **blocked = calloc(n + 1, sizeof(*blocked));
         size_t nb = 0;
 
         for (size_t k = 0; k < n; k++) {
@@ -353,14 +353,13 @@ static void advance(ci_ingest_t *ci, const Osh__TransferBatch *b, const size_t *
                 int is_blocked = 0;
                 for (size_t j = 0; j < nb && !is_blocked; j++)
                         is_blocked = same_part(blocked[j], r);
-                if (dl[k].err && !is_blocked && blocked)
+                if (dl[k].err && !is_blocked)
                         blocked[nb++] = r;
-                if (dl[k].err || is_blocked || !blocked)
-                        continue; /* no memory for the list: raise nothing */
+                if (dl[k].err || is_blocked)
+                        continue;
                 ci_state_offset_raise(src, r->topic, r->partition, r->offset);
                 ci_store_dest_raise(ci->store, r->topic, dl[k].partition, dl[k].offset);
         }
-        free(blocked);
 }
 
 /* Open-addressing set of records (by topic, partition, offset) for the
@@ -413,11 +412,12 @@ static long publish_new(ci_ingest_t *ci, const Osh__TransferBatch *b)
         osh_kafka_msg_t *msgs = calloc(b->n_records + 1, sizeof(*msgs));
         delivery_t *dl = calloc(b->n_records + 1, sizeof(*dl));
         size_t *idx = calloc(b->n_records + 1, sizeof(*idx));
+        const Osh__Record **blocked = calloc(b->n_records + 1, sizeof(*blocked));
         rec_set_t seen = {0};
         size_t n = 0;
         long rc = -1;
 
-        if (!msgs || !dl || !idx || rec_set_init(&seen, b->n_records))
+        if (!msgs || !dl || !idx || !blocked || rec_set_init(&seen, b->n_records))
                 goto out;
         for (size_t i = 0; i < b->n_records; i++) {
                 const Osh__Record *r = b->records[i];
@@ -428,10 +428,11 @@ static long publish_new(ci_ingest_t *ci, const Osh__TransferBatch *b)
                 idx[n++] = i;
         }
         int failed = publish_locked(ci, msgs, dl, n);
-        advance(ci, b, idx, dl, n);
+        advance(ci, b, idx, dl, n, blocked);
         rc = failed ? -1 : (long)n;
 out:
         free(seen.slot);
+        free(blocked);
         free(msgs);
         free(dl);
         free(idx);
