@@ -62,10 +62,9 @@ say "embedded broker: one Kafka mock cluster per segment"
 osh_it_start_broker
 common=(--heartbeat.interval 1s --kafka.session.timeout.ms 6000)
 # Heartbeats from core and processing reach the monitor through two relays.
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-INGEST_PORT=$(free_port)
-MON_PORT=$(free_port)
-SMTP_PORT=$(free_port)
+INGEST_PORT=$(osh_it_free_port)
+MON_PORT=$(osh_it_free_port)
+SMTP_PORT=$(osh_it_free_port)
 
 say "cloud segment: cloud-ingest, segmenter, sns-dispatcher (+ provider fakes, SMTP server)"
 osh_it_start_service fakes osh-fake-providers --port.file "$T/fake.port" --log "$T/accepted.jsonl" \

@@ -12,7 +12,7 @@ osh_it_begin
 osh_it_start_broker
 CLOUD=$OSH_BOOTSTRAP_CLOUD
 SEND=$OSH_BIN/osh-ingest-send
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(osh_it_free_port)
 URL=http://127.0.0.1:$PORT
 AUTH=(--key-id relay --secret s3cret-key)
 printf 'relay s3cret-key\n# staff\nstaff st4ff-key\n' >"$OSH_IT_TMP/keys"

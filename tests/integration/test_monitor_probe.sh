@@ -10,7 +10,7 @@
 osh_it_begin
 [[ -x $OSH_BIN/cloud-ingest ]] || fail "cloud-ingest not built"
 osh_it_start_broker
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(osh_it_free_port)
 printf 'relay s3cret-key\n' >"$OSH_IT_TMP/keys"
 printf 's3cret-key\n' >"$OSH_IT_TMP/secret"
 osh_it_start_service ingest cloud-ingest --listen.port "$PORT" --auth.keys.file "$OSH_IT_TMP/keys" \

@@ -24,7 +24,7 @@ C=$OSH_IT_TMP/certs
 "$OSH_SOURCE_DIR/tests/integration/certs/gen.sh" "$C"
 printf 'e2e-secret\n' >"$OSH_IT_TMP/secret"
 printf 'relay-e2e e2e-secret\n' >"$OSH_IT_TMP/keys"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(osh_it_free_port)
 
 gen() { # FROM TO
         awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++)

@@ -23,7 +23,7 @@ _disp_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # disp_start_smtp: aiosmtpd writing every message into $OSH_IT_TMP/maildir.
 disp_start_smtp() {
-        DISP_SMTP_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        DISP_SMTP_PORT=$(osh_it_free_port)
         DISP_MAILDIR=$OSH_IT_TMP/maildir
         osh_it_spawn smtp /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$DISP_SMTP_PORT" \
                 -c aiosmtpd.handlers.Mailbox "$DISP_MAILDIR"

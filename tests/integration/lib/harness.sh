@@ -99,6 +99,19 @@ osh_it_wait_until() {
         done
 }
 
+# osh_it_free_port: a TCP port for a server under test. Taken below Linux's
+# ephemeral range (32768+), so no client connection (Kafka clients open many)
+# can be holding it, and checked to be free right now.
+osh_it_free_port() {
+        local p i
+        for ((i = 0; i < 50; i++)); do
+                p=$((20000 + RANDOM % 12000))
+                /usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' \
+                        "$p" 2>/dev/null && { echo "$p"; return 0; }
+        done
+        fail "no free port found"
+}
+
 # Path of a started process's stderr log.
 osh_it_log() { echo "$OSH_IT_TMP/$1.log"; }
 
