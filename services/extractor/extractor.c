@@ -212,6 +212,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
         ext_batch_t *b = NULL;
         exr_result_t res = EXR_FAILED;
         int have, fetched = 0;
+        int64_t t_open, t_parse, t_emit;
 
         eo.input = o->input;
         if (exr_is_url(o->input)) {
@@ -225,6 +226,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                 eo.input = spool;
                 fetched = 1;
         }
+        t_open = now_ms();
         b = ext_batch_open(&eo, errstr, sizeof(errstr));
         if (!b) {
                 osh_error("batch failed: %s", errstr);
@@ -242,6 +244,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
         }
         if (svc && svc->hb)
                 osh_heartbeat_set_batch(svc->hb, ext_batch_id(b));
+        t_parse = now_ms();
         if (ext_batch_parse(b, errstr, sizeof(errstr))) {
                 osh_error("batch %s failed: %s; nothing emitted", ext_batch_id(b), errstr);
                 goto out;
@@ -252,9 +255,13 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                         in += ext_batch_file_stats(b, i)->read;
                 osh_service_count(svc, OSH_CTR_IN, in);
         }
+        t_emit = now_ms();
         if (emit_batch(svc, sk, b, o))
                 goto out;
         report(b, ext_batch_record_count(b));
+        osh_info("batch %s: read and hashed in %" PRId64 " ms, parsed and joined in %" PRId64
+                 " ms, emitted and delivered in %" PRId64 " ms",
+                 ext_batch_id(b), t_parse - t_open, t_emit - t_parse, now_ms() - t_emit);
         if (o->ledger && exr_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
                 osh_warn("batch %s complete, but %s: a re-run will emit it again", ext_batch_id(b),
                          errstr);
