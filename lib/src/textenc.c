@@ -255,3 +255,43 @@ int osh_textdec_decode(osh_textdec_t *d, const char *in, size_t len, const char 
         *out_len = n;
         return 0;
 }
+
+/* Valid UTF-8 with neither NUL nor gaiji: the text is usable as it is.
+ * Eight ASCII bytes at a time, as most exported fields are digits. */
+static int utf8_clean(const unsigned char *s, size_t len)
+{
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        size_t i = 0;
+
+        while (i < len) {
+                uint64_t w;
+                uint32_t cp;
+                size_t n;
+                if (len - i >= 8 && (memcpy(&w, s + i, 8), !(w & highs)) &&
+                    !((w - ones) & ~w & highs)) {
+                        i += 8;
+                        continue;
+                }
+                if (s[i] && s[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                n = s[i] ? osh_utf8_decode1(s + i, len - i, &cp) : 0;
+                if (!n || osh_unicode_is_pua(cp))
+                        return 0;
+                i += n;
+        }
+        return 1;
+}
+
+int osh_textdec_view(osh_textdec_t *d, const char *in, size_t len, const char **out,
+                     size_t *out_len, uint64_t *gaiji)
+{
+        if ((d->enc == OSH_TEXTENC_UTF8 || all_ascii(in, len)) &&
+            utf8_clean((const unsigned char *)in, len)) {
+                *out = in;
+                *out_len = len;
+                return 0;
+        }
+        return osh_textdec_decode(d, in, len, out, out_len, gaiji);
+}

@@ -13,11 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oshirase/avro_bin.h"
 #include "oshirase/csv.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
-#include "htab.h"
+#include "keyidx.h"
 
 #define MAX_COLS 9
 
@@ -45,9 +46,6 @@ static const ftype_t FTYPES[] = {
 };
 #define N_FTYPES (sizeof(FTYPES) / sizeof(FTYPES[0]))
 
-static const char *const REL_SYMBOL[10] = {"OTHER",          "HEAD",       "SPOUSE",      "CHILD",
-                                           "PARENT",         "GRANDCHILD", "GRANDPARENT", "SIBLING",
-                                           "OTHER_RELATIVE", "OTHER"};
 /* bunya 01..04 by the names cloud-ingest's destinations use */
 static const char *const CATEGORY[5] = {"", "childcare", "single_parent", "health_welfare",
                                         "safety_disaster"};
@@ -104,7 +102,10 @@ struct ext_batch {
         /* parse state */
         xperson_t *persons;
         size_t np, pcap;
-        htab_t by_atena, by_setai, apps_by_atena;
+        keyidx_t by_atena, by_setai, apps_by_atena; /* by_setai -> household */
+        int32_t *hfirst, *hlast;                    /* household -> persons */
+        size_t nh;
+        size_t cur_atena, cur_app, cur_setai; /* last hits: search hints */
         xapp_t *apps;
         size_t napps, acap;
         uint32_t *order; /* emitted applicants, ascending 宛名番号 */
@@ -116,11 +117,6 @@ struct ext_batch {
         uint64_t gaiji;
         const osh_schema_t *raw_schema, *rej_schema;
         char keybuf[16];
-        /* One value reused for every record: a fresh osh_value_new() (which
-         * fills in the schema's defaults) cost more than the rest of the
-         * encoding. Every field is set for each record. */
-        avro_value_t rec;
-        int have_rec;
 };
 
 const char *ext_reason_symbol(ext_reason_t r)
@@ -418,11 +414,11 @@ void ext_batch_destroy(ext_batch_t *b)
         free(b->order);
         free(b->arena);
         free(b->rejects);
-        htab_free(&b->by_atena);
-        htab_free(&b->by_setai);
-        htab_free(&b->apps_by_atena);
-        if (b->have_rec)
-                avro_value_decref(&b->rec);
+        keyidx_free(&b->by_atena);
+        keyidx_free(&b->by_setai);
+        keyidx_free(&b->apps_by_atena);
+        free(b->hfirst);
+        free(b->hlast);
         free(b);
 }
 
@@ -481,7 +477,7 @@ uint64_t ext_batch_gaiji(const ext_batch_t *b)
 typedef struct line {
         const osh_csv_record_t *rec;
         size_t n;
-        const char *f[MAX_COLS]; /* decoded, NUL-terminated */
+        const char *f[MAX_COLS]; /* decoded; not NUL-terminated */
         size_t len[MAX_COLS];
 } line_t;
 
@@ -550,6 +546,18 @@ static int all_digits(const char *s, size_t len)
         return 1;
 }
 
+/* 被保険者番号 and the like: letters, digits and '-'. */
+static int id_chars(const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      c == '-'))
+                        return 0;
+        }
+        return 1;
+}
+
 /* 宛名番号 / 世帯番号: exactly 10 digits, not all zero. 0 = invalid. */
 static uint64_t parse_no(const char *s, size_t len)
 {
@@ -594,7 +602,7 @@ static int person_of(ext_batch_t *b, const line_t *l, uint32_t fi, int32_t *pi)
 
         if (!atena)
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "atena_no: not 10 digits");
-        v = htab_get(&b->by_atena, atena);
+        v = keyidx_get(&b->by_atena, atena, &b->cur_atena);
         if (!v)
                 return add_reject(b, fi, l->rec, EXT_R_UNKNOWN_PERSON,
                                   "atena_no not in the resident register");
@@ -623,13 +631,14 @@ static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
         }
         if (doui < 0)
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "doui: not 0/1");
-        for (const char *p = l->f[3]; *p;) {
-                size_t n = strcspn(p, ";");
+        for (size_t i = 0; i < l->len[3];) {
+                const char *p = l->f[3] + i, *semi = memchr(p, ';', l->len[3] - i);
+                size_t n = semi ? (size_t)(semi - p) : l->len[3] - i;
                 int c = parse_small(p, n, 1, 4);
                 if (n != 2 || c < 0)
                         return add_reject(b, fi, l->rec, EXT_R_CODE, "bunya: unknown category");
                 cats |= (uint8_t)(1u << (c - 1));
-                p += n + (p[n] == ';');
+                i += n + (semi != NULL);
         }
         if (l->len[4] != 14 || !all_digits(l->f[4], 14) ||
             osh_jdate_parse(l->f[4], 8, OSH_JDATE_WESTERN, &d) ||
@@ -637,8 +646,6 @@ static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
             (mm = parse_small(l->f[4] + 10, 2, 0, 59)) < 0 ||
             (ss = parse_small(l->f[4] + 12, 2, 0, 59)) < 0)
                 return add_reject(b, fi, l->rec, EXT_R_DATE, "shinsei_nichiji: not YYYYMMDDhhmmss");
-        if (htab_get(&b->apps_by_atena, atena))
-                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "atena_no listed twice");
         if (b->napps == b->acap) {
                 size_t ncap = b->acap ? b->acap * 2 : 1024;
                 xapp_t *n = realloc(b->apps, ncap * sizeof(*n));
@@ -662,8 +669,13 @@ static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
                          mm * 60 + ss - 9 * 3600) *
                         1000; /* JST */
         /* withdrawn consent: remembered for duplicate detection only */
-        if (htab_put(&b->apps_by_atena, atena, doui ? (uint32_t)b->napps : UINT32_MAX) < 0)
+        switch (keyidx_put(&b->apps_by_atena, atena, doui ? (uint32_t)b->napps : UINT32_MAX,
+                           &b->cur_app)) {
+        case -1:
                 return -1;
+        case 0:
+                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "atena_no listed twice");
+        }
         if (!doui)
                 return L_NOT_APPLICANT;
         b->napps++;
@@ -691,8 +703,12 @@ static int h_resident(ext_batch_t *b, uint32_t fi, const line_t *l)
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "zokugara: unknown code");
         if (l->len[7] != 30 || !all_digits(l->f[7], 30))
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "jusho_code: not 30 digits");
-        if (htab_get(&b->by_atena, atena))
+        switch (keyidx_put(&b->by_atena, atena, (uint32_t)b->np, &b->cur_atena)) {
+        case -1:
+                return -1;
+        case 0:
                 return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "atena_no registered twice");
+        }
         if (b->np == b->pcap) {
                 size_t ncap = b->pcap ? b->pcap * 2 : 4096;
                 xperson_t *n = realloc(b->persons, ncap * sizeof(*n));
@@ -708,9 +724,7 @@ static int h_resident(ext_batch_t *b, uint32_t fi, const line_t *l)
         p->rel = (uint8_t)rel;
         p->next = -1;
         p->app = -1;
-        if (htab_put(&b->by_atena, atena, (uint32_t)b->np) < 0)
-                return -1;
-        ap = htab_get(&b->apps_by_atena, atena);
+        ap = keyidx_get(&b->apps_by_atena, atena, &b->cur_app);
         b->np++;
         if (!ap || *ap == UINT32_MAX)
                 return L_NOT_APPLICANT;
@@ -735,17 +749,26 @@ static int h_resident(ext_batch_t *b, uint32_t fi, const line_t *l)
 /* After the register: link households and settle pending applicants. */
 static int after_residents(ext_batch_t *b)
 {
-        if (htab_init(&b->by_setai, b->np / 2 + 16))
+        if (keyidx_init(&b->by_setai, b->np / 2 + 16) ||
+            !(b->hfirst = malloc((b->np + 1) * sizeof(*b->hfirst))) ||
+            !(b->hlast = malloc((b->np + 1) * sizeof(*b->hlast))))
                 return -1;
-        for (size_t i = b->np; i-- > 0;) {
+        /* members in register order: the order of household_members */
+        for (size_t i = 0; i < b->np; i++) {
                 xperson_t *p = &b->persons[i];
-                uint32_t *h = htab_get(&b->by_setai, p->setai);
-                p->next = h ? (int32_t)*h : -1;
-                if (h)
-                        *h = (uint32_t)i;
-                else if (htab_put(&b->by_setai, p->setai, (uint32_t)i) < 0)
+                uint32_t *h = keyidx_get(&b->by_setai, p->setai, &b->cur_setai);
+                if (h) {
+                        b->persons[b->hlast[*h]].next = (int32_t)i;
+                        b->hlast[*h] = (int32_t)i;
+                        continue;
+                }
+                if (keyidx_put(&b->by_setai, p->setai, (uint32_t)b->nh, &b->cur_setai) < 0)
                         return -1;
+                b->hfirst[b->nh] = b->hlast[b->nh] = (int32_t)i;
+                b->nh++;
         }
+        if (keyidx_seal(&b->by_setai))
+                return -1;
         for (size_t i = 0; i < b->napps; i++) {
                 xapp_t *a = &b->apps[i];
                 osh_csv_record_t rec = {.line = a->line, .raw = a->raw, .raw_len = a->raw_len};
@@ -762,7 +785,7 @@ static int h_household(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *se
 {
         uint64_t setai = parse_no(l->f[0], l->len[0]), head = parse_no(l->f[1], l->len[1]);
         int n = parse_small(l->f[2], l->len[2], 1, 99);
-        uint32_t *first, *hp;
+        uint32_t *h, *hp;
         int joined = 0;
 
         if (!setai || !head)
@@ -771,15 +794,15 @@ static int h_household(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *se
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "setaiin_su: not 1-99");
         if (l->len[3] != 30 || !all_digits(l->f[3], 30))
                 return add_reject(b, fi, l->rec, EXT_R_CODE, "jusho_code: not 30 digits");
-        first = htab_get(&b->by_setai, setai);
-        hp = htab_get(&b->by_atena, head);
-        if (!first || !hp || b->persons[*hp].setai != setai)
+        h = keyidx_get(&b->by_setai, setai, &b->cur_setai);
+        hp = keyidx_get(&b->by_atena, head, &b->cur_atena);
+        if (!h || !hp || b->persons[*hp].setai != setai)
                 return add_reject(b, fi, l->rec, EXT_R_UNKNOWN_PERSON,
                                   "household or its head not in the resident register");
-        if (seen[*first])
+        if (seen[*h])
                 return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "setai_no listed twice");
-        seen[*first] = 1;
-        for (int32_t m = (int32_t)*first; m >= 0; m = b->persons[m].next)
+        seen[*h] = 1;
+        for (int32_t m = b->hfirst[*h]; m >= 0; m = b->persons[m].next)
                 if (b->persons[m].app >= 0) {
                         b->apps[b->persons[m].app].files |= 1u << fi;
                         joined = 1;
@@ -827,9 +850,7 @@ static int h_status(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *seen)
                 break;
         default: /* id or code, start, end */
                 if (f->ft->t == EXT_NHI || f->ft->t == EXT_LATE_ELDERLY) {
-                        if (!l->len[1] || l->len[1] > 16 ||
-                            strspn(l->f[1], "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "abcdefghijklmnopqrstuvwxyz-") != l->len[1])
+                        if (!l->len[1] || l->len[1] > 16 || !id_chars(l->f[1], l->len[1]))
                                 return add_reject(b, fi, l->rec, EXT_R_CODE, "number: malformed");
                 } else if ((v = parse_small(l->f[1], l->len[1], 1,
                                             f->ft->t == EXT_CHILD_REARING ? 3 : 20)) < 0) {
@@ -880,8 +901,9 @@ static size_t count_cols(const char *header)
         return n;
 }
 
-/* Decodes the record's fields into out (one NUL-terminated string each).
- * -1 on an encoding error. */
+/* Decodes the record's fields. Clean text (nearly all of it) is used where
+ * it lies in the mapped file; only converted fields are copied into out.
+ * Fields are not NUL-terminated. -1 on an encoding error. */
 static int decode_line(ext_batch_t *b, osh_textdec_t *dec, const osh_csv_record_t *rec, line_t *l,
                        char *out, size_t out_size)
 {
@@ -892,14 +914,18 @@ static int decode_line(ext_batch_t *b, osh_textdec_t *dec, const osh_csv_record_
         for (size_t i = 0; i < rec->nfields && i < MAX_COLS; i++) {
                 const char *s;
                 size_t n;
-                if (osh_textdec_decode(dec, rec->fields[i].ptr, rec->fields[i].len, &s, &n,
-                                       &b->gaiji) ||
-                    o + n + 1 > out_size)
+                if (osh_textdec_view(dec, rec->fields[i].ptr, rec->fields[i].len, &s, &n,
+                                     &b->gaiji))
                         return -1;
-                memcpy(out + o, s, n + 1);
-                l->f[i] = out + o;
+                l->f[i] = s;
                 l->len[i] = n;
-                o += n + 1;
+                if (s == rec->fields[i].ptr)
+                        continue;
+                if (o + n > out_size)
+                        return -1;
+                memcpy(out + o, s, n);
+                l->f[i] = out + o;
+                o += n;
         }
         return 0;
 }
@@ -910,7 +936,8 @@ static int check_header(const xfile_t *f, const line_t *l)
         size_t o = 0;
 
         for (size_t i = 0; i < l->n && o < sizeof(buf); i++)
-                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "," : "", l->f[i]);
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.*s", i ? "," : "",
+                                      (int)l->len[i], l->f[i]);
         return o < sizeof(buf) && !strcmp(buf, f->ft->header) ? 0 : -1;
 }
 
@@ -1032,11 +1059,20 @@ static int cmp_app(const void *x, const void *y, void *ctx)
         return a < b ? -1 : a > b;
 }
 
+/* The files that follow look keys up in order: sort what the file just
+ * read added out of order. */
+static int seal_after(ext_batch_t *b, ext_type_t t)
+{
+        if (t == EXT_APPLICANT)
+                return keyidx_seal(&b->apps_by_atena);
+        return t == EXT_RESIDENT ? keyidx_seal(&b->by_atena) : 0;
+}
+
 int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
 {
         int residents_done = 0;
 
-        if (htab_init(&b->by_atena, 1024) || htab_init(&b->apps_by_atena, 1024))
+        if (keyidx_init(&b->by_atena, 1 << 16) || keyidx_init(&b->apps_by_atena, 1 << 14))
                 goto oom;
         for (uint32_t fi = 0; fi < b->nfiles; fi++) {
                 if (!residents_done && b->files[fi].ft->t != EXT_APPLICANT &&
@@ -1047,6 +1083,8 @@ int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
                 }
                 if (parse_file(b, fi, errstr, errstr_size))
                         return -1;
+                if (seal_after(b, b->files[fi].ft->t))
+                        goto oom;
         }
         if (!residents_done && after_residents(b))
                 goto oom;
@@ -1072,113 +1110,134 @@ oom:
 
 /* ---- encoding --------------------------------------------------------- */
 
-static const char *tax_symbol(uint8_t t)
+/* Enum indexes of resident.raw.v1's Relationship and Sex by export code. */
+static int rel_index(uint8_t code)
 {
-        return t == 1 ? "TAXED" : t == 2 ? "NOT_TAXED" : "UNKNOWN";
+        return code >= 1 && code <= 8 ? code - 1 : 8; /* 09 and unknown: OTHER */
 }
 
-static int set_members(ext_batch_t *b, avro_value_t *rec, int32_t self)
+static int sex_index(uint8_t code)
 {
-        avro_value_t arr, item;
-        uint32_t *first = htab_get(&b->by_setai, b->persons[self].setai);
+        return code == 1 ? 0 : code == 2 ? 1 : 2; /* MALE, FEMALE, UNKNOWN */
+}
 
-        if (osh_value_field(rec, "household_members", &arr))
-                return -1;
-        for (int32_t m = first ? (int32_t)*first : -1; m >= 0; m = b->persons[m].next) {
+static void put_members(ext_batch_t *b, osh_avro_buf_t *w, int32_t self)
+{
+        uint32_t *h = keyidx_get(&b->by_setai, b->persons[self].setai, &b->cur_setai);
+        int64_t n = 0;
+
+        for (int32_t m = h ? b->hfirst[*h] : -1; m >= 0; m = b->persons[m].next)
+                n += m != self;
+        if (n)
+                osh_avro_put_long(w, n);
+        for (int32_t m = n ? b->hfirst[*h] : -1; m >= 0; m = b->persons[m].next) {
                 if (m == self)
                         continue;
-                /* both fields are set: no defaults needed */
-                if (avro_value_append(&arr, &item, NULL) ||
-                    osh_value_set_enum(&item, "relationship", REL_SYMBOL[b->persons[m].rel]) ||
-                    osh_value_set_int(&item, "birth_date", b->persons[m].birth))
-                        return -1;
+                osh_avro_put_long(w, rel_index(b->persons[m].rel));
+                osh_avro_put_long(w, 1); /* birth_date: the int branch */
+                osh_avro_put_long(w, b->persons[m].birth);
         }
-        return 0;
+        osh_avro_put_long(w, 0);
 }
 
-static int set_applicant(ext_batch_t *b, avro_value_t *rec, const xapp_t *a)
+static void put_extensions(osh_avro_buf_t *w, const xapp_t *a)
 {
-        avro_value_t ap, arr, item;
+        char key[8];
+        int64_t n = 0;
 
-        if (osh_value_field(rec, "applicant", &ap) ||
-            osh_value_set_string(&ap, "user_id", a->user_id[0] ? a->user_id : NULL) ||
-            osh_value_set_long(&ap, "applied_at", a->applied_ms) ||
-            osh_value_field(&ap, "consent_categories", &arr))
-                return -1;
-        for (int c = 1; c <= 4; c++)
-                if ((a->cats & (1u << (c - 1))) && (avro_value_append(&arr, &item, NULL) ||
-                                                    avro_value_set_string(&item, CATEGORY[c])))
-                        return -1;
-        return 0;
-}
-
-static int set_extras(ext_batch_t *b, avro_value_t *rec, const xapp_t *a)
-{
-        avro_value_t map, arr, item;
-        char key[8], val[2] = {0, 0};
-
-        if (osh_value_field(rec, "extensions", &map) || osh_value_field(rec, "source_files", &arr))
-                return -1;
+        for (int e = 0; e < 20; e++)
+                n += a->ext[e] != 0;
+        if (n)
+                osh_avro_put_long(w, n);
         for (int e = 0; e < 20; e++) {
                 if (!a->ext[e])
                         continue;
                 snprintf(key, sizeof(key), "ext_%02d", e + 1);
-                val[0] = a->ext[e];
-                if (avro_value_add(&map, key, &item, NULL, NULL) ||
-                    avro_value_set_string(&item, val))
-                        return -1;
+                osh_avro_put_str(w, key);
+                osh_avro_put_bytes(w, &a->ext[e], 1);
         }
-        for (size_t i = 0; i < b->nfiles; i++)
-                if ((a->files & (1u << i)) && (avro_value_append(&arr, &item, NULL) ||
-                                               avro_value_set_string(&item, b->files[i].name)))
-                        return -1;
-        return 0;
+        osh_avro_put_long(w, 0);
 }
 
-static const char *const SEX_SYMBOL[4] = {"UNKNOWN", "MALE", "FEMALE", "UNKNOWN"};
+static void put_applicant(osh_avro_buf_t *w, const xapp_t *a)
+{
+        int n = 0;
+
+        osh_avro_put_long(w, a->user_id[0] ? 1 : 0);
+        if (a->user_id[0])
+                osh_avro_put_str(w, a->user_id);
+        for (int c = 0; c < 4; c++)
+                n += (a->cats >> c) & 1;
+        if (n)
+                osh_avro_put_long(w, n);
+        for (int c = 1; c <= 4; c++)
+                if (a->cats & (1u << (c - 1)))
+                        osh_avro_put_str(w, CATEGORY[c]);
+        osh_avro_put_long(w, 0);
+        osh_avro_put_long(w, 1); /* applied_at: the long branch */
+        osh_avro_put_long(w, a->applied_ms);
+}
+
+static void put_files(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a)
+{
+        int64_t n = 0;
+
+        for (size_t i = 0; i < b->nfiles; i++)
+                n += (a->files >> i) & 1;
+        if (n)
+                osh_avro_put_long(w, n);
+        for (size_t i = 0; i < b->nfiles; i++)
+                if (a->files & (1u << i))
+                        osh_avro_put_str(w, b->files[i].name);
+        osh_avro_put_long(w, 0);
+}
+
+/* resident.raw.v1, field by field in schema order; test_extractor checks
+ * every record against avro-c's decoder and canonical re-encoding. */
+static void put_record(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a, const xperson_t *p)
+{
+        char setai[16];
+
+        snprintf(setai, sizeof(setai), "%010llu", (unsigned long long)p->setai);
+        osh_avro_put_header(w, b->raw_schema);
+        osh_avro_put_str(w, b->keybuf);
+        osh_avro_put_str(w, b->batch_id);
+        osh_avro_put_long(w, b->ref_days);
+        osh_avro_put_str(w, b->arena + a->s_name);
+        osh_avro_put_str(w, b->arena + a->s_kana);
+        osh_avro_put_long(w, sex_index(a->sex));
+        osh_avro_put_long(w, 1); /* birth_date: the int branch */
+        osh_avro_put_long(w, p->birth);
+        osh_avro_put_str(w, b->arena + a->s_acode);
+        osh_avro_put_str(w, b->arena + a->s_atext);
+        osh_avro_put_str(w, setai);
+        osh_avro_put_long(w, rel_index(p->rel));
+        osh_avro_put_str(w, a->rel_code);
+        put_members(b, w, a->person);
+        for (int y = 0; y < 3; y++) /* TaxStatus: UNKNOWN, TAXED, NOT_TAXED */
+                osh_avro_put_long(w, a->tax[y]);
+        osh_avro_put_bool(w, a->nhi);
+        osh_avro_put_bool(w, a->koki);
+        osh_avro_put_bool(w, a->ca);
+        osh_avro_put_bool(w, a->cr);
+        osh_avro_put_bool(w, a->pa);
+        put_extensions(w, a);
+        put_applicant(w, a);
+        put_files(b, w, a);
+}
 
 int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **val, size_t *len,
                             char *errstr, size_t errstr_size)
 {
         const xapp_t *a = &b->apps[b->order[i]];
-        const xperson_t *p = &b->persons[a->person];
-        avro_value_t *rec = &b->rec;
-        char setai[16];
+        osh_avro_buf_t w = {0};
 
         snprintf(b->keybuf, sizeof(b->keybuf), "%010llu", (unsigned long long)a->atena);
-        snprintf(setai, sizeof(setai), "%010llu", (unsigned long long)p->setai);
-        if (b->have_rec ? avro_value_reset(rec) : osh_value_new(b->raw_schema, rec)) {
-                snprintf(errstr, errstr_size, "avro: cannot create a record");
+        put_record(b, &w, a, &b->persons[a->person]);
+        if (!(*val = osh_avro_buf_take(&w, len))) {
+                snprintf(errstr, errstr_size, "record %zu: out of memory", i);
                 return -1;
         }
-        b->have_rec = 1;
-        if (osh_value_set_string(rec, "atena_no", b->keybuf) ||
-            osh_value_set_string(rec, "batch_id", b->batch_id) ||
-            osh_value_set_int(rec, "reference_date", b->ref_days) ||
-            osh_value_set_string(rec, "name", b->arena + a->s_name) ||
-            osh_value_set_string(rec, "name_kana", b->arena + a->s_kana) ||
-            osh_value_set_enum(rec, "sex", SEX_SYMBOL[a->sex & 3]) ||
-            osh_value_set_int(rec, "birth_date", p->birth) ||
-            osh_value_set_string(rec, "address_code", b->arena + a->s_acode) ||
-            osh_value_set_string(rec, "address_text", b->arena + a->s_atext) ||
-            osh_value_set_string(rec, "household_id", setai) ||
-            osh_value_set_enum(rec, "relationship", REL_SYMBOL[p->rel]) ||
-            osh_value_set_string(rec, "relationship_code", a->rel_code) ||
-            set_members(b, rec, a->person) ||
-            osh_value_set_enum(rec, "tax_current", tax_symbol(a->tax[0])) ||
-            osh_value_set_enum(rec, "tax_previous", tax_symbol(a->tax[1])) ||
-            osh_value_set_enum(rec, "tax_before_previous", tax_symbol(a->tax[2])) ||
-            osh_value_set_bool(rec, "nhi", a->nhi) ||
-            osh_value_set_bool(rec, "late_elderly", a->koki) ||
-            osh_value_set_bool(rec, "child_allowance", a->ca) ||
-            osh_value_set_bool(rec, "child_rearing_allowance", a->cr) ||
-            osh_value_set_bool(rec, "public_assistance", a->pa) || set_extras(b, rec, a) ||
-            set_applicant(b, rec, a)) {
-                snprintf(errstr, errstr_size, "avro: cannot set a field of record %zu", i);
-                return -1;
-        }
-        if (osh_serde_encode_alloc(b->raw_schema, rec, val, len, errstr, errstr_size))
-                return -1;
         *key = b->keybuf;
         return 0;
 }

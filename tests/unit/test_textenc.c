@@ -183,6 +183,57 @@ static void test_nul_rejected(void **state)
         osh_textdec_destroy(c);
 }
 
+/* view gives decode's result, pointing into the input only when clean. */
+static void check_view(osh_textdec_t *d, const char *in, size_t len, int expect_in_place)
+{
+        const char *dv = NULL, *vv = NULL;
+        size_t dl = 0, vl = 0;
+        uint64_t g1 = 0, g2 = 0;
+        int rd = osh_textdec_decode(d, in, len, &dv, &dl, &g1);
+        char copy[256];
+
+        assert_true(dl < sizeof(copy));
+        if (!rd)
+                memcpy(copy, dv, dl);
+        assert_int_equal(osh_textdec_view(d, in, len, &vv, &vl, &g2), rd);
+        if (rd)
+                return;
+        assert_int_equal(vl, dl);
+        assert_memory_equal(vv, copy, dl);
+        assert_int_equal(g2, g1);
+        assert_int_equal(vv == in, expect_in_place);
+}
+
+static void test_view(void **state)
+{
+        osh_textdec_t *u = osh_textdec_new(OSH_TEXTENC_UTF8, NULL);
+        osh_textdec_t *c = osh_textdec_new(OSH_TEXTENC_CP932, NULL);
+        const char *pua = "ab\xEE\x80\x80"
+                          "cd"; /* U+E000, a gaiji */
+
+        (void)state;
+        check_view(u, "", 0, 1);
+        check_view(u, "1234567890,abcdefgh", 19, 1);
+        check_view(u, CHIBA_UTF8 "0123456789" CHIBA_UTF8, 28, 1);
+        check_view(u, pua, 8, 0);
+        /* a NUL or a bad byte anywhere in or after an 8-byte ASCII run */
+        for (size_t at = 0; at < 17; at++) {
+                char buf[17];
+                memset(buf, 'x', sizeof(buf));
+                buf[at] = '\0';
+                check_view(u, buf, sizeof(buf), 0);
+                buf[at] = (char)0xFF;
+                check_view(u, buf, sizeof(buf), 0);
+                buf[at] = (char)0x80;
+                check_view(u, buf, sizeof(buf), 0);
+        }
+        check_view(u, CHIBA_UTF8, 8, 0); /* truncated sequence */
+        check_view(c, "plain ascii 0123", 16, 1);
+        check_view(c, CHIBA_CP932, 6, 0);
+        osh_textdec_destroy(u);
+        osh_textdec_destroy(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -190,6 +241,7 @@ int main(void)
             cmocka_unit_test(test_utf8),        cmocka_unit_test(test_utf8_gaiji),
             cmocka_unit_test(test_cp932),       cmocka_unit_test(test_detect),
             cmocka_unit_test(test_long_input),  cmocka_unit_test(test_nul_rejected),
+            cmocka_unit_test(test_view),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,4 +54,11 @@ void osh_textdec_destroy(osh_textdec_t *d);
 int osh_textdec_decode(osh_textdec_t *d, const char *in, size_t len, const char **out,
                        size_t *out_len, uint64_t *gaiji);
 
+/* Same checks and result as osh_textdec_decode(), without a copy when the
+ * text needs no change (clean UTF-8, or ASCII in CP932): *out then points
+ * at in itself and is NOT NUL-terminated. Otherwise *out is the decoder's
+ * buffer (NUL-terminated), valid until the next call. */
+int osh_textdec_view(osh_textdec_t *d, const char *in, size_t len, const char **out,
+                     size_t *out_len, uint64_t *gaiji);
+
 #endif
