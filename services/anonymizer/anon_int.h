@@ -50,9 +50,8 @@ typedef struct anon {
         int done_next;
         uint8_t *flags; /* scratch for one record */
         int32_t *values;
-        avro_value_t raw_v;   /* reused for every current-schema raw record */
-        avro_reader_t raw_rd; /* reused memory reader for raw_v */
-        void *enc;            /* reused encode buffer (the producer copies) */
+        anon_raw_t raw; /* the record the rules are reading */
+        void *enc;      /* reused encode buffer (the producer copies) */
         size_t enc_cap;
         const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
         int64_t in, out, rejected, suppressed, batches;

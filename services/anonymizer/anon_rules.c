@@ -460,6 +460,7 @@ static int resolve_raw(parser_t *p)
                 const char *name;
                 int *idx;
         } f[] = {{p->raw, "atena_no", &x->atena_no},
+                 {p->raw, "batch_id", &x->batch_id},
                  {p->raw, "reference_date", &x->reference_date},
                  {p->raw, "sex", &x->sex},
                  {p->raw, "birth_date", &x->birth_date},

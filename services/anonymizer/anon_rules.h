@@ -87,7 +87,7 @@ typedef struct anon_op {
  * transforms read, resolved once at parse: the per-record path never looks
  * a field up by name. */
 typedef struct anon_raw_idx {
-        int atena_no, reference_date, sex, birth_date, address_code, relationship;
+        int atena_no, batch_id, reference_date, sex, birth_date, address_code, relationship;
         int household_members, extensions, applicant;
         int member_relationship, member_birth_date; /* in HouseholdMember */
         int applicant_user_id;                      /* in Applicant */

@@ -188,25 +188,11 @@ static int handle_marker(anon_t *a, const rd_kafka_message_t *m)
         return check_complete(a, ob);
 }
 
-/* Current-schema records (all of them in practice) are read into one
- * reused value: a fresh value per record cost more than the rules. Same
- * checks as osh_serde_decode(), whose result *owned says to decref. */
-static int decode_current(anon_t *a, const rd_kafka_message_t *m, avro_value_t *v)
-{
-        const char *d = (const char *)m->payload + OSH_SERDE_HEADER_LEN;
-        int64_t n = (int64_t)(m->len - OSH_SERDE_HEADER_LEN);
-        char errstr[256];
-
-        if (osh_serde_validate_datum(a->raw_s->avro, d, (size_t)n, errstr, sizeof(errstr)))
-                return -1;
-        avro_reader_memory_set_source(a->raw_rd, d, n);
-        if (avro_value_reset(&a->raw_v) || avro_value_read(a->raw_rd, &a->raw_v))
-                return -1;
-        *v = a->raw_v;
-        return 0;
-}
-
-/* Classifies the bytes before the rules see them. */
+/* Classifies the bytes and fills a->raw for the rules. Records of the
+ * revision anon_raw_decode() was written for (all of them in practice) are
+ * read directly; any other resident.raw.v1 revision is decoded generically
+ * with the reader's defaults into *v, which a->raw then points into (*owned:
+ * the caller decrefs *v after the rules ran). */
 static anon_verdict_t decode_raw(anon_t *a, const rd_kafka_message_t *m, avro_value_t *v,
                                  int *owned, const char **why)
 {
@@ -221,12 +207,16 @@ static anon_verdict_t decode_raw(anon_t *a, const rd_kafka_message_t *m, avro_va
                 return *why = "unknown schema fingerprint", ANON_REJECT_SCHEMA;
         if (strcmp(w->name, a->raw_s->name))
                 return *why = "schema is not resident.raw.v1", ANON_REJECT_SCHEMA;
-        if (w->fingerprint == a->raw_s->fingerprint
-                ? decode_current(a, m, v)
-                : osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
-                return *why = "value does not decode as resident.raw.v1", ANON_REJECT_DECODE;
-        *owned = w->fingerprint != a->raw_s->fingerprint;
-        return ANON_OK;
+        *why = "value does not decode as resident.raw.v1";
+        if (fp == ANON_RAW_FINGERPRINT)
+                return anon_raw_decode((const char *)m->payload + OSH_SERDE_HEADER_LEN,
+                                       m->len - OSH_SERDE_HEADER_LEN, &a->raw)
+                           ? ANON_REJECT_DECODE
+                           : ANON_OK;
+        if (osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
+                return ANON_REJECT_DECODE;
+        *owned = 1;
+        return anon_raw_from_value(&a->rules->raw, v, &a->raw) ? ANON_REJECT_DECODE : ANON_OK;
 }
 
 static const char *reason_symbol(anon_verdict_t v)
@@ -260,26 +250,26 @@ static int reject(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m, anon_
 
 /* The batch a raw record belongs to: its osh.batch.id header, else the
  * decoded field. */
-static const char *batch_of(const rd_kafka_message_t *m, avro_value_t *v, int decoded, char *buf,
-                            size_t size)
+static const char *batch_of(const rd_kafka_message_t *m, const anon_raw_t *raw, int decoded,
+                            char *buf, size_t size)
 {
-        const char *s;
-        size_t len;
+        const anon_str_t *b = &raw->batch_id;
 
         if (osh_kafka_header(m, OSH_HDR_BATCH_ID, buf, size))
                 return buf;
-        if (decoded && !osh_value_get_string(v, "batch_id", &s, &len) && len > 0 && len < size) {
-                snprintf(buf, size, "%s", s);
+        if (decoded && b->len > 0 && b->len < size) { /* cut at a NUL, as before */
+                memcpy(buf, b->p, strnlen(b->p, b->len));
+                buf[strnlen(b->p, b->len)] = 0;
                 return buf;
         }
         return NULL;
 }
 
 /* 0 buffered or rejected, 1 batch abandoned (ob freed), -1 error. */
-static int buffer_raw(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m, avro_value_t *v)
+static int buffer_raw(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m)
 {
         anon_out_t o = {.flags = a->flags, .values = a->values};
-        anon_verdict_t vd = anon_xform(a->rules, &a->key, v, &o);
+        anon_verdict_t vd = anon_xform(a->rules, &a->key, &a->raw, &o);
 
         if (vd != ANON_OK)
                 return reject(a, ob, m, vd, o.reason);
@@ -306,7 +296,7 @@ static int handle_raw(anon_t *a, const rd_kafka_message_t *m)
 
         a->in++;
         osh_service_count(a->svc, OSH_CTR_IN, 1);
-        id = batch_of(m, &v, vd == ANON_OK, idbuf, sizeof(idbuf));
+        id = batch_of(m, &a->raw, vd == ANON_OK, idbuf, sizeof(idbuf));
         if (!id) { /* cannot belong to any batch: dead letter only */
                 rc = reject(a, NULL, m, vd == ANON_OK ? ANON_REJECT_MISSING : vd,
                             vd == ANON_OK ? "no batch id" : why);
@@ -323,7 +313,7 @@ static int handle_raw(anon_t *a, const rd_kafka_message_t *m)
         }
         if (added == 0)
                 goto done; /* a redelivery inside the batch: already counted */
-        rc = vd == ANON_OK ? buffer_raw(a, ob, m, &v) : reject(a, ob, m, vd, why);
+        rc = vd == ANON_OK ? buffer_raw(a, ob, m) : reject(a, ob, m, vd, why);
         if (rc == 0)
                 rc = check_complete(a, ob);
         else if (rc == 1)
@@ -404,9 +394,7 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
                 return -1;
         a->flags = calloc(a->rules->flag_bytes + 1, 1);
         a->values = calloc(a->rules->value_count + 1, sizeof(int32_t));
-        a->raw_rd = avro_reader_memory("", 0);
-        if (!a->flags || !a->values || !a->raw_rd ||
-            avro_generic_value_new(a->raw_s->iface, &a->raw_v)) {
+        if (!a->flags || !a->values) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -448,10 +436,6 @@ static void anon_teardown(anon_t *a)
         free(a->flags);
         free(a->values);
         free(a->enc);
-        if (a->raw_rd)
-                avro_reader_free(a->raw_rd);
-        if (a->raw_v.self)
-                avro_value_decref(&a->raw_v);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
         anon_key_clear(&a->key);

@@ -1,13 +1,13 @@
-/* Applies the rule set to one decoded resident.raw.v1 value, producing the
+/* Applies the rule set to one decoded resident.raw.v1 record (anon_raw.h), producing the
  * compact abstracted form (利用者ID + flag bitset + values array) that the
  * batch buffer keeps until the batch is complete. Pure: no I/O, no clock. */
 #ifndef ANON_XFORM_H
 #define ANON_XFORM_H
 
-#include <avro.h>
 #include <stdint.h>
 
 #include "anon_id.h"
+#include "anon_raw.h"
 #include "anon_rules.h"
 
 typedef enum {
@@ -27,8 +27,8 @@ typedef struct anon_out {
         const char *reason;     /* static text for rejects; never record content */
 } anon_out_t;
 
-/* raw is borrowed. Fills out (zeroing flags/values first). */
-anon_verdict_t anon_xform(const anon_rules_t *r, const anon_key_t *k, avro_value_t *raw,
+/* Fills out (zeroing flags/values first) from one decoded record. */
+anon_verdict_t anon_xform(const anon_rules_t *r, const anon_key_t *k, const anon_raw_t *raw,
                           anon_out_t *out);
 
 /* Calendar helpers (proleptic Gregorian, days since 1970-01-01). */
