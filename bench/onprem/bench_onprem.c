@@ -16,12 +16,13 @@
  * its records/s over the baseline's.
  *
  *   bench-onprem [--residents N] [--seed S] [--only extractor] [--keep]
- *                [--wrap SERVICE=COMMAND]
+ *                [--wrap SERVICE=COMMAND] [--anon-arg ARG]...
  *
  * --wrap runs one service (extractor or anonymizer) under a profiler, e.g.
  *   --wrap 'anonymizer=valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p'
  * (COMMAND is split on spaces; its figures are then the profiler's, not
- * the service's). */
+ * the service's). --anon-arg passes ARG to the anonymizer (up to 16), e.g.
+ *   --anon-arg --kafka.queue.buffering.max.messages=1000000 */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
@@ -54,7 +55,9 @@ static struct {
         long residents;
         const char *seed;
         int extractor_only, keep;
-        const char *wrap; /* "service=command ..." */
+        const char *wrap;          /* "service=command ..." */
+        const char *anon_args[16]; /* --anon-arg: extra anonymizer arguments */
+        int nanon_args;
         char bindir[4096], tmp[256];
 } opt = {.residents = 973183, .seed = "1"};
 
@@ -260,8 +263,10 @@ static void spawn_anonymizer(child_t *c, const char *bs, const char *tag)
         snprintf(ready, sizeof(ready), "--ready.file=%s/anonymizer-%s.ready", opt.tmp, tag);
         snprintf(log, sizeof(log), "%s/anonymizer-%s.log", opt.tmp, tag);
         /* info: its "first record seen" line times the stage without the join */
-        char *argv[] = {b,     rules, boot, "--anon.hmac.key=" HMAC_KEY, "--log.level=info",
-                        ready, NULL};
+        char *argv[8 + 16] = {b,     rules, boot, "--anon.hmac.key=" HMAC_KEY, "--log.level=info",
+                              ready, NULL};
+        for (int i = 0; i < opt.nanon_args; i++)
+                argv[6 + i] = (char *)opt.anon_args[i];
         spawn(c, argv, NULL, log);
 }
 
@@ -552,9 +557,12 @@ static void parse_args(int argc, char **argv)
                         opt.keep = 1;
                 else if (!strcmp(argv[i], "--wrap") && i + 1 < argc && strchr(argv[i + 1], '='))
                         opt.wrap = argv[++i];
+                else if (!strcmp(argv[i], "--anon-arg") && i + 1 < argc && opt.nanon_args < 16)
+                        opt.anon_args[opt.nanon_args++] = argv[++i];
                 else {
                         fprintf(stderr, "usage: bench-onprem [--residents N] [--seed S] "
-                                        "[--only extractor] [--keep] [--wrap SERVICE=COMMAND]\n");
+                                        "[--only extractor] [--keep] [--wrap SERVICE=COMMAND] "
+                                        "[--anon-arg ARG]...\n");
                         exit(2);
                 }
         }

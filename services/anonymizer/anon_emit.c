@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anon_abs.h"
 #include "anon_int.h"
 #include "anon_svc.h"
 #include "oshirase/log.h"
@@ -58,92 +59,29 @@ static int64_t batch_ts(const osh_batch_marker_t *end)
         return end->reference_date > 0 ? (int64_t)end->reference_date * 86400000 : 1;
 }
 
-/* Indexes of the abstracted record's fields, looked up once per batch. */
-typedef struct abs_idx {
-        size_t user_id, flags, values;
-} abs_idx_t;
-
-static int abs_fields(const anon_t *a, abs_idx_t *x)
+static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum_t *sum)
 {
-        avro_schema_t s = a->abs_s->avro;
-        int u = avro_schema_record_field_get_index(s, "user_id");
-        int f = avro_schema_record_field_get_index(s, "flags");
-        int v = avro_schema_record_field_get_index(s, "values");
-
-        if (u < 0 || f < 0 || v < 0)
-                return -1;
-        *x = (abs_idx_t){(size_t)u, (size_t)f, (size_t)v};
-        return 0;
-}
-
-/* What every record of the batch shares, set once on the reused value. */
-static int fill_batch(anon_t *a, avro_value_t *v, const char *batch_id, int32_t ref)
-{
-        int bad = 0;
-
-        bad |= osh_value_set_string(v, "batch_id", batch_id);
-        bad |= osh_value_set_int(v, "reference_date", ref);
-        bad |= osh_value_set_int(v, "layout_version", osh_dict_layout(a->dict));
-        return bad ? -1 : 0;
-}
-
-static int fill_record(anon_t *a, avro_value_t *v, const abs_idx_t *x, const char *uid,
-                       const uint8_t *flags, const int32_t *values)
-{
-        avro_value_t f, arr, item;
-        size_t n = 0;
-        int bad = 0;
-
-        bad |= avro_value_get_by_index(v, x->user_id, &f, NULL) || avro_value_set_string(&f, uid);
-        bad |= avro_value_get_by_index(v, x->flags, &f, NULL) ||
-               avro_value_set_bytes(&f, (void *)flags, a->rules->flag_bytes);
-        bad |= avro_value_get_by_index(v, x->values, &arr, NULL) || avro_value_get_size(&arr, &n);
-        if (!bad && n != a->rules->value_count) /* first record: build the array once */
-                bad |= avro_value_reset(&arr);
-        for (size_t i = 0; !bad && i < a->rules->value_count; i++)
-                bad |= (n == a->rules->value_count ? avro_value_get_by_index(&arr, i, &item, NULL)
-                                                   : avro_value_append(&arr, &item, NULL)) ||
-                       avro_value_set_int(&item, values[i]);
-        return bad ? -1 : 0;
-}
-
-/* Encodes into a->enc, grown as needed; the producer copies the bytes. */
-static int encode_reused(anon_t *a, const osh_schema_t *s, avro_value_t *v, size_t *len,
-                         char *errstr, size_t errstr_size)
-{
-        void *p;
-
-        if (!osh_serde_encode(s, v, a->enc, a->enc_cap, len, errstr, errstr_size))
-                return 0;
-        if (*len <= a->enc_cap || !(p = realloc(a->enc, *len * 2)))
-                return -1; /* not a size problem, or out of memory */
-        a->enc = p;
-        a->enc_cap = *len * 2;
-        return osh_serde_encode(s, v, a->enc, a->enc_cap, len, errstr, errstr_size);
-}
-
-static int send_record(anon_t *a, avro_value_t *v, const char *uid, const char *batch_id,
-                       int64_t ts, osh_batch_sum_t *sum)
-{
-        char errstr[256];
-        size_t len = 0;
+        osh_avro_buf_t *b = &a->abs_buf;
+        size_t uid_len = strlen(r->uid);
         int rc = -1;
 
-        if (encode_reused(a, a->abs_s, v, &len, errstr, sizeof(errstr))) {
-                osh_error("batch %s: cannot encode an abstracted record: %s", batch_id, errstr);
+        osh_avro_buf_reset(b);
+        anon_abs_encode(b, a->abs_s, r);
+        if (!osh_avro_buf_ok(b)) {
+                osh_error("batch %s: out of memory encoding an abstracted record", r->batch_id);
                 return -1;
         }
         osh_kafka_msg_t m = {.topic = OSH_TOPIC_ABSTRACTED,
                              .partition = RD_KAFKA_PARTITION_UA,
-                             .key = uid,
-                             .key_len = strlen(uid),
-                             .value = a->enc,
-                             .value_len = len,
+                             .key = r->uid,
+                             .key_len = uid_len,
+                             .value = b->p,
+                             .value_len = b->len,
                              .timestamp_ms = ts};
-        if (osh_batch_header(&m.headers, batch_id) ||
+        if (osh_batch_header(&m.headers, r->batch_id) ||
             rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
                 goto done;
-        osh_batch_sum_add(sum, uid, strlen(uid), a->enc, len);
+        osh_batch_sum_add(sum, r->uid, uid_len, b->p, b->len);
         rc = osh_producer_send(a->prod, &m, NULL);
 done:
         if (rc && m.headers)
@@ -155,29 +93,24 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                         osh_batch_sum_t *sum)
 {
         int64_t ts = batch_ts(end);
-        abs_idx_t x;
-        avro_value_t v;
-        int rc;
+        anon_abs_t r = {.batch_id = ob->id,
+                        .reference_date = end->reference_date,
+                        .layout = osh_dict_layout(a->dict),
+                        .flag_bytes = a->rules->flag_bytes,
+                        .nvalues = a->rules->value_count};
+        int rc = 0;
 
-        if (abs_fields(a, &x) || osh_value_new(a->abs_s, &v))
-                return -1;
-        rc = fill_batch(a, &v, ob->id, end->reference_date);
         for (size_t i = 0; !rc && i < anon_batch_count(ob->buf); i++) {
-                const char *uid;
-                const uint8_t *fl;
-                const int32_t *vals;
                 anon_rec_state_t st;
                 int32_t part;
                 int64_t off;
-                anon_batch_get(ob->buf, i, &uid, &fl, &vals, &st, &part, &off);
+                anon_batch_get(ob->buf, i, &r.uid, &r.flags, &r.values, &st, &part, &off);
                 if (st == ANON_REC_DUPLICATE)
                         rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
                                               "another record of the batch has the same 利用者ID");
                 else if (st != ANON_REC_SUPPRESSED)
-                        rc = fill_record(a, &v, &x, uid, fl, vals) ||
-                             send_record(a, &v, uid, ob->id, ts, sum);
+                        rc = send_record(a, &r, ts, sum);
         }
-        avro_value_decref(&v);
         return rc;
 }
 

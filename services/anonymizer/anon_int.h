@@ -7,6 +7,7 @@
 #include "anon_id.h"
 #include "anon_rules.h"
 #include "anon_xform.h"
+#include "oshirase/avro_bin.h"
 #include "oshirase/batch.h"
 #include "oshirase/dictionary.h"
 #include "oshirase/kafka.h"
@@ -50,9 +51,8 @@ typedef struct anon {
         int done_next;
         uint8_t *flags; /* scratch for one record */
         int32_t *values;
-        anon_raw_t raw; /* the record the rules are reading */
-        void *enc;      /* reused encode buffer (the producer copies) */
-        size_t enc_cap;
+        anon_raw_t raw;         /* the record the rules are reading */
+        osh_avro_buf_t abs_buf; /* reused for every abstracted record (the producer copies) */
         const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
         int64_t in, out, rejected, suppressed, batches;
 } anon_t;

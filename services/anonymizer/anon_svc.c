@@ -435,7 +435,7 @@ static void anon_teardown(anon_t *a)
         free(a->consumed);
         free(a->flags);
         free(a->values);
-        free(a->enc);
+        osh_avro_buf_free(&a->abs_buf);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
         anon_key_clear(&a->key);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anon_abs.h"
 #include "anon_batch.h"
 #include "anon_id.h"
 #include "anon_rules.h"
@@ -490,6 +491,60 @@ static void test_direct_decoder_bounds(void **state)
         avro_value_decref(&v);
 }
 
+/* The direct encoder writes the bytes osh_serde_encode() writes for the
+ * same values: with values and flags, and with both empty. */
+static void assert_abs_like_generic(const anon_abs_t *r)
+{
+        const osh_schema_t *s = osh_schema_for_topic(OSH_TOPIC_ABSTRACTED);
+        osh_avro_buf_t b = {0};
+        avro_value_t v, arr, item;
+        char errstr[256];
+        void *want;
+        size_t want_len;
+
+        assert_int_equal(osh_value_new(s, &v), 0);
+        assert_int_equal(osh_value_set_string(&v, "user_id", r->uid), 0);
+        assert_int_equal(osh_value_set_string(&v, "batch_id", r->batch_id), 0);
+        assert_int_equal(osh_value_set_int(&v, "reference_date", r->reference_date), 0);
+        assert_int_equal(osh_value_set_int(&v, "layout_version", r->layout), 0);
+        assert_int_equal(osh_value_set_bytes(&v, "flags", r->flags, r->flag_bytes), 0);
+        assert_int_equal(osh_value_field(&v, "values", &arr), 0);
+        for (size_t i = 0; i < r->nvalues; i++) {
+                assert_int_equal(avro_value_append(&arr, &item, NULL), 0);
+                assert_int_equal(avro_value_set_int(&item, r->values[i]), 0);
+        }
+        assert_int_equal(osh_serde_encode_alloc(s, &v, &want, &want_len, errstr, sizeof(errstr)),
+                         0);
+        anon_abs_encode(&b, s, r);
+        assert_true(osh_avro_buf_ok(&b));
+        assert_int_equal(b.len, want_len);
+        assert_memory_equal(b.p, want, want_len);
+        osh_avro_buf_free(&b);
+        free(want);
+        avro_value_decref(&v);
+}
+
+static void test_abstracted_encoding(void **state)
+{
+        static const uint8_t fl[] = {0x01, 0x80, 0x00, 0xff};
+        static const int32_t vals[] = {0, 1, -1, 202410, INT32_MAX, INT32_MIN, 63, 64, -65};
+        anon_abs_t r = {.uid = "0123456789abcdef0123456789abcdef",
+                        .batch_id = "B20240401-x",
+                        .reference_date = REF,
+                        .layout = 1,
+                        .flags = fl,
+                        .flag_bytes = sizeof(fl),
+                        .values = vals,
+                        .nvalues = sizeof(vals) / sizeof(vals[0])};
+
+        assert_abs_like_generic(&r);
+        r.flag_bytes = 0;
+        r.nvalues = 0;
+        r.reference_date = -1;
+        r.uid = "";
+        assert_abs_like_generic(&r);
+}
+
 static void test_missing_atena(void **state)
 {
         anon_out_t o;
@@ -711,6 +766,7 @@ int main(void)
             cmocka_unit_test(test_household),
             cmocka_unit_test(test_programme_flags),
             cmocka_unit_test(test_direct_decoder_bounds),
+            cmocka_unit_test(test_abstracted_encoding),
             cmocka_unit_test(test_missing_atena),
             cmocka_unit_test(test_k_floor_off_reports_only),
             cmocka_unit_test(test_k_floor_suppress),
