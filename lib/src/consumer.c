@@ -129,6 +129,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
 }
 
+/* librdkafka stops prefetching a partition at queued.min.messages (100000)
+ * and refetches in small rounds after; a batch of ~190K records across 32
+ * partitions was consumed in ~1.3 s instead of ~0.7 s (bench-onprem,
+ * anonymizer). Memory stays bounded by queued.max.messages.kbytes. Only
+ * the librdkafka default is raised: a configured kafka.queued.min.messages
+ * stands. */
+static int prefetch_default(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+        char v[32];
+        size_t n = sizeof(v);
+
+        if (rd_kafka_conf_get(conf, "queued.min.messages", v, &n) != RD_KAFKA_CONF_OK ||
+            strcmp(v, "100000"))
+                return 0;
+        return osh_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, errstr_size);
+}
+
 osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
                                  const char *const *topics, size_t topic_cnt,
                                  const osh_replay_t *replay, char *errstr, size_t errstr_size)
@@ -153,7 +170,8 @@ osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
                 if (replay->kind == OSH_REPLAY_BATCH)
                         snprintf(c->replay_batch, sizeof(c->replay_batch), "%s", replay->batch_id);
         }
-        if (osh_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size))
+        if (osh_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size) ||
+            prefetch_default(conf, errstr, errstr_size))
                 goto fail;
         rd_kafka_conf_set_opaque(conf, c);
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);

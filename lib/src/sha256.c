@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 
 struct osh_sha256 {
@@ -142,6 +143,53 @@ int osh_hmac_sha256(const void *key, size_t key_len, const void *data, size_t le
                 return -1;
         }
         return 0;
+}
+
+struct osh_hmac {
+        EVP_MAC_CTX *ctx;
+};
+
+osh_hmac_t *osh_hmac_new(const void *key, size_t key_len)
+{
+        static const uint8_t empty;
+        char digest[] = "SHA2-256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        osh_hmac_t *h = calloc(1, sizeof(*h));
+
+        if (!mac || !h || !(h->ctx = EVP_MAC_CTX_new(mac)) ||
+            !EVP_MAC_init(h->ctx, key ? key : &empty, key_len, params))
+                goto fail;
+        EVP_MAC_free(mac); /* the context keeps its own reference */
+        return h;
+fail:
+        EVP_MAC_free(mac);
+        osh_hmac_destroy(h);
+        return NULL;
+}
+
+int osh_hmac_run(osh_hmac_t *h, const void *data, size_t len, uint8_t out[OSH_SHA256_LEN])
+{
+        static const uint8_t empty;
+        size_t n = 0;
+
+        /* A NULL key re-initialises with the key already set. */
+        if (!EVP_MAC_init(h->ctx, NULL, 0, NULL) ||
+            !EVP_MAC_update(h->ctx, data ? data : &empty, len) ||
+            !EVP_MAC_final(h->ctx, out, &n, OSH_SHA256_LEN) || n != OSH_SHA256_LEN) {
+                memset(out, 0, OSH_SHA256_LEN);
+                return -1;
+        }
+        return 0;
+}
+
+void osh_hmac_destroy(osh_hmac_t *h)
+{
+        if (!h)
+                return;
+        EVP_MAC_CTX_free(h->ctx); /* cleanses the key schedule */
+        free(h);
 }
 
 int osh_ct_equal(const void *a, const void *b, size_t len)

@@ -11,10 +11,15 @@ typedef struct rec_hdr {
         char uid[ANON_UID_MAX + 2];
 } rec_hdr_t; /* then int32 values[value_count], then flags[flag_bytes] */
 
+/* Records live in fixed chunks, never moved: growing one array by
+ * realloc copied it and faulted in fresh pages at every doubling. */
+#define CHUNK_RECS 4096
+
 struct anon_batch {
         const anon_rules_t *r;
-        uint8_t *mem;
-        size_t n, cap, stride;
+        uint8_t **chunks;
+        size_t nchunks, chunks_cap;
+        size_t n, stride;
         uint32_t *order; /* after finish */
 };
 
@@ -34,38 +39,59 @@ void anon_batch_destroy(anon_batch_t *b)
 {
         if (!b)
                 return;
-        free(b->mem);
+        for (size_t i = 0; i < b->nchunks; i++)
+                free(b->chunks[i]);
+        free(b->chunks);
         free(b->order);
         free(b);
 }
 
+static uint8_t *at(const anon_batch_t *b, size_t i)
+{
+        return b->chunks[i / CHUNK_RECS] + (i % CHUNK_RECS) * b->stride;
+}
+
 static rec_hdr_t *rec(const anon_batch_t *b, size_t i)
 {
-        return (rec_hdr_t *)(void *)(b->mem + i * b->stride);
+        return (rec_hdr_t *)(void *)at(b, i);
 }
 
 static int32_t *vals(const anon_batch_t *b, size_t i)
 {
-        return (int32_t *)(void *)(b->mem + i * b->stride + sizeof(rec_hdr_t));
+        return (int32_t *)(void *)(at(b, i) + sizeof(rec_hdr_t));
 }
 
 static uint8_t *flags(const anon_batch_t *b, size_t i)
 {
-        return b->mem + i * b->stride + sizeof(rec_hdr_t) + b->r->value_count * sizeof(int32_t);
+        return at(b, i) + sizeof(rec_hdr_t) + b->r->value_count * sizeof(int32_t);
+}
+
+/* Room for record n: a new chunk when the last is full. 0 / -1. */
+static int room(anon_batch_t *b)
+{
+        uint8_t **cs;
+
+        if (b->n < b->nchunks * CHUNK_RECS)
+                return 0;
+        if (b->nchunks == b->chunks_cap) {
+                size_t cap = b->chunks_cap ? b->chunks_cap * 2 : 16;
+                if (!(cs = realloc(b->chunks, cap * sizeof(*cs))))
+                        return -1;
+                b->chunks = cs;
+                b->chunks_cap = cap;
+        }
+        if (!(b->chunks[b->nchunks] = malloc(CHUNK_RECS * b->stride)))
+                return -1;
+        b->nchunks++;
+        return 0;
 }
 
 int anon_batch_add(anon_batch_t *b, const anon_out_t *o, int32_t partition, int64_t offset)
 {
         rec_hdr_t *h;
 
-        if (b->n == b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 1024;
-                uint8_t *mem = realloc(b->mem, cap * b->stride);
-                if (!mem)
-                        return -1;
-                b->mem = mem;
-                b->cap = cap;
-        }
+        if (room(b))
+                return -1;
         h = rec(b, b->n);
         memset(h, 0, sizeof(*h));
         h->offset = offset;

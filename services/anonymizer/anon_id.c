@@ -32,6 +32,11 @@ static int key_from_hex(anon_key_t *k, const char *text, const char *origin, cha
                 return -1;
         }
         memset(hex, 0, sizeof(hex));
+        if (!(k->mac = osh_hmac_new(k->k, k->len))) {
+                snprintf(errstr, errstr_size, "HMAC key from %s: cannot set up HMAC-SHA-256",
+                         origin);
+                return -1;
+        }
         return 0;
 }
 
@@ -71,13 +76,15 @@ void anon_key_clear(anon_key_t *k)
         for (size_t i = 0; i < sizeof(k->k); i++)
                 p[i] = 0;
         k->len = 0;
+        osh_hmac_destroy(k->mac);
+        k->mac = NULL;
 }
 
 int anon_uid_hmac(const anon_key_t *k, const char *atena, size_t len, char out[ANON_UID_MAX + 1])
 {
         uint8_t mac[OSH_SHA256_LEN];
 
-        if (!k->len || osh_hmac_sha256(k->k, k->len, atena, len, mac))
+        if (!k->len || !k->mac || osh_hmac_run(k->mac, atena, len, mac))
                 return -1;
         osh_hex_encode(mac, ANON_UID_HEX / 2, out);
         return 0;

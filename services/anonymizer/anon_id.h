@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oshirase/sha256.h"
+
 #define ANON_UID_MAX 64 /* registered ids: 1..64 of [A-Za-z0-9_-] */
 #define ANON_UID_HEX 32 /* HMAC ids: first 16 bytes of the MAC, lower-case hex */
 #define ANON_KEY_MIN 32 /* bytes */
@@ -16,6 +18,7 @@
 typedef struct anon_key {
         uint8_t k[ANON_KEY_MAX];
         size_t len;
+        osh_hmac_t *mac; /* keyed once at load: the per-record HMAC skips the key schedule */
 } anon_key_t;
 
 /* Loads the key from hex text (hex, e.g. from the environment) or else from
@@ -23,7 +26,7 @@ typedef struct anon_key {
  * missing, malformed or short (< 32 bytes) key; errstr never shows it. */
 int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
                   size_t errstr_size);
-/* Wipes the key. */
+/* Wipes the key and frees its MAC context. Every loaded key needs it. */
 void anon_key_clear(anon_key_t *k);
 
 /* out gets ANON_UID_HEX hex digits + NUL. 0 / -1. */

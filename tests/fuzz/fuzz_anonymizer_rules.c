@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anon_raw.h"
 #include "anon_rules.h"
 #include "anon_xform.h"
 #include "oshirase/dictionary.h"
@@ -18,10 +19,12 @@
 static osh_dict_t *dict;
 static anon_key_t key;
 static avro_value_t raw;
+static anon_raw_t view; /* raw as the rules read it */
 
 /* Process-lifetime objects, freed so LeakSanitizer sees only real leaks. */
 static void fini(void)
 {
+        anon_key_clear(&key);
         avro_value_decref(&raw);
         osh_dict_destroy(dict);
         osh_serde_shutdown();
@@ -83,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         __builtin_trap();
         o.flags = malloc(r->flag_bytes);
         o.values = malloc(r->value_count * sizeof(int32_t));
-        if (o.flags && o.values && anon_xform(r, &key, &raw, &o) == ANON_OK && !o.uid[0])
+        if (anon_raw_from_value(&r->raw, &raw, &view))
+                __builtin_trap(); /* the fixed record is well-formed */
+        if (o.flags && o.values && anon_xform(r, &key, &view, &o) == ANON_OK && !o.uid[0])
                 __builtin_trap();
         free(o.flags);
         free(o.values);

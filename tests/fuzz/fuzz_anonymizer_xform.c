@@ -32,6 +32,7 @@ static size_t good_len;
 /* Process-lifetime objects, freed so LeakSanitizer sees only real leaks. */
 static void fini(void)
 {
+        anon_key_clear(&key);
         free(good);
         anon_rules_destroy(rules);
         osh_dict_destroy(dict);

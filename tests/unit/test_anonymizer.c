@@ -65,6 +65,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+        anon_key_clear(&key);
         anon_rules_destroy(rules);
         osh_dict_destroy(dict);
         osh_serde_shutdown();
@@ -261,6 +262,7 @@ static void test_hmac_user_id(void **state)
         anon_out_t o2;
         assert_int_equal(anon_key_load(&k2, KEY_HEX "ff", NULL, errstr, sizeof(errstr)), 0);
         assert_int_equal(xform_key(&k2, &v, &o2), ANON_OK);
+        anon_key_clear(&k2);
         assert_string_not_equal(o.uid, o2.uid);
         avro_value_decref(&v);
 }

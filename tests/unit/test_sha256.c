@@ -73,6 +73,34 @@ static void test_hmac_rfc4231(void **state)
         assert_digest_hex(d, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The keyed context gives the one-shot MAC for every message, repeatedly
+ * (each run starts from the key, not from the previous message). */
+static void test_hmac_keyed_matches_one_shot(void **state)
+{
+        static const char *const msgs[] = {"Hi There", "", "what do ya want for nothing?",
+                                           "Hi There"};
+        uint8_t key[131], want[OSH_SHA256_LEN], got[OSH_SHA256_LEN];
+        size_t key_lens[] = {20, 4, sizeof(key)};
+        osh_hmac_t *h;
+
+        memset(key, 0x0b, sizeof(key));
+        for (size_t k = 0; k < sizeof(key_lens) / sizeof(key_lens[0]); k++) {
+                assert_non_null(h = osh_hmac_new(key, key_lens[k]));
+                for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+                        assert_int_equal(
+                            osh_hmac_sha256(key, key_lens[k], msgs[i], strlen(msgs[i]), want), 0);
+                        assert_int_equal(osh_hmac_run(h, msgs[i], strlen(msgs[i]), got), 0);
+                        assert_memory_equal(got, want, sizeof(want));
+                }
+                osh_hmac_destroy(h);
+        }
+        h = osh_hmac_new(key, 20);
+        assert_int_equal(osh_hmac_run(h, "Hi There", 8, got), 0);
+        assert_digest_hex(got, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        osh_hmac_destroy(h);
+        osh_hmac_destroy(NULL);
+}
+
 static void test_hex_round_trip_and_errors(void **state)
 {
         const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
@@ -124,6 +152,7 @@ int main(void)
             cmocka_unit_test(test_oneshot_vectors),
             cmocka_unit_test(test_streaming_million_a_and_reuse),
             cmocka_unit_test(test_hmac_rfc4231),
+            cmocka_unit_test(test_hmac_keyed_matches_one_shot),
             cmocka_unit_test(test_hex_round_trip_and_errors),
             cmocka_unit_test(test_ct_equal),
             cmocka_unit_test(test_file),

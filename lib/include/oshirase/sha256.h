@@ -30,6 +30,15 @@ int osh_sha256_file(const char *path, uint8_t out[OSH_SHA256_LEN], char *errstr,
 int osh_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                     uint8_t out[OSH_SHA256_LEN]);
 
+/* Keyed HMAC-SHA-256 for many messages under one key: the key schedule is
+ * done once (the one-shot call redoes it, with allocations, per message).
+ * Same output as osh_hmac_sha256(). Free with osh_hmac_destroy() (NULL ok);
+ * it wipes the key material. */
+typedef struct osh_hmac osh_hmac_t;
+osh_hmac_t *osh_hmac_new(const void *key, size_t key_len); /* NULL on error */
+int osh_hmac_run(osh_hmac_t *h, const void *data, size_t len, uint8_t out[OSH_SHA256_LEN]);
+void osh_hmac_destroy(osh_hmac_t *h);
+
 /* Constant-time comparison (for MACs and tokens): 1 if equal, else 0. */
 int osh_ct_equal(const void *a, const void *b, size_t len);
 
