@@ -1,6 +1,7 @@
 /* Zero-copy CSV reader (see csv.h). */
 #include "oshirase/csv.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,11 @@ void osh_csv_reader_destroy(osh_csv_reader_t *r)
 size_t osh_csv_offset(const osh_csv_reader_t *r)
 {
         return r->pos;
+}
+
+size_t osh_csv_line(const osh_csv_reader_t *r)
+{
+        return r->line;
 }
 
 const char *osh_csv_error_name(osh_csv_error_t e)
@@ -140,6 +146,35 @@ static size_t skip_line(const osh_csv_reader_t *r, size_t pos, int *terminated)
         return nl ? (size_t)(nl - r->buf) + 1 : r->len;
 }
 
+/* Nonzero in each byte of w that equals c (SWAR: no false positives below
+ * the first match, which is all plain_run needs). */
+static uint64_t bytes_eq(uint64_t w, unsigned char c)
+{
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        uint64_t x = w ^ (ones * c);
+
+        return (x - ones) & ~x & highs;
+}
+
+/* Position of the first ',', '\n' or '"' at or after i, or len: eight bytes
+ * a step, as fields are mostly long runs of plain text. */
+static size_t plain_run(const char *b, size_t i, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ /* the first match is the lowest byte */
+        while (len - i >= 8) {
+                uint64_t w, m;
+                memcpy(&w, b + i, 8);
+                m = bytes_eq(w, ',') | bytes_eq(w, '\n') | bytes_eq(w, '"');
+                if (m)
+                        return i + (size_t)(__builtin_ctzll(m) >> 3);
+                i += 8;
+        }
+#endif
+        while (i < len && b[i] != ',' && b[i] != '\n' && b[i] != '"')
+                i++;
+        return i;
+}
+
 /* One field at pos; returns the position of the byte that ended it. */
 static size_t parse_field(osh_csv_reader_t *r, size_t pos, osh_csv_field_t *f, int *err)
 {
@@ -152,9 +187,8 @@ static size_t parse_field(osh_csv_reader_t *r, size_t pos, osh_csv_field_t *f, i
                     !(b[i] == '\r' && i + 1 < r->len && b[i + 1] == '\n'))
                         *err = OSH_CSV_BAD_QUOTE;
         } else {
-                while (i < r->len && b[i] != ',' && b[i] != '\n') {
-                        if (b[i] == '"')
-                                *err = OSH_CSV_BAD_QUOTE;
+                while ((i = plain_run(b, i, r->len)) < r->len && b[i] == '"') {
+                        *err = OSH_CSV_BAD_QUOTE;
                         i++;
                 }
                 f->ptr = b + pos;

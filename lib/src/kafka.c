@@ -168,10 +168,11 @@ int osh_producer_send(osh_producer_t *p, const osh_kafka_msg_t *m, void *msg_opa
                     RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_HEADERS(m->headers), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                /* Back-pressure: serve delivery reports until the queue drains. */
+                /* Back-pressure: serve delivery reports, then try again
+                 * soon (a long poll idles while acks free room). */
                 if (osh_shutdown_requested())
                         break;
-                rd_kafka_poll(p->rk, 100);
+                rd_kafka_poll(p->rk, 5);
         }
         if (err) {
                 osh_error("produce to %s failed: %s", m->topic, rd_kafka_err2str(err));

@@ -256,6 +256,17 @@ int osh_textdec_decode(osh_textdec_t *d, const char *in, size_t len, const char 
         return 0;
 }
 
+/* 3 when s starts with a well-formed three-byte sequence for U+1000 to
+ * U+CFFF (kana and kanji: never overlong, a surrogate or a gaiji); else 0
+ * and the general decoder decides. */
+static size_t kanji3(const unsigned char *s, size_t len)
+{
+        return len >= 3 && s[0] >= 0xE1 && s[0] <= 0xEC && (s[1] & 0xC0) == 0x80 &&
+                       (s[2] & 0xC0) == 0x80
+                   ? 3
+                   : 0;
+}
+
 /* Valid UTF-8 with neither NUL nor gaiji: the text is usable as it is.
  * Eight ASCII bytes at a time, as most exported fields are digits. */
 static int utf8_clean(const unsigned char *s, size_t len)
@@ -274,6 +285,10 @@ static int utf8_clean(const unsigned char *s, size_t len)
                 }
                 if (s[i] && s[i] < 0x80) {
                         i++;
+                        continue;
+                }
+                if ((n = kanji3(s + i, len - i))) { /* the common case in Japanese text */
+                        i += n;
                         continue;
                 }
                 n = s[i] ? osh_utf8_decode1(s + i, len - i, &cp) : 0;

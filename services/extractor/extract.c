@@ -19,8 +19,12 @@
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
 #include "keyidx.h"
+#include "pool.h"
+#include "scan.h"
 
-#define MAX_COLS 9
+#define DEFAULT_CHUNK (1u << 20)
+#define MAX_THREADS   8
+#define PREFETCH      16 /* rows ahead: enough to cover a memory access */
 
 typedef struct ftype {
         const char *type, *file; /* manifest type, fixed file name */
@@ -59,7 +63,14 @@ typedef struct xfile {
         int64_t manifest_rows; /* -1: no manifest */
         char *buf;
         size_t len;
+        int hash_failed;
+        char got_sha[OSH_SHA256_HEX_LEN + 1]; /* by a worker */
+        ext_scan_file_t scan;
         ext_file_stats_t st;
+        /* the join's place in the file */
+        size_t next;      /* where the next accepted chunk must start */
+        size_t line_base; /* physical line number at next */
+        int header_seen, any, last_terminated;
 } xfile_t;
 
 typedef struct xperson {
@@ -68,6 +79,7 @@ typedef struct xperson {
         uint8_t rel;
         int32_t next; /* next member of the household, -1 */
         int32_t app;  /* consenting applicant index, -1 */
+        uint32_t hh;  /* household index (after the register) */
 } xperson_t;
 
 typedef struct xapp {
@@ -106,6 +118,10 @@ struct ext_batch {
         int32_t *hfirst, *hlast;                    /* household -> persons */
         size_t nh;
         size_t cur_atena, cur_app, cur_setai; /* last hits: search hints */
+        ext_chunk_t *chunks;
+        size_t nchunks;
+        ext_pool_t *pool;
+        uint8_t *seen; /* per person or household: rows of the current file */
         xapp_t *apps;
         size_t napps, acap;
         uint32_t *order; /* emitted applicants, ascending 宛名番号 */
@@ -117,6 +133,7 @@ struct ext_batch {
         uint64_t gaiji;
         const osh_schema_t *raw_schema, *rej_schema;
         char keybuf[16];
+        osh_avro_buf_t wbuf; /* reused: one record at a time */
 };
 
 const char *ext_reason_symbol(ext_reason_t r)
@@ -252,8 +269,6 @@ static int scan_dir(ext_batch_t *b, char *errstr, size_t errstr_size)
 
 static int map_file(xfile_t *f, char *errstr, size_t errstr_size)
 {
-        uint8_t d[OSH_SHA256_LEN];
-        char hex[OSH_SHA256_HEX_LEN + 1];
         struct stat st;
         int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 
@@ -272,22 +287,43 @@ static int map_file(xfile_t *f, char *errstr, size_t errstr_size)
                 madvise(f->buf, f->len, MADV_SEQUENTIAL);
         }
         close(fd);
-        fd = -1;
-        if (osh_sha256(f->buf, f->len, d))
-                goto fail;
-        osh_hex_encode(d, sizeof(d), hex);
-        if (f->sha[0] && strcasecmp(f->sha, hex)) {
-                snprintf(errstr, errstr_size,
-                         "%s: SHA-256 differs from the manifest (truncated or altered file)",
-                         f->name);
-                goto fail;
-        }
-        memcpy(f->sha, hex, sizeof(hex));
         return 0;
 fail:
         if (fd >= 0)
                 close(fd);
         return -1;
+}
+
+/* A worker's task: the file's SHA-256 into got_sha. */
+static void hash_file(xfile_t *f)
+{
+        uint8_t d[OSH_SHA256_LEN];
+
+        f->hash_failed = osh_sha256(f->buf, f->len, d) != 0;
+        osh_hex_encode(d, sizeof(d), f->got_sha);
+}
+
+/* After the hash tasks: every file as the manifest describes it. */
+static int check_hashes(ext_batch_t *b, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < b->nfiles; i++) {
+                xfile_t *f = &b->files[i];
+                ext_pool_wait(b->pool, i);
+                if (f->hash_failed) {
+                        snprintf(errstr, errstr_size, "%s: cannot hash", f->name);
+                        return -1;
+                }
+                if (f->sha[0] && strcasecmp(f->sha, f->got_sha)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: SHA-256 differs from the manifest (truncated or altered "
+                                 "file)",
+                                 f->name);
+                        return -1;
+                }
+                memcpy(f->sha, f->got_sha, sizeof(f->sha));
+        }
+        ext_pool_consumed(b->pool, b->nfiles);
+        return 0;
 }
 
 static void make_batch_id(ext_batch_t *b)
@@ -356,6 +392,97 @@ static void today(osh_date_t *d)
         d->day = tm.tm_mday;
 }
 
+/* ---- scanning in parallel --------------------------------------------- */
+
+static size_t count_cols(const char *header)
+{
+        size_t n = 1;
+
+        for (const char *p = header; *p; p++)
+                n += *p == ',';
+        return n;
+}
+
+/* What a scan of f needs, the encoding settled once per file. */
+static void scan_setup(ext_batch_t *b, xfile_t *f)
+{
+        ext_scan_file_t *sf = &f->scan;
+        size_t bom = f->len >= 3 && !memcmp(f->buf, OSH_TEXTENC_UTF8_BOM, 3) ? 3 : 0;
+
+        sf->type = f->ft->t;
+        sf->data = f->buf ? f->buf + bom : "";
+        sf->len = f->len - bom;
+        /* scanning the whole file is only needed when nothing says */
+        if (bom)
+                sf->enc = OSH_TEXTENC_UTF8;
+        else
+                sf->enc = b->enc_set ? b->enc : osh_textenc_detect(f->buf, f->len, NULL);
+        sf->header = f->ft->header;
+        sf->ncols = count_cols(f->ft->header);
+        sf->max_field = b->o.max_field;
+        sf->gaiji_repl = b->o.gaiji_repl;
+        sf->fy = b->fy;
+        sf->ref_days = b->ref_days;
+        f->line_base = 1;
+}
+
+/* Chunk boundaries just after a line break near every chunk_bytes; the
+ * join checks them (scan.h). */
+static size_t add_chunks(ext_batch_t *b, uint32_t fi, ext_chunk_t *out)
+{
+        const ext_scan_file_t *sf = &b->files[fi].scan;
+        size_t step = b->o.chunk_bytes ? b->o.chunk_bytes : DEFAULT_CHUNK, n = 0, at = 0;
+
+        do {
+                size_t end = at + step < sf->len ? at + step : sf->len;
+                const char *nl = end < sf->len ? memchr(sf->data + end, '\n', sf->len - end) : NULL;
+                end = nl ? (size_t)(nl - sf->data) + 1 : sf->len;
+                if (out)
+                        out[n] = (ext_chunk_t){
+                            .f = sf, .file = fi, .start = at, .end = end, .first = at == 0};
+                n++;
+                at = end;
+        } while (at < sf->len);
+        return n;
+}
+
+static int plan_chunks(ext_batch_t *b)
+{
+        size_t n = 0;
+
+        for (uint32_t i = 0; i < b->nfiles; i++) {
+                scan_setup(b, &b->files[i]);
+                n += add_chunks(b, i, NULL);
+        }
+        if (!(b->chunks = calloc(n, sizeof(*b->chunks))))
+                return -1;
+        for (uint32_t i = 0; i < b->nfiles; i++)
+                b->nchunks += add_chunks(b, i, b->chunks + b->nchunks);
+        return 0;
+}
+
+/* Tasks: hash every file, then scan every chunk. */
+static void run_task(void *ctx, size_t i)
+{
+        ext_batch_t *b = ctx;
+
+        if (i < b->nfiles)
+                hash_file(&b->files[i]);
+        else
+                ext_scan(&b->chunks[i - b->nfiles]);
+}
+
+static int start_workers(ext_batch_t *b)
+{
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t n = b->o.threads ? b->o.threads : cpus > 0 ? (size_t)cpus : 1;
+
+        n = n > MAX_THREADS ? MAX_THREADS : n;
+        /* a few chunks in hand per worker bound memory, not speed */
+        b->pool = ext_pool_start(b->nfiles + b->nchunks, n, b->nfiles, 3 * n + 2, run_task, b);
+        return b->pool ? 0 : -1;
+}
+
 ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_size)
 {
         ext_batch_t *b = calloc(1, sizeof(*b));
@@ -389,6 +516,12 @@ ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_siz
         for (size_t i = 0; i < b->nfiles; i++)
                 if (map_file(&b->files[i], errstr, errstr_size))
                         goto fail;
+        if (plan_chunks(b) || start_workers(b)) {
+                snprintf(errstr, errstr_size, "out of memory (or threads)");
+                goto fail;
+        }
+        if (check_hashes(b, errstr, errstr_size))
+                goto fail;
         make_batch_id(b);
         b->raw_schema = osh_schema_for_topic(OSH_TOPIC_RAW);
         b->rej_schema = osh_schema_for_topic(OSH_TOPIC_REJECTS);
@@ -406,6 +539,12 @@ void ext_batch_destroy(ext_batch_t *b)
 {
         if (!b)
                 return;
+        ext_pool_stop(b->pool); /* before the files its workers read go */
+        for (size_t i = 0; i < b->nchunks; i++)
+                ext_chunk_clear(&b->chunks[i]);
+        free(b->chunks);
+        free(b->seen);
+        osh_avro_buf_free(&b->wbuf);
         for (size_t i = 0; i < b->nfiles; i++)
                 if (b->files[i].buf)
                         munmap(b->files[i].buf, b->files[i].len);
@@ -472,47 +611,65 @@ uint64_t ext_batch_gaiji(const ext_batch_t *b)
         return b->gaiji;
 }
 
-/* ---- parsing ---------------------------------------------------------- */
+/* ---- joining ---------------------------------------------------------- */
 
-typedef struct line {
-        const osh_csv_record_t *rec;
-        size_t n;
-        const char *f[MAX_COLS]; /* decoded; not NUL-terminated */
-        size_t len[MAX_COLS];
-} line_t;
-
-/* Outcome of one line's handler. */
+/* Outcome of one row's join. */
 enum { L_JOINED, L_NOT_APPLICANT, L_REJECTED, L_PENDING };
 
-static int add_reject(ext_batch_t *b, uint32_t file, const osh_csv_record_t *rec,
+static int add_reject(ext_batch_t *b, uint32_t file, uint64_t line, const char *raw, size_t raw_len,
                       ext_reason_t reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 7, 8)));
 
-static int add_reject(ext_batch_t *b, uint32_t file, const osh_csv_record_t *rec,
-                      ext_reason_t reason, const char *fmt, ...)
+static ext_reject_t *new_reject(ext_batch_t *b)
 {
-        ext_reject_t *r;
-        va_list ap;
-
         if (b->nrej == b->rcap) {
                 size_t ncap = b->rcap ? b->rcap * 2 : 64;
                 ext_reject_t *n = realloc(b->rejects, ncap * sizeof(*n));
                 if (!n)
-                        return -1;
+                        return NULL;
                 b->rejects = n;
                 b->rcap = ncap;
         }
-        r = &b->rejects[b->nrej++];
+        return &b->rejects[b->nrej++];
+}
+
+static int add_reject(ext_batch_t *b, uint32_t file, uint64_t line, const char *raw, size_t raw_len,
+                      ext_reason_t reason, const char *fmt, ...)
+{
+        ext_reject_t *r = new_reject(b);
+        va_list ap;
+
+        if (!r)
+                return -1;
         r->file = file;
-        r->line = rec->line;
+        r->line = line;
         r->reason = reason;
-        r->raw = rec->raw;
-        r->raw_len = rec->raw_len;
+        r->raw = raw;
+        r->raw_len = raw_len;
         va_start(ap, fmt);
         vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
         va_end(ap);
         b->files[file].st.rejected++;
         return L_REJECTED;
+}
+
+/* The join's view of the row being joined. */
+typedef struct jrow {
+        uint32_t fi;
+        uint64_t line; /* physical, in the file */
+        const ext_row_t *r;
+        const ext_chunk_t *c;
+} jrow_t;
+
+#define REJECT(b, j, reason, ...)                                                                  \
+        add_reject(b, (j)->fi, (j)->line, (j)->r->raw, (j)->r->raw_len, reason, __VA_ARGS__)
+
+/* The reject the scan found for this row. */
+static int scan_reject(ext_batch_t *b, const jrow_t *j)
+{
+        const ext_reject_t *s = &j->c->rej[j->r->rej - 1];
+
+        return add_reject(b, j->fi, j->line, s->raw, s->raw_len, s->reason, "%s", s->detail);
 }
 
 static size_t arena_add(ext_batch_t *b, const char *s, size_t len)
@@ -536,116 +693,11 @@ static size_t arena_add(ext_batch_t *b, const char *s, size_t len)
         return off;
 }
 
-static int all_digits(const char *s, size_t len)
+static int j_applicant(ext_batch_t *b, const jrow_t *j)
 {
-        if (!len)
-                return 0;
-        for (size_t i = 0; i < len; i++)
-                if (s[i] < '0' || s[i] > '9')
-                        return 0;
-        return 1;
-}
-
-/* 被保険者番号 and the like: letters, digits and '-'. */
-static int id_chars(const char *s, size_t len)
-{
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      c == '-'))
-                        return 0;
-        }
-        return 1;
-}
-
-/* 宛名番号 / 世帯番号: exactly 10 digits, not all zero. 0 = invalid. */
-static uint64_t parse_no(const char *s, size_t len)
-{
-        uint64_t v = 0;
-
-        if (len != 10 || !all_digits(s, len))
-                return 0;
-        for (size_t i = 0; i < len; i++)
-                v = v * 10 + (uint64_t)(s[i] - '0');
-        return v;
-}
-
-/* Small decimal in [lo, hi], else -1. */
-static int parse_small(const char *s, size_t len, int lo, int hi)
-{
-        int v = 0;
-
-        if (!len || len > 4 || !all_digits(s, len))
-                return -1;
-        for (size_t i = 0; i < len; i++)
-                v = v * 10 + (s[i] - '0');
-        return v >= lo && v <= hi ? v : -1;
-}
-
-/* A date column: 1 ok (*days set), 0 empty, -1 bad. */
-static int parse_date(const char *s, size_t len, int32_t *days)
-{
-        osh_date_t d;
-
-        if (!len)
-                return 0;
-        if (osh_jdate_parse(s, len, OSH_JDATE_ANY, &d))
-                return -1;
-        *days = osh_date_to_days(d.year, d.month, d.day);
-        return 1;
-}
-
-static int person_of(ext_batch_t *b, const line_t *l, uint32_t fi, int32_t *pi)
-{
-        uint64_t atena = parse_no(l->f[0], l->len[0]);
-        uint32_t *v;
-
-        if (!atena)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "atena_no: not 10 digits");
-        v = keyidx_get(&b->by_atena, atena, &b->cur_atena);
-        if (!v)
-                return add_reject(b, fi, l->rec, EXT_R_UNKNOWN_PERSON,
-                                  "atena_no not in the resident register");
-        *pi = (int32_t)*v;
-        return 0;
-}
-
-static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
-{
-        uint64_t atena = parse_no(l->f[0], l->len[0]);
-        int doui = parse_small(l->f[2], l->len[2], 0, 1);
-        uint8_t cats = 0;
-        osh_date_t d;
-        int hh, mm, ss;
+        const ext_row_t *r = j->r;
         xapp_t *a;
 
-        if (!atena)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "atena_no: not 10 digits");
-        if (l->len[1] && (l->len[1] < 4 || l->len[1] > 32))
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "riyosha_id: length");
-        for (size_t i = 0; i < l->len[1]; i++) {
-                char c = l->f[1][i];
-                if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
-                        return add_reject(b, fi, l->rec, EXT_R_CODE,
-                                          "riyosha_id: not alphanumeric");
-        }
-        if (doui < 0)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "doui: not 0/1");
-        for (size_t i = 0; i < l->len[3];) {
-                const char *p = l->f[3] + i, *semi = memchr(p, ';', l->len[3] - i);
-                size_t n = semi ? (size_t)(semi - p) : l->len[3] - i;
-                int c = parse_small(p, n, 1, 4);
-                if (n != 2 || c < 0)
-                        return add_reject(b, fi, l->rec, EXT_R_CODE, "bunya: unknown category");
-                cats |= (uint8_t)(1u << (c - 1));
-                i += n + (semi != NULL);
-        }
-        if (l->len[4] != 14 || !all_digits(l->f[4], 14) ||
-            osh_jdate_parse(l->f[4], 8, OSH_JDATE_WESTERN, &d) ||
-            (hh = parse_small(l->f[4] + 8, 2, 0, 23)) < 0 ||
-            (mm = parse_small(l->f[4] + 10, 2, 0, 59)) < 0 ||
-            (ss = parse_small(l->f[4] + 12, 2, 0, 59)) < 0)
-                return add_reject(b, fi, l->rec, EXT_R_DATE, "shinsei_nichiji: not YYYYMMDDhhmmss");
         if (b->napps == b->acap) {
                 size_t ncap = b->acap ? b->acap * 2 : 1024;
                 xapp_t *n = realloc(b->apps, ncap * sizeof(*n));
@@ -654,60 +706,59 @@ static int h_applicant(ext_batch_t *b, uint32_t fi, const line_t *l)
                 b->apps = n;
                 b->acap = ncap;
         }
-        a = &b->apps[b->napps];
-        memset(a, 0, sizeof(*a));
-        a->atena = atena;
-        a->person = -1;
-        a->file = fi;
-        a->line = l->rec->line;
-        a->raw = l->rec->raw;
-        a->raw_len = l->rec->raw_len;
-        memcpy(a->user_id, l->f[1], l->len[1]);
-        a->cats = cats;
-        a->files = 1u << fi;
-        a->applied_ms = ((int64_t)osh_date_to_days(d.year, d.month, d.day) * 86400 + hh * 3600 +
-                         mm * 60 + ss - 9 * 3600) *
-                        1000; /* JST */
         /* withdrawn consent: remembered for duplicate detection only */
-        switch (keyidx_put(&b->apps_by_atena, atena, doui ? (uint32_t)b->napps : UINT32_MAX,
-                           &b->cur_app)) {
+        switch (keyidx_put(&b->apps_by_atena, r->u.app.atena,
+                           r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX, &b->cur_app)) {
         case -1:
                 return -1;
         case 0:
-                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "atena_no listed twice");
+                return REJECT(b, j, EXT_R_DUPLICATE, "atena_no listed twice");
         }
-        if (!doui)
+        if (!r->u.app.doui)
                 return L_NOT_APPLICANT;
-        b->napps++;
+        a = &b->apps[b->napps++];
+        memset(a, 0, sizeof(*a));
+        a->atena = r->u.app.atena;
+        a->person = -1;
+        a->file = j->fi;
+        a->line = j->line;
+        a->raw = r->raw;
+        a->raw_len = r->raw_len;
+        memcpy(a->user_id, r->u.app.uid, r->u.app.uid_len);
+        a->cats = r->u.app.cats;
+        a->files = 1u << j->fi;
+        a->applied_ms = r->u.app.applied_ms;
         return L_PENDING;
 }
 
-static int h_resident(ext_batch_t *b, uint32_t fi, const line_t *l)
+static int link_applicant(ext_batch_t *b, const jrow_t *j, xperson_t *p, uint32_t ai)
 {
-        uint64_t atena = parse_no(l->f[0], l->len[0]), setai = parse_no(l->f[1], l->len[1]);
-        int sex = parse_small(l->f[4], l->len[4], 1, 3),
-            rel = parse_small(l->f[6], l->len[6], 1, 9);
-        int32_t birth = 0;
+        const ext_row_t *r = j->r;
+        xapp_t *a = &b->apps[ai];
+        size_t *off[4] = {&a->s_name, &a->s_kana, &a->s_acode, &a->s_atext};
+
+        p->app = (int32_t)ai;
+        a->person = (int32_t)(p - b->persons);
+        a->sex = r->u.res.sex;
+        memcpy(a->rel_code, r->u.res.rel_code, 2);
+        a->files |= 1u << j->fi;
+        for (int i = 0; i < 4; i++)
+                if ((*off[i] = arena_add(b, r->u.res.s[i], r->u.res.n[i])) == (size_t)-1)
+                        return -1;
+        return L_JOINED;
+}
+
+static int j_resident(ext_batch_t *b, const jrow_t *j)
+{
+        const ext_row_t *r = j->r;
         uint32_t *ap;
         xperson_t *p;
 
-        if (!atena || !setai)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "atena_no/setai_no: not 10 digits");
-        if (!l->len[2])
-                return add_reject(b, fi, l->rec, EXT_R_MISSING, "shimei: empty");
-        if (sex < 0)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "seibetsu: unknown code");
-        if (parse_date(l->f[5], l->len[5], &birth) != 1)
-                return add_reject(b, fi, l->rec, EXT_R_DATE, "seinengappi: bad or missing date");
-        if (rel < 0 || l->len[6] != 2)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "zokugara: unknown code");
-        if (l->len[7] != 30 || !all_digits(l->f[7], 30))
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "jusho_code: not 30 digits");
-        switch (keyidx_put(&b->by_atena, atena, (uint32_t)b->np, &b->cur_atena)) {
+        switch (keyidx_put(&b->by_atena, r->u.res.atena, (uint32_t)b->np, &b->cur_atena)) {
         case -1:
                 return -1;
         case 0:
-                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "atena_no registered twice");
+                return REJECT(b, j, EXT_R_DUPLICATE, "atena_no registered twice");
         }
         if (b->np == b->pcap) {
                 size_t ncap = b->pcap ? b->pcap * 2 : 4096;
@@ -717,39 +768,18 @@ static int h_resident(ext_batch_t *b, uint32_t fi, const line_t *l)
                 b->persons = n;
                 b->pcap = ncap;
         }
-        p = &b->persons[b->np];
-        p->atena = atena;
-        p->setai = setai;
-        p->birth = birth;
-        p->rel = (uint8_t)rel;
-        p->next = -1;
-        p->app = -1;
-        ap = keyidx_get(&b->apps_by_atena, atena, &b->cur_app);
-        b->np++;
+        p = &b->persons[b->np++];
+        *p = (xperson_t){r->u.res.atena, r->u.res.setai, r->u.res.birth, r->u.res.rel, -1, -1, 0};
+        ap = keyidx_get(&b->apps_by_atena, r->u.res.atena, &b->cur_app);
         if (!ap || *ap == UINT32_MAX)
                 return L_NOT_APPLICANT;
-        {
-                xapp_t *a = &b->apps[*ap];
-                p->app = (int32_t)*ap;
-                a->person = (int32_t)(b->np - 1);
-                a->sex = (uint8_t)sex;
-                a->s_name = arena_add(b, l->f[2], l->len[2]);
-                a->s_kana = arena_add(b, l->f[3], l->len[3]);
-                a->s_acode = arena_add(b, l->f[7], l->len[7]);
-                a->s_atext = arena_add(b, l->f[8], l->len[8]);
-                memcpy(a->rel_code, l->f[6], 2);
-                if (a->s_atext == (size_t)-1 || a->s_name == (size_t)-1 ||
-                    a->s_kana == (size_t)-1 || a->s_acode == (size_t)-1)
-                        return -1;
-                a->files |= 1u << fi;
-        }
-        return L_JOINED;
+        return link_applicant(b, j, p, *ap);
 }
 
 /* After the register: link households and settle pending applicants. */
 static int after_residents(ext_batch_t *b)
 {
-        if (keyidx_init(&b->by_setai, b->np / 2 + 16) ||
+        if (keyidx_init(&b->by_setai, b->np / 2 + 16, b->np / 2 + 16) ||
             !(b->hfirst = malloc((b->np + 1) * sizeof(*b->hfirst))) ||
             !(b->hlast = malloc((b->np + 1) * sizeof(*b->hlast))))
                 return -1;
@@ -760,8 +790,10 @@ static int after_residents(ext_batch_t *b)
                 if (h) {
                         b->persons[b->hlast[*h]].next = (int32_t)i;
                         b->hlast[*h] = (int32_t)i;
+                        p->hh = *h;
                         continue;
                 }
+                p->hh = (uint32_t)b->nh;
                 if (keyidx_put(&b->by_setai, p->setai, (uint32_t)b->nh, &b->cur_setai) < 0)
                         return -1;
                 b->hfirst[b->nh] = b->hlast[b->nh] = (int32_t)i;
@@ -771,292 +803,176 @@ static int after_residents(ext_batch_t *b)
                 return -1;
         for (size_t i = 0; i < b->napps; i++) {
                 xapp_t *a = &b->apps[i];
-                osh_csv_record_t rec = {.line = a->line, .raw = a->raw, .raw_len = a->raw_len};
                 if (a->person >= 0)
                         b->files[a->file].st.joined++;
-                else if (add_reject(b, a->file, &rec, EXT_R_UNKNOWN_PERSON,
+                else if (add_reject(b, a->file, a->line, a->raw, a->raw_len, EXT_R_UNKNOWN_PERSON,
                                     "applicant not in the resident register") < 0)
                         return -1;
         }
         return 0;
 }
 
-static int h_household(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *seen)
+static int j_household(ext_batch_t *b, const jrow_t *j)
 {
-        uint64_t setai = parse_no(l->f[0], l->len[0]), head = parse_no(l->f[1], l->len[1]);
-        int n = parse_small(l->f[2], l->len[2], 1, 99);
-        uint32_t *h, *hp;
+        uint64_t setai = j->r->u.hh.setai;
+        uint32_t *h = keyidx_get(&b->by_setai, setai, &b->cur_setai),
+                 *hp = keyidx_get(&b->by_atena, j->r->u.hh.head, &b->cur_atena);
         int joined = 0;
 
-        if (!setai || !head)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "setai_no/atena_no: not 10 digits");
-        if (n < 0)
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "setaiin_su: not 1-99");
-        if (l->len[3] != 30 || !all_digits(l->f[3], 30))
-                return add_reject(b, fi, l->rec, EXT_R_CODE, "jusho_code: not 30 digits");
-        h = keyidx_get(&b->by_setai, setai, &b->cur_setai);
-        hp = keyidx_get(&b->by_atena, head, &b->cur_atena);
         if (!h || !hp || b->persons[*hp].setai != setai)
-                return add_reject(b, fi, l->rec, EXT_R_UNKNOWN_PERSON,
-                                  "household or its head not in the resident register");
-        if (seen[*h])
-                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "setai_no listed twice");
-        seen[*h] = 1;
+                return REJECT(b, j, EXT_R_UNKNOWN_PERSON,
+                              "household or its head not in the resident register");
+        if (b->seen[*h])
+                return REJECT(b, j, EXT_R_DUPLICATE, "setai_no listed twice");
+        b->seen[*h] = 1;
         for (int32_t m = b->hfirst[*h]; m >= 0; m = b->persons[m].next)
                 if (b->persons[m].app >= 0) {
-                        b->apps[b->persons[m].app].files |= 1u << fi;
+                        b->apps[b->persons[m].app].files |= 1u << j->fi;
                         joined = 1;
                 }
         return joined ? L_JOINED : L_NOT_APPLICANT; /* its applicants use the household */
 }
 
-static int period_active(int32_t start, int has_end, int32_t end, int32_t ref)
+static void apply_status(ext_batch_t *b, const xfile_t *f, xapp_t *a, const ext_row_t *r)
 {
-        return start <= ref && (!has_end || ref < end);
+        uint8_t on = r->u.st.active;
+
+        switch (f->ft->t) {
+        case EXT_TAX: /* bit 1, 2, 4: this fiscal year, the last, the one before */
+                a->tax[r->u.st.bit == 4 ? 2 : r->u.st.bit >> 1] = (uint8_t)(r->u.st.val - '0');
+                break;
+        case EXT_NHI:
+                a->nhi = on;
+                break;
+        case EXT_LATE_ELDERLY:
+                a->koki = on;
+                break;
+        case EXT_CHILD_ALLOWANCE:
+                a->ca = on;
+                break;
+        case EXT_CHILD_REARING:
+                a->cr = on;
+                break;
+        case EXT_PUBLIC_ASSISTANCE:
+                a->pa = on;
+                break;
+        default:
+                a->ext[f->ext] = r->u.st.val;
+        }
 }
 
 /* Tax, programme and extension files: one row per person (tax: per year). */
-static int h_status(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *seen)
+static int j_status(ext_batch_t *b, const jrow_t *j)
 {
-        const xfile_t *f = &b->files[fi];
-        int32_t pi = -1, start = 0, end = 0;
-        int v = 0, de = 0, rc;
-        uint8_t bit = 1;
-        xapp_t *a;
+        const ext_row_t *r = j->r;
+        uint32_t *v = keyidx_get(&b->by_atena, r->u.st.atena, &b->cur_atena);
+        uint32_t pi;
 
-        if ((rc = person_of(b, l, fi, &pi)))
-                return rc;
-        switch (f->ft->t) {
-        case EXT_TAX:
-                v = parse_small(l->f[1], l->len[1], b->fy - 2, b->fy);
-                if (v < 0 || l->len[1] != 4)
-                        return add_reject(b, fi, l->rec, EXT_R_CODE,
-                                          "nendo: not one of the three fiscal years");
-                bit = (uint8_t)(1u << (b->fy - v));
-                if (parse_small(l->f[2], l->len[2], 1, 2) < 0)
-                        return add_reject(b, fi, l->rec, EXT_R_CODE, "kazei_kubun: not 1/2");
-                break;
-        case EXT_EXTENSION:
-                if (parse_small(l->f[1], l->len[1], 0, 1) < 0 || l->len[1] != 1)
-                        return add_reject(b, fi, l->rec, EXT_R_CODE, "value: not 0/1");
-                if (parse_date(l->f[2], l->len[2], &start) < 0)
-                        return add_reject(b, fi, l->rec, EXT_R_DATE, "jisshi_bi: bad date");
-                break;
-        case EXT_PUBLIC_ASSISTANCE:
-                if (parse_date(l->f[1], l->len[1], &start) != 1 ||
-                    (de = parse_date(l->f[2], l->len[2], &end)) < 0)
-                        return add_reject(b, fi, l->rec, EXT_R_DATE,
-                                          "kaishi_bi/haishi_bi: bad date");
-                break;
-        default: /* id or code, start, end */
-                if (f->ft->t == EXT_NHI || f->ft->t == EXT_LATE_ELDERLY) {
-                        if (!l->len[1] || l->len[1] > 16 || !id_chars(l->f[1], l->len[1]))
-                                return add_reject(b, fi, l->rec, EXT_R_CODE, "number: malformed");
-                } else if ((v = parse_small(l->f[1], l->len[1], 1,
-                                            f->ft->t == EXT_CHILD_REARING ? 3 : 20)) < 0) {
-                        return add_reject(b, fi, l->rec, EXT_R_CODE, "count/kubun: unknown code");
-                }
-                if (parse_date(l->f[2], l->len[2], &start) != 1 ||
-                    (de = parse_date(l->f[3], l->len[3], &end)) < 0)
-                        return add_reject(b, fi, l->rec, EXT_R_DATE, "start/end: bad date");
-        }
-        if (seen[pi] & bit)
-                return add_reject(b, fi, l->rec, EXT_R_DUPLICATE, "key listed twice");
-        seen[pi] |= bit;
+        if (!v)
+                return REJECT(b, j, EXT_R_UNKNOWN_PERSON, "atena_no not in the resident register");
+        if (r->rej)
+                return scan_reject(b, j);
+        pi = *v;
+        if (b->seen[pi] & r->u.st.bit)
+                return REJECT(b, j, EXT_R_DUPLICATE, "key listed twice");
+        b->seen[pi] |= r->u.st.bit;
         if (b->persons[pi].app < 0)
                 return L_NOT_APPLICANT;
-        a = &b->apps[b->persons[pi].app];
-        a->files |= 1u << fi;
-        switch (f->ft->t) {
-        case EXT_TAX:
-                a->tax[b->fy - v] = (uint8_t)(l->f[2][0] - '0');
-                break;
-        case EXT_NHI:
-                a->nhi = (uint8_t)period_active(start, de, end, b->ref_days);
-                break;
-        case EXT_LATE_ELDERLY:
-                a->koki = (uint8_t)period_active(start, de, end, b->ref_days);
-                break;
-        case EXT_CHILD_ALLOWANCE:
-                a->ca = (uint8_t)period_active(start, de, end, b->ref_days);
-                break;
-        case EXT_CHILD_REARING:
-                a->cr = (uint8_t)(period_active(start, de, end, b->ref_days) && v != 3);
-                break;
-        case EXT_PUBLIC_ASSISTANCE:
-                a->pa = (uint8_t)period_active(start, de, end, b->ref_days);
-                break;
-        default:
-                a->ext[f->ext] = l->f[1][0];
-        }
+        b->apps[b->persons[pi].app].files |= 1u << j->fi;
+        apply_status(b, &b->files[j->fi], &b->apps[b->persons[pi].app], r);
         return L_JOINED;
 }
 
-static size_t count_cols(const char *header)
+static int join_row(ext_batch_t *b, const jrow_t *j)
 {
-        size_t n = 1;
-
-        for (const char *p = header; *p; p++)
-                n += *p == ',';
-        return n;
+        if (j->r->rej && j->r->pre)
+                return scan_reject(b, j);
+        switch (b->files[j->fi].ft->t) {
+        case EXT_APPLICANT:
+                return j_applicant(b, j);
+        case EXT_RESIDENT:
+                return j_resident(b, j);
+        case EXT_HOUSEHOLD:
+                return j_household(b, j);
+        default:
+                return j_status(b, j);
+        }
 }
 
-/* Decodes the record's fields. Clean text (nearly all of it) is used where
- * it lies in the mapped file; only converted fields are copied into out.
- * Fields are not NUL-terminated. -1 on an encoding error. */
-static int decode_line(ext_batch_t *b, osh_textdec_t *dec, const osh_csv_record_t *rec, line_t *l,
-                       char *out, size_t out_size)
+/* A chunk that did not start where the previous one stopped (a quoted line
+ * break across the boundary, or no header yet) is scanned again from there. */
+static void accept_chunk(ext_chunk_t *c, const xfile_t *f)
 {
-        size_t o = 0;
+        if (c->start == f->next && c->first == !f->header_seen)
+                return;
+        ext_chunk_clear(c);
+        *c = (ext_chunk_t){.f = c->f,
+                           .file = c->file,
+                           .start = f->next,
+                           .end = c->end > f->next ? c->end : f->next,
+                           .first = !f->header_seen};
+        ext_scan(c);
+}
 
-        l->rec = rec;
-        l->n = rec->nfields;
-        for (size_t i = 0; i < rec->nfields && i < MAX_COLS; i++) {
-                const char *s;
-                size_t n;
-                if (osh_textdec_view(dec, rec->fields[i].ptr, rec->fields[i].len, &s, &n,
-                                     &b->gaiji))
-                        return -1;
-                l->f[i] = s;
-                l->len[i] = n;
-                if (s == rec->fields[i].ptr)
-                        continue;
-                if (o + n > out_size)
-                        return -1;
-                memcpy(out + o, s, n);
-                l->f[i] = out + o;
-                o += n;
+static int chunk_fatal(const ext_chunk_t *c, const xfile_t *f, char *errstr, size_t errstr_size)
+{
+        switch (c->fatal) {
+        case EXT_SCAN_TRUNCATED:
+                snprintf(errstr, errstr_size, "%s: truncated (open quote at line %zu)", f->name,
+                         f->line_base + c->fatal_line - 1);
+                break;
+        case EXT_SCAN_BAD_HEADER:
+                snprintf(errstr, errstr_size, "%s: header is not \"%s\"", f->name, f->ft->header);
+                break;
+        default:
+                snprintf(errstr, errstr_size, "%s: out of memory", f->name);
+        }
+        return -1;
+}
+
+static int join_chunk(ext_batch_t *b, ext_chunk_t *c, char *errstr, size_t errstr_size)
+{
+        xfile_t *f = &b->files[c->file];
+
+        accept_chunk(c, f);
+        if (c->fatal)
+                return chunk_fatal(c, f, errstr, errstr_size);
+        for (size_t i = 0; i < c->nrows; i++) {
+                jrow_t j = {c->file, f->line_base + c->rows[i].line - 1, &c->rows[i], c};
+                if (f->ft->t == EXT_RESIDENT && i + PREFETCH < c->nrows)
+                        keyidx_prefetch(&b->by_atena, c->rows[i + PREFETCH].u.res.atena);
+                int res = join_row(b, &j);
+                if (res < 0)
+                        return chunk_fatal(&(ext_chunk_t){.fatal = EXT_SCAN_OOM}, f, errstr,
+                                           errstr_size);
+                f->st.joined += res == L_JOINED;
+                f->st.not_applicant += res == L_NOT_APPLICANT;
+        }
+        f->st.read += c->read;
+        b->gaiji += c->gaiji;
+        f->next = c->stop;
+        f->line_base += c->lines;
+        f->header_seen |= c->header_seen;
+        if (c->any) {
+                f->any = 1;
+                f->last_terminated = c->last_terminated;
         }
         return 0;
 }
 
-static int check_header(const xfile_t *f, const line_t *l)
+static int finish_file(const xfile_t *f, char *errstr, size_t errstr_size)
 {
-        char buf[256];
-        size_t o = 0;
-
-        for (size_t i = 0; i < l->n && o < sizeof(buf); i++)
-                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.*s", i ? "," : "",
-                                      (int)l->len[i], l->f[i]);
-        return o < sizeof(buf) && !strcmp(buf, f->ft->header) ? 0 : -1;
-}
-
-static int csv_reject(ext_batch_t *b, uint32_t fi, const osh_csv_record_t *rec)
-{
-        int too_long =
-            rec->error == OSH_CSV_FIELD_TOO_LONG || rec->error == OSH_CSV_RECORD_TOO_LONG;
-
-        return add_reject(b, fi, rec, too_long ? EXT_R_TOO_LONG : EXT_R_PARSE, "%s",
-                          osh_csv_error_name(rec->error));
-}
-
-static int handle(ext_batch_t *b, uint32_t fi, const line_t *l, uint8_t *seen)
-{
-        switch (b->files[fi].ft->t) {
-        case EXT_APPLICANT:
-                return h_applicant(b, fi, l);
-        case EXT_RESIDENT:
-                return h_resident(b, fi, l);
-        case EXT_HOUSEHOLD:
-                return h_household(b, fi, l, seen);
-        default:
-                return h_status(b, fi, l, seen);
-        }
-}
-
-static int parse_file(ext_batch_t *b, uint32_t fi, char *errstr, size_t errstr_size)
-{
-        xfile_t *f = &b->files[fi];
-        osh_csv_opts_t co = {.max_field = b->o.max_field, .max_fields = 64, .max_record = 65536};
-        size_t bom = f->len >= 3 && !memcmp(f->buf, OSH_TEXTENC_UTF8_BOM, 3) ? 3 : 0,
-               ncols = count_cols(f->ft->header);
-        /* scanning the whole file is only needed when nothing says */
-        osh_textenc_t enc =
-            b->enc_set || bom ? OSH_TEXTENC_UTF8 : osh_textenc_detect(f->buf, f->len, NULL);
-        osh_textdec_t *dec = NULL;
-        osh_csv_reader_t *r = NULL;
-        uint8_t *seen = calloc(b->np + 1, 1);
-        char *out = malloc(65536 * 3 + 64);
-        osh_csv_record_t rec;
-        line_t l;
-        int rc = -1, header = 1, last_terminated = 1;
-
-        if (b->enc_set)
-                enc = bom ? OSH_TEXTENC_UTF8 : b->enc;
-        dec = osh_textdec_new(enc, b->o.gaiji_repl);
-        r = osh_csv_reader_new(f->buf ? f->buf + bom : "", f->len - bom, &co);
-        if (!seen || !out || !dec || !r) {
-                snprintf(errstr, errstr_size, "%s: out of memory", f->name);
-                goto fail;
-        }
-        while (osh_csv_next(r, &rec) == 1) {
-                int res;
-                last_terminated = rec.terminated;
-                if (rec.raw_len == 0 && rec.nfields == 1 && !rec.error)
-                        continue; /* blank line */
-                if (rec.error == OSH_CSV_UNTERMINATED) {
-                        snprintf(errstr, errstr_size, "%s: truncated (open quote at line %zu)",
-                                 f->name, rec.line);
-                        goto fail;
-                }
-                if (header) {
-                        header = 0;
-                        if (rec.error || decode_line(b, dec, &rec, &l, out, 65536 * 3) ||
-                            check_header(f, &l)) {
-                                snprintf(errstr, errstr_size, "%s: header is not \"%s\"", f->name,
-                                         f->ft->header);
-                                goto fail;
-                        }
-                        continue;
-                }
-                f->st.read++;
-                if (rec.error)
-                        res = csv_reject(b, fi, &rec);
-                else if (rec.nfields != ncols)
-                        res =
-                            add_reject(b, fi, &rec, EXT_R_PARSE,
-                                       "wrong column count: %zu, expected %zu", rec.nfields, ncols);
-                else if (decode_line(b, dec, &rec, &l, out, 65536 * 3))
-                        res = add_reject(b, fi, &rec, EXT_R_ENCODING, "invalid %s byte sequence",
-                                         osh_textenc_name(enc));
-                else
-                        res = handle(b, fi, &l, seen);
-                if (res < 0) {
-                        snprintf(errstr, errstr_size, "%s: out of memory", f->name);
-                        goto fail;
-                }
-                f->st.joined += res == L_JOINED;
-                f->st.not_applicant += res == L_NOT_APPLICANT;
-        }
-        if (header) {
+        if (!f->header_seen)
                 snprintf(errstr, errstr_size, "%s: empty (no header)", f->name);
-                goto fail;
-        }
-        if (f->manifest_rows >= 0 && (int64_t)f->st.read != f->manifest_rows) {
+        else if (f->manifest_rows >= 0 && (int64_t)f->st.read != f->manifest_rows)
                 snprintf(errstr, errstr_size, "%s: %llu rows, the manifest says %lld", f->name,
                          (unsigned long long)f->st.read, (long long)f->manifest_rows);
-                goto fail;
-        }
-        if (f->manifest_rows < 0 && !last_terminated) {
+        else if (f->manifest_rows < 0 && f->any && !f->last_terminated)
                 snprintf(errstr, errstr_size, "%s: truncated (last line has no line break)",
                          f->name);
-                goto fail;
-        }
-        rc = 0;
-fail:
-        osh_csv_reader_destroy(r);
-        osh_textdec_destroy(dec);
-        free(seen);
-        free(out);
-        return rc;
-}
-
-static int cmp_app(const void *x, const void *y, void *ctx)
-{
-        const xapp_t *apps = ctx;
-        uint64_t a = apps[*(const uint32_t *)x].atena, b = apps[*(const uint32_t *)y].atena;
-
-        return a < b ? -1 : a > b;
+        else
+                return 0;
+        return -1;
 }
 
 /* The files that follow look keys up in order: sort what the file just
@@ -1068,24 +984,81 @@ static int seal_after(ext_batch_t *b, ext_type_t t)
         return t == EXT_RESIDENT ? keyidx_seal(&b->by_atena) : 0;
 }
 
+/* Between files: indexes sealed, households linked once the register is
+ * in, a fresh duplicate map. */
+static int next_file(ext_batch_t *b, int prev, uint32_t fi, int *residents_done)
+{
+        if (prev >= 0 && seal_after(b, b->files[prev].ft->t))
+                return -1;
+        if (!*residents_done && b->files[fi].ft->t != EXT_APPLICANT &&
+            b->files[fi].ft->t != EXT_RESIDENT) {
+                if (after_residents(b))
+                        return -1;
+                *residents_done = 1;
+        }
+        free(b->seen);
+        return (b->seen = calloc(b->np + 1, 1)) ? 0 : -1;
+}
+
+static int cmp_app(const void *x, const void *y, void *ctx)
+{
+        const xapp_t *apps = ctx;
+        uint64_t a = apps[*(const uint32_t *)x].atena, b = apps[*(const uint32_t *)y].atena;
+
+        return a < b ? -1 : a > b;
+}
+
+static int join_all(ext_batch_t *b, int *residents_done, char *errstr, size_t errstr_size)
+{
+        int cur = -1;
+
+        for (size_t ci = 0; ci < b->nchunks; ci++) {
+                ext_chunk_t *c = &b->chunks[ci];
+                if ((int)c->file != cur) {
+                        if (cur >= 0 && finish_file(&b->files[cur], errstr, errstr_size))
+                                return -1;
+                        if (next_file(b, cur, c->file, residents_done))
+                                goto oom;
+                        cur = (int)c->file;
+                }
+                ext_pool_wait(b->pool, b->nfiles + ci);
+                if (join_chunk(b, c, errstr, errstr_size))
+                        return -1;
+                ext_chunk_clear(c);
+                ext_pool_consumed(b->pool, b->nfiles + ci + 1);
+        }
+        if (cur >= 0 && (finish_file(&b->files[cur], errstr, errstr_size)))
+                return -1;
+        if (cur >= 0 && seal_after(b, b->files[cur].ft->t))
+                goto oom;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+/* Rows of the file of type t: the manifest's count, else a guess from its
+ * size; it only sizes tables that would otherwise grow (and rehash). */
+static size_t expected_rows(const ext_batch_t *b, ext_type_t t)
+{
+        for (size_t i = 0; i < b->nfiles; i++)
+                if (b->files[i].ft->t == t)
+                        return b->files[i].manifest_rows >= 0 ? (size_t)b->files[i].manifest_rows
+                                                              : b->files[i].len / 64;
+        return 1024;
+}
+
 int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
 {
         int residents_done = 0;
 
-        if (keyidx_init(&b->by_atena, 1 << 16) || keyidx_init(&b->apps_by_atena, 1 << 14))
+        if (keyidx_init(&b->by_atena, expected_rows(b, EXT_RESIDENT),
+                        expected_rows(b, EXT_RESIDENT)) ||
+            keyidx_init(&b->apps_by_atena, expected_rows(b, EXT_APPLICANT),
+                        expected_rows(b, EXT_APPLICANT)))
                 goto oom;
-        for (uint32_t fi = 0; fi < b->nfiles; fi++) {
-                if (!residents_done && b->files[fi].ft->t != EXT_APPLICANT &&
-                    b->files[fi].ft->t != EXT_RESIDENT) {
-                        if (after_residents(b))
-                                goto oom;
-                        residents_done = 1;
-                }
-                if (parse_file(b, fi, errstr, errstr_size))
-                        return -1;
-                if (seal_after(b, b->files[fi].ft->t))
-                        goto oom;
-        }
+        if (join_all(b, &residents_done, errstr, errstr_size))
+                return -1;
         if (!residents_done && after_residents(b))
                 goto oom;
         b->order = malloc((b->napps + 1) * sizeof(*b->order));
@@ -1110,6 +1083,14 @@ oom:
 
 /* ---- encoding --------------------------------------------------------- */
 
+/* A 宛名番号 or 世帯番号 (< 10^10) as its 10 digits. */
+static void no10(char out[11], uint64_t v)
+{
+        for (int i = 9; i >= 0; i--, v /= 10)
+                out[i] = (char)('0' + v % 10);
+        out[10] = '\0';
+}
+
 /* Enum indexes of resident.raw.v1's Relationship and Sex by export code. */
 static int rel_index(uint8_t code)
 {
@@ -1123,14 +1104,14 @@ static int sex_index(uint8_t code)
 
 static void put_members(ext_batch_t *b, osh_avro_buf_t *w, int32_t self)
 {
-        uint32_t *h = keyidx_get(&b->by_setai, b->persons[self].setai, &b->cur_setai);
+        int32_t first = b->hfirst[b->persons[self].hh];
         int64_t n = 0;
 
-        for (int32_t m = h ? b->hfirst[*h] : -1; m >= 0; m = b->persons[m].next)
+        for (int32_t m = first; m >= 0; m = b->persons[m].next)
                 n += m != self;
         if (n)
                 osh_avro_put_long(w, n);
-        for (int32_t m = n ? b->hfirst[*h] : -1; m >= 0; m = b->persons[m].next) {
+        for (int32_t m = n ? first : -1; m >= 0; m = b->persons[m].next) {
                 if (m == self)
                         continue;
                 osh_avro_put_long(w, rel_index(b->persons[m].rel));
@@ -1198,7 +1179,7 @@ static void put_record(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a, const
 {
         char setai[16];
 
-        snprintf(setai, sizeof(setai), "%010llu", (unsigned long long)p->setai);
+        no10(setai, p->setai);
         osh_avro_put_header(w, b->raw_schema);
         osh_avro_put_str(w, b->keybuf);
         osh_avro_put_str(w, b->batch_id);
@@ -1230,14 +1211,16 @@ int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **v
                             char *errstr, size_t errstr_size)
 {
         const xapp_t *a = &b->apps[b->order[i]];
-        osh_avro_buf_t w = {0};
 
-        snprintf(b->keybuf, sizeof(b->keybuf), "%010llu", (unsigned long long)a->atena);
-        put_record(b, &w, a, &b->persons[a->person]);
-        if (!(*val = osh_avro_buf_take(&w, len))) {
+        no10(b->keybuf, a->atena);
+        osh_avro_buf_reset(&b->wbuf);
+        put_record(b, &b->wbuf, a, &b->persons[a->person]);
+        *len = b->wbuf.len;
+        if (!osh_avro_buf_ok(&b->wbuf) || !(*val = malloc(*len ? *len : 1))) {
                 snprintf(errstr, errstr_size, "record %zu: out of memory", i);
                 return -1;
         }
+        memcpy(*val, b->wbuf.p, *len);
         *key = b->keybuf;
         return 0;
 }

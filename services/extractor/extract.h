@@ -49,6 +49,8 @@ typedef struct ext_opts {
         const char *reference;  /* YYYYMMDD; NULL: the manifest's, else today */
         const char *gaiji_repl; /* UTF-8 replacement; NULL: U+FFFD */
         size_t max_field;       /* 0: 256 */
+        size_t threads;         /* scanning threads; 0: one per CPU (at most 8) */
+        size_t chunk_bytes;     /* scanned at a time; 0: 1 MiB */
 } ext_opts_t;
 
 typedef struct ext_file_stats {

@@ -32,6 +32,12 @@ void htab_free(htab_t *h)
         h->cap = h->n = 0;
 }
 
+void htab_prefetch(const htab_t *h, uint64_t key)
+{
+        if (h->cap)
+                __builtin_prefetch(&h->s[slot(key, h->cap)]);
+}
+
 uint32_t *htab_get(const htab_t *h, uint64_t key)
 {
         for (size_t i = slot(key, h->cap);; i = (i + 1) & (h->cap - 1)) {

@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int keyidx_init(keyidx_t *x, size_t expect)
+int keyidx_init(keyidx_t *x, size_t expect, size_t out_of_order)
 {
         x->n = 0;
         x->cap = expect < 1024 ? 1024 : expect;
         x->k = malloc(x->cap * sizeof(*x->k));
         x->v = malloc(x->cap * sizeof(*x->v));
-        if (x->k && x->v && !htab_init(&x->extra, 64))
+        if (x->k && x->v && !htab_init(&x->extra, out_of_order < 64 ? 64 : out_of_order))
                 return 0;
         keyidx_free(x);
         return -1;
@@ -23,6 +23,12 @@ void keyidx_free(keyidx_t *x)
         x->v = NULL;
         x->n = x->cap = 0;
         htab_free(&x->extra);
+}
+
+void keyidx_prefetch(const keyidx_t *x, uint64_t key)
+{
+        if (x->n && key <= x->k[x->n - 1])
+                htab_prefetch(&x->extra, key);
 }
 
 /* First i in [lo, hi) with k[i] >= key, else hi. */

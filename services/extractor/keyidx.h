@@ -20,11 +20,15 @@ typedef struct keyidx {
         htab_t extra; /* keys that arrived below the largest so far */
 } keyidx_t;
 
-int keyidx_init(keyidx_t *x, size_t expect); /* 0 / -1 */
+/* expect: keys to hold; out_of_order: of those, how many may arrive below
+ * the largest so far (sizes the hash table; it grows if needed). */
+int keyidx_init(keyidx_t *x, size_t expect, size_t out_of_order); /* 0 / -1 */
 void keyidx_free(keyidx_t *x);
 /* Inserts key -> val unless present: 1 inserted, 0 present, -1 OOM.
  * cursor: as for keyidx_get(). */
 int keyidx_put(keyidx_t *x, uint64_t key, uint32_t val, size_t *cursor);
+/* For a put or get of key a few calls ahead (see htab_prefetch). */
+void keyidx_prefetch(const keyidx_t *x, uint64_t key);
 /* Moves the out-of-order keys into the sorted array (a radix sort), so
  * that later lookups gallop there too. Call it once a file's keys are all
  * in. 0 / -1 (OOM: the index is unchanged). */

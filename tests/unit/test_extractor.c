@@ -421,6 +421,93 @@ static void encode_all(ext_batch_t *b, char **blob, size_t *blob_len)
         }
 }
 
+static ext_batch_t *open_chunked(const char *dir, size_t chunk, size_t threads)
+{
+        ext_opts_t o = {
+            .input = dir, .reference = "20240401", .chunk_bytes = chunk, .threads = threads};
+        char err[256];
+        ext_batch_t *b = ext_batch_open(&o, err, sizeof(err));
+
+        if (!b || ext_batch_parse(b, err, sizeof(err)))
+                fail_msg("chunk %zu threads %zu: %s", chunk, threads, err);
+        return b;
+}
+
+static void assert_same_batch(ext_batch_t *x, ext_batch_t *y)
+{
+        char *bx, *by;
+        size_t lx, ly;
+
+        assert_int_equal(ext_batch_reject_count(x), ext_batch_reject_count(y));
+        for (size_t i = 0; i < ext_batch_reject_count(x); i++) {
+                const ext_reject_t *r = ext_batch_reject(x, i), *q = ext_batch_reject(y, i);
+                assert_int_equal(r->file, q->file);
+                assert_int_equal(r->line, q->line);
+                assert_int_equal(r->reason, q->reason);
+                assert_string_equal(r->detail, q->detail);
+                assert_int_equal(r->raw_len, q->raw_len);
+                assert_memory_equal(r->raw, q->raw, r->raw_len);
+        }
+        for (size_t i = 0; i < ext_batch_file_count(x); i++)
+                assert_memory_equal(ext_batch_file_stats(x, i), ext_batch_file_stats(y, i),
+                                    sizeof(ext_file_stats_t));
+        assert_int_equal(ext_batch_gaiji(x), ext_batch_gaiji(y));
+        encode_all(x, &bx, &lx);
+        encode_all(y, &by, &ly);
+        assert_int_equal(lx, ly);
+        assert_memory_equal(bx, by, lx);
+        free(bx);
+        free(by);
+}
+
+/* Files are scanned in chunks by several threads and joined in order:
+ * whatever the chunk size (down to one byte, so boundaries fall inside
+ * quoted line breaks, CRLFs and multi-byte characters) and thread count,
+ * the batch is the one a single pass reads, rejects and line numbers
+ * included. */
+static void test_chunks_change_nothing(void **state)
+{
+        const extra_t extra[] = {
+            {"JUMIN.csv",
+             "1000000021,2000000021,\"田中\r\n一\",タナカ,1,19800101,01," ADDR ",\"千葉市\n"
+             "中央区\n1-1\"\r\n"
+             "\n"
+             "1000000022,2000000021,田中二,タナカ,2,19810101,02," ADDR ",x\r\n"
+             "1000000023,2000000023,\"bad\"quote,タナカ,2,19810101,02," ADDR ",x\n"
+             "1000000001,2000000001,重複,ジュウフク,1,19800101,01," ADDR ",x\n",
+             0},
+            {"SHINSEI.csv",
+             "1000000021,,1,01,20240301120000\n"
+             "1000000022,ID22,1,02;03,20240301120000\n",
+             0},
+            {"KOKUHO.csv",
+             "1000000097,K-9,2020XXXX,\n"  /* unknown person outranks the date */
+             "1000000002,K-3,20201399,\n"  /* a known person's bad date */
+             "1000000021,K-4,20200101,\n", /* joined */
+             0},
+            {"ZEI.csv", "1000000021,2024,1\n1000000021,2024,2\n", 0},
+            {NULL, NULL, 0}};
+        static const size_t chunks[] = {1, 2, 3, 5, 7, 13, 31, 64, 200};
+        const char *dir = make_batch("chunks", extra, 0, 0);
+        ext_batch_t *one = open_parse(dir, 0);
+
+        (void)state;
+        assert_reconciled(one);
+        assert_int_equal(ext_batch_record_count(one), 4);
+        assert_int_equal(find_reject(one, "KOKUHO.csv", 4)->reason, EXT_R_UNKNOWN_PERSON);
+        assert_int_equal(find_reject(one, "KOKUHO.csv", 5)->reason, EXT_R_DATE);
+        assert_int_equal(find_reject(one, "JUMIN.csv", 13)->reason, EXT_R_PARSE);
+        assert_int_equal(find_reject(one, "JUMIN.csv", 14)->reason, EXT_R_DUPLICATE);
+        for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+                for (size_t t = 1; t <= 3; t++) {
+                        ext_batch_t *b = open_chunked(dir, chunks[c], t);
+                        assert_same_batch(one, b);
+                        ext_batch_destroy(b);
+                }
+        }
+        ext_batch_destroy(one);
+}
+
 static void encode_one(ext_batch_t *b, size_t i, void **val, size_t *len)
 {
         const char *key;
@@ -756,7 +843,7 @@ int main(void)
             cmocka_unit_test(test_join_and_consent), cmocka_unit_test(test_reject_reasons),
             cmocka_unit_test(test_determinism),      cmocka_unit_test(test_run_and_ledger),
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
-            cmocka_unit_test(test_encode_reuse),
+            cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -60,6 +60,9 @@ int osh_csv_next(osh_csv_reader_t *r, osh_csv_record_t *rec);
 
 /* Bytes consumed so far (offset of the next record). */
 size_t osh_csv_offset(const osh_csv_reader_t *r);
+/* Physical line (from 1) where the next record starts: a reader started
+ * mid-file counts from there. */
+size_t osh_csv_line(const osh_csv_reader_t *r);
 
 const char *osh_csv_error_name(osh_csv_error_t e); /* "bad quote", ... */
 
