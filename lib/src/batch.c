@@ -19,7 +19,7 @@ static uint64_t le64(const uint8_t *p)
         return v;
 }
 
-static uint64_t record_hash(const void *key, size_t key_len, const void *val, size_t val_len)
+uint64_t osh_batch_record_hash(const void *key, size_t key_len, const void *val, size_t val_len)
 {
         uint8_t d[OSH_SHA256_LEN];
         osh_sha256_t *h = osh_sha256_new();
@@ -39,7 +39,13 @@ void osh_batch_sum_add(osh_batch_sum_t *s, const void *key, size_t key_len, cons
                        size_t val_len)
 {
         s->count++;
-        s->sum += record_hash(key, key_len, val, val_len);
+        s->sum += osh_batch_record_hash(key, key_len, val, val_len);
+}
+
+void osh_batch_sum_add_hash(osh_batch_sum_t *s, uint64_t h)
+{
+        s->count++;
+        s->sum += h;
 }
 
 void osh_batch_sum_hex(const osh_batch_sum_t *s, char out[17])
@@ -238,7 +244,7 @@ int osh_batch_tracker_add(osh_batch_tracker_t *t, const char *batch_id, const vo
 
         if (!b)
                 return -1;
-        rc = key_insert(b, record_hash(key, key_len, "", 0));
+        rc = key_insert(b, osh_batch_record_hash(key, key_len, "", 0));
         if (rc == 1)
                 osh_batch_sum_add(&b->sum, key, key_len, val, val_len);
         return rc;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "oshirase/avro_bin.h"
+#include "oshirase/batch.h"
 #include "oshirase/csv.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
@@ -115,7 +116,7 @@ struct ext_batch {
         xperson_t *persons;
         size_t np, pcap;
         keyidx_t by_atena, by_setai, apps_by_atena; /* by_setai -> household */
-        int32_t *hfirst, *hlast;                    /* household -> persons */
+        int32_t *hfirst;                            /* household -> first person */
         size_t nh;
         size_t cur_atena, cur_app, cur_setai; /* last hits: search hints */
         ext_chunk_t *chunks;
@@ -134,6 +135,7 @@ struct ext_batch {
         const osh_schema_t *raw_schema, *rej_schema;
         char keybuf[16];
         osh_avro_buf_t wbuf; /* reused: one record at a time */
+        size_t nslices;
 };
 
 const char *ext_reason_symbol(ext_reason_t r)
@@ -472,12 +474,18 @@ static void run_task(void *ctx, size_t i)
                 ext_scan(&b->chunks[i - b->nfiles]);
 }
 
-static int start_workers(ext_batch_t *b)
+static size_t workers(const ext_batch_t *b)
 {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         size_t n = b->o.threads ? b->o.threads : cpus > 0 ? (size_t)cpus : 1;
 
-        n = n > MAX_THREADS ? MAX_THREADS : n;
+        return n > MAX_THREADS ? MAX_THREADS : n;
+}
+
+static int start_workers(ext_batch_t *b)
+{
+        size_t n = workers(b);
+
         /* a few chunks in hand per worker bound memory, not speed */
         b->pool = ext_pool_start(b->nfiles + b->nchunks, n, b->nfiles, 3 * n + 2, run_task, b);
         return b->pool ? 0 : -1;
@@ -557,7 +565,6 @@ void ext_batch_destroy(ext_batch_t *b)
         keyidx_free(&b->by_setai);
         keyidx_free(&b->apps_by_atena);
         free(b->hfirst);
-        free(b->hlast);
         free(b);
 }
 
@@ -609,6 +616,17 @@ const ext_file_stats_t *ext_batch_file_stats(const ext_batch_t *b, size_t i)
 uint64_t ext_batch_gaiji(const ext_batch_t *b)
 {
         return b->gaiji;
+}
+
+/* Rows of the file of type t: the manifest's count, else a guess from its
+ * size; it only sizes tables that would otherwise grow (and rehash). */
+static size_t expected_rows(const ext_batch_t *b, ext_type_t t)
+{
+        for (size_t i = 0; i < b->nfiles; i++)
+                if (b->files[i].ft->t == t)
+                        return b->files[i].manifest_rows >= 0 ? (size_t)b->files[i].manifest_rows
+                                                              : b->files[i].len / 64;
+        return 1024;
 }
 
 /* ---- joining ---------------------------------------------------------- */
@@ -699,7 +717,7 @@ static int j_applicant(ext_batch_t *b, const jrow_t *j)
         xapp_t *a;
 
         if (b->napps == b->acap) {
-                size_t ncap = b->acap ? b->acap * 2 : 1024;
+                size_t ncap = b->acap ? b->acap * 2 : expected_rows(b, EXT_APPLICANT) + 1;
                 xapp_t *n = realloc(b->apps, ncap * sizeof(*n));
                 if (!n)
                         return -1;
@@ -761,7 +779,7 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
                 return REJECT(b, j, EXT_R_DUPLICATE, "atena_no registered twice");
         }
         if (b->np == b->pcap) {
-                size_t ncap = b->pcap ? b->pcap * 2 : 4096;
+                size_t ncap = b->pcap ? b->pcap * 2 : expected_rows(b, EXT_RESIDENT) + 1;
                 xperson_t *n = realloc(b->persons, ncap * sizeof(*n));
                 if (!n)
                         return -1;
@@ -776,30 +794,46 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
         return link_applicant(b, j, p, *ap);
 }
 
+/* Households numbered in 世帯番号 order, members chained in register order
+ * (the order of household_members): one sort of everyone by 世帯番号. */
+static int link_households(ext_batch_t *b)
+{
+        uint64_t *k = malloc((b->np + 1) * sizeof(*k));
+        uint32_t *v = malloc((b->np + 1) * sizeof(*v));
+        int rc = -1;
+
+        if (!k || !v || keyidx_init(&b->by_setai, b->np / 2 + 16, 0) ||
+            !(b->hfirst = malloc((b->np + 1) * sizeof(*b->hfirst))))
+                goto done;
+        for (size_t i = 0; i < b->np; i++) {
+                k[i] = b->persons[i].setai;
+                v[i] = (uint32_t)i;
+        }
+        if (keyidx_sort_pairs(k, v, b->np))
+                goto done;
+        for (size_t i = 0; i < b->np; i++) {
+                xperson_t *p = &b->persons[v[i]];
+                if (i && k[i] == k[i - 1]) { /* the same household, a later member */
+                        b->persons[v[i - 1]].next = (int32_t)v[i];
+                        p->hh = b->persons[v[i - 1]].hh;
+                        continue;
+                }
+                if (keyidx_put(&b->by_setai, k[i], (uint32_t)b->nh, NULL) < 0)
+                        goto done;
+                p->hh = (uint32_t)b->nh;
+                b->hfirst[b->nh++] = (int32_t)v[i];
+        }
+        rc = 0;
+done:
+        free(k);
+        free(v);
+        return rc;
+}
+
 /* After the register: link households and settle pending applicants. */
 static int after_residents(ext_batch_t *b)
 {
-        if (keyidx_init(&b->by_setai, b->np / 2 + 16, b->np / 2 + 16) ||
-            !(b->hfirst = malloc((b->np + 1) * sizeof(*b->hfirst))) ||
-            !(b->hlast = malloc((b->np + 1) * sizeof(*b->hlast))))
-                return -1;
-        /* members in register order: the order of household_members */
-        for (size_t i = 0; i < b->np; i++) {
-                xperson_t *p = &b->persons[i];
-                uint32_t *h = keyidx_get(&b->by_setai, p->setai, &b->cur_setai);
-                if (h) {
-                        b->persons[b->hlast[*h]].next = (int32_t)i;
-                        b->hlast[*h] = (int32_t)i;
-                        p->hh = *h;
-                        continue;
-                }
-                p->hh = (uint32_t)b->nh;
-                if (keyidx_put(&b->by_setai, p->setai, (uint32_t)b->nh, &b->cur_setai) < 0)
-                        return -1;
-                b->hfirst[b->nh] = b->hlast[b->nh] = (int32_t)i;
-                b->nh++;
-        }
-        if (keyidx_seal(&b->by_setai))
+        if (link_households(b))
                 return -1;
         for (size_t i = 0; i < b->napps; i++) {
                 xapp_t *a = &b->apps[i];
@@ -930,6 +964,15 @@ static int chunk_fatal(const ext_chunk_t *c, const xfile_t *f, char *errstr, siz
         return -1;
 }
 
+/* The hash slots a put a few rows on will probe (out-of-order keys). */
+static void prefetch(const ext_batch_t *b, ext_type_t t, const ext_row_t *r)
+{
+        if (t == EXT_RESIDENT)
+                keyidx_prefetch(&b->by_atena, r->u.res.atena);
+        else if (t == EXT_APPLICANT)
+                keyidx_prefetch(&b->apps_by_atena, r->u.app.atena);
+}
+
 static int join_chunk(ext_batch_t *b, ext_chunk_t *c, char *errstr, size_t errstr_size)
 {
         xfile_t *f = &b->files[c->file];
@@ -939,8 +982,8 @@ static int join_chunk(ext_batch_t *b, ext_chunk_t *c, char *errstr, size_t errst
                 return chunk_fatal(c, f, errstr, errstr_size);
         for (size_t i = 0; i < c->nrows; i++) {
                 jrow_t j = {c->file, f->line_base + c->rows[i].line - 1, &c->rows[i], c};
-                if (f->ft->t == EXT_RESIDENT && i + PREFETCH < c->nrows)
-                        keyidx_prefetch(&b->by_atena, c->rows[i + PREFETCH].u.res.atena);
+                if (i + PREFETCH < c->nrows)
+                        prefetch(b, f->ft->t, &c->rows[i + PREFETCH]);
                 int res = join_row(b, &j);
                 if (res < 0)
                         return chunk_fatal(&(ext_chunk_t){.fatal = EXT_SCAN_OOM}, f, errstr,
@@ -1035,17 +1078,6 @@ static int join_all(ext_batch_t *b, int *residents_done, char *errstr, size_t er
 oom:
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
-}
-
-/* Rows of the file of type t: the manifest's count, else a guess from its
- * size; it only sizes tables that would otherwise grow (and rehash). */
-static size_t expected_rows(const ext_batch_t *b, ext_type_t t)
-{
-        for (size_t i = 0; i < b->nfiles; i++)
-                if (b->files[i].ft->t == t)
-                        return b->files[i].manifest_rows >= 0 ? (size_t)b->files[i].manifest_rows
-                                                              : b->files[i].len / 64;
-        return 1024;
 }
 
 int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
@@ -1175,13 +1207,14 @@ static void put_files(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a)
 
 /* resident.raw.v1, field by field in schema order; test_extractor checks
  * every record against avro-c's decoder and canonical re-encoding. */
-static void put_record(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a, const xperson_t *p)
+static void put_record(ext_batch_t *b, osh_avro_buf_t *w, const char *key, const xapp_t *a,
+                       const xperson_t *p)
 {
         char setai[16];
 
         no10(setai, p->setai);
         osh_avro_put_header(w, b->raw_schema);
-        osh_avro_put_str(w, b->keybuf);
+        osh_avro_put_bytes(w, key, 10);
         osh_avro_put_str(w, b->batch_id);
         osh_avro_put_long(w, b->ref_days);
         osh_avro_put_str(w, b->arena + a->s_name);
@@ -1207,21 +1240,34 @@ static void put_record(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a, const
         put_files(b, w, a);
 }
 
-int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **val, size_t *len,
-                            char *errstr, size_t errstr_size)
+int ext_batch_record(ext_batch_t *b, size_t i, const char **key, const void **val, size_t *len,
+                     uint64_t *hash)
 {
         const xapp_t *a = &b->apps[b->order[i]];
 
         no10(b->keybuf, a->atena);
         osh_avro_buf_reset(&b->wbuf);
-        put_record(b, &b->wbuf, a, &b->persons[a->person]);
+        put_record(b, &b->wbuf, b->keybuf, a, &b->persons[a->person]);
+        if (!osh_avro_buf_ok(&b->wbuf))
+                return -1;
+        *key = b->keybuf;
+        *val = b->wbuf.p;
         *len = b->wbuf.len;
-        if (!osh_avro_buf_ok(&b->wbuf) || !(*val = malloc(*len ? *len : 1))) {
+        if (hash)
+                *hash = osh_batch_record_hash(b->keybuf, 10, b->wbuf.p, b->wbuf.len);
+        return 0;
+}
+
+int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **val, size_t *len,
+                            char *errstr, size_t errstr_size)
+{
+        const void *v;
+
+        if (ext_batch_record(b, i, key, &v, len, NULL) || !(*val = malloc(*len))) {
                 snprintf(errstr, errstr_size, "record %zu: out of memory", i);
                 return -1;
         }
-        memcpy(*val, b->wbuf.p, *len);
-        *key = b->keybuf;
+        memcpy(*val, v, *len);
         return 0;
 }
 

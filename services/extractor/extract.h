@@ -96,6 +96,12 @@ size_t ext_batch_record_count(const ext_batch_t *b);
 int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **val, size_t *len,
                             char *errstr, size_t errstr_size);
 
+/* Record i encoded into memory b reuses for the next call: key (the
+ * 宛名番号, a string), value and, if hash is not NULL, its
+ * osh_batch_record_hash(). 0, or -1 when out of memory. */
+int ext_batch_record(ext_batch_t *b, size_t i, const char **key, const void **val, size_t *len,
+                     uint64_t *hash);
+
 size_t ext_batch_reject_count(const ext_batch_t *b);
 const ext_reject_t *ext_batch_reject(const ext_batch_t *b, size_t i);
 /* Encodes a reject as resident.rejects.v1 (caller free()s *val); key is

@@ -77,24 +77,22 @@ void exr_sink_kafka(exr_sink_t *s, osh_producer_t *p)
 static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, int64_t rate,
                         osh_batch_sum_t *sum)
 {
-        char errstr[256];
         int64_t t0 = now_ms();
 
         for (size_t i = 0; i < ext_batch_record_count(b); i++) {
                 const char *key;
-                void *val = NULL;
-                size_t len = 0;
-                snprintf(errstr, sizeof(errstr), "%s",
-                         osh_shutdown_requested() ? "shutdown" : "the producer refused it");
+                const void *val;
+                size_t len;
+                uint64_t hash;
+                ext_batch_record(b, i, &key, &val, &len, &hash);
                 if (osh_shutdown_requested() ||
-                    ext_batch_encode_record(b, i, &key, &val, &len, errstr, sizeof(errstr)) ||
                     sk->send(sk->opaque, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
-                        free(val);
-                        osh_error("batch %s: record %zu not sent: %s", ext_batch_id(b), i, errstr);
+                        osh_error("batch %s: record %zu not sent: %s", ext_batch_id(b), i,
+                                  osh_shutdown_requested() ? "shutdown"
+                                                           : "the producer refused it");
                         return -1;
                 }
-                osh_batch_sum_add(sum, key, strlen(key), val, len);
-                free(val);
+                osh_batch_sum_add_hash(sum, hash);
                 if (svc)
                         osh_service_count(svc, OSH_CTR_OUT, 1);
                 pace(rate, i + 1, t0);

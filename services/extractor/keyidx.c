@@ -136,6 +136,18 @@ static void radix_sort(uint64_t *k, uint32_t *v, uint64_t *tk, uint32_t *tv, siz
         }
 }
 
+int keyidx_sort_pairs(uint64_t *k, uint32_t *v, size_t n)
+{
+        uint64_t *tk = malloc((n ? n : 1) * sizeof(*tk));
+        uint32_t *tv = malloc((n ? n : 1) * sizeof(*tv));
+
+        if (tk && tv)
+                radix_sort(k, v, tk, tv, n);
+        free(tk);
+        free(tv);
+        return tk && tv ? 0 : -1;
+}
+
 int keyidx_seal(keyidx_t *x)
 {
         size_t n = x->n + x->extra.n;

@@ -33,6 +33,9 @@ void keyidx_prefetch(const keyidx_t *x, uint64_t key);
  * that later lookups gallop there too. Call it once a file's keys are all
  * in. 0 / -1 (OOM: the index is unchanged). */
 int keyidx_seal(keyidx_t *x);
+/* Sorts the pairs (k[i], v[i]) by k, keeping the order of equal keys (a
+ * radix sort). 0 / -1 (OOM: unchanged). */
+int keyidx_sort_pairs(uint64_t *k, uint32_t *v, size_t n);
 /* Pointer to key's value, or NULL. *cursor (NULL: none) remembers where the
  * last lookup landed; start it at 0, one per pass over a file. */
 uint32_t *keyidx_get(const keyidx_t *x, uint64_t key, size_t *cursor);

@@ -39,6 +39,10 @@ typedef struct osh_batch_sum {
 void osh_batch_sum_add(osh_batch_sum_t *s, const void *key, size_t key_len, const void *val,
                        size_t val_len);
 void osh_batch_sum_hex(const osh_batch_sum_t *s, char out[17]);
+/* One record's contribution to the sum: what osh_batch_sum_add() adds, for
+ * callers that hash records on other threads. */
+uint64_t osh_batch_record_hash(const void *key, size_t key_len, const void *val, size_t val_len);
+void osh_batch_sum_add_hash(osh_batch_sum_t *s, uint64_t h);
 
 /* Encodes m as a batch.control.v1 record and produces it keyed by batch id
  * with the osh.batch.id header. producer/instance name the writer. 0 / -1. */
