@@ -12,6 +12,7 @@ struct osh_csv_reader {
         osh_csv_field_t *fields;
         char *scratch; /* max_record bytes: unescaped text never exceeds the raw record */
         size_t sused;
+        int quoted; /* the current record has a quoted field */
 };
 
 osh_csv_reader_t *osh_csv_reader_new(const char *buf, size_t len, const osh_csv_opts_t *opts)
@@ -182,6 +183,7 @@ static size_t parse_field(osh_csv_reader_t *r, size_t pos, osh_csv_field_t *f, i
         size_t i = pos;
 
         if (i < r->len && b[i] == '"') {
+                r->quoted = 1;
                 i = quoted_field(r, i + 1, f, err);
                 if (!*err && i < r->len && b[i] != ',' && b[i] != '\n' &&
                     !(b[i] == '\r' && i + 1 < r->len && b[i + 1] == '\n'))
@@ -214,6 +216,7 @@ int osh_csv_next(osh_csv_reader_t *r, osh_csv_record_t *rec)
         rec->line = r->line;
         rec->fields = r->fields;
         r->sused = 0;
+        r->quoted = 0;
         for (;;) {
                 osh_csv_field_t f = {NULL, 0};
                 pos = parse_field(r, pos, &f, &err);
@@ -246,7 +249,8 @@ int osh_csv_next(osh_csv_reader_t *r, osh_csv_record_t *rec)
         if (rec->raw_len && rec->raw[rec->raw_len - 1] == '\r' && rec->terminated)
                 rec->raw_len--;
         r->pos = rec->terminated ? end + 1 : r->len;
-        r->line += count_lf(r->buf, start, r->pos);
+        /* only a quoted field can hold a line break of its own */
+        r->line += r->quoted ? count_lf(r->buf, start, r->pos) : (size_t)rec->terminated;
         return 1;
 }
 

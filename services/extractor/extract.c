@@ -3,6 +3,7 @@
 #include "extract.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -476,7 +477,10 @@ static void run_task(void *ctx, size_t i)
 
 static size_t workers(const ext_batch_t *b)
 {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+        /* the CPUs this process may run on (taskset, cpusets), not the host's */
+        long cpus = sched_getaffinity(0, sizeof(set), &set) ? sysconf(_SC_NPROCESSORS_ONLN)
+                                                            : CPU_COUNT(&set);
         size_t n = b->o.threads ? b->o.threads : cpus > 0 ? (size_t)cpus : 1;
 
         return n > MAX_THREADS ? MAX_THREADS : n;

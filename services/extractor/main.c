@@ -28,6 +28,8 @@ static const osh_cfg_entry_t table[] = {
     {"gaiji.replacement", OSH_CFG_STR, "fffd", "OSH_EXTRACTOR_GAIJI_REPLACEMENT",
      "what replaces 外字: fffd (U+FFFD) | geta (〓)"},
     {"max.field", OSH_CFG_SIZE, "256", "OSH_EXTRACTOR_MAX_FIELD", "longest field accepted (bytes)"},
+    {"threads", OSH_CFG_INT, "0", "OSH_EXTRACTOR_THREADS",
+     "threads that hash and scan the files (0: one per CPU, at most 8)"},
     {"spool.dir", OSH_CFG_STR, "/tmp", "OSH_EXTRACTOR_SPOOL_DIR",
      "where URL batches are fetched to"},
     {"emit.rate", OSH_CFG_INT, "0", "OSH_EXTRACTOR_EMIT_RATE",
@@ -70,6 +72,9 @@ int main(int argc, char **argv)
         o.ext.reference = osh_config_str(svc.cfg, "reference.date");
         o.ext.encoding = osh_config_str(svc.cfg, "encoding");
         o.ext.max_field = (size_t)osh_config_int(svc.cfg, "max.field");
+        o.ext.threads =
+            (size_t)(osh_config_int(svc.cfg, "threads") > 0 ? osh_config_int(svc.cfg, "threads")
+                                                            : 0);
         o.ext.gaiji_repl = !strcmp(osh_config_str(svc.cfg, "gaiji.replacement"), "geta")
                                ? OSH_TEXTENC_REPL_GETA
                                : OSH_TEXTENC_REPL_FFFD;
