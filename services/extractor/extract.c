@@ -17,6 +17,7 @@
 #include "oshirase/avro_bin.h"
 #include "oshirase/batch.h"
 #include "oshirase/csv.h"
+#include "oshirase/grow.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
@@ -644,14 +645,8 @@ static int add_reject(ext_batch_t *b, uint32_t file, uint64_t line, const char *
 
 static ext_reject_t *new_reject(ext_batch_t *b)
 {
-        if (b->nrej == b->rcap) {
-                size_t ncap = b->rcap ? b->rcap * 2 : 64;
-                ext_reject_t *n = realloc(b->rejects, ncap * sizeof(*n));
-                if (!n)
-                        return NULL;
-                b->rejects = n;
-                b->rcap = ncap;
-        }
+        if (osh_grow(&b->rejects, &b->rcap, b->nrej, sizeof(*b->rejects), 64))
+                return NULL;
         return &b->rejects[b->nrej++];
 }
 
@@ -720,14 +715,9 @@ static int j_applicant(ext_batch_t *b, const jrow_t *j)
         const ext_row_t *r = j->r;
         xapp_t *a;
 
-        if (b->napps == b->acap) {
-                size_t ncap = b->acap ? b->acap * 2 : expected_rows(b, EXT_APPLICANT) + 1;
-                xapp_t *n = realloc(b->apps, ncap * sizeof(*n));
-                if (!n)
-                        return -1;
-                b->apps = n;
-                b->acap = ncap;
-        }
+        if (osh_grow(&b->apps, &b->acap, b->napps, sizeof(*b->apps),
+                     expected_rows(b, EXT_APPLICANT) + 1))
+                return -1;
         /* withdrawn consent: remembered for duplicate detection only */
         switch (keyidx_put(&b->apps_by_atena, r->u.app.atena,
                            r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX, &b->cur_app)) {
@@ -782,14 +772,9 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
         case 0:
                 return REJECT(b, j, EXT_R_DUPLICATE, "atena_no registered twice");
         }
-        if (b->np == b->pcap) {
-                size_t ncap = b->pcap ? b->pcap * 2 : expected_rows(b, EXT_RESIDENT) + 1;
-                xperson_t *n = realloc(b->persons, ncap * sizeof(*n));
-                if (!n)
-                        return -1;
-                b->persons = n;
-                b->pcap = ncap;
-        }
+        if (osh_grow(&b->persons, &b->pcap, b->np, sizeof(*b->persons),
+                     expected_rows(b, EXT_RESIDENT) + 1))
+                return -1;
         p = &b->persons[b->np++];
         *p = (xperson_t){r->u.res.atena, r->u.res.setai, r->u.res.birth, r->u.res.rel, -1, -1, 0};
         ap = keyidx_get(&b->apps_by_atena, r->u.res.atena, &b->cur_app);

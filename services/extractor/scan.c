@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "oshirase/csv.h"
+#include "oshirase/grow.h"
 
 #define MAX_COLS   9
 #define MAX_RECORD 65536
@@ -67,14 +68,8 @@ static ext_row_t *new_row(ext_chunk_t *c, const osh_csv_record_t *rec)
 {
         ext_row_t *r;
 
-        if (c->nrows == c->rows_cap) {
-                size_t cap = c->rows_cap ? c->rows_cap * 2 : 4096;
-                ext_row_t *n = realloc(c->rows, cap * sizeof(*n));
-                if (!n)
-                        return NULL;
-                c->rows = n;
-                c->rows_cap = cap;
-        }
+        if (osh_grow(&c->rows, &c->rows_cap, c->nrows, sizeof(*c->rows), 4096))
+                return NULL;
         r = &c->rows[c->nrows++];
         memset(r, 0, sizeof(*r));
         r->raw = rec->raw;
@@ -93,14 +88,8 @@ static int reject(ext_chunk_t *c, ext_row_t *row, int pre, ext_reason_t reason, 
         ext_reject_t *r;
         va_list ap;
 
-        if (c->nrej == c->rej_cap) {
-                size_t cap = c->rej_cap ? c->rej_cap * 2 : 16;
-                ext_reject_t *n = realloc(c->rej, cap * sizeof(*n));
-                if (!n)
-                        return -1;
-                c->rej = n;
-                c->rej_cap = cap;
-        }
+        if (osh_grow(&c->rej, &c->rej_cap, c->nrej, sizeof(*c->rej), 16))
+                return -1;
         r = &c->rej[c->nrej++];
         memset(r, 0, sizeof(*r));
         r->line = row->line;
