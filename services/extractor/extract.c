@@ -136,6 +136,8 @@ struct ext_batch {
         uint64_t gaiji;
         const osh_schema_t *raw_schema, *rej_schema;
         char keybuf[16];
+        int verified; /* 1 the files are the manifest's, -1 not (verify_err) */
+        char verify_err[200];
         osh_avro_buf_t wbuf; /* reused: one record at a time */
         size_t nslices;
 };
@@ -298,38 +300,6 @@ fail:
         return -1;
 }
 
-/* A worker's task: the file's SHA-256 into got_sha. */
-static void hash_file(xfile_t *f)
-{
-        uint8_t d[OSH_SHA256_LEN];
-
-        f->hash_failed = osh_sha256(f->buf, f->len, d) != 0;
-        osh_hex_encode(d, sizeof(d), f->got_sha);
-}
-
-/* After the hash tasks: every file as the manifest describes it. */
-static int check_hashes(ext_batch_t *b, char *errstr, size_t errstr_size)
-{
-        for (size_t i = 0; i < b->nfiles; i++) {
-                xfile_t *f = &b->files[i];
-                ext_pool_wait(b->pool, i);
-                if (f->hash_failed) {
-                        snprintf(errstr, errstr_size, "%s: cannot hash", f->name);
-                        return -1;
-                }
-                if (f->sha[0] && strcasecmp(f->sha, f->got_sha)) {
-                        snprintf(errstr, errstr_size,
-                                 "%s: SHA-256 differs from the manifest (truncated or altered "
-                                 "file)",
-                                 f->name);
-                        return -1;
-                }
-                memcpy(f->sha, f->got_sha, sizeof(f->sha));
-        }
-        ext_pool_consumed(b->pool, b->nfiles);
-        return 0;
-}
-
 static void make_batch_id(ext_batch_t *b)
 {
         osh_sha256_t *h = osh_sha256_new();
@@ -348,6 +318,59 @@ static void make_batch_id(ext_batch_t *b)
         osh_sha256_destroy(h);
         osh_hex_encode(d, sizeof(d), hex);
         snprintf(b->batch_id, sizeof(b->batch_id), "B%s-%.16s", ref, hex);
+}
+
+/* A worker's task: the file's SHA-256 into got_sha. */
+static void hash_file(xfile_t *f)
+{
+        uint8_t d[OSH_SHA256_LEN];
+
+        f->hash_failed = osh_sha256(f->buf, f->len, d) != 0;
+        osh_hex_encode(d, sizeof(d), f->got_sha);
+}
+
+/* After the hash tasks: every file as the manifest describes it. */
+static int check_hashes(ext_batch_t *b, char *errstr, size_t errstr_size)
+{
+        if (b->verified)
+                return b->verified > 0 ? 0
+                                       : (snprintf(errstr, errstr_size, "%s", b->verify_err), -1);
+        b->verified = -1;
+        for (size_t i = 0; i < b->nfiles; i++) {
+                xfile_t *f = &b->files[i];
+                ext_pool_wait(b->pool, i);
+                if (f->hash_failed) {
+                        snprintf(b->verify_err, sizeof(b->verify_err), "%s: cannot hash", f->name);
+                        goto fail;
+                }
+                if (f->sha[0] && strcasecmp(f->sha, f->got_sha)) {
+                        snprintf(b->verify_err, sizeof(b->verify_err),
+                                 "%s: SHA-256 differs from the manifest (truncated or altered "
+                                 "file)",
+                                 f->name);
+                        goto fail;
+                }
+                memcpy(f->sha, f->got_sha, sizeof(f->sha));
+        }
+        make_batch_id(b);
+        b->verified = 1;
+        return 0;
+fail:
+        snprintf(errstr, errstr_size, "%s", b->verify_err);
+        return -1;
+}
+
+int ext_batch_verify(ext_batch_t *b, char *errstr, size_t errstr_size)
+{
+        return check_hashes(b, errstr, errstr_size);
+}
+
+int ext_batch_declared(const ext_batch_t *b)
+{
+        for (size_t i = 0; i < b->nfiles; i++)
+                if (!b->files[i].sha[0])
+                        return 0;
+        return 1;
 }
 
 static int cmp_file_order(const void *a, const void *b)
@@ -533,9 +556,10 @@ ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_siz
                 snprintf(errstr, errstr_size, "out of memory (or threads)");
                 goto fail;
         }
-        if (check_hashes(b, errstr, errstr_size))
-                goto fail;
-        make_batch_id(b);
+        /* a manifest's hashes name the batch now; the files are checked
+         * against them while being read (ext_batch_verify) */
+        if (ext_batch_declared(b))
+                make_batch_id(b);
         b->raw_schema = osh_schema_for_topic(OSH_TOPIC_RAW);
         b->rej_schema = osh_schema_for_topic(OSH_TOPIC_REJECTS);
         if (!b->raw_schema || !b->rej_schema) {
@@ -1078,7 +1102,12 @@ int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
             keyidx_init(&b->apps_by_atena, expected_rows(b, EXT_APPLICANT),
                         expected_rows(b, EXT_APPLICANT)))
                 goto oom;
-        if (join_all(b, &residents_done, errstr, errstr_size))
+        if (join_all(b, &residents_done, errstr, errstr_size)) {
+                /* an altered file explains a bad one better than its symptom */
+                ext_batch_verify(b, errstr, errstr_size);
+                return -1;
+        }
+        if (ext_batch_verify(b, errstr, errstr_size))
                 return -1;
         if (!residents_done && after_residents(b))
                 goto oom;

@@ -69,14 +69,22 @@ typedef struct ext_reject {
 
 typedef struct ext_batch ext_batch_t;
 
-/* Finds the files (manifest or fixed names), maps them and checks size,
- * SHA-256 against the manifest. NULL with errstr when the batch cannot be
- * read as a whole (missing/unreadable/altered file, bad manifest). Free
- * with ext_batch_destroy() (NULL ok). */
+/* Finds the files (manifest or fixed names), maps them and starts the
+ * threads that hash and scan them. NULL with errstr when the batch cannot
+ * be read as a whole (missing/unreadable file, bad manifest). Free with
+ * ext_batch_destroy() (NULL ok). */
 ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_size);
+/* Waits for the files' SHA-256 and checks them against the manifest, which
+ * makes the batch id final. ext_batch_parse() does it too. 0, or -1 with
+ * errstr (an altered or truncated file: nothing of the batch may be used). */
+int ext_batch_verify(ext_batch_t *b, char *errstr, size_t errstr_size);
+/* 1 when a manifest gave every file's hash: the batch id and the file
+ * hashes are then known (as declared) before ext_batch_verify(). */
+int ext_batch_declared(const ext_batch_t *b);
 void ext_batch_destroy(ext_batch_t *b);
 
-/* Deterministic: "B<YYYYMMDD>-<16 hex of SHA-256 over file names + hashes>". */
+/* Deterministic: "B<YYYYMMDD>-<16 hex of SHA-256 over file names + hashes>";
+ * "" until known (ext_batch_declared / ext_batch_verify). */
 const char *ext_batch_id(const ext_batch_t *b);
 int32_t ext_batch_reference_days(const ext_batch_t *b);
 /* Number of files, each file's name and content hash (hex). */
@@ -84,9 +92,10 @@ size_t ext_batch_file_count(const ext_batch_t *b);
 const char *ext_batch_file_name(const ext_batch_t *b, size_t i);
 const char *ext_batch_file_sha256(const ext_batch_t *b, size_t i);
 
-/* Parses and joins every file. -1 with errstr when the batch is incomplete
- * (a truncated file, a row count that differs from the manifest, a wrong
- * header): then nothing of it may be emitted. */
+/* Parses and joins every file, and verifies them (ext_batch_verify). -1
+ * with errstr when the batch is incomplete (an altered or truncated file, a
+ * row count that differs from the manifest, a wrong header): then nothing
+ * of it may be emitted. */
 int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size);
 
 /* Emitted records, in ascending 宛名番号 order. key is the 宛名番号. */

@@ -203,13 +203,25 @@ static void spool_remove(const char *dir)
                 osh_warn("spool %s not removed", dir);
 }
 
+/* 1 when the ledger has every file of b: nothing to do. */
+static int already_ingested(const exr_opts_t *o, const ext_batch_t *b)
+{
+        if (!o->ledger || o->force || exr_ledger_has(o->ledger, b) != 1)
+                return 0;
+        osh_info("batch %s already ingested (ledger %s): nothing to do; use --force to re-emit",
+                 ext_batch_id(b), o->ledger);
+        printf("batch %s already ingested\n", ext_batch_id(b));
+        fflush(stdout);
+        return 1;
+}
+
 exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o)
 {
         char errstr[512], spool[4200] = "";
         ext_opts_t eo = o->ext;
         ext_batch_t *b = NULL;
         exr_result_t res = EXR_FAILED;
-        int have, fetched = 0;
+        int declared, fetched = 0;
         int64_t t_open, t_parse, t_emit;
 
         eo.input = o->input;
@@ -230,23 +242,24 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                 osh_error("batch failed: %s", errstr);
                 goto out;
         }
-        have = o->ledger && !o->force ? exr_ledger_has(o->ledger, b) : 0;
-        if (have == 1) {
-                osh_info("batch %s already ingested (ledger %s): nothing to do; use --force to "
-                         "re-emit",
-                         ext_batch_id(b), o->ledger);
-                printf("batch %s already ingested\n", ext_batch_id(b));
-                fflush(stdout);
+        /* a manifest's hashes tell before the files are read */
+        declared = ext_batch_declared(b);
+        if (declared && already_ingested(o, b)) {
+                res = EXR_NOOP;
+                goto out;
+        }
+        t_parse = now_ms();
+        if (ext_batch_parse(b, errstr, sizeof(errstr))) {
+                osh_error("batch %s failed: %s; nothing emitted",
+                          *ext_batch_id(b) ? ext_batch_id(b) : "(unverified)", errstr);
+                goto out;
+        }
+        if (!declared && already_ingested(o, b)) {
                 res = EXR_NOOP;
                 goto out;
         }
         if (svc && svc->hb)
                 osh_heartbeat_set_batch(svc->hb, ext_batch_id(b));
-        t_parse = now_ms();
-        if (ext_batch_parse(b, errstr, sizeof(errstr))) {
-                osh_error("batch %s failed: %s; nothing emitted", ext_batch_id(b), errstr);
-                goto out;
-        }
         if (svc) {
                 uint64_t in = 0;
                 for (size_t i = 0; i < ext_batch_file_count(b); i++)
@@ -257,7 +270,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
         if (emit_batch(svc, sk, b, o))
                 goto out;
         report(b, ext_batch_record_count(b));
-        osh_info("batch %s: read and hashed in %" PRId64 " ms, parsed and joined in %" PRId64
+        osh_info("batch %s: opened in %" PRId64 " ms, read, verified and joined in %" PRId64
                  " ms, emitted and delivered in %" PRId64 " ms",
                  ext_batch_id(b), t_parse - t_open, t_emit - t_parse, now_ms() - t_emit);
         if (o->ledger && exr_ledger_add(o->ledger, b, errstr, sizeof(errstr)))

@@ -56,6 +56,7 @@ ext_pool_t *ext_pool_start(size_t ntasks, size_t nthreads, size_t free_below, si
         pthread_cond_init(&p->cv, NULL);
         p->ntasks = ntasks;
         p->free_below = free_below;
+        p->consumed = free_below; /* the window starts after the free tasks */
         p->ahead = ahead ? ahead : 1;
         p->fn = fn;
         p->ctx = ctx;
