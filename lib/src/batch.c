@@ -19,20 +19,29 @@ static uint64_t le64(const uint8_t *p)
         return v;
 }
 
-uint64_t osh_batch_record_hash(const void *key, size_t key_len, const void *val, size_t val_len)
+uint64_t osh_batch_record_hash_with(osh_sha256_t *h, const void *key, size_t key_len,
+                                    const void *val, size_t val_len)
 {
         uint8_t d[OSH_SHA256_LEN];
-        osh_sha256_t *h = osh_sha256_new();
         static const uint8_t sep = 0;
 
-        if (!h)
-                return 0;
         osh_sha256_update(h, key, key_len);
         osh_sha256_update(h, &sep, 1);
         osh_sha256_update(h, val, val_len);
-        osh_sha256_final(h, d);
-        osh_sha256_destroy(h);
+        osh_sha256_final(h, d); /* also re-arms h for the next record */
         return le64(d);
+}
+
+uint64_t osh_batch_record_hash(const void *key, size_t key_len, const void *val, size_t val_len)
+{
+        osh_sha256_t *h = osh_sha256_new();
+        uint64_t r;
+
+        if (!h)
+                return 0;
+        r = osh_batch_record_hash_with(h, key, key_len, val, val_len);
+        osh_sha256_destroy(h);
+        return r;
 }
 
 void osh_batch_sum_add(osh_batch_sum_t *s, const void *key, size_t key_len, const void *val,
@@ -165,11 +174,19 @@ struct tracked {
 
 struct osh_batch_tracker {
         struct tracked *head;
+        struct tracked *last; /* of the previous lookup: records come batch by batch */
+        osh_sha256_t *h;      /* reused for every record: a fresh one allocates */
 };
 
 osh_batch_tracker_t *osh_batch_tracker_new(void)
 {
-        return calloc(1, sizeof(osh_batch_tracker_t));
+        osh_batch_tracker_t *t = calloc(1, sizeof(osh_batch_tracker_t));
+
+        if (t && !(t->h = osh_sha256_new())) {
+                free(t);
+                return NULL;
+        }
+        return t;
 }
 
 static void tracked_free(struct tracked *b)
@@ -187,6 +204,7 @@ void osh_batch_tracker_destroy(osh_batch_tracker_t *t)
                 tracked_free(t->head);
                 t->head = n;
         }
+        osh_sha256_destroy(t->h);
         free(t);
 }
 
@@ -194,15 +212,17 @@ static struct tracked *find(osh_batch_tracker_t *t, const char *id, int create)
 {
         struct tracked *b;
 
+        if (t->last && !strcmp(t->last->batch_id, id))
+                return t->last;
         for (b = t->head; b; b = b->next)
                 if (!strcmp(b->batch_id, id))
-                        return b;
+                        return t->last = b;
         if (!create || strlen(id) >= OSH_BATCH_ID_MAX || !(b = calloc(1, sizeof(*b))))
                 return NULL;
         snprintf(b->batch_id, sizeof(b->batch_id), "%s", id);
         b->next = t->head;
         t->head = b;
-        return b;
+        return t->last = b;
 }
 
 /* Returns 1 if inserted, 0 if present, -1 on OOM. */
@@ -244,9 +264,10 @@ int osh_batch_tracker_add(osh_batch_tracker_t *t, const char *batch_id, const vo
 
         if (!b)
                 return -1;
-        rc = key_insert(b, osh_batch_record_hash(key, key_len, "", 0));
+        rc = key_insert(b, osh_batch_record_hash_with(t->h, key, key_len, "", 0));
         if (rc == 1)
-                osh_batch_sum_add(&b->sum, key, key_len, val, val_len);
+                osh_batch_sum_add_hash(
+                    &b->sum, osh_batch_record_hash_with(t->h, key, key_len, val, val_len));
         return rc;
 }
 
@@ -298,6 +319,8 @@ void osh_batch_tracker_forget(osh_batch_tracker_t *t, const char *batch_id)
                 if (!strcmp((*pp)->batch_id, batch_id)) {
                         struct tracked *b = *pp;
                         *pp = b->next;
+                        if (t->last == b)
+                                t->last = NULL;
                         tracked_free(b);
                         return;
                 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 typedef struct rec_hdr {
+        uint64_t pfx; /* uid_prefix(uid): the 利用者ID sort key */
         int64_t offset;
         int32_t partition;
         uint8_t state;
@@ -66,6 +67,8 @@ static uint8_t *flags(const anon_batch_t *b, size_t i)
         return at(b, i) + sizeof(rec_hdr_t) + b->r->value_count * sizeof(int32_t);
 }
 
+static uint64_t uid_prefix(const char *uid);
+
 /* Room for record n: a new chunk when the last is full. 0 / -1. */
 static int room(anon_batch_t *b)
 {
@@ -98,8 +101,14 @@ int anon_batch_add(anon_batch_t *b, const anon_out_t *o, int32_t partition, int6
         h->partition = partition;
         h->extreme = (uint8_t)o->extreme;
         memcpy(h->uid, o->uid, strnlen(o->uid, ANON_UID_MAX));
+        h->pfx = uid_prefix(h->uid);
         memcpy(vals(b, b->n), o->values, b->r->value_count * sizeof(int32_t));
         memcpy(flags(b, b->n), o->flags, b->r->flag_bytes);
+        /* The padding too: cmp_uid compares it, and which duplicate is kept
+         * must not depend on leftover heap bytes. */
+        memset(flags(b, b->n) + b->r->flag_bytes, 0,
+               b->stride - sizeof(rec_hdr_t) - b->r->value_count * sizeof(int32_t) -
+                   b->r->flag_bytes);
         b->n++;
         return 0;
 }
@@ -127,18 +136,106 @@ static int cmp_uid(const void *a, const void *b)
         return c ? c : (i > j) - (i < j);
 }
 
-static int cmp_qi(const void *a, const void *b)
-{
-        uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-        const anon_batch_t *bt = sort_batch;
-        const int32_t *x = vals(bt, i), *y = vals(bt, j);
+/* Sorting scratch: keys and indexes, twice (radix passes ping-pong). */
+typedef struct sort_tmp {
+        uint64_t *k, *k2;
+        uint32_t *i2;
+} sort_tmp_t;
 
-        for (int q = 0; q < bt->r->nquasi; q++) {
-                int32_t u = x[bt->r->quasi[q]], v = y[bt->r->quasi[q]];
-                if (u != v)
-                        return u < v ? -1 : 1;
+static int tmp_new(sort_tmp_t *t, size_t n)
+{
+        t->k = malloc((n + 1) * sizeof(*t->k));
+        t->k2 = malloc((n + 1) * sizeof(*t->k2));
+        t->i2 = malloc((n + 1) * sizeof(*t->i2));
+        return t->k && t->k2 && t->i2 ? 0 : -1;
+}
+
+static void tmp_free(sort_tmp_t *t)
+{
+        free(t->k);
+        free(t->k2);
+        free(t->i2);
+}
+
+/* Stable LSD radix sort of idx[0..n) by t->k (parallel to idx), a byte per
+ * pass; a byte that is the same in every key costs no pass. Stability is
+ * what lets several sorts compose into a lexicographic order. */
+static void radix(uint32_t *idx, size_t n, sort_tmp_t *t)
+{
+        uint64_t *k = t->k, *k2 = t->k2, *kt;
+        uint32_t *i1 = idx, *i2 = t->i2, *it;
+        size_t cnt[8][256] = {{0}};
+
+        for (size_t j = 0; j < n; j++)
+                for (int d = 0; d < 8; d++)
+                        cnt[d][(k[j] >> (8 * d)) & 0xff]++;
+        for (int d = 0; d < 8; d++) {
+                size_t sum = 0, *c = cnt[d];
+                if (c[(k[0] >> (8 * d)) & 0xff] == n)
+                        continue;
+                for (int v = 0; v < 256; v++) {
+                        size_t x = c[v];
+                        c[v] = sum;
+                        sum += x;
+                }
+                for (size_t j = 0; j < n; j++) {
+                        size_t to = c[(k[j] >> (8 * d)) & 0xff]++;
+                        k2[to] = k[j];
+                        i2[to] = i1[j];
+                }
+                kt = k, k = k2, k2 = kt;
+                it = i1, i1 = i2, i2 = it;
         }
-        return (i > j) - (i < j);
+        if (i1 != idx)
+                memcpy(idx, i1, n * sizeof(*idx));
+}
+
+/* Orders idx[0..n) by the quasi-identifiers, then by index: the order a
+ * comparison sort on (quasi[0], .., quasi[nquasi-1], index) gives, but by
+ * one radix sort per column, last column first. idx must be ascending. */
+static void sort_qi(const anon_batch_t *b, uint32_t *idx, size_t n, sort_tmp_t *t)
+{
+        if (n < 2)
+                return;
+        for (int q = b->r->nquasi - 1; q >= 0; q--) {
+                int pos = b->r->quasi[q];
+                for (size_t j = 0; j < n; j++)
+                        t->k[j] = (uint32_t)vals(b, idx[j])[pos] ^ UINT32_C(0x80000000);
+                radix(idx, n, t);
+        }
+}
+
+/* The first 8 bytes of a 利用者ID, big-endian, zero-padded: ordered as
+ * strcmp orders the ids (ids hold no NUL and compare as unsigned bytes). */
+static uint64_t uid_prefix(const char *uid)
+{
+        uint64_t k = 0;
+
+        for (int i = 0; i < 8 && uid[i]; i++)
+                k |= (uint64_t)(uint8_t)uid[i] << (56 - 8 * i);
+        return k;
+}
+
+/* Orders b->order (ascending on entry) as cmp_uid does: radix by the
+ * 8-byte prefix, then the full comparison inside runs of equal prefixes. */
+static void sort_uid(anon_batch_t *b, sort_tmp_t *t)
+{
+        size_t n = b->n;
+
+        for (size_t j = 0; j < n; j++)
+                t->k[j] = rec(b, j)->pfx;
+        if (n < 2)
+                return;
+        radix(b->order, n, t);
+        for (size_t j = 0; j < n; j++)
+                t->k[j] = rec(b, b->order[j])->pfx;
+        sort_batch = b;
+        for (size_t s = 0, e; s < n; s = e) {
+                for (e = s + 1; e < n && t->k[e] == t->k[s]; e++)
+                        ;
+                if (e - s > 1)
+                        qsort(b->order + s, e - s, sizeof(*b->order), cmp_uid);
+        }
 }
 
 static int same_qi(const anon_batch_t *b, uint32_t i, uint32_t j)
@@ -149,13 +246,12 @@ static int same_qi(const anon_batch_t *b, uint32_t i, uint32_t j)
         return 1;
 }
 
-/* Calls fn on each run of equal quasi-identifiers in idx[0..n) (sorted). */
-static void for_groups(anon_batch_t *b, uint32_t *idx, size_t n,
+/* Calls fn on each run of equal quasi-identifiers in idx[0..n) (ascending). */
+static void for_groups(anon_batch_t *b, uint32_t *idx, size_t n, sort_tmp_t *t,
                        void (*fn)(anon_batch_t *, uint32_t *, size_t, anon_stats_t *),
                        anon_stats_t *st)
 {
-        sort_batch = b;
-        qsort(idx, n, sizeof(*idx), cmp_qi);
+        sort_qi(b, idx, n, t);
         for (size_t s = 0, e; s < n; s = e) {
                 for (e = s + 1; e < n && same_qi(b, idx[s], idx[e]); e++)
                         ;
@@ -209,20 +305,19 @@ static size_t collect(const anon_batch_t *b, uint32_t *idx, int s)
         return n;
 }
 
-static void k_floor(anon_batch_t *b, uint32_t *tmp, anon_stats_t *st)
+static void k_floor(anon_batch_t *b, uint32_t *tmp, sort_tmp_t *t, anon_stats_t *st)
 {
         size_t n;
 
         if (b->r->k_floor <= 1)
                 return;
         n = collect(b, tmp, ANON_REC_KEEP);
-        for_groups(b, tmp, n, first_pass, st);
+        for_groups(b, tmp, n, t, first_pass, st);
         /* Generalised records regroup with everything else of the same
          * year; groups still below k lose their generalised members only,
          * so records that already met k are never suppressed afterwards. */
         n = collect(b, tmp, -1);
-        sort_batch = b;
-        qsort(tmp, n, sizeof(*tmp), cmp_qi);
+        sort_qi(b, tmp, n, t);
         for (size_t s = 0, e; s < n; s = e) {
                 int gen = 0;
                 for (e = s + 1; e < n && same_qi(b, tmp[s], tmp[e]); e++)
@@ -234,10 +329,9 @@ static void k_floor(anon_batch_t *b, uint32_t *tmp, anon_stats_t *st)
         }
 }
 
-static void mark_duplicates(anon_batch_t *b)
+static void mark_duplicates(anon_batch_t *b, sort_tmp_t *t)
 {
-        sort_batch = b;
-        qsort(b->order, b->n, sizeof(*b->order), cmp_uid);
+        sort_uid(b, t);
         for (size_t i = 1; i < b->n; i++)
                 if (!strcmp(rec(b, b->order[i])->uid, rec(b, b->order[i - 1])->uid))
                         rec(b, b->order[i])->state = ANON_REC_DUPLICATE;
@@ -246,22 +340,24 @@ static void mark_duplicates(anon_batch_t *b)
 int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
 {
         uint32_t *tmp = malloc((b->n + 1) * sizeof(*tmp));
+        sort_tmp_t t = {0};
         size_t n;
 
         free(b->order);
         b->order = malloc((b->n + 1) * sizeof(*b->order));
-        if (!tmp || !b->order) {
+        if (!tmp || !b->order || tmp_new(&t, b->n)) {
                 free(tmp);
                 free(b->order);
                 b->order = NULL;
+                tmp_free(&t);
                 return -1;
         }
         for (size_t i = 0; i < b->n; i++)
                 b->order[i] = (uint32_t)i;
-        mark_duplicates(b);
-        k_floor(b, tmp, st);
+        mark_duplicates(b, &t);
+        k_floor(b, tmp, &t, st);
         n = collect(b, tmp, -1);
-        for_groups(b, tmp, n, final_pass, st);
+        for_groups(b, tmp, n, &t, final_pass, st);
         for (size_t i = 0; i < b->n; i++) {
                 const rec_hdr_t *h = rec(b, i);
                 st->extreme += h->extreme;
@@ -271,6 +367,7 @@ int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
         }
         st->out = (int64_t)n;
         free(tmp);
+        tmp_free(&t);
         return 0;
 }
 

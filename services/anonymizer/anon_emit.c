@@ -82,7 +82,8 @@ static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum
         if (osh_batch_header(&m.headers, r->batch_id) ||
             rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
                 goto done;
-        osh_batch_sum_add(sum, r->uid, uid_len, b->p, b->len);
+        osh_batch_sum_add_hash(
+            sum, osh_batch_record_hash_with(a->hasher, r->uid, uid_len, b->p, b->len));
         rc = osh_producer_send(a->prod, &m, NULL);
 done:
         if (rc && m.headers)

@@ -53,6 +53,7 @@ typedef struct anon {
         int32_t *values;
         anon_raw_t raw;         /* the record the rules are reading */
         osh_avro_buf_t abs_buf; /* reused for every abstracted record (the producer copies) */
+        osh_sha256_t *hasher;   /* the END checksum's, reused for every record */
         const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
         int64_t in, out, rejected, suppressed, batches;
 } anon_t;

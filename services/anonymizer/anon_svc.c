@@ -394,7 +394,8 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
                 return -1;
         a->flags = calloc(a->rules->flag_bytes + 1, 1);
         a->values = calloc(a->rules->value_count + 1, sizeof(int32_t));
-        if (!a->flags || !a->values) {
+        a->hasher = osh_sha256_new();
+        if (!a->flags || !a->values || !a->hasher) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -436,6 +437,7 @@ static void anon_teardown(anon_t *a)
         free(a->flags);
         free(a->values);
         osh_avro_buf_free(&a->abs_buf);
+        osh_sha256_destroy(a->hasher);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
         anon_key_clear(&a->key);
@@ -452,7 +454,7 @@ static void publish(anon_t *a)
 
 static int anon_loop(anon_t *a)
 {
-        int64_t next = 0;
+        int64_t next = 0, t;
 
         while (!osh_shutdown_requested()) {
                 rd_kafka_message_t *m = osh_consumer_poll(a->cons, 100);
@@ -465,10 +467,10 @@ static int anon_loop(anon_t *a)
                         return 1;
                 }
                 osh_producer_poll(a->prod, 0);
-                if (now_ms() >= next) {
+                if ((t = now_ms()) >= next) {
                         store_offsets(a);
                         publish(a);
-                        next = now_ms() + 1000;
+                        next = t + 1000;
                 }
         }
         return 0;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "oshirase/kafka.h"
+#include "oshirase/sha256.h"
 
 #define OSH_BATCH_ID_MAX       128
 #define OSH_BATCH_CHECKSUM_ALG "sum64-sha256"
@@ -43,6 +44,11 @@ void osh_batch_sum_hex(const osh_batch_sum_t *s, char out[17]);
  * callers that hash records on other threads. */
 uint64_t osh_batch_record_hash(const void *key, size_t key_len, const void *val, size_t val_len);
 void osh_batch_sum_add_hash(osh_batch_sum_t *s, uint64_t h);
+/* osh_batch_record_hash() with the caller's hasher (osh_sha256_new()),
+ * reused record after record: a fresh one per record allocates and
+ * initialises a digest context each time. h is ready again on return. */
+uint64_t osh_batch_record_hash_with(osh_sha256_t *h, const void *key, size_t key_len,
+                                    const void *val, size_t val_len);
 
 /* Encodes m as a batch.control.v1 record and produces it keyed by batch id
  * with the osh.batch.id header. producer/instance name the writer. 0 / -1. */
