@@ -47,6 +47,7 @@
 #include "oshirase/topics.h"
 
 #define BASELINE_TOPIC "bench.baseline.v1"
+#define WATCH_GROUP    "bench-onprem-watch"
 #define HMAC_KEY       "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"
 
 extern char **environ;
@@ -337,6 +338,10 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bs, const char *grou
                 die(errstr);
         if (group)
                 osh_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+        /* the END watcher must see a marker when it lands: with librdkafka's
+         * 500 ms fetch wait an idle fetch adds up to half a second to a stage */
+        if (group && !strcmp(group, WATCH_GROUP))
+                osh_kafka_conf_set(conf, "fetch.wait.max.ms", "5", errstr, sizeof(errstr));
         if (type == RD_KAFKA_PRODUCER)
                 osh_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr,
                                    sizeof(errstr));
@@ -382,7 +387,7 @@ typedef struct watcher {
 
 static void watcher_start(watcher_t *w, const char *bs)
 {
-        w->c = client(RD_KAFKA_CONSUMER, bs, "bench-onprem-watch");
+        w->c = client(RD_KAFKA_CONSUMER, bs, WATCH_GROUP);
         assign_all(w->c, OSH_TOPIC_BATCH, partitions(w->c, OSH_TOPIC_BATCH));
 }
 
