@@ -1,5 +1,5 @@
 /* Batch reading, validation and the join (see extract.h, docs/exports.md). */
-#define _GNU_SOURCE /* qsort_r */
+#define _GNU_SOURCE /* CPU_COUNT */
 #include "extract.h"
 
 #include <errno.h>
@@ -1056,12 +1056,24 @@ static int next_file(ext_batch_t *b, int prev, uint32_t fi, int *residents_done)
         return (b->seen = calloc(b->np + 1, 1)) ? 0 : -1;
 }
 
-static int cmp_app(const void *x, const void *y, void *ctx)
+/* The joined applicants in ascending 宛名番号, the order records go out. */
+static int emit_order(ext_batch_t *b)
 {
-        const xapp_t *apps = ctx;
-        uint64_t a = apps[*(const uint32_t *)x].atena, b = apps[*(const uint32_t *)y].atena;
+        uint64_t *k = malloc((b->napps + 1) * sizeof(*k));
+        int rc = -1;
 
-        return a < b ? -1 : a > b;
+        if (!k || !(b->order = malloc((b->napps + 1) * sizeof(*b->order))))
+                goto done;
+        for (size_t i = 0; i < b->napps; i++) {
+                if (b->apps[i].person >= 0) {
+                        k[b->norder] = b->apps[i].atena;
+                        b->order[b->norder++] = (uint32_t)i;
+                }
+        }
+        rc = keyidx_sort_pairs(k, b->order, b->norder);
+done:
+        free(k);
+        return rc;
 }
 
 static int join_all(ext_batch_t *b, int *residents_done, char *errstr, size_t errstr_size)
@@ -1111,13 +1123,8 @@ int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
                 return -1;
         if (!residents_done && after_residents(b))
                 goto oom;
-        b->order = malloc((b->napps + 1) * sizeof(*b->order));
-        if (!b->order)
+        if (emit_order(b))
                 goto oom;
-        for (size_t i = 0; i < b->napps; i++)
-                if (b->apps[i].person >= 0)
-                        b->order[b->norder++] = (uint32_t)i;
-        qsort_r(b->order, b->norder, sizeof(*b->order), cmp_app, b->apps);
         for (size_t i = 0; i < b->nfiles; i++) {
                 const ext_file_stats_t *s = &b->files[i].st;
                 if (s->read != s->joined + s->not_applicant + s->rejected) {

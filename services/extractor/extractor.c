@@ -84,7 +84,10 @@ static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b
                 const void *val;
                 size_t len;
                 uint64_t hash;
-                ext_batch_record(b, i, &key, &val, &len, &hash);
+                if (ext_batch_record(b, i, &key, &val, &len, &hash)) {
+                        osh_error("batch %s: record %zu: out of memory", ext_batch_id(b), i);
+                        return -1;
+                }
                 if (osh_shutdown_requested() ||
                     sk->send(sk->opaque, OSH_TOPIC_RAW, ext_batch_id(b), key, val, len)) {
                         osh_error("batch %s: record %zu not sent: %s", ext_batch_id(b), i,
