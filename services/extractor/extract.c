@@ -61,6 +61,7 @@ typedef struct xfile {
         const ftype_t *ft;
         int ext; /* 0..19 for extension files */
         char name[64];
+        size_t name_len;
         char path[4200];
         char sha[OSH_SHA256_HEX_LEN + 1];
         int64_t manifest_rows; /* -1: no manifest */
@@ -185,6 +186,7 @@ static int add_file(ext_batch_t *b, const ftype_t *ft, int ext, const char *name
         f->ft = ft;
         f->ext = ext;
         snprintf(f->name, sizeof(f->name), "%s", name);
+        f->name_len = strlen(f->name);
         snprintf(f->st.name, sizeof(f->st.name), "%s", name);
         snprintf(f->path, sizeof(f->path), "%s/%s", b->dir, name);
         f->manifest_rows = rows;
@@ -1180,7 +1182,7 @@ static void put_members(ext_batch_t *b, osh_avro_buf_t *w, int32_t self)
 
 static void put_extensions(osh_avro_buf_t *w, const xapp_t *a)
 {
-        char key[8];
+        char key[] = "ext_00";
         int64_t n = 0;
 
         for (int e = 0; e < 20; e++)
@@ -1190,8 +1192,9 @@ static void put_extensions(osh_avro_buf_t *w, const xapp_t *a)
         for (int e = 0; e < 20; e++) {
                 if (!a->ext[e])
                         continue;
-                snprintf(key, sizeof(key), "ext_%02d", e + 1);
-                osh_avro_put_str(w, key);
+                key[4] = (char)('0' + (e + 1) / 10);
+                key[5] = (char)('0' + (e + 1) % 10);
+                osh_avro_put_bytes(w, key, 6);
                 osh_avro_put_bytes(w, &a->ext[e], 1);
         }
         osh_avro_put_long(w, 0);
@@ -1226,7 +1229,7 @@ static void put_files(ext_batch_t *b, osh_avro_buf_t *w, const xapp_t *a)
                 osh_avro_put_long(w, n);
         for (size_t i = 0; i < b->nfiles; i++)
                 if (a->files & (1u << i))
-                        osh_avro_put_str(w, b->files[i].name);
+                        osh_avro_put_bytes(w, b->files[i].name, b->files[i].name_len);
         osh_avro_put_long(w, 0);
 }
 
