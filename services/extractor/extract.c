@@ -140,6 +140,7 @@ struct ext_batch {
         int verified; /* 1 the files are the manifest's, -1 not (verify_err) */
         char verify_err[200];
         osh_avro_buf_t wbuf; /* reused: one record at a time */
+        osh_sha256_t *hasher;
         size_t nslices;
 };
 
@@ -584,6 +585,7 @@ void ext_batch_destroy(ext_batch_t *b)
         free(b->chunks);
         free(b->seen);
         osh_avro_buf_free(&b->wbuf);
+        osh_sha256_destroy(b->hasher);
         for (size_t i = 0; i < b->nfiles; i++)
                 if (b->files[i].buf)
                         munmap(b->files[i].buf, b->files[i].len);
@@ -1281,8 +1283,11 @@ int ext_batch_record(ext_batch_t *b, size_t i, const char **key, const void **va
         *key = b->keybuf;
         *val = b->wbuf.p;
         *len = b->wbuf.len;
-        if (hash)
-                *hash = osh_batch_record_hash(b->keybuf, 10, b->wbuf.p, b->wbuf.len);
+        if (hash && !b->hasher && !(b->hasher = osh_sha256_new()))
+                return -1;
+        if (hash) /* one digest context for all: a new one per record cost 0.4 us */
+                *hash =
+                    osh_batch_record_hash_with(b->hasher, b->keybuf, 10, b->wbuf.p, b->wbuf.len);
         return 0;
 }
 
