@@ -84,6 +84,9 @@ if curl -sf "http://127.0.0.1:$mon_port/status" >"$T/status.json"; then
         jq -r '
   (.services // [])[] | " \(.segment // "?" | ascii_downcase | .[0:10] | . + " " * (10 - length)) \(.service | . + " " * (16 - length)) \(.instance // "" | . + " " * (16 - length)) \(.health // .state) (in \(.records_in // 0), out \(.records_out // 0), rejected \(.records_rejected // 0), lag \(.lag // "-"))"' \
                 "$T/status.json" 2>/dev/null | sort -u || true
+        # only the consumer groups that pull the overall state down
+        jq -r '(.consumers // [])[] | select(.status != "OK" and .status != "UNKNOWN")
+  | " consumer \(.group) on \(.topic): \(.status) (lag \(.lag))"' "$T/status.json" 2>/dev/null || true
         jq -r '" overall \(.overall); probe of the cloud: \(.probe.state) (\(.probe.failures) of \(.probe.attempts) failed); cloud snapshot: \(.probe.snapshot // {} | tostring)"' \
                 "$T/status.json" 2>/dev/null || true
 else
