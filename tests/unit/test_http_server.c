@@ -135,6 +135,7 @@ static void test_body_limits(void **state)
         osh_http_server_opts_t o = {.max_body = 64 * 1024};
         fixture_t *f = fx_new(&o, NULL);
         size_t big = 200 * 1024;
+        const char *expect[] = {"Expect: 100-continue", NULL};
         char *body = malloc(big), out[512];
 
         assert_non_null(body);
@@ -146,7 +147,11 @@ static void test_body_limits(void **state)
         assert_string_equal("{\"error\":\"request body too large\"}", out);
         /* server-wide limit, with a body much larger than the limit */
         assert_int_equal(200, req(f, "POST", "/hello", NULL, body, 64 * 1024, NULL, 0));
-        assert_int_equal(413, req(f, "POST", "/hello", NULL, body, big, NULL, 0));
+        /* The server answers 413 on the declared length without reading the
+         * body. A client that is still sending then sees its connection
+         * reset (under valgrind, often): a client with a large body asks
+         * first, as curl itself does above 1 MiB. */
+        assert_int_equal(413, req(f, "POST", "/hello", expect, body, big, NULL, 0));
         assert_int_equal(2, f->calls);
         /* the server keeps serving after refusals */
         assert_int_equal(200, req(f, "GET", "/hello", NULL, NULL, 0, NULL, 0));
