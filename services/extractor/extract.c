@@ -655,10 +655,17 @@ uint64_t ext_batch_gaiji(const ext_batch_t *b)
  * size; it only sizes tables that would otherwise grow (and rehash). */
 static size_t expected_rows(const ext_batch_t *b, ext_type_t t)
 {
-        for (size_t i = 0; i < b->nfiles; i++)
-                if (b->files[i].ft->t == t)
-                        return b->files[i].manifest_rows >= 0 ? (size_t)b->files[i].manifest_rows
-                                                              : b->files[i].len / 64;
+        for (size_t i = 0; i < b->nfiles; i++) {
+                const xfile_t *f = &b->files[i];
+                /* a line takes 10+ bytes: a manifest claiming more rows
+                 * than that is wrong (and reported so after the read) */
+                size_t most = f->len / 10 + 1;
+                if (f->ft->t == t)
+                        return f->manifest_rows >= 0 && (size_t)f->manifest_rows < most
+                                   ? (size_t)f->manifest_rows
+                               : f->manifest_rows >= 0 ? most
+                                                       : f->len / 64 + 1;
+        }
         return 1024;
 }
 
@@ -743,8 +750,7 @@ static int j_applicant(ext_batch_t *b, const jrow_t *j)
         const ext_row_t *r = j->r;
         xapp_t *a;
 
-        if (osh_grow(&b->apps, &b->acap, b->napps, sizeof(*b->apps),
-                     expected_rows(b, EXT_APPLICANT) + 1))
+        if (osh_grow(&b->apps, &b->acap, b->napps, sizeof(*b->apps), 1024))
                 return -1;
         /* withdrawn consent: remembered for duplicate detection only */
         switch (keyidx_put(&b->apps_by_atena, r->u.app.atena,
@@ -800,8 +806,7 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
         case 0:
                 return REJECT(b, j, EXT_R_DUPLICATE, "atena_no registered twice");
         }
-        if (osh_grow(&b->persons, &b->pcap, b->np, sizeof(*b->persons),
-                     expected_rows(b, EXT_RESIDENT) + 1))
+        if (osh_grow(&b->persons, &b->pcap, b->np, sizeof(*b->persons), 4096))
                 return -1;
         p = &b->persons[b->np++];
         *p = (xperson_t){r->u.res.atena, r->u.res.setai, r->u.res.birth, r->u.res.rel, -1, -1, 0};
@@ -1111,12 +1116,14 @@ oom:
 
 int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
 {
+        size_t residents = expected_rows(b, EXT_RESIDENT), apps = expected_rows(b, EXT_APPLICANT);
         int residents_done = 0;
 
-        if (keyidx_init(&b->by_atena, expected_rows(b, EXT_RESIDENT),
-                        expected_rows(b, EXT_RESIDENT)) ||
-            keyidx_init(&b->apps_by_atena, expected_rows(b, EXT_APPLICANT),
-                        expected_rows(b, EXT_APPLICANT)))
+        /* sized once from the manifest: growing means copying and rehashing */
+        if (keyidx_init(&b->by_atena, residents, residents) ||
+            keyidx_init(&b->apps_by_atena, apps, apps) ||
+            osh_grow(&b->persons, &b->pcap, residents, sizeof(*b->persons), residents + 1) ||
+            osh_grow(&b->apps, &b->acap, apps, sizeof(*b->apps), apps + 1))
                 goto oom;
         if (join_all(b, &residents_done, errstr, errstr_size)) {
                 /* an altered file explains a bad one better than its symptom */
