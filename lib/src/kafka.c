@@ -109,8 +109,12 @@ fail:
 
 /* ---- producer ---- */
 
+#define MAX_PREPARED 16
+
 struct osh_producer {
         rd_kafka_t *rk;
+        rd_kafka_topic_t *prepared[MAX_PREPARED]; /* held so they stay known */
+        size_t nprepared;
         osh_delivery_cb_t *cb;
         void *cb_opaque;
         uint64_t produced;
@@ -152,6 +156,29 @@ fail:
         rd_kafka_conf_destroy(conf);
         free(p);
         return NULL;
+}
+
+int osh_producer_prepare(osh_producer_t *p, const char *const *topics, size_t n, int timeout_ms)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+
+        for (size_t i = 0; i < n && p->nprepared < MAX_PREPARED; i++) {
+                rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topics[i], NULL);
+                if (t)
+                        p->prepared[p->nprepared++] = t;
+        }
+        /* all_topics 0 without a topic: the topics this handle knows */
+        err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (err) {
+                osh_warn("metadata for the output topics not fetched (%s); the first records "
+                         "will wait for it",
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
 }
 
 void osh_producer_set_delivery_cb(osh_producer_t *p, osh_delivery_cb_t *cb, void *opaque)
@@ -240,6 +267,8 @@ void osh_producer_destroy(osh_producer_t *p)
         if (p->rk) {
                 if (rd_kafka_outq_len(p->rk) > 0)
                         osh_producer_flush(p, 10000);
+                for (size_t i = 0; i < p->nprepared; i++)
+                        rd_kafka_topic_destroy(p->prepared[i]);
                 rd_kafka_destroy(p->rk);
         }
         free(p);

@@ -405,12 +405,15 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
 static int anon_connect(anon_t *a, char *errstr, size_t errstr_size)
 {
         static const char *const topics[] = {OSH_TOPIC_RAW, OSH_TOPIC_BATCH};
+        const char *const out[] = {OSH_TOPIC_ABSTRACTED, OSH_TOPIC_BATCH, OSH_TOPIC_PRIVACY,
+                                   a->dlq_topic};
         const osh_config_t *cfg = a->svc->cfg;
         rd_kafka_conf_t *conf;
 
         conf = osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!conf || !(a->prod = osh_producer_new(conf, errstr, errstr_size)))
                 return -1;
+        osh_producer_prepare(a->prod, out, a->dlq_topic && *a->dlq_topic ? 4 : 3, 10000);
         conf = osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);
         if (!conf || !(a->tracker = osh_batch_tracker_new()))
                 return conf ? -1 : (rd_kafka_conf_destroy(conf), -1);

@@ -8,6 +8,7 @@
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
 #include "oshirase/textenc.h"
+#include "oshirase/topics.h"
 #include "extractor.h"
 
 static const osh_cfg_entry_t table[] = {
@@ -49,6 +50,7 @@ static void sleep_ms(int64_t ms)
 
 int main(int argc, char **argv)
 {
+        static const char *const outputs[] = {OSH_TOPIC_BATCH, OSH_TOPIC_RAW, OSH_TOPIC_REJECTS};
         osh_service_t svc;
         char errstr[512];
         osh_producer_t *p = NULL;
@@ -101,6 +103,8 @@ int main(int argc, char **argv)
                 osh_service_fini(&svc);
                 return 1;
         }
+        /* while the batch is read, not after it is */
+        osh_producer_prepare(p, outputs, 3, 10000);
         watch = osh_config_bool(svc.cfg, "watch");
         exr_sink_kafka(&sink, p);
         w = watch ? exr_watch_new() : NULL;

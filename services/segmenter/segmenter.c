@@ -643,6 +643,7 @@ static int open_clients(segmenter_t *s, char *errstr, size_t size)
         static const char *const state_topics[] = {OSH_TOPIC_ABSTRACTED, OSH_TOPIC_BATCH,
                                                    OSH_TOPIC_DESTINATIONS};
         static const char *const req_topics[] = {OSH_TOPIC_CAMPAIGNS};
+        static const char *const out_topics[] = {OSH_TOPIC_DISPATCH, OSH_TOPIC_RESULTS};
         osh_replay_t earliest = {.kind = OSH_REPLAY_EARLIEST};
         const char *group = osh_config_str(s->svc->cfg, "group.id");
         char state_group[300];
@@ -658,6 +659,8 @@ static int open_clients(segmenter_t *s, char *errstr, size_t size)
                 return -1;
         pconf = osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, size);
         s->prod = pconf ? osh_producer_new(pconf, errstr, size) : NULL;
+        if (s->prod) /* the first campaign's records need not wait for metadata */
+                osh_producer_prepare(s->prod, out_topics, 2, 5000);
         return s->prod ? 0 : -1;
 }
 

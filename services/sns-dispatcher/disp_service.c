@@ -233,6 +233,7 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
 {
         disp_service_t *s = calloc(1, sizeof(*s));
         const char *topics[] = {OSH_TOPIC_DISPATCH};
+        static const char *const out_topics[] = {OSH_TOPIC_STATUS, OSH_TOPIC_RESULTS};
         rd_kafka_conf_t *kc;
 
         if (!s) {
@@ -259,6 +260,7 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!kc || !(s->prod = osh_producer_new(kc, errstr, errstr_size)))
                 goto fail;
+        osh_producer_prepare(s->prod, out_topics, 2, 5000);
         osh_producer_set_delivery_cb(s->prod, on_delivery, s);
         disp_ledger_foreach_unacked(s->ledger, reemit, s);
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);

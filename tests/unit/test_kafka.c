@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,84 @@ static void test_flush_reports_failure(void **state)
         osh_producer_destroy(p);
 }
 
+/* Partitioning a message needs the topic's partition count: librdkafka
+ * partitions in producev() when it has it, else later on its own thread. */
+static pthread_t sender;
+static int partitioned_by_sender;
+
+static int32_t note_partitioner(const rd_kafka_topic_t *t, const void *key, size_t key_len,
+                                int32_t n, void *topic_opaque, void *msg_opaque)
+{
+        (void)t, (void)key, (void)key_len, (void)topic_opaque, (void)msg_opaque;
+        partitioned_by_sender |= pthread_equal(pthread_self(), sender);
+        return n - 1;
+}
+
+static osh_producer_t *noting_producer(const char *bs)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf =
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_PRODUCER, bs, errstr, sizeof(errstr));
+        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+
+        rd_kafka_topic_conf_set_partitioner_cb(tc, note_partitioner);
+        rd_kafka_conf_set_default_topic_conf(conf, tc);
+        osh_producer_t *p = osh_producer_new(conf, errstr, sizeof(errstr));
+        assert_non_null(p);
+        return p;
+}
+
+static void send_ua(osh_producer_t *p, const char *topic)
+{
+        /* keyed: a keyless message would take the sticky partition instead */
+        osh_kafka_msg_t m = {.topic = topic,
+                             .partition = RD_KAFKA_PARTITION_UA,
+                             .key = "k",
+                             .key_len = 1,
+                             .value = "x",
+                             .value_len = 1};
+
+        sender = pthread_self();
+        partitioned_by_sender = 0;
+        assert_int_equal(osh_producer_send(p, &m, NULL), 0);
+}
+
+static void test_prepare_learns_partitions_up_front(void **state)
+{
+        char topic[64];
+        const char *topics[] = {topic};
+        osh_producer_stats_t st;
+        osh_producer_t *p = noting_producer(bootstrap);
+
+        /* unprepared: the first message waits for librdkafka's metadata tick */
+        new_topic(topic, sizeof(topic), 3);
+        send_ua(p, topic);
+        assert_int_equal(partitioned_by_sender, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        osh_producer_destroy(p);
+
+        p = noting_producer(bootstrap);
+        new_topic(topic, sizeof(topic), 3);
+        usleep(300000); /* connected by now: the lookup is prepare's own */
+        assert_int_equal(osh_producer_prepare(p, topics, 1, 10000), 0);
+        send_ua(p, topic);
+        assert_int_equal(partitioned_by_sender, 1);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        osh_producer_stats(p, &st);
+        assert_int_equal(st.delivered, 1);
+        osh_producer_destroy(p);
+}
+
+static void test_prepare_without_broker_gives_up(void **state)
+{
+        const char *topics[] = {"test.unreachable"};
+        osh_producer_t *p = noting_producer("127.0.0.1:1");
+
+        assert_int_equal(osh_producer_prepare(p, topics, 1, 300), -1);
+        osh_producer_purge(p);
+        osh_producer_destroy(p);
+}
+
 static void test_commit_then_resume(void **state)
 {
         char topic[64];
@@ -332,6 +412,8 @@ int main(void)
             cmocka_unit_test(test_produce_delivery_accounting),
             cmocka_unit_test(test_backpressure_loses_nothing),
             cmocka_unit_test(test_flush_reports_failure),
+            cmocka_unit_test(test_prepare_learns_partitions_up_front),
+            cmocka_unit_test(test_prepare_without_broker_gives_up),
             cmocka_unit_test(test_commit_then_resume),
             cmocka_unit_test(test_unstored_is_redelivered),
             cmocka_unit_test(test_replay_earliest_and_batch),
