@@ -754,7 +754,7 @@ static int j_applicant(ext_batch_t *b, const jrow_t *j)
                 return -1;
         /* withdrawn consent: remembered for duplicate detection only */
         switch (keyidx_put(&b->apps_by_atena, r->u.app.atena,
-                           r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX, &b->cur_app)) {
+                           r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX)) {
         case -1:
                 return -1;
         case 0:
@@ -800,7 +800,7 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
         uint32_t *ap;
         xperson_t *p;
 
-        switch (keyidx_put(&b->by_atena, r->u.res.atena, (uint32_t)b->np, &b->cur_atena)) {
+        switch (keyidx_put(&b->by_atena, r->u.res.atena, (uint32_t)b->np)) {
         case -1:
                 return -1;
         case 0:
@@ -840,7 +840,7 @@ static int link_households(ext_batch_t *b)
                         p->hh = b->persons[v[i - 1]].hh;
                         continue;
                 }
-                if (keyidx_put(&b->by_setai, k[i], (uint32_t)b->nh, NULL) < 0)
+                if (keyidx_put(&b->by_setai, k[i], (uint32_t)b->nh) < 0)
                         goto done;
                 p->hh = (uint32_t)b->nh;
                 b->hfirst[b->nh++] = (int32_t)v[i];

@@ -5,7 +5,7 @@
 
 int keyidx_init(keyidx_t *x, size_t expect, size_t out_of_order)
 {
-        x->n = 0;
+        memset(x, 0, sizeof(*x));
         x->cap = expect < 1024 ? 1024 : expect;
         x->k = malloc(x->cap * sizeof(*x->k));
         x->v = malloc(x->cap * sizeof(*x->v));
@@ -19,10 +19,8 @@ void keyidx_free(keyidx_t *x)
 {
         free(x->k);
         free(x->v);
-        x->k = NULL;
-        x->v = NULL;
-        x->n = x->cap = 0;
         htab_free(&x->extra);
+        memset(x, 0, sizeof(*x));
 }
 
 void keyidx_prefetch(const keyidx_t *x, uint64_t key)
@@ -44,33 +42,54 @@ static size_t lower_bound(const uint64_t *k, size_t lo, size_t hi, uint64_t key)
         return lo;
 }
 
-/* Where key is or would be, searching outward from c. */
-static size_t locate(const keyidx_t *x, uint64_t key, size_t c)
+/* Where key is or would be in the ascending k[lo, hi), searching outward
+ * from c (a previous hit: lookups in ascending order take a probe or two). */
+static size_t locate(const uint64_t *k, size_t lo, size_t hi, uint64_t key, size_t c)
 {
-        size_t lo = 0, hi = x->n, step = 1;
+        size_t step = 1;
 
-        if (c < x->n && x->k[c] <= key) {
-                lo = c;
-                while (c + step < x->n && x->k[c + step] <= key) {
-                        lo = c + step;
-                        step <<= 1;
-                }
-                hi = c + step < x->n ? c + step + 1 : x->n;
-        } else if (c < x->n) {
-                hi = c + 1;
+        if (c < lo || c >= hi)
+                return lower_bound(k, lo, hi, key);
+        if (k[c] > key)
+                return lower_bound(k, lo, c + 1, key);
+        lo = c;
+        while (c + step < hi && k[c + step] <= key) {
+                lo = c + step;
+                step <<= 1;
         }
-        return lower_bound(x->k, lo, hi, key);
+        return lower_bound(k, lo, c + step < hi ? c + step + 1 : hi, key);
+}
+
+static size_t run_end(const keyidx_t *x, size_t r)
+{
+        return r + 1 < x->nruns ? x->run[r + 1] : x->n;
 }
 
 uint32_t *keyidx_get(const keyidx_t *x, uint64_t key, size_t *cursor)
 {
-        size_t i = locate(x, key, cursor ? *cursor : 0);
+        size_t c = cursor ? *cursor : 0;
 
-        if (cursor)
-                *cursor = i;
-        if (i < x->n && x->k[i] == key)
-                return &x->v[i];
+        for (size_t r = 0; r < x->nruns; r++) {
+                size_t i = locate(x->k, x->run[r], run_end(x, r), key, c);
+                if (cursor && x->nruns == 1)
+                        *cursor = i;
+                if (i < run_end(x, r) && x->k[i] == key)
+                        return &x->v[i];
+        }
         return x->extra.n ? htab_get(&x->extra, key) : NULL;
+}
+
+/* Is key in one of the first nr runs? Puts remember where each run's
+ * search ended: a run's keys ascend, so those of a later run mostly do too. */
+static int in_runs(keyidx_t *x, size_t nr, uint64_t key)
+{
+        for (size_t r = 0; r < nr; r++) {
+                size_t end = run_end(x, r), i = locate(x->k, x->run[r], end, key, x->hint[r]);
+                x->hint[r] = i;
+                if (i < end && x->k[i] == key)
+                        return 1;
+        }
+        return 0;
 }
 
 static int grow(keyidx_t *x, size_t need)
@@ -92,18 +111,30 @@ static int grow(keyidx_t *x, size_t need)
         return 0;
 }
 
-int keyidx_put(keyidx_t *x, uint64_t key, uint32_t val, size_t *cursor)
+/* A key below the last one starts a run only after a long one: short runs
+ * (shuffled keys) would make every later put search them all. */
+static int new_run_ok(const keyidx_t *x)
 {
-        size_t i;
+        return x->nruns < KEYIDX_MAX_RUNS && x->n - x->run[x->nruns - 1] >= KEYIDX_MIN_RUN;
+}
 
-        if (x->n && key <= x->k[x->n - 1]) {
-                i = locate(x, key, cursor ? *cursor : 0);
-                if (cursor)
-                        *cursor = i;
-                return i < x->n && x->k[i] == key ? 0 : htab_put(&x->extra, key, val);
-        }
+int keyidx_put(keyidx_t *x, uint64_t key, uint32_t val)
+{
+        int below = x->n && key <= x->k[x->n - 1];
+
+        /* above the last key, neither the last run nor the hash table has it */
+        if (in_runs(x, below ? x->nruns : x->nruns - (x->nruns > 0), key))
+                return 0;
+        if (below && !new_run_ok(x))
+                return htab_put(&x->extra, key, val);
+        if (below && x->extra.n && htab_get(&x->extra, key))
+                return 0;
         if (x->n == x->cap && grow(x, x->n + 1))
                 return -1;
+        if (below || !x->nruns) {
+                x->run[x->nruns] = x->n;
+                x->hint[x->nruns++] = x->n;
+        }
         x->k[x->n] = key;
         x->v[x->n++] = val;
         return 1;
@@ -153,16 +184,18 @@ int keyidx_seal(keyidx_t *x)
         size_t n = x->n + x->extra.n;
         uint64_t *tk;
         uint32_t *tv;
+        htab_t empty;
 
-        if (!x->extra.n)
+        if (x->nruns <= 1 && !x->extra.n)
                 return 0;
-        if (n > x->cap && grow(x, n))
+        if ((n > x->cap && grow(x, n)) || htab_init(&empty, 64))
                 return -1;
         tk = malloc(n * sizeof(*tk));
         tv = malloc(n * sizeof(*tv));
         if (!tk || !tv) {
                 free(tk);
                 free(tv);
+                htab_free(&empty);
                 return -1;
         }
         for (size_t i = 0; i < x->extra.cap; i++) {
@@ -175,5 +208,8 @@ int keyidx_seal(keyidx_t *x)
         free(tk);
         free(tv);
         htab_free(&x->extra);
-        return htab_init(&x->extra, 64);
+        x->extra = empty;
+        x->nruns = 1;
+        x->run[0] = x->hint[0] = 0;
+        return 0;
 }
