@@ -13,10 +13,12 @@
  *               start to the anonymizer's END marker (both stages at once)
  *
  * Peak RSS and CPU come from wait4() of each child. Each stage's ratio is
- * its records/s over the baseline's.
+ * its records/s over the baseline's of the same round. Every round starts
+ * fresh brokers; the summary gives medians and ranges (a shared 2-core
+ * machine varies by 10-20% from run to run).
  *
- *   bench-onprem [--residents N] [--seed S] [--only extractor] [--keep]
- *                [--wrap SERVICE=COMMAND] [--anon-arg ARG]...
+ *   bench-onprem [--residents N] [--seed S] [--rounds N (3)] [--only extractor]
+ *                [--keep] [--wrap SERVICE=COMMAND] [--anon-arg ARG]...
  *
  * --wrap runs one service (extractor or anonymizer) under a profiler, e.g.
  *   --wrap 'anonymizer=valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p'
@@ -48,6 +50,7 @@
 
 #define BASELINE_TOPIC "bench.baseline.v1"
 #define WATCH_GROUP    "bench-onprem-watch"
+#define MAX_ROUNDS     9
 #define HMAC_KEY       "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"
 
 extern char **environ;
@@ -60,7 +63,8 @@ static struct {
         const char *anon_args[16]; /* --anon-arg: extra anonymizer arguments */
         int nanon_args;
         char bindir[4096], tmp[256];
-} opt = {.residents = 973183, .seed = "1"};
+        int rounds;
+} opt = {.residents = 973183, .seed = "1", .rounds = 3};
 
 typedef struct child {
         pid_t pid;
@@ -528,24 +532,6 @@ static double run_baseline(const char *bs, const rec_t *r, long n, int np)
 
 /* ---- report ---- */
 
-static void report(const char *name, const stage_t *s, double base_rps)
-{
-        double rps = s->records / s->secs;
-
-        printf("%-11s %8.2f s  ", name, s->secs);
-        if (base_rps > 0)
-                printf("%9.0f residents/s", (double)opt.residents / s->secs);
-        else
-                printf("%21s", "");
-        printf("  %9.0f records/s", rps);
-        if (s->maxrss_kb)
-                printf("  peak RSS %6.1f MiB  CPU %6.2f s", (double)s->maxrss_kb / 1024, s->cpu);
-        if (base_rps > 0)
-                printf("  %.2fx baseline", rps / base_rps);
-        printf("\n");
-        fflush(stdout);
-}
-
 static void parse_args(int argc, char **argv)
 {
         char resolved[4096];
@@ -558,6 +544,8 @@ static void parse_args(int argc, char **argv)
                 else if (!strcmp(argv[i], "--only") && i + 1 < argc &&
                          !strcmp(argv[i + 1], "extractor") && ++i)
                         opt.extractor_only = 1;
+                else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+                        opt.rounds = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--keep"))
                         opt.keep = 1;
                 else if (!strcmp(argv[i], "--wrap") && i + 1 < argc && strchr(argv[i + 1], '='))
@@ -566,13 +554,16 @@ static void parse_args(int argc, char **argv)
                         opt.anon_args[opt.nanon_args++] = argv[++i];
                 else {
                         fprintf(stderr, "usage: bench-onprem [--residents N] [--seed S] "
-                                        "[--only extractor] [--keep] [--wrap SERVICE=COMMAND] "
+                                        "[--rounds N] [--only extractor] [--keep] "
+                                        "[--wrap SERVICE=COMMAND] "
                                         "[--anon-arg ARG]...\n");
                         exit(2);
                 }
         }
         if (opt.residents < 100)
                 die("--residents: at least 100");
+        if (opt.rounds < 1 || opt.rounds > MAX_ROUNDS)
+                die("--rounds: 1 to 9");
         if (!realpath(argv[0], resolved))
                 snprintf(resolved, sizeof(resolved), "%s", argv[0]);
         snprintf(opt.bindir, sizeof(opt.bindir), "%s", dirname(resolved));
@@ -598,23 +589,25 @@ static void wait_file(const char *path, double limit_s)
 
 /* Both stages at once on a fresh broker; returns extractor start to the
  * anonymizer's END. */
-static double run_pipeline(const char *city, long records)
+static double run_pipeline(const char *city, long records, const char *t)
 {
         child_t broker, anon, ext;
         watcher_t w;
-        char bs[512], ready[512], batch[128];
+        char bs[512], ready[512], batch[128], name[64];
+
         double t_end;
 
-        start_broker(&broker, "broker2", bs, sizeof(bs));
-        spawn_anonymizer(&anon, bs, "pipe");
-        snprintf(ready, sizeof(ready), "%s/anonymizer-pipe.ready", opt.tmp);
+        snprintf(name, sizeof(name), "broker-%s", t);
+        start_broker(&broker, name, bs, sizeof(bs));
+        spawn_anonymizer(&anon, bs, t);
+        snprintf(ready, sizeof(ready), "%s/anonymizer-%s.ready", opt.tmp, t);
         wait_file(ready, 60);
         watcher_start(&w, bs);
         sleep(4); /* a running pipeline has joined its group long ago */
-        spawn_extractor(&ext, city, bs, "pipe");
+        spawn_extractor(&ext, city, bs, t);
         if (reap(&ext, 0))
                 die("extractor failed (pipeline)");
-        if (extractor_result("pipe", batch, sizeof(batch)) != records)
+        if (extractor_result(t, batch, sizeof(batch)) != records)
                 die("pipeline: another record count");
         t_end = watcher_wait_end(&w, batch, OSH_TOPIC_ABSTRACTED, 600);
         watcher_stop(&w);
@@ -623,16 +616,129 @@ static double run_pipeline(const char *city, long records)
         return t_end < 0 ? -1 : t_end - ext.t0;
 }
 
-int main(int argc, char **argv)
+/* One round's figures; the summary gives each stage's median. */
+typedef struct round {
+        stage_t ext, base, anon, both;
+        double base_produce, anon_from_start;
+} round_t;
+
+static void tag(char *out, size_t size, const char *what, int r)
+{
+        snprintf(out, size, "%s%d", what, r + 1);
+}
+
+/* The extractor alone on a fresh broker, then the baseline on the same one
+ * (it replays the extractor's records), then the anonymizer alone. */
+static void run_round(int r, const char *city, round_t *out)
 {
         child_t broker, ext, anon;
         watcher_t w;
-        stage_t se, sa, sb;
-        char errstr[256], city[512], bs[512], batch[128], cmd[700];
+        char bs[512], batch[128], t[32], log[600];
         rec_t *recs;
         size_t bytes;
-        double t_end, t_wall, t_first, both;
         int np;
+
+        tag(t, sizeof(t), "broker", r);
+        start_broker(&broker, t, bs, sizeof(bs));
+        tag(t, sizeof(t), "alone", r);
+        spawn_extractor(&ext, city, bs, t);
+        if (reap(&ext, 0))
+                die("extractor failed (see its log under the temp dir; --keep)");
+        out->ext =
+            (stage_t){ext.wall, ext.cpu, extractor_result(t, batch, sizeof(batch)), ext.maxrss_kb};
+        if (out->ext.records <= 0)
+                die("no extractor result");
+        {
+                rd_kafka_t *probe = client(RD_KAFKA_PRODUCER, bs, NULL);
+                np = partitions(probe, OSH_TOPIC_RAW);
+                rd_kafka_destroy(probe);
+        }
+        recs = load(bs, OSH_TOPIC_RAW, np, out->ext.records, &bytes);
+        if (r == 0)
+                printf("records: %ld resident.raw.v1 (consenting applicants), %.0f value bytes "
+                       "on average, %d partitions\n",
+                       out->ext.records, (double)bytes / (double)out->ext.records, np);
+        out->base = (stage_t){run_baseline(bs, recs, out->ext.records, np), 0, out->ext.records, 0};
+        out->base_produce = base_produce_s;
+        for (long i = 0; i < out->ext.records; i++)
+                free(recs[i].val);
+        free(recs);
+        if (have_anonymizer()) {
+                double t_end, t_wall, t_first;
+                watcher_start(&w, bs);
+                spawn_anonymizer(&anon, bs, t);
+                t_end = watcher_wait_end(&w, batch, OSH_TOPIC_ABSTRACTED, 600);
+                t_wall = wall_s();
+                watcher_stop(&w);
+                reap(&anon, SIGTERM);
+                snprintf(log, sizeof(log), "%s/anonymizer-%s.log", opt.tmp, t);
+                t_first = log_time(log, "first record seen");
+                if (t_end < 0 || t_first < 0)
+                        die("anonymizer: no END marker (see its log; --keep)");
+                out->anon = (stage_t){t_wall - t_first, anon.cpu, out->ext.records, anon.maxrss_kb};
+                out->anon_from_start = t_end - anon.t0;
+        }
+        reap(&broker, SIGTERM);
+        if (have_anonymizer()) {
+                tag(t, sizeof(t), "pipe", r);
+                double both = run_pipeline(city, out->ext.records, t);
+                if (both < 0)
+                        die("pipeline: no END marker");
+                out->both = (stage_t){both, 0, out->ext.records, 0};
+        }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* Median, and the range, of n values. */
+static double median(double *v, int n, double *lo, double *hi)
+{
+        qsort(v, (size_t)n, sizeof(*v), cmp_double);
+        *lo = v[0];
+        *hi = v[n - 1];
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A stage's line: median seconds (range), rates, its ratio to the
+ * baseline of the same round (median and range). */
+static void summarize(const char *name, const round_t *rs, int n, size_t off, int is_base)
+{
+        double secs[MAX_ROUNDS], cpu[MAX_ROUNDS], ratio[MAX_ROUNDS], lo, hi, rlo, rhi;
+        long rss = 0;
+        double ms, mc, mr;
+
+        for (int r = 0; r < n; r++) {
+                const stage_t *s = (const stage_t *)((const char *)&rs[r] + off);
+                secs[r] = s->secs;
+                cpu[r] = s->cpu;
+                ratio[r] = rs[r].base.secs / s->secs;
+                rss = s->maxrss_kb > rss ? s->maxrss_kb : rss;
+        }
+        ms = median(secs, n, &lo, &hi);
+        mc = median(cpu, n, &rlo, &rhi);
+        mr = median(ratio, n, &rlo, &rhi);
+        printf("%-11s %6.2f s (%.2f-%.2f)  ", name, ms, lo, hi);
+        if (is_base)
+                printf("%20s", "");
+        else
+                printf("%8.0f residents/s", (double)opt.residents / ms);
+        printf("  %7.0f records/s", (double)rs[0].ext.records / ms);
+        if (rss)
+                printf("  peak RSS %5.1f MiB  CPU %5.2f s", (double)rss / 1024, mc);
+        if (!is_base)
+                printf("  %.2fx baseline (%.2f-%.2f)", mr, rlo, rhi);
+        printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+        round_t rs[MAX_ROUNDS];
+        char errstr[256], city[512], cmd[700];
 
         parse_args(argc, argv);
         osh_log_init("bench-onprem", NULL, OSH_LOG_ERROR, 0);
@@ -642,67 +748,32 @@ int main(int argc, char **argv)
         if (!mkdtemp(opt.tmp))
                 die("mkdtemp");
         snprintf(city, sizeof(city), "%s/city", opt.tmp);
-        printf("bench-onprem: osh-broker --single (librdkafka mock) on loopback, %ld CPUs\n",
-               sysconf(_SC_NPROCESSORS_ONLN));
+        printf("bench-onprem: osh-broker --single (librdkafka mock) on loopback, %ld CPUs, "
+               "%d round(s)\n",
+               sysconf(_SC_NPROCESSORS_ONLN), opt.rounds);
         gen_city(city);
         /* the exports are on disk before a run, as a dropped batch is: the
          * generator's 250 MB of writeback would otherwise land in the
          * extractor's figure */
         sync();
-        start_broker(&broker, "broker", bs, sizeof(bs));
-
-        /* extractor alone */
-        spawn_extractor(&ext, city, bs, "alone");
-        if (reap(&ext, 0))
-                die("extractor failed (see its log under the temp dir; --keep)");
-        se = (stage_t){ext.wall, ext.cpu, extractor_result("alone", batch, sizeof(batch)),
-                       ext.maxrss_kb};
-        if (se.records <= 0)
-                die("no extractor result");
-
-        /* baseline: the same records through plain librdkafka */
-        {
-                rd_kafka_t *probe = client(RD_KAFKA_PRODUCER, bs, NULL);
-                np = partitions(probe, OSH_TOPIC_RAW);
-                rd_kafka_destroy(probe);
+        for (int r = 0; r < opt.rounds; r++) {
+                run_round(r, city, &rs[r]);
+                printf("round %d: extractor %.2f s, baseline %.2f s (produce + flush %.2f s)",
+                       r + 1, rs[r].ext.secs, rs[r].base.secs, rs[r].base_produce);
+                if (have_anonymizer())
+                        printf(", anonymizer %.2f s (%.2f s from its start, with the mock's "
+                               "group join), both %.2f s",
+                               rs[r].anon.secs, rs[r].anon_from_start, rs[r].both.secs);
+                printf("\n");
+                fflush(stdout);
         }
-        recs = load(bs, OSH_TOPIC_RAW, np, se.records, &bytes);
-        printf("records: %ld resident.raw.v1 (consenting applicants), %.0f value bytes on average, "
-               "%d partitions\n",
-               se.records, (double)bytes / (double)se.records, np);
-        sb = (stage_t){run_baseline(bs, recs, se.records, np), 0, se.records, 0};
-        for (long i = 0; i < se.records; i++)
-                free(recs[i].val);
-        free(recs);
-        report("baseline", &sb, 0);
-        printf("            (produce + flush %.2f s, then consume %.2f s)\n", base_produce_s,
-               sb.secs - base_produce_s);
-        report("extractor", &se, sb.records / sb.secs);
-
+        printf("median of %d round(s); a stage's ratio is against the baseline of its round\n",
+               opt.rounds);
+        summarize("baseline", rs, opt.rounds, offsetof(round_t, base), 1);
+        summarize("extractor", rs, opt.rounds, offsetof(round_t, ext), 0);
         if (have_anonymizer()) {
-                watcher_start(&w, bs);
-                spawn_anonymizer(&anon, bs, "alone");
-                t_end = watcher_wait_end(&w, batch, OSH_TOPIC_ABSTRACTED, 600);
-                t_wall = wall_s();
-                watcher_stop(&w);
-                reap(&anon, SIGTERM);
-                snprintf(cmd, sizeof(cmd), "%s/anonymizer-alone.log", opt.tmp);
-                t_first = log_time(cmd, "first record seen");
-                if (t_end < 0 || t_first < 0)
-                        die("anonymizer: no END marker (see its log; --keep)");
-                sa = (stage_t){t_wall - t_first, anon.cpu, se.records, anon.maxrss_kb};
-                report("anonymizer", &sa, sb.records / sb.secs);
-                printf("            (first record to END; %.2f s from process start, with the "
-                       "mock's consumer-group join)\n",
-                       t_end - anon.t0);
-        }
-        reap(&broker, SIGTERM);
-        if (have_anonymizer()) {
-                both = run_pipeline(city, se.records);
-                if (both < 0)
-                        die("pipeline: no END marker");
-                sa = (stage_t){both, 0, se.records, 0};
-                report("both", &sa, sb.records / sb.secs);
+                summarize("anonymizer", rs, opt.rounds, offsetof(round_t, anon), 0);
+                summarize("both", rs, opt.rounds, offsetof(round_t, both), 0);
         } else {
                 printf("anonymizer: not built (or --only extractor): stage and pipeline skipped\n");
         }
