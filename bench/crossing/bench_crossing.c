@@ -317,8 +317,11 @@ static double stop(pid_t pid)
                ru.ru_stime.tv_usec / 1e6;
 }
 
+#define TOO_FAST (-2.0) /* every record came within one poll: no duration */
+
 /* Times the far end from its first record to the last. count() returns the
- * records seen so far (or -1). */
+ * records seen so far (or -1). -1 past limit_s, TOO_FAST if the first look
+ * already saw them all. */
 static double time_arrivals(int64_t (*count)(void *), void *opaque, double limit_s)
 {
         double start = now_s(), t0 = 0;
@@ -326,10 +329,10 @@ static double time_arrivals(int64_t (*count)(void *), void *opaque, double limit
 
         for (;;) {
                 n = count(opaque);
+                if (n >= opt.records)
+                        return t0 ? now_s() - t0 : TOO_FAST;
                 if (n > 0 && !t0)
                         t0 = now_s();
-                if (n >= opt.records)
-                        return now_s() - t0;
                 if (now_s() - start > limit_s)
                         return -1;
                 usleep(20000); /* coarse: the watcher must not steal the CPU it measures */
@@ -558,6 +561,12 @@ static double median(const double *v, int n, double *lo, double *hi)
 
 static void line(int mode, int round, double dt, double cpu, double cloud_cpu)
 {
+        if (dt == TOO_FAST) {
+                printf("  round %d %-10s too fast to time: all records within one poll (raise "
+                       "--records)\n",
+                       round, mode_name[mode]);
+                return;
+        }
         if (dt <= 0) {
                 printf("  round %d %-10s did not finish (see %s)\n", round, mode_name[mode],
                        opt.tmp);
@@ -583,7 +592,9 @@ static void summary(const results_t *r)
                 if (!r->n[m])
                         continue;
                 if (med <= 0) {
-                        printf("%-10s  did not finish\n", mode_name[m]);
+                        printf("%-10s  %s\n", mode_name[m],
+                               r->dt[m][0] == TOO_FAST ? "too fast to time (raise --records)"
+                                                       : "did not finish");
                         continue;
                 }
                 printf("%-10s %9.0f rec/s %7.2f MB/s  (min %.0f, max %.0f)", mode_name[m],
