@@ -116,3 +116,52 @@ void osh_service_fini(osh_service_t *svc)
                 svc->cfg = NULL;
         }
 }
+
+/* open, ready, run, close: the exit code */
+static int open_and_run(const osh_service_app_t *app, osh_service_t *svc)
+{
+        char errstr[512] = "";
+        void *a = app->open(svc, errstr, sizeof(errstr));
+        int rc;
+
+        if (!a) {
+                osh_error("%s", errstr);
+                return 1;
+        }
+        if (app->ready_after_open)
+                osh_service_ready(svc);
+        rc = app->run(a);
+        if (app->close)
+                app->close(a);
+        return rc;
+}
+
+/* configure, then --check or the run: the exit code */
+static int configure_and_run(const osh_service_app_t *app, osh_service_t *svc)
+{
+        char errstr[512] = "";
+        int rc = 2;
+
+        if (app->configure && app->configure(svc, errstr, sizeof(errstr))) {
+                osh_error("%s", errstr);
+                goto done;
+        }
+        rc = osh_service_check_done(svc) ? 0 : open_and_run(app, svc);
+done:
+        if (app->unconfigure)
+                app->unconfigure(svc);
+        return rc;
+}
+
+int osh_service_main(const osh_service_app_t *app, int argc, char **argv)
+{
+        osh_service_t svc;
+        int rc =
+            osh_service_init(&svc, app->name, app->table, app->ntable, app->hb_prefix, argc, argv);
+
+        if (rc != OSH_CONFIG_RUN)
+                return rc == OSH_CONFIG_EXIT ? 0 : 2;
+        rc = app->body ? app->body(&svc) : configure_and_run(app, &svc);
+        osh_service_fini(&svc);
+        return rc;
+}

@@ -8,8 +8,15 @@
 
 int main(int argc, char **argv)
 {
-        osh_service_t svc;
-        int rc;
+        /* anon_main checks the rules before --check ends and keeps them for
+         * the run, so it runs every phase itself. */
+        const osh_service_app_t app = {
+            .name = "anonymizer",
+            .table = anon_config_table,
+            .ntable = anon_config_table_len,
+            .hb_prefix = "kafka.",
+            .body = anon_main,
+        };
 
         /* The consumer decompresses every fetch into fresh ~1 MiB buffers;
          * above glibc's mmap threshold each was mapped, faulted in page by
@@ -17,12 +24,5 @@ int main(int argc, char **argv)
          * bench). Kept in the heap and not trimmed, they are reused. */
         mallopt(M_MMAP_THRESHOLD, 32 << 20);
         mallopt(M_TRIM_THRESHOLD, 256 << 20);
-        rc = osh_service_init(&svc, "anonymizer", anon_config_table, anon_config_table_len,
-                              "kafka.", argc, argv);
-
-        if (rc != OSH_CONFIG_RUN)
-                return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        rc = anon_main(&svc);
-        osh_service_fini(&svc);
-        return rc;
+        return osh_service_main(&app, argc, argv);
 }

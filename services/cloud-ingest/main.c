@@ -1,4 +1,5 @@
 /* cloud-ingest: the cloud's HTTPS entry (DESIGN §4). See server.h. */
+#include <stdio.h>
 #include <unistd.h>
 
 #include "oshirase/log.h"
@@ -6,31 +7,44 @@
 #include "oshirase/signal.h"
 #include "server.h"
 
-int main(int argc, char **argv)
+static void *ci_open(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
-        osh_service_t svc;
-        ci_server_t *srv;
         char err[512];
-        int rc = osh_service_init(&svc, "cloud-ingest", ci_config_table, ci_config_table_len,
-                                  "kafka.", argc, argv);
+        ci_server_t *srv = ci_server_start(svc->cfg, svc->hb, err, sizeof(err));
 
-        if (rc != OSH_CONFIG_RUN)
-                return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        if (osh_service_check_done(&svc)) {
-                osh_service_fini(&svc);
-                return 0;
-        }
-        srv = ci_server_start(svc.cfg, svc.hb, err, sizeof(err));
         if (!srv) {
-                osh_error("cannot start: %s", err);
-                osh_service_fini(&svc);
-                return 1;
+                snprintf(errstr, errstr_size, "cannot start: %s", err);
+                return NULL;
         }
         osh_info("listening on port %u", ci_server_port(srv));
-        osh_service_ready(&svc);
+        return srv;
+}
+
+/* The server answers on its own threads; this one only waits for a signal. */
+static int ci_run(void *srv)
+{
         while (!osh_shutdown_requested())
                 usleep(100 * 1000);
-        ci_server_stop(srv);
-        osh_service_fini(&svc);
         return 0;
+}
+
+static void ci_close(void *srv)
+{
+        ci_server_stop(srv);
+}
+
+int main(int argc, char **argv)
+{
+        const osh_service_app_t app = {
+            .name = "cloud-ingest",
+            .table = ci_config_table,
+            .ntable = ci_config_table_len,
+            .hb_prefix = "kafka.",
+            .open = ci_open,
+            .run = ci_run,
+            .close = ci_close,
+            .ready_after_open = 1,
+        };
+
+        return osh_service_main(&app, argc, argv);
 }

@@ -2,6 +2,7 @@
  * on the core cluster. One-shot (`extractor --input DIR`) or --watch. */
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,77 +49,119 @@ static void sleep_ms(int64_t ms)
         }
 }
 
-int main(int argc, char **argv)
+/* What open builds and run polls with. */
+typedef struct exr_app {
+        osh_service_t *svc;
+        osh_producer_t *p;
+        exr_sink_t sink;
+        exr_watch_t *w; /* NULL unless watching */
+        exr_opts_t o;
+        int watch;
+} exr_app_t;
+
+static void read_opts(const osh_service_t *svc, exr_opts_t *o)
+{
+        const char *ledger = osh_config_str(svc->cfg, "ledger");
+        int64_t threads = osh_config_int(svc->cfg, "threads");
+
+        memset(o, 0, sizeof(*o));
+        o->input = osh_config_str(svc->cfg, "input");
+        o->ledger = ledger && *ledger ? ledger : NULL;
+        o->force = osh_config_bool(svc->cfg, "force") || svc->replay.kind != OSH_REPLAY_NONE;
+        o->spool_dir = osh_config_str(svc->cfg, "spool.dir");
+        o->emit_rate = osh_config_int(svc->cfg, "emit.rate");
+        o->instance = osh_config_str(svc->cfg, "instance");
+        o->ext.reference = osh_config_str(svc->cfg, "reference.date");
+        o->ext.encoding = osh_config_str(svc->cfg, "encoding");
+        o->ext.max_field = (size_t)osh_config_int(svc->cfg, "max.field");
+        o->ext.threads = (size_t)(threads > 0 ? threads : 0);
+        o->ext.gaiji_repl = !strcmp(osh_config_str(svc->cfg, "gaiji.replacement"), "geta")
+                                ? OSH_TEXTENC_REPL_GETA
+                                : OSH_TEXTENC_REPL_FFFD;
+}
+
+/* The table has no required keys, so --check would pass without an input. */
+static int exr_configure(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        if (osh_config_str(svc->cfg, "input"))
+                return 0;
+        snprintf(errstr, errstr_size, "input is required (--input DIR|MANIFEST|URL)");
+        return -1;
+}
+
+static void *exr_open(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
         static const char *const outputs[] = {OSH_TOPIC_BATCH, OSH_TOPIC_RAW, OSH_TOPIC_REJECTS};
-        osh_service_t svc;
-        char errstr[512];
-        osh_producer_t *p = NULL;
+        exr_app_t *a = calloc(1, sizeof(*a));
         rd_kafka_conf_t *conf;
-        exr_opts_t o;
-        exr_sink_t sink;
-        exr_watch_t *w;
-        const char *ledger;
-        exr_result_t r = EXR_FAILED;
-        int watch, rc;
+        char err[512];
+
+        if (!a) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        conf = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, err, sizeof(err));
+        a->p = conf ? osh_producer_new(conf, err, sizeof(err)) : NULL;
+        if (!a->p)
+                goto fail;
+        /* while the batch is read, not after it is */
+        osh_producer_prepare(a->p, outputs, 3, 10000);
+        a->svc = svc;
+        read_opts(svc, &a->o);
+        a->watch = osh_config_bool(svc->cfg, "watch");
+        exr_sink_kafka(&a->sink, a->p);
+        a->w = a->watch ? exr_watch_new() : NULL;
+        return a;
+fail:
+        snprintf(errstr, errstr_size, "producer: %s", err);
+        free(a);
+        return NULL;
+}
+
+/* One-shot: the batch's result is the exit code. Watching: a failed batch
+ * is counted and retried at the next poll, and only a signal stops it. */
+static int exr_run(void *app)
+{
+        exr_app_t *a = app;
+        exr_result_t r;
+
+        do {
+                r = exr_poll(a->w, a->svc, &a->sink, &a->o, NULL);
+                if (r == EXR_FAILED)
+                        osh_service_count(a->svc, OSH_CTR_ERRORS, 1);
+                a->o.force = 0; /* a forced replay applies to the first poll only */
+                if (a->watch)
+                        sleep_ms(osh_config_int(a->svc->cfg, "poll.interval"));
+        } while (a->watch && !osh_shutdown_requested());
+        return r == EXR_FAILED && !a->watch ? 1 : 0;
+}
+
+static void exr_close(void *app)
+{
+        exr_app_t *a = app;
+
+        exr_watch_destroy(a->w);
+        osh_producer_destroy(a->p);
+        free(a);
+}
+
+int main(int argc, char **argv)
+{
+        const osh_service_app_t app = {
+            .name = "extractor",
+            .table = table,
+            .ntable = N_TABLE,
+            .hb_prefix = "kafka.",
+            .configure = exr_configure,
+            .open = exr_open,
+            .run = exr_run,
+            .close = exr_close,
+            .ready_after_open = 1,
+        };
 
         /* No fastbins: freeing librdkafka's ~0.5 KiB message copies by the
          * hundred thousand between large frees set off malloc_consolidate
          * again and again (0.1 s of a 1.4 s Chiba batch). */
         mallopt(M_MXFAST, 0);
-        rc = osh_service_init(&svc, "extractor", table, N_TABLE, "kafka.", argc, argv);
-        if (rc != OSH_CONFIG_RUN)
-                return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        memset(&o, 0, sizeof(o));
-        o.input = osh_config_str(svc.cfg, "input");
-        ledger = osh_config_str(svc.cfg, "ledger");
-        o.ledger = ledger && *ledger ? ledger : NULL;
-        o.force = osh_config_bool(svc.cfg, "force") || svc.replay.kind != OSH_REPLAY_NONE;
-        o.spool_dir = osh_config_str(svc.cfg, "spool.dir");
-        o.emit_rate = osh_config_int(svc.cfg, "emit.rate");
-        o.instance = osh_config_str(svc.cfg, "instance");
-        o.ext.reference = osh_config_str(svc.cfg, "reference.date");
-        o.ext.encoding = osh_config_str(svc.cfg, "encoding");
-        o.ext.max_field = (size_t)osh_config_int(svc.cfg, "max.field");
-        o.ext.threads =
-            (size_t)(osh_config_int(svc.cfg, "threads") > 0 ? osh_config_int(svc.cfg, "threads")
-                                                            : 0);
-        o.ext.gaiji_repl = !strcmp(osh_config_str(svc.cfg, "gaiji.replacement"), "geta")
-                               ? OSH_TEXTENC_REPL_GETA
-                               : OSH_TEXTENC_REPL_FFFD;
-        if (!o.input) {
-                osh_error("input is required (--input DIR|MANIFEST|URL)");
-                osh_service_fini(&svc);
-                return 2;
-        }
-        if (osh_service_check_done(&svc)) {
-                osh_service_fini(&svc);
-                return 0;
-        }
-        conf =
-            osh_kafka_conf_new(svc.cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, sizeof(errstr));
-        p = conf ? osh_producer_new(conf, errstr, sizeof(errstr)) : NULL;
-        if (!p) {
-                osh_error("producer: %s", errstr);
-                osh_service_fini(&svc);
-                return 1;
-        }
-        /* while the batch is read, not after it is */
-        osh_producer_prepare(p, outputs, 3, 10000);
-        watch = osh_config_bool(svc.cfg, "watch");
-        exr_sink_kafka(&sink, p);
-        w = watch ? exr_watch_new() : NULL;
-        osh_service_ready(&svc);
-        do {
-                r = exr_poll(w, &svc, &sink, &o, NULL);
-                if (r == EXR_FAILED)
-                        osh_service_count(&svc, OSH_CTR_ERRORS, 1);
-                o.force = 0; /* a forced replay applies to the first poll only */
-                if (watch)
-                        sleep_ms(osh_config_int(svc.cfg, "poll.interval"));
-        } while (watch && !osh_shutdown_requested());
-        exr_watch_destroy(w);
-        osh_producer_destroy(p);
-        osh_service_fini(&svc);
-        return r == EXR_FAILED && !watch ? 1 : 0;
+        return osh_service_main(&app, argc, argv);
 }

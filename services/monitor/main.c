@@ -1,5 +1,4 @@
 /* monitor: pipeline health for the exchange segment (DESIGN §7). */
-#include "oshirase/log.h"
 #include "oshirase/service.h"
 
 #include "monitor.h"
@@ -46,30 +45,33 @@ static const osh_cfg_entry_t table[] = {
     {"alert.timeout", OSH_CFG_DURATION_MS, "5s", "OSH_MONITOR_ALERT_TIMEOUT", "one POST's limit"},
 };
 
+static void *mon_open(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        return mon_app_new(svc, errstr, errstr_size);
+}
+
+static int mon_run(void *app)
+{
+        return mon_app_run(app) ? 1 : 0;
+}
+
+static void mon_close(void *app)
+{
+        mon_app_destroy(app);
+}
+
 int main(int argc, char **argv)
 {
-        char errstr[512];
-        osh_service_t svc;
-        mon_app_t *app;
-        int rc;
+        const osh_service_app_t app = {
+            .name = "monitor",
+            .table = table,
+            .ntable = sizeof(table) / sizeof(table[0]),
+            .hb_prefix = "kafka.",
+            .open = mon_open,
+            .run = mon_run,
+            .close = mon_close,
+            .ready_after_open = 1,
+        };
 
-        rc = osh_service_init(&svc, "monitor", table, sizeof(table) / sizeof(table[0]), "kafka.",
-                              argc, argv);
-        if (rc != OSH_CONFIG_RUN)
-                return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        if (osh_service_check_done(&svc)) {
-                osh_service_fini(&svc);
-                return 0;
-        }
-        app = mon_app_new(&svc, errstr, sizeof(errstr));
-        if (!app) {
-                osh_error("%s", errstr);
-                osh_service_fini(&svc);
-                return 1;
-        }
-        osh_service_ready(&svc);
-        rc = mon_app_run(app);
-        mon_app_destroy(app);
-        osh_service_fini(&svc);
-        return rc ? 1 : 0;
+        return osh_service_main(&app, argc, argv);
 }

@@ -1,37 +1,37 @@
 /* sns-dispatcher: renders and sends notify.dispatch.v1 over LINE, e-mail,
  * webhook, X DM and Messenger; every outcome to notify.status.v1. */
-#include "oshirase/log.h"
 #include "oshirase/service.h"
 
 #include "disp_service.h"
 
+static void *disp_open(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        return disp_service_new(svc, errstr, errstr_size);
+}
+
+static int disp_run(void *app)
+{
+        return disp_service_run(app) < 0 ? 1 : 0;
+}
+
+static void disp_close(void *app)
+{
+        disp_service_destroy(app);
+}
+
 int main(int argc, char **argv)
 {
-        osh_service_t svc;
-        disp_service_t *s;
-        char err[512];
-        int rc = osh_service_init(&svc, "sns-dispatcher", disp_config_table, disp_config_table_len,
-                                  "kafka.", argc, argv);
+        /* disp_service_run says ready itself. */
+        const osh_service_app_t app = {
+            .name = "sns-dispatcher",
+            .table = disp_config_table,
+            .ntable = disp_config_table_len,
+            .hb_prefix = "kafka.",
+            .configure = disp_service_validate,
+            .open = disp_open,
+            .run = disp_run,
+            .close = disp_close,
+        };
 
-        if (rc != OSH_CONFIG_RUN)
-                return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        if (disp_service_validate(&svc, err, sizeof(err)) < 0) {
-                osh_error("%s", err);
-                osh_service_fini(&svc);
-                return 2;
-        }
-        if (osh_service_check_done(&svc)) {
-                osh_service_fini(&svc);
-                return 0;
-        }
-        s = disp_service_new(&svc, err, sizeof(err));
-        if (!s) {
-                osh_error("%s", err);
-                osh_service_fini(&svc);
-                return 1;
-        }
-        rc = disp_service_run(s) < 0 ? 1 : 0;
-        disp_service_destroy(s);
-        osh_service_fini(&svc);
-        return rc;
+        return osh_service_main(&app, argc, argv);
 }

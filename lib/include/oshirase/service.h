@@ -1,11 +1,15 @@
 /* The shared life of a service: configuration, logging, signals, schemas,
- * heartbeat, readiness. A service's main.c is then only
+ * heartbeat, readiness. A service's main.c is then only its table, a few
+ * callbacks and
  *
- *     osh_service_t svc;
- *     int rc = osh_service_init(&svc, "extractor", table, n, argc, argv);
- *     if (rc != OSH_CONFIG_RUN) return rc == OSH_CONFIG_EXIT ? 0 : 2;
- *     ... create, osh_service_ready(&svc), run until osh_shutdown_requested() ...
- *     osh_service_fini(&svc);
+ *     int main(int argc, char **argv)
+ *     {
+ *             const osh_service_app_t app = {.name = "monitor", ...};
+ *             return osh_service_main(&app, argc, argv);
+ *     }
+ *
+ * The pieces (osh_service_init, _check_done, _ready, _fini) stay public for
+ * a service whose own code runs its phases (osh_service_app_t.body).
  */
 #ifndef OSHIRASE_SERVICE_H
 #define OSHIRASE_SERVICE_H
@@ -38,5 +42,38 @@ void osh_service_ready(osh_service_t *svc);
 void osh_service_count(osh_service_t *svc, osh_counter_t ctr, uint64_t n);
 /* Stops the heartbeat (final STOPPED record) and frees. Safe twice. */
 void osh_service_fini(osh_service_t *svc);
+
+/* One service: its configuration and the callbacks osh_service_main calls
+ * in order. Error messages are logged as the callback wrote them, so a
+ * callback adds its own prefix ("producer: ..."). */
+typedef struct osh_service_app {
+        const char *name;
+        const osh_cfg_entry_t *table;
+        size_t ntable;
+        const char *hb_prefix; /* as for osh_service_init */
+        /* Optional. Checks what the table cannot, before --check ends, so
+         * that --check refuses what a run would. -1 with errstr: exit 2. */
+        int (*configure)(osh_service_t *svc, char *errstr, size_t errstr_size);
+        /* Optional. Frees what configure kept; called whenever configure
+         * was, also after it failed. */
+        void (*unconfigure)(osh_service_t *svc);
+        /* Builds the service (not with --check). NULL with errstr: exit 1. */
+        void *(*open)(osh_service_t *svc, char *errstr, size_t errstr_size);
+        /* Runs until shutdown; returns the process exit code. */
+        int (*run)(void *app);
+        void (*close)(void *app); /* optional */
+        /* osh_service_ready() between open and run; 0 where run says ready
+         * itself (the segmenter only once its state has caught up). */
+        int ready_after_open;
+        /* Instead of configure..close: the service's own code runs every
+         * phase after osh_service_init, --check included, and returns the
+         * exit code. */
+        int (*body)(osh_service_t *svc);
+} osh_service_app_t;
+
+/* The whole process: osh_service_init (exit 0 after --help, 2 on a bad
+ * configuration), configure, --check (exit 0), open, ready, run, close,
+ * unconfigure, osh_service_fini. Returns the exit code for main(). */
+int osh_service_main(const osh_service_app_t *app, int argc, char **argv);
 
 #endif
