@@ -16,6 +16,7 @@
 struct svc {
         char service[64], instance[64], state[16];
         int64_t last_seen_ms;
+        int64_t in, out, rejected, errors;
 };
 
 struct chan {
@@ -135,8 +136,14 @@ static void on_heartbeat(ci_watch_t *w, const rd_kafka_message_t *m)
                 snprintf(w->svcs[i].instance, sizeof(w->svcs[i].instance), "%s", inst);
         }
         if (ts >= w->svcs[i].last_seen_ms) {
-                snprintf(w->svcs[i].state, sizeof(w->svcs[i].state), "%s", state);
-                w->svcs[i].last_seen_ms = ts;
+                struct svc *s = &w->svcs[i];
+                snprintf(s->state, sizeof(s->state), "%s", state);
+                s->last_seen_ms = ts;
+                /* each has a default: an older writer's record reads 0 */
+                osh_value_get_long(&v, "records_in", &s->in);
+                osh_value_get_long(&v, "records_out", &s->out);
+                osh_value_get_long(&v, "records_rejected", &s->rejected);
+                osh_value_get_long(&v, "errors", &s->errors);
         }
 out:
         avro_value_decref(&v);
@@ -298,6 +305,10 @@ static int fill_services(ci_watch_t *w, Osh__ProbeResponse *r)
                 h->instance = strdup(w->svcs[i].instance);
                 h->state = strdup(w->svcs[i].state);
                 h->last_seen_ms = w->svcs[i].last_seen_ms;
+                h->records_in = w->svcs[i].in;
+                h->records_out = w->svcs[i].out;
+                h->records_rejected = w->svcs[i].rejected;
+                h->errors = w->svcs[i].errors;
                 r->services[r->n_services++] = h;
                 if (!h->service || !h->instance || !h->state)
                         return -1;

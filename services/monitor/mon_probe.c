@@ -120,6 +120,10 @@ int mon_probe_read(const Osh__ProbeResponse *resp, const char *probe_id, mon_pro
                                       .segment = "cloud",
                                       .state = s->state,
                                       .ts_ms = s->last_seen_ms,
+                                      .records_in = s->records_in,
+                                      .records_out = s->records_out,
+                                      .records_rejected = s->records_rejected,
+                                      .errors = s->errors,
                                       .lag = -1,
                                       .from_probe = 1};
                 mon_model_heartbeat(m, &hb);

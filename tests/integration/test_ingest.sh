@@ -128,6 +128,9 @@ assert_contains "$probe" "200 probe=probe-1"
 assert_contains "$probe" "service cloud-ingest cloud-ingest RUNNING" "own heartbeat seen"
 assert_contains "$probe" "age_ms=6" "snapshot about a minute old"
 assert_contains "$probe" "rejected=" "counters reported"
+# the cloud services' own totals travel too: cloud-ingest has published records
+osh_it_wait_until 15 bash -c "'$SEND' probe --url '$URL' --key-id relay --secret s3cret-key | grep -Eq '^service cloud-ingest cloud-ingest RUNNING [0-9]+ in=[1-9][0-9]* out=[1-9]'" ||
+        fail "cloud-ingest's counters not in the probe: $("$SEND" probe --url "$URL" "${AUTH[@]}")"
 assert_eq 401 "$(code -X POST "$URL/v1/probe")" "probe needs auth"
 
 # ---- destinations upload -----------------------------------------------

@@ -86,6 +86,9 @@ static void on_probe(void *opaque, const osh_http_request_t *req, osh_http_reply
         hb.instance = "seg-1";
         hb.state = "RUNNING";
         hb.last_seen_ms = now_ms();
+        hb.records_in = 4321;
+        hb.records_out = 4300;
+        hb.records_rejected = 21;
         resp.n_services = 1;
         resp.services = hbs;
         snap.batch_id = "B-20260401";
@@ -177,6 +180,9 @@ static void test_probe_ok_and_auth(void **state)
         assert_non_null(strstr(st, "\"instance\":\"seg-1\""));
         assert_non_null(strstr(st, "\"segment\":\"cloud\""));
         assert_non_null(strstr(st, "\"source\":\"probe\""));
+        assert_non_null(strstr(st, "\"records_in\":4321"));
+        assert_non_null(strstr(st, "\"records_out\":4300"));
+        assert_non_null(strstr(st, "\"records_rejected\":21"));
         free(st);
         mon_prober_destroy(p);
 

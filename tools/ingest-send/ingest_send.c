@@ -222,9 +222,12 @@ static void print_probe(const osh_http_response_t *r)
         }
         printf("%ld probe=%s\n", r->status, p->probe_id);
         for (size_t i = 0; i < p->n_services; i++)
-                printf("service %s %s %s %" PRId64 "\n", p->services[i]->service,
-                       p->services[i]->instance, p->services[i]->state,
-                       p->services[i]->last_seen_ms);
+                printf("service %s %s %s %" PRId64 " in=%" PRId64 " out=%" PRId64
+                       " rejected=%" PRId64 " errors=%" PRId64 "\n",
+                       p->services[i]->service, p->services[i]->instance, p->services[i]->state,
+                       p->services[i]->last_seen_ms, p->services[i]->records_in,
+                       p->services[i]->records_out, p->services[i]->records_rejected,
+                       p->services[i]->errors);
         if (p->snapshot)
                 printf("snapshot %s count=%" PRIu64 " age_ms=%" PRId64 "\n", p->snapshot->batch_id,
                        p->snapshot->record_count, p->snapshot->age_ms);
