@@ -594,7 +594,6 @@ static double run_pipeline(const char *city, long records, const char *t)
         child_t broker, anon, ext;
         watcher_t w;
         char bs[512], ready[512], batch[128], name[64];
-
         double t_end;
 
         snprintf(name, sizeof(name), "broker-%s", t);

@@ -163,9 +163,12 @@ int osh_producer_prepare(osh_producer_t *p, const char *const *topics, size_t n,
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err;
 
-        for (size_t i = 0; i < n && p->nprepared < MAX_PREPARED; i++) {
-                rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topics[i], NULL);
-                if (t)
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_topic_t *t =
+                    p->nprepared < MAX_PREPARED ? rd_kafka_topic_new(p->rk, topics[i], NULL) : NULL;
+                if (!t)
+                        osh_warn("%s: not prepared (at most %d topics)", topics[i], MAX_PREPARED);
+                else
                         p->prepared[p->nprepared++] = t;
         }
         /* all_topics 0 without a topic: the topics this handle knows */

@@ -64,7 +64,8 @@ osh_producer_t *osh_producer_new(rd_kafka_conf_t *conf, char *errstr, size_t err
 /* Learns the partitions of the topics p will write to now (waiting up to
  * timeout_ms). librdkafka otherwise looks a topic up only at its next 1 s
  * metadata tick after the first message to it, and holds every message
- * until then. 0, or -1 (logged; sending still works, later). */
+ * until then. At most 16 topics per producer (more are logged and left
+ * to librdkafka). 0, or -1 (logged; sending still works, later). */
 int osh_producer_prepare(osh_producer_t *p, const char *const *topics, size_t n, int timeout_ms);
 void osh_producer_set_delivery_cb(osh_producer_t *p, osh_delivery_cb_t *cb, void *opaque);
 /* Copies key and value. Blocks (serving delivery reports) while the local
