@@ -142,14 +142,15 @@ static int configure_and_run(const osh_service_app_t *app, osh_service_t *svc)
         char errstr[512] = "";
         int rc = 2;
 
-        if (app->configure && app->configure(svc, errstr, sizeof(errstr))) {
+        if (app->configure && app->configure(svc, &svc->conf, errstr, sizeof(errstr))) {
                 osh_error("%s", errstr);
                 goto done;
         }
         rc = osh_service_check_done(svc) ? 0 : open_and_run(app, svc);
 done:
         if (app->unconfigure)
-                app->unconfigure(svc);
+                app->unconfigure(svc->conf);
+        svc->conf = NULL;
         return rc;
 }
 
@@ -161,7 +162,7 @@ int osh_service_main(const osh_service_app_t *app, int argc, char **argv)
 
         if (rc != OSH_CONFIG_RUN)
                 return rc == OSH_CONFIG_EXIT ? 0 : 2;
-        rc = app->body ? app->body(&svc) : configure_and_run(app, &svc);
+        rc = configure_and_run(app, &svc);
         osh_service_fini(&svc);
         return rc;
 }

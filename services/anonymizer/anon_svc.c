@@ -479,32 +479,63 @@ static int anon_loop(anon_t *a)
         return 0;
 }
 
-int anon_main(osh_service_t *svc)
+/* Everything the run would refuse (rules, dictionary, key) is loaded here,
+ * before --check ends, and kept for the run. */
+static int anon_configure(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size)
 {
-        anon_t a = {.svc = svc};
-        char errstr[512];
-        int rc = 2;
+        anon_t *a = calloc(1, sizeof(*a));
 
-        if (anon_setup(&a, errstr, sizeof(errstr))) {
-                osh_error("refusing to start: %s", errstr);
-                goto done;
+        *conf = a;
+        if (!a) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
         }
-        osh_info("rules %s (layout %d): k_floor=%d extreme_age=%d", a.rules->version,
-                 a.rules->layout, a.rules->k_floor, a.rules->extreme_age);
-        if (osh_service_check_done(svc)) {
-                rc = 0;
-                goto done;
+        a->svc = svc;
+        if (anon_setup(a, errstr, errstr_size)) {
+                char why[512];
+                snprintf(why, sizeof(why), "refusing to start: %s", errstr);
+                snprintf(errstr, errstr_size, "%s", why);
+                return -1;
         }
-        if (anon_connect(&a, errstr, sizeof(errstr))) {
-                osh_error("%s", errstr);
-                goto done;
-        }
-        osh_service_ready(svc);
-        rc = anon_loop(&a);
+        osh_info("rules %s (layout %d): k_floor=%d extreme_age=%d", a->rules->version,
+                 a->rules->layout, a->rules->k_floor, a->rules->extreme_age);
+        return 0;
+}
+
+static void anon_unconfigure(void *conf)
+{
+        if (!conf)
+                return;
+        anon_teardown(conf);
+        free(conf);
+}
+
+static void *anon_open(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        anon_t *a = svc->conf;
+
+        return anon_connect(a, errstr, errstr_size) ? NULL : a;
+}
+
+static int anon_run(void *app)
+{
+        anon_t *a = app;
+        int rc = anon_loop(a);
+
         osh_info("stopped: in=%" PRId64 " out=%" PRId64 " suppressed=%" PRId64 " rejected=%" PRId64
                  " batches=%" PRId64,
-                 a.in, a.out, a.suppressed, a.rejected, a.batches);
-done:
-        anon_teardown(&a);
+                 a->in, a->out, a->suppressed, a->rejected, a->batches);
         return rc;
 }
+
+const osh_service_app_t anon_app = {
+    .name = "anonymizer",
+    .table = anon_config_table,
+    .ntable = sizeof(anon_config_table) / sizeof(anon_config_table[0]),
+    .hb_prefix = "kafka.",
+    .configure = anon_configure,
+    .unconfigure = anon_unconfigure,
+    .open = anon_open,
+    .run = anon_run,
+    .ready_after_open = 1,
+};

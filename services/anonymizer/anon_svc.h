@@ -23,8 +23,8 @@
 extern const osh_cfg_entry_t anon_config_table[];
 extern const size_t anon_config_table_len;
 
-/* Validates the configuration (rules, dictionary, key) and, unless --check,
- * runs until shutdown. Returns the process exit code. */
-int anon_main(osh_service_t *svc);
+/* The service: configure loads the rules, dictionary and key (so --check
+ * refuses what the run would), open connects, run consumes until shutdown. */
+extern const osh_service_app_t anon_app;
 
 #endif

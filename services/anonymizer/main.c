@@ -4,25 +4,14 @@
 #include <malloc.h>
 
 #include "anon_svc.h"
-#include "oshirase/service.h"
 
 int main(int argc, char **argv)
 {
-        /* anon_main checks the rules before --check ends and keeps them for
-         * the run, so it runs every phase itself. */
-        const osh_service_app_t app = {
-            .name = "anonymizer",
-            .table = anon_config_table,
-            .ntable = anon_config_table_len,
-            .hb_prefix = "kafka.",
-            .body = anon_main,
-        };
-
         /* The consumer decompresses every fetch into fresh ~1 MiB buffers;
          * above glibc's mmap threshold each was mapped, faulted in page by
          * page and unmapped again (a sixth of the process's CPU in the
          * bench). Kept in the heap and not trimmed, they are reused. */
         mallopt(M_MMAP_THRESHOLD, 32 << 20);
         mallopt(M_TRIM_THRESHOLD, 256 << 20);
-        return osh_service_main(&app, argc, argv);
+        return osh_service_main(&anon_app, argc, argv);
 }

@@ -81,7 +81,7 @@ static void read_opts(const osh_service_t *svc, exr_opts_t *o)
 }
 
 /* The table has no required keys, so --check would pass without an input. */
-static int exr_configure(osh_service_t *svc, char *errstr, size_t errstr_size)
+static int exr_configure(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size)
 {
         if (osh_config_str(svc->cfg, "input"))
                 return 0;

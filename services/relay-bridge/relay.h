@@ -62,4 +62,7 @@ void rb_config_fini(rb_config_t *rc);
 int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc);
 int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc);
 
+/* The service: configure loads an rb_config_t into svc->conf. */
+extern const osh_service_app_t rb_app;
+
 #endif

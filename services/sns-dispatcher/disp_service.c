@@ -207,7 +207,7 @@ static void reemit(void *opaque, const char *key, const char *status, const disp
         on_status(opaque, &st);
 }
 
-int disp_service_validate(osh_service_t *svc, char *errstr, size_t errstr_size)
+int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size)
 {
         disp_quiet_t q;
         disp_bucket_t b;

@@ -16,7 +16,7 @@ typedef struct disp_service disp_service_t;
 
 /* Validates what the generic loader cannot (rate specs, quiet hours).
  * 0 / -1 with errstr. */
-int disp_service_validate(osh_service_t *svc, char *errstr, size_t errstr_size);
+int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size);
 
 /* svc must be initialised with disp_config_table. NULL with errstr. */
 disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size);

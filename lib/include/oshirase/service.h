@@ -1,15 +1,17 @@
 /* The shared life of a service: configuration, logging, signals, schemas,
- * heartbeat, readiness. A service's main.c is then only its table, a few
- * callbacks and
+ * heartbeat, readiness. Every service has the same shape: its config table
+ * and an osh_service_app_t in <name>_service.c (inside its _core library,
+ * where tests reach them), and a main.c of a few lines:
  *
  *     int main(int argc, char **argv)
  *     {
- *             const osh_service_app_t app = {.name = "monitor", ...};
- *             return osh_service_main(&app, argc, argv);
+ *             return osh_service_main(&monitor_app, argc, argv);
  *     }
  *
- * The pieces (osh_service_init, _check_done, _ready, _fini) stay public for
- * a service whose own code runs its phases (osh_service_app_t.body).
+ * The phases are configure (parse and check everything the run would
+ * refuse, so --check fails exactly when the run would), open (connect),
+ * run, close, unconfigure. The pieces (osh_service_init, _check_done,
+ * _ready, _fini) stay public for tests and tools.
  */
 #ifndef OSHIRASE_SERVICE_H
 #define OSHIRASE_SERVICE_H
@@ -22,6 +24,10 @@ typedef struct osh_service {
         osh_config_t *cfg;
         osh_heartbeat_t *hb; /* NULL with --check or heartbeat.enable=false */
         osh_replay_t replay;
+        /* What app->configure stored: the service's own parsed
+         * configuration, owned by the service and freed by
+         * app->unconfigure. NULL without a configure callback. */
+        void *conf;
 } osh_service_t;
 
 /* Loads the configuration (table is borrowed for the service's lifetime),
@@ -51,13 +57,16 @@ typedef struct osh_service_app {
         const osh_cfg_entry_t *table;
         size_t ntable;
         const char *hb_prefix; /* as for osh_service_init */
-        /* Optional. Checks what the table cannot, before --check ends, so
-         * that --check refuses what a run would. -1 with errstr: exit 2. */
-        int (*configure)(osh_service_t *svc, char *errstr, size_t errstr_size);
-        /* Optional. Frees what configure kept; called whenever configure
-         * was, also after it failed. */
-        void (*unconfigure)(osh_service_t *svc);
-        /* Builds the service (not with --check). NULL with errstr: exit 1. */
+        /* Optional. Parses and checks what the table cannot, before --check
+         * ends, so that --check refuses what a run would, and stores the
+         * service's own configuration in *conf (it becomes svc->conf).
+         * -1 with errstr: exit 2. */
+        int (*configure)(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size);
+        /* Optional. Frees what configure stored (also a half-built conf
+         * after configure failed; NULL when it stored nothing). */
+        void (*unconfigure)(void *conf);
+        /* Builds the service (not with --check) from svc->cfg and
+         * svc->conf. NULL with errstr: exit 1. */
         void *(*open)(osh_service_t *svc, char *errstr, size_t errstr_size);
         /* Runs until shutdown; returns the process exit code. */
         int (*run)(void *app);
@@ -65,10 +74,6 @@ typedef struct osh_service_app {
         /* osh_service_ready() between open and run; 0 where run says ready
          * itself (the segmenter only once its state has caught up). */
         int ready_after_open;
-        /* Instead of configure..close: the service's own code runs every
-         * phase after osh_service_init, --check included, and returns the
-         * exit code. */
-        int (*body)(osh_service_t *svc);
 } osh_service_app_t;
 
 /* The whole process: osh_service_init (exit 0 after --help, 2 on a bad
