@@ -30,7 +30,7 @@ done
 awk -v c="$col" '!/^[[:space:]]*#/ && NF >= 5 && $c != "-" { print $1, $c }' "$conf" |
   while read -r topic parts; do
     extra=""
-    # Latest state per key: destinations per 利用者ID (DESIGN §2), cloud-ingest's
+    # Latest state per key: destinations per 利用者ID (docs/architecture.md §2), cloud-ingest's
     # checkpoint per source partition. k8s/*/topics.yaml says the same.
     case $topic in
     destinations.v1 | ingest.offsets.v1) extra="--config cleanup.policy=compact" ;;

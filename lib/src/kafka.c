@@ -66,7 +66,7 @@ static const char *const consumer_defaults[][2] = {
     {"auto.commit.interval.ms", "1000"},
     {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "true"},
-    /* The mock cluster needs >= 6 s (DESIGN.md §8); real Kafka is fine too. */
+    /* The mock cluster needs >= 6 s (docs/architecture.md §8); real Kafka is fine too. */
     {"session.timeout.ms", "6000"},
 };
 

@@ -1,4 +1,4 @@
-/* cloud-ingest: the cloud's HTTPS entry (DESIGN §4). See server.h. */
+/* cloud-ingest: the cloud's HTTPS entry (docs/architecture.md §4). See server.h. */
 #include <stdio.h>
 #include <unistd.h>
 

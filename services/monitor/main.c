@@ -1,4 +1,4 @@
-/* monitor: pipeline health for the exchange segment (DESIGN §7). */
+/* monitor: pipeline health for the exchange segment (docs/architecture.md §7). */
 #include "oshirase/service.h"
 
 #include "monitor.h"

@@ -1,4 +1,4 @@
-/* relay-bridge: the only thing that crosses a segment boundary (DESIGN §1).
+/* relay-bridge: the only thing that crosses a segment boundary (docs/architecture.md §1).
  *
  * mode = kafka:  consume the allow-listed topics from the source cluster
  *                (kafka.source.*), produce them to the target cluster

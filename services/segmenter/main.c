@@ -1,4 +1,4 @@
-/* segmenter: targeting over the abstracted population (DESIGN.md §6). */
+/* segmenter: targeting over the abstracted population (docs/architecture.md §6). */
 #include "oshirase/service.h"
 #include "segmenter.h"
 

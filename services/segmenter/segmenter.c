@@ -155,7 +155,7 @@ static int read_ints(avro_value_t *rec, int32_t *out, size_t max, size_t *n)
 
 /* Adds one abstracted record to its batch. A record the builder refuses is
  * not counted either, so its batch never completes and the current snapshot
- * stays (DESIGN §3: switch only when the counts match). */
+ * stays (docs/architecture.md §3: switch only when the counts match). */
 static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
 {
         char err[256], bid[OSH_BATCH_ID_MAX];

@@ -1,4 +1,4 @@
-/* osh-broker: the embedded Kafka default (DESIGN §8).
+/* osh-broker: the embedded Kafka default (docs/architecture.md §8).
  *
  * Starts one librdkafka mock cluster per segment (or one shared cluster with
  * --single) on loopback, pre-creates the topics of topics.conf, then writes

@@ -1,4 +1,4 @@
-/* What may cross a segment boundary (DESIGN §1, §5): an allow-list of
+/* What may cross a segment boundary (docs/architecture.md §1, §5): an allow-list of
  * (topic, schema fingerprint) pairs for one direction, and the segment rule
  * that personal data never leaves the processing segment.
  *

@@ -1,4 +1,4 @@
-/* Batch framing (DESIGN.md §3): a batch is a full snapshot on one data
+/* Batch framing (docs/architecture.md §3): a batch is a full snapshot on one data
  * topic, framed by START and END records on batch.control.v1. The END
  * record carries the record count and an order-independent checksum, so a
  * consumer reading many partitions can tell when it holds the whole batch,

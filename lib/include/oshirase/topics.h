@@ -1,4 +1,4 @@
-/* Topic names and record headers shared by every service (DESIGN.md §2). */
+/* Topic names and record headers shared by every service (docs/architecture.md §2). */
 #ifndef OSHIRASE_TOPICS_H
 #define OSHIRASE_TOPICS_H
 

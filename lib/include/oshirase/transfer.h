@@ -1,5 +1,5 @@
 /* Glue for proto/transfer.proto: the envelope that carries Kafka records
- * from the exchange segment to the cloud over HTTPS (DESIGN §4).
+ * from the exchange segment to the cloud over HTTPS (docs/architecture.md §4).
  *
  * Senders fill an osh_transfer_builder_t and pack it; receivers call
  * osh_transfer_unpack(), which checks size limits, field sanity and the
