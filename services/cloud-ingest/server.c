@@ -12,37 +12,6 @@
 #include "oshirase/log.h"
 #include "watch.h"
 
-const osh_cfg_entry_t ci_config_table[] = {
-    {"listen.host", OSH_CFG_STR, "127.0.0.1", "OSH_INGEST_HOST", "numeric address to listen on"},
-    {"listen.port", OSH_CFG_INT, "8443", "OSH_INGEST_PORT", "port (0: any free port)"},
-    {"tls.cert", OSH_CFG_STR, NULL, "OSH_INGEST_TLS_CERT",
-     "server certificate PEM (unset: plain HTTP)"},
-    {"tls.key", OSH_CFG_STR, NULL, "OSH_INGEST_TLS_KEY", "server key PEM"},
-    {"tls.client.ca", OSH_CFG_STR, NULL, "OSH_INGEST_TLS_CLIENT_CA",
-     "CA PEM for client certificates (mutual TLS)"},
-    {"auth.mode", OSH_CFG_STR, "hmac", "OSH_INGEST_AUTH_MODE",
-     "hmac | mtls | any (a verified client certificate, else a token)"},
-    {"auth.keys", OSH_CFG_STR, NULL, "OSH_INGEST_KEYS",
-     "HMAC keys id:secret[,id:secret] (prefer auth.keys.file)"},
-    {"auth.keys.file", OSH_CFG_STR, NULL, "OSH_INGEST_KEYS_FILE", "file of 'id secret' lines"},
-    {"auth.max.skew", OSH_CFG_DURATION_MS, "5m", "OSH_INGEST_MAX_SKEW",
-     "accepted clock difference of a token"},
-    {"allow", OSH_CFG_STR, "resident.abstracted.v1,batch.control.v1", "OSH_INGEST_ALLOW",
-     "(topic[@fingerprint|@schema]) that may enter the cloud"},
-    {"target", OSH_CFG_STR, "cloud", "OSH_INGEST_TARGET",
-     "the TransferBatch target this ingest accepts"},
-    {"max.batch.bytes", OSH_CFG_SIZE, "16M", "OSH_INGEST_MAX_BATCH",
-     "largest batch body (413 above)"},
-    {"max.csv.bytes", OSH_CFG_SIZE, "4M", "OSH_INGEST_MAX_CSV",
-     "largest destinations upload (413 above)"},
-    {"delivery.timeout", OSH_CFG_DURATION_MS, "30s", "OSH_INGEST_DELIVERY_TIMEOUT",
-     "wait for the cloud cluster before answering 503"},
-    {"http.threads", OSH_CFG_INT, "4", "OSH_INGEST_HTTP_THREADS", "HTTP worker threads"},
-    {"destinations.categories", OSH_CFG_STR, CI_DEST_DEFAULT_CATEGORIES, "OSH_INGEST_CATEGORIES",
-     "known notice categories"},
-};
-const size_t ci_config_table_len = sizeof(ci_config_table) / sizeof(ci_config_table[0]);
-
 struct ci_server {
         ci_ingest_t *ingest;
         ci_auth_t *auth;

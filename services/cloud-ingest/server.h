@@ -1,5 +1,6 @@
-/* cloud-ingest's HTTP side: configuration table, the routes and their
- * authentication, built on lib http_server.h.
+/* cloud-ingest's HTTP side: the routes and their authentication, built on
+ * lib http_server.h; the configuration table and the service object
+ * (ci_app) are in ingest_service.c.
  *
  *   POST /v1/batches       osh.TransferBatch → osh.Ack            (ingest.h)
  *   POST /v1/probe         osh.ProbeRequest → osh.ProbeResponse   (watch.h)
@@ -15,9 +16,10 @@
 
 #include "oshirase/config.h"
 #include "oshirase/heartbeat.h"
+#include "oshirase/service.h"
 
-extern const osh_cfg_entry_t ci_config_table[];
-extern const size_t ci_config_table_len;
+/* The cloud-ingest service, for osh_service_main. */
+extern const osh_service_app_t ci_app;
 
 typedef struct ci_server ci_server_t;
 

@@ -1,6 +1,6 @@
 /* The monitor service: wires heartbeats, lag sampling, the cloud probe,
- * judgements, ops.health.v1, HTTP and alerts into one loop. main.c holds
- * only the configuration table and the life cycle. */
+ * judgements, ops.health.v1, HTTP and alerts into one loop. mon_service.c
+ * holds the configuration table and the service object. */
 #ifndef MONITOR_H
 #define MONITOR_H
 
@@ -8,7 +8,10 @@
 
 typedef struct mon_app mon_app_t;
 
-/* Reads svc's configuration (keys in main.c), connects, starts HTTP.
+/* The monitor service, for osh_service_main. */
+extern const osh_service_app_t mon_app;
+
+/* Reads svc's configuration (keys in mon_service.c), connects, starts HTTP.
  * NULL with errstr. */
 mon_app_t *mon_app_new(osh_service_t *svc, char *errstr, size_t errstr_size);
 /* Runs until a shutdown is requested. 0, or -1 on a fatal error. */

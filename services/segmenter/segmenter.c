@@ -19,22 +19,6 @@
 #include "seg_state.h"
 #include "seg_store.h"
 
-const osh_cfg_entry_t seg_config_table[] = {
-    {"group.id", OSH_CFG_STR, "segmenter", "OSH_SEGMENTER_GROUP",
-     "consumer group for campaign.requests.v1"},
-    {"state.dir", OSH_CFG_STR, "segmenter-state", "OSH_SEGMENTER_STATE_DIR",
-     "directory for frozen recipient lists and scheduled sends"},
-    {"dictionary.file", OSH_CFG_STR, NULL, "OSH_DICTIONARY_FILE",
-     "attribute dictionary (staff's protected copy); default: the compiled-in one"},
-    {"dictionary.key.file", OSH_CFG_STR, NULL, "OSH_DICTIONARY_KEY_FILE",
-     "key of a sealed dictionary.file (osh-ctl seal-dictionary); unset: the file is plain TSV"},
-    {"exclusion.file", OSH_CFG_STR, NULL, "OSH_SEGMENTER_EXCLUSION_FILE",
-     "manual exclusion list (protected persons): one 利用者ID per line"},
-    {"min.audience", OSH_CFG_INT, "10", "OSH_SEGMENTER_MIN_AUDIENCE",
-     "campaigns with fewer recipients are refused (a request may ask for more)"},
-};
-const size_t seg_config_table_len = sizeof(seg_config_table) / sizeof(seg_config_table[0]);
-
 #define MAX_OPEN_BATCHES  2
 #define SHUTDOWN_FLUSH_MS 3000
 

@@ -13,8 +13,9 @@
 
 #include "oshirase/service.h"
 
-extern const osh_cfg_entry_t seg_config_table[];
-extern const size_t seg_config_table_len;
+/* The segmenter service (table and callbacks in seg_service.c), for
+ * osh_service_main. */
+extern const osh_service_app_t seg_app;
 
 typedef struct segmenter segmenter_t;
 

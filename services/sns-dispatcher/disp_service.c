@@ -372,3 +372,30 @@ void disp_service_destroy(disp_service_t *s)
         disp_ledger_close(s->ledger);
         free(s);
 }
+
+static void *disp_open(osh_service_t *svc, char *errstr, size_t errstr_size)
+{
+        return disp_service_new(svc, errstr, errstr_size);
+}
+
+static int disp_run(void *app)
+{
+        return disp_service_run(app) < 0 ? 1 : 0;
+}
+
+static void disp_close(void *app)
+{
+        disp_service_destroy(app);
+}
+
+/* disp_service_run says ready itself. */
+const osh_service_app_t disp_app = {
+    .name = "sns-dispatcher",
+    .table = disp_config_table,
+    .ntable = sizeof(disp_config_table) / sizeof(disp_config_table[0]),
+    .hb_prefix = "kafka.",
+    .configure = disp_service_validate,
+    .open = disp_open,
+    .run = disp_run,
+    .close = disp_close,
+};

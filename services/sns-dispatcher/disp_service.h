@@ -1,4 +1,4 @@
-/* sns-dispatcher wiring: configuration table, the notify.dispatch.v1
+/* sns-dispatcher wiring: configuration table and service object (disp_app), the notify.dispatch.v1
  * consumer, the notify.status.v1 / campaign.results.v1 producer, the
  * ledger and the core, and the run loop. */
 #ifndef DISP_SERVICE_H
@@ -13,6 +13,9 @@ extern const osh_cfg_entry_t disp_config_table[];
 extern const size_t disp_config_table_len;
 
 typedef struct disp_service disp_service_t;
+
+/* The sns-dispatcher service, for osh_service_main. */
+extern const osh_service_app_t disp_app;
 
 /* Validates what the generic loader cannot (rate specs, quiet hours).
  * 0 / -1 with errstr. */
