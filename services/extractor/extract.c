@@ -531,6 +531,8 @@ ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_siz
         b->o = *o;
         if (!b->o.max_field)
                 b->o.max_field = 256;
+        if (b->o.raw_max > EXT_REJECT_RAW_LIMIT)
+                b->o.raw_max = EXT_REJECT_RAW_LIMIT;
         if (resolve_input(b, errstr, errstr_size))
                 goto fail;
         if (o->encoding && strcmp(o->encoding, "auto")) {
@@ -674,9 +676,18 @@ static size_t expected_rows(const ext_batch_t *b, ext_type_t t)
 /* Outcome of one row's join. */
 enum { L_JOINED, L_NOT_APPLICANT, L_REJECTED, L_PENDING };
 
-static int add_reject(ext_batch_t *b, uint32_t file, uint64_t line, const char *raw, size_t raw_len,
-                      ext_reason_t reason, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+/* Where a reject points: the line, and the column (0: the line). */
+typedef struct rej_at {
+        uint32_t file;
+        uint64_t line;
+        const char *raw;
+        size_t raw_len;
+        unsigned column;
+        size_t field_len;
+} rej_at_t;
+
+static int add_reject(ext_batch_t *b, const rej_at_t *at, ext_reason_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static ext_reject_t *new_reject(ext_batch_t *b)
 {
@@ -685,23 +696,24 @@ static ext_reject_t *new_reject(ext_batch_t *b)
         return &b->rejects[b->nrej++];
 }
 
-static int add_reject(ext_batch_t *b, uint32_t file, uint64_t line, const char *raw, size_t raw_len,
-                      ext_reason_t reason, const char *fmt, ...)
+static int add_reject(ext_batch_t *b, const rej_at_t *at, ext_reason_t reason, const char *fmt, ...)
 {
         ext_reject_t *r = new_reject(b);
         va_list ap;
 
         if (!r)
                 return -1;
-        r->file = file;
-        r->line = line;
+        r->file = at->file;
+        r->line = at->line;
         r->reason = reason;
-        r->raw = raw;
-        r->raw_len = raw_len;
+        r->column = (uint16_t)at->column;
+        r->field_len = (uint32_t)(at->field_len > UINT32_MAX ? UINT32_MAX : at->field_len);
+        r->raw = at->raw;
+        r->raw_len = at->raw_len;
         va_start(ap, fmt);
         vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
         va_end(ap);
-        b->files[file].st.rejected++;
+        b->files[at->file].st.rejected++;
         return L_REJECTED;
 }
 
@@ -713,15 +725,18 @@ typedef struct jrow {
         const ext_chunk_t *c;
 } jrow_t;
 
+/* A join check failed on the row's key (its first column: 10 digits). */
 #define REJECT(b, j, reason, ...)                                                                  \
-        add_reject(b, (j)->fi, (j)->line, (j)->r->raw, (j)->r->raw_len, reason, __VA_ARGS__)
+        add_reject(b, &(rej_at_t){(j)->fi, (j)->line, (j)->r->raw, (j)->r->raw_len, 1, 10},        \
+                   reason, __VA_ARGS__)
 
 /* The reject the scan found for this row. */
 static int scan_reject(ext_batch_t *b, const jrow_t *j)
 {
         const ext_reject_t *s = &j->c->rej[j->r->rej - 1];
+        rej_at_t at = {j->fi, j->line, s->raw, s->raw_len, s->column, s->field_len};
 
-        return add_reject(b, j->fi, j->line, s->raw, s->raw_len, s->reason, "%s", s->detail);
+        return add_reject(b, &at, s->reason, "%s", s->detail);
 }
 
 static size_t arena_add(ext_batch_t *b, const char *s, size_t len)
@@ -861,7 +876,8 @@ static int after_residents(ext_batch_t *b)
                 xapp_t *a = &b->apps[i];
                 if (a->person >= 0)
                         b->files[a->file].st.joined++;
-                else if (add_reject(b, a->file, a->line, a->raw, a->raw_len, EXT_R_UNKNOWN_PERSON,
+                else if (add_reject(b, &(rej_at_t){a->file, a->line, a->raw, a->raw_len, 1, 10},
+                                    EXT_R_UNKNOWN_PERSON,
                                     "applicant not in the resident register") < 0)
                         return -1;
         }
@@ -1311,16 +1327,30 @@ int ext_batch_encode_record(ext_batch_t *b, size_t i, const char **key, void **v
         return 0;
 }
 
+/* The header's name of 1-based column col ("" for 0 or past the end). */
+static void column_name(const char *header, unsigned col, char *out, size_t size)
+{
+        const char *p = header;
+
+        for (unsigned i = 1; col && i < col && p; i++)
+                if ((p = strchr(p, ',')))
+                        p++;
+        snprintf(out, size, "%.*s", col && p ? (int)strcspn(p, ",") : 0, col && p ? p : "");
+}
+
 int ext_batch_encode_reject(ext_batch_t *b, size_t i, int64_t now_ms, char *keybuf,
                             size_t keybuf_size, void **val, size_t *len, char *errstr,
                             size_t errstr_size)
 {
         const ext_reject_t *r = &b->rejects[i];
+        size_t raw_len = r->raw_len < b->o.raw_max ? r->raw_len : b->o.raw_max;
+        char field[64];
         avro_value_t rec;
         int rc = -1;
 
         snprintf(keybuf, keybuf_size, "%s:%llu", b->files[r->file].name,
                  (unsigned long long)r->line);
+        column_name(b->files[r->file].ft->header, r->column, field, sizeof(field));
         if (osh_value_new(b->rej_schema, &rec)) {
                 snprintf(errstr, errstr_size, "avro: cannot create a reject");
                 return -1;
@@ -1329,9 +1359,13 @@ int ext_batch_encode_reject(ext_batch_t *b, size_t i, int64_t now_ms, char *keyb
             osh_value_set_long(&rec, "line", (int64_t)r->line) ||
             osh_value_set_enum(&rec, "reason", ext_reason_symbol(r->reason)) ||
             osh_value_set_string(&rec, "detail", r->detail) ||
-            osh_value_set_bytes(&rec, "raw", r->raw ? r->raw : "", r->raw_len) ||
+            osh_value_set_bytes(&rec, "raw", r->raw ? r->raw : "", raw_len) ||
             osh_value_set_string(&rec, "batch_id", b->batch_id) ||
-            osh_value_set_long(&rec, "rejected_at", now_ms)) {
+            osh_value_set_long(&rec, "rejected_at", now_ms) ||
+            osh_value_set_int(&rec, "column", r->column) ||
+            osh_value_set_string(&rec, "field", field) ||
+            osh_value_set_long(&rec, "field_length", r->field_len) ||
+            osh_value_set_long(&rec, "raw_length", (int64_t)r->raw_len)) {
                 snprintf(errstr, errstr_size, "avro: cannot set a reject field");
                 goto fail;
         }

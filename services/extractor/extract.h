@@ -51,7 +51,11 @@ typedef struct ext_opts {
         size_t max_field;       /* 0: 256 */
         size_t threads;         /* scanning threads; 0: one per CPU (at most 8) */
         size_t chunk_bytes;     /* scanned at a time; 0: 1 MiB */
+        size_t raw_max;         /* raw line bytes a reject carries; 0: none (the default) */
 } ext_opts_t;
+
+/* The most raw_max may be: a reject stays far below a Kafka message. */
+#define EXT_REJECT_RAW_LIMIT 65536
 
 typedef struct ext_file_stats {
         char name[64];
@@ -62,8 +66,10 @@ typedef struct ext_reject {
         uint32_t file; /* index into the batch's files */
         uint64_t line;
         ext_reason_t reason;
-        char detail[96]; /* never personal data: column names and codes only */
-        const char *raw; /* into the mapped file */
+        uint16_t column;    /* 1-based column of the offending field; 0: the line */
+        uint32_t field_len; /* its length in bytes as read (the line's when column is 0) */
+        char detail[96];    /* never personal data: column names and codes only */
+        const char *raw;    /* into the mapped file: sent only if raw_max allows */
         size_t raw_len;
 } ext_reject_t;
 
@@ -114,7 +120,10 @@ int ext_batch_record(ext_batch_t *b, size_t i, const char **key, const void **va
 size_t ext_batch_reject_count(const ext_batch_t *b);
 const ext_reject_t *ext_batch_reject(const ext_batch_t *b, size_t i);
 /* Encodes a reject as resident.rejects.v1 (caller free()s *val); key is
- * "FILE:LINE" written into keybuf. */
+ * "FILE:LINE" written into keybuf. It locates the problem (file, line,
+ * column, field name, length, reason) and carries the raw line only up to
+ * o->raw_max bytes, so no reject holds personal data by default and none
+ * can outgrow a message. */
 int ext_batch_encode_reject(ext_batch_t *b, size_t i, int64_t now_ms, char *keybuf,
                             size_t keybuf_size, void **val, size_t *len, char *errstr,
                             size_t errstr_size);

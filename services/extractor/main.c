@@ -37,6 +37,10 @@ static const osh_cfg_entry_t table[] = {
      "where URL batches are fetched to"},
     {"emit.rate", OSH_CFG_INT, "0", "OSH_EXTRACTOR_EMIT_RATE",
      "records per second at most (0: unlimited)"},
+    {"rejects.raw", OSH_CFG_BOOL, "false", "OSH_EXTRACTOR_REJECTS_RAW",
+     "copy the rejected line into resident.rejects.v1's raw (personal data: off unless needed)"},
+    {"rejects.raw.max", OSH_CFG_SIZE, "1024", "OSH_EXTRACTOR_REJECTS_RAW_MAX",
+     "with rejects.raw: bytes of the line kept at most (up to 64 KiB; the rest is cut)"},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -75,6 +79,9 @@ static void read_opts(const osh_service_t *svc, exr_opts_t *o)
         o->ext.encoding = osh_config_str(svc->cfg, "encoding");
         o->ext.max_field = (size_t)osh_config_int(svc->cfg, "max.field");
         o->ext.threads = (size_t)(threads > 0 ? threads : 0);
+        o->ext.raw_max = osh_config_bool(svc->cfg, "rejects.raw")
+                             ? (size_t)osh_config_int(svc->cfg, "rejects.raw.max")
+                             : 0;
         o->ext.gaiji_repl = !strcmp(osh_config_str(svc->cfg, "gaiji.replacement"), "geta")
                                 ? OSH_TEXTENC_REPL_GETA
                                 : OSH_TEXTENC_REPL_FFFD;

@@ -78,12 +78,14 @@ static ext_row_t *new_row(ext_chunk_t *c, const osh_csv_record_t *rec)
         return r;
 }
 
-static int reject(ext_chunk_t *c, ext_row_t *row, int pre, ext_reason_t reason, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
+static int reject_at(ext_chunk_t *c, ext_row_t *row, int pre, unsigned col, size_t field_len,
+                     ext_reason_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
-/* Marks row rejected. Returns 0, or -1 on OOM. */
-static int reject(ext_chunk_t *c, ext_row_t *row, int pre, ext_reason_t reason, const char *fmt,
-                  ...)
+/* Marks row rejected, naming the offending column (1-based; 0 = the line)
+ * and its length, never its content. Returns 0, or -1 on OOM. */
+static int reject_at(ext_chunk_t *c, ext_row_t *row, int pre, unsigned col, size_t field_len,
+                     ext_reason_t reason, const char *fmt, ...)
 {
         ext_reject_t *r;
         va_list ap;
@@ -96,6 +98,8 @@ static int reject(ext_chunk_t *c, ext_row_t *row, int pre, ext_reason_t reason, 
         r->reason = reason;
         r->raw = row->raw;
         r->raw_len = row->raw_len;
+        r->column = (uint16_t)col;
+        r->field_len = (uint32_t)(field_len > UINT32_MAX ? UINT32_MAX : field_len);
         va_start(ap, fmt);
         vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
         va_end(ap);
@@ -103,6 +107,10 @@ static int reject(ext_chunk_t *c, ext_row_t *row, int pre, ext_reason_t reason, 
         row->pre = (uint8_t)pre;
         return 0;
 }
+
+/* A field check failed: column col (1-based) of line l. */
+#define REJECT(c, r, pre, l, col, reason, ...)                                                     \
+        reject_at(c, r, pre, col, (l)->len[(col)-1], reason, __VA_ARGS__)
 
 /* ---- field parsers ---- */
 
@@ -209,18 +217,18 @@ static int s_applicant(ext_chunk_t *c, const line_t *l, ext_row_t *r)
         int doui = parse_small(l->f[2], l->len[2], 0, 1);
 
         if (!(r->u.app.atena = parse_no(l->f[0], l->len[0])))
-                return reject(c, r, 1, EXT_R_CODE, "atena_no: not 10 digits");
+                return REJECT(c, r, 1, l, 1, EXT_R_CODE, "atena_no: not 10 digits");
         if (l->len[1] && (l->len[1] < 4 || l->len[1] > 32))
-                return reject(c, r, 1, EXT_R_CODE, "riyosha_id: length");
+                return REJECT(c, r, 1, l, 2, EXT_R_CODE, "riyosha_id: length");
         for (size_t i = 0; i < l->len[1]; i++)
                 if (!alnum(l->f[1][i]))
-                        return reject(c, r, 1, EXT_R_CODE, "riyosha_id: not alphanumeric");
+                        return REJECT(c, r, 1, l, 2, EXT_R_CODE, "riyosha_id: not alphanumeric");
         if (doui < 0)
-                return reject(c, r, 1, EXT_R_CODE, "doui: not 0/1");
+                return REJECT(c, r, 1, l, 3, EXT_R_CODE, "doui: not 0/1");
         if (categories(l, &r->u.app.cats))
-                return reject(c, r, 1, EXT_R_CODE, "bunya: unknown category");
+                return REJECT(c, r, 1, l, 4, EXT_R_CODE, "bunya: unknown category");
         if (applied_at(l->f[4], l->len[4], &r->u.app.applied_ms))
-                return reject(c, r, 1, EXT_R_DATE, "shinsei_nichiji: not YYYYMMDDhhmmss");
+                return REJECT(c, r, 1, l, 5, EXT_R_DATE, "shinsei_nichiji: not YYYYMMDDhhmmss");
         r->u.app.uid = l->f[1]; /* ASCII, so never converted: in the mapped file */
         r->u.app.uid_len = (uint8_t)l->len[1];
         r->u.app.doui = (uint8_t)doui;
@@ -235,18 +243,22 @@ static int s_resident(ext_chunk_t *c, const line_t *l, ext_row_t *r)
 
         r->u.res.atena = parse_no(l->f[0], l->len[0]);
         r->u.res.setai = parse_no(l->f[1], l->len[1]);
-        if (!r->u.res.atena || !r->u.res.setai)
-                return reject(c, r, 1, EXT_R_CODE, "atena_no/setai_no: not 10 digits");
+        if (!r->u.res.atena)
+                return REJECT(c, r, 1, l, 1, EXT_R_CODE, "atena_no: not 10 digits");
+        if (!r->u.res.setai)
+                return REJECT(c, r, 1, l, 2, EXT_R_CODE, "setai_no: not 10 digits");
         if (!l->len[2])
-                return reject(c, r, 1, EXT_R_MISSING, "shimei: empty");
+                return REJECT(c, r, 1, l, 3, EXT_R_MISSING, "shimei: empty");
         if (sex < 0)
-                return reject(c, r, 1, EXT_R_CODE, "seibetsu: unknown code");
+                return REJECT(c, r, 1, l, 5, EXT_R_CODE, "seibetsu: unknown code");
         if (parse_date(l->f[5], l->len[5], &r->u.res.birth) != 1)
-                return reject(c, r, 1, EXT_R_DATE, "seinengappi: bad or missing date");
+                return REJECT(c, r, 1, l, 6, EXT_R_DATE, "seinengappi: bad or missing date");
+        if (r->u.res.birth > c->f->ref_days)
+                return REJECT(c, r, 1, l, 6, EXT_R_DATE, "seinengappi: after the reference date");
         if (rel < 0 || l->len[6] != 2)
-                return reject(c, r, 1, EXT_R_CODE, "zokugara: unknown code");
+                return REJECT(c, r, 1, l, 7, EXT_R_CODE, "zokugara: unknown code");
         if (l->len[7] != 30 || !all_digits(l->f[7], 30))
-                return reject(c, r, 1, EXT_R_CODE, "jusho_code: not 30 digits");
+                return REJECT(c, r, 1, l, 8, EXT_R_CODE, "jusho_code: not 30 digits");
         r->u.res.sex = (uint8_t)sex;
         r->u.res.rel = (uint8_t)rel;
         memcpy(r->u.res.rel_code, l->f[6], 2);
@@ -263,12 +275,14 @@ static int s_household(ext_chunk_t *c, const line_t *l, ext_row_t *r)
 {
         r->u.hh.setai = parse_no(l->f[0], l->len[0]);
         r->u.hh.head = parse_no(l->f[1], l->len[1]);
-        if (!r->u.hh.setai || !r->u.hh.head)
-                return reject(c, r, 1, EXT_R_CODE, "setai_no/atena_no: not 10 digits");
+        if (!r->u.hh.setai)
+                return REJECT(c, r, 1, l, 1, EXT_R_CODE, "setai_no: not 10 digits");
+        if (!r->u.hh.head)
+                return REJECT(c, r, 1, l, 2, EXT_R_CODE, "setainushi_atena_no: not 10 digits");
         if (parse_small(l->f[2], l->len[2], 1, 99) < 0)
-                return reject(c, r, 1, EXT_R_CODE, "setaiin_su: not 1-99");
+                return REJECT(c, r, 1, l, 3, EXT_R_CODE, "setaiin_su: not 1-99");
         if (l->len[3] != 30 || !all_digits(l->f[3], 30))
-                return reject(c, r, 1, EXT_R_CODE, "jusho_code: not 30 digits");
+                return REJECT(c, r, 1, l, 4, EXT_R_CODE, "jusho_code: not 30 digits");
         return 0;
 }
 
@@ -278,9 +292,10 @@ static int s_tax(ext_chunk_t *c, const line_t *l, ext_row_t *r)
         int fy = c->f->fy, v = parse_small(l->f[1], l->len[1], fy - 2, fy);
 
         if (v < 0 || l->len[1] != 4)
-                return reject(c, r, 0, EXT_R_CODE, "nendo: not one of the three fiscal years");
+                return REJECT(c, r, 0, l, 2, EXT_R_CODE,
+                              "nendo: not one of the three fiscal years");
         if (parse_small(l->f[2], l->len[2], 1, 2) < 0)
-                return reject(c, r, 0, EXT_R_CODE, "kazei_kubun: not 1/2");
+                return REJECT(c, r, 0, l, 3, EXT_R_CODE, "kazei_kubun: not 1/2");
         r->u.st.bit = (uint8_t)(1u << (fy - v));
         r->u.st.val = l->f[2][0];
         return 0;
@@ -296,27 +311,29 @@ static int s_period(ext_chunk_t *c, const line_t *l, ext_row_t *r)
 
         if (t == EXT_EXTENSION) {
                 if (parse_small(l->f[1], l->len[1], 0, 1) < 0 || l->len[1] != 1)
-                        return reject(c, r, 0, EXT_R_CODE, "value: not 0/1");
+                        return REJECT(c, r, 0, l, 2, EXT_R_CODE, "value: not 0/1");
                 if (parse_date(l->f[2], l->len[2], &start) < 0)
-                        return reject(c, r, 0, EXT_R_DATE, "jisshi_bi: bad date");
+                        return REJECT(c, r, 0, l, 3, EXT_R_DATE, "jisshi_bi: bad date");
                 r->u.st.val = l->f[1][0];
                 return 0;
         }
         if (t == EXT_PUBLIC_ASSISTANCE) {
-                if (parse_date(l->f[1], l->len[1], &start) != 1 ||
-                    (de = parse_date(l->f[2], l->len[2], &end)) < 0)
-                        return reject(c, r, 0, EXT_R_DATE, "kaishi_bi/haishi_bi: bad date");
+                if (parse_date(l->f[1], l->len[1], &start) != 1)
+                        return REJECT(c, r, 0, l, 2, EXT_R_DATE, "kaishi_bi: bad date");
+                if ((de = parse_date(l->f[2], l->len[2], &end)) < 0)
+                        return REJECT(c, r, 0, l, 3, EXT_R_DATE, "haishi_bi: bad date");
         } else {
                 if (t == EXT_NHI || t == EXT_LATE_ELDERLY) {
                         if (!l->len[1] || l->len[1] > 16 || !id_chars(l->f[1], l->len[1]))
-                                return reject(c, r, 0, EXT_R_CODE, "number: malformed");
+                                return REJECT(c, r, 0, l, 2, EXT_R_CODE, "number: malformed");
                 } else if ((v = parse_small(l->f[1], l->len[1], 1,
                                             t == EXT_CHILD_REARING ? 3 : 20)) < 0) {
-                        return reject(c, r, 0, EXT_R_CODE, "count/kubun: unknown code");
+                        return REJECT(c, r, 0, l, 2, EXT_R_CODE, "count/kubun: unknown code");
                 }
-                if (parse_date(l->f[2], l->len[2], &start) != 1 ||
-                    (de = parse_date(l->f[3], l->len[3], &end)) < 0)
-                        return reject(c, r, 0, EXT_R_DATE, "start/end: bad date");
+                if (parse_date(l->f[2], l->len[2], &start) != 1)
+                        return REJECT(c, r, 0, l, 3, EXT_R_DATE, "start: bad date");
+                if ((de = parse_date(l->f[3], l->len[3], &end)) < 0)
+                        return REJECT(c, r, 0, l, 4, EXT_R_DATE, "end: bad date");
         }
         /* 支給区分 3: 全部停止, which is no allowance */
         r->u.st.active = (uint8_t)(period_active(start, de, end, c->f->ref_days) &&
@@ -328,7 +345,7 @@ static int s_status(ext_chunk_t *c, const line_t *l, ext_row_t *r)
 {
         r->u.st.bit = 1;
         if (!(r->u.st.atena = parse_no(l->f[0], l->len[0])))
-                return reject(c, r, 1, EXT_R_CODE, "atena_no: not 10 digits");
+                return REJECT(c, r, 1, l, 1, EXT_R_CODE, "atena_no: not 10 digits");
         return c->f->type == EXT_TAX ? s_tax(c, l, r) : s_period(c, l, r);
 }
 
@@ -349,10 +366,10 @@ static int by_type(ext_chunk_t *c, const line_t *l, ext_row_t *r)
 /* ---- lines ---- */
 
 /* Decodes the record's fields. Clean text (nearly all of it) is used where
- * it lies; only converted fields are copied into out. -1 on an encoding
- * error. */
-static int decode_line(ext_chunk_t *c, osh_textdec_t *dec, const osh_csv_record_t *rec, line_t *l,
-                       char *out, size_t out_size)
+ * it lies; only converted fields are copied into out. 0, or the 1-based
+ * column that holds an encoding error. */
+static size_t decode_line(ext_chunk_t *c, osh_textdec_t *dec, const osh_csv_record_t *rec,
+                          line_t *l, char *out, size_t out_size)
 {
         size_t o = 0;
 
@@ -362,13 +379,13 @@ static int decode_line(ext_chunk_t *c, osh_textdec_t *dec, const osh_csv_record_
                 size_t n;
                 if (osh_textdec_view(dec, rec->fields[i].ptr, rec->fields[i].len, &s, &n,
                                      &c->gaiji))
-                        return -1;
+                        return i + 1;
                 l->f[i] = s;
                 l->len[i] = n;
                 if (s == rec->fields[i].ptr)
                         continue;
                 if (o + n > out_size)
-                        return -1;
+                        return i + 1;
                 memcpy(out + o, s, n);
                 l->f[i] = out + o;
                 o += n;
@@ -387,28 +404,58 @@ static int header_ok(const ext_scan_file_t *f, const line_t *l)
         return o < sizeof(buf) && !strcmp(buf, f->header);
 }
 
+/* Bytes of field col (0-based) of a raw record, quotes included: a
+ * malformed record's fields are not kept by the reader. */
+static size_t raw_field_len(const char *raw, size_t len, size_t col)
+{
+        size_t k = 0, start = 0;
+        int quoted = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                if (raw[i] == '"') {
+                        quoted = !quoted;
+                } else if (raw[i] == ',' && !quoted) {
+                        if (k++ == col)
+                                return i - start;
+                        start = i + 1;
+                }
+        }
+        return k == col ? len - start : 0;
+}
+
+/* A record the CSV reader refused: the field it stopped at, or the line. */
+static int csv_reject(ext_chunk_t *c, ext_row_t *r, const osh_csv_record_t *rec)
+{
+        int too_long =
+            rec->error == OSH_CSV_FIELD_TOO_LONG || rec->error == OSH_CSV_RECORD_TOO_LONG;
+        int whole = rec->error == OSH_CSV_RECORD_TOO_LONG || rec->error == OSH_CSV_TOO_MANY_FIELDS;
+        size_t col = whole ? 0 : rec->nfields + 1;
+
+        return reject_at(c, r, 1, (unsigned)col,
+                         col ? raw_field_len(rec->raw, rec->raw_len, col - 1) : rec->raw_len,
+                         too_long ? EXT_R_TOO_LONG : EXT_R_PARSE, "%s",
+                         osh_csv_error_name(rec->error));
+}
+
 /* One data line into a row: 0, or -1 on OOM. */
 static int data_line(ext_chunk_t *c, osh_textdec_t *dec, const osh_csv_record_t *rec, char *out)
 {
         ext_row_t *r = new_row(c, rec);
         line_t l;
-        int too_long;
+        size_t bad;
 
         if (!r)
                 return -1;
         c->read++;
-        if (rec->error) {
-                too_long =
-                    rec->error == OSH_CSV_FIELD_TOO_LONG || rec->error == OSH_CSV_RECORD_TOO_LONG;
-                return reject(c, r, 1, too_long ? EXT_R_TOO_LONG : EXT_R_PARSE, "%s",
-                              osh_csv_error_name(rec->error));
-        }
+        if (rec->error)
+                return csv_reject(c, r, rec);
         if (rec->nfields != c->f->ncols)
-                return reject(c, r, 1, EXT_R_PARSE, "wrong column count: %zu, expected %zu",
-                              rec->nfields, c->f->ncols);
-        if (decode_line(c, dec, rec, &l, out, MAX_RECORD * 3))
-                return reject(c, r, 1, EXT_R_ENCODING, "invalid %s byte sequence",
-                              osh_textenc_name(c->f->enc));
+                return reject_at(c, r, 1, 0, rec->raw_len, EXT_R_PARSE,
+                                 "wrong column count: %zu, expected %zu", rec->nfields,
+                                 c->f->ncols);
+        if ((bad = decode_line(c, dec, rec, &l, out, MAX_RECORD * 3)))
+                return reject_at(c, r, 1, (unsigned)bad, rec->fields[bad - 1].len, EXT_R_ENCODING,
+                                 "invalid %s byte sequence", osh_textenc_name(c->f->enc));
         return by_type(c, &l, r);
 }
 

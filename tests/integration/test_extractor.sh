@@ -3,8 +3,9 @@
 # checked against gen-residents' ground truth; a re-run is a no-op (ledger);
 # kill -9 mid-batch + restart gives the same (key, value) set as a clean run
 # (duplicates after a crash are identical records with the same batch id);
-# the bad-input corpus lands on resident.rejects.v1 with the right reasons
-# and the counts reconcile; a truncated file fails the batch without END.
+# the bad-input corpus lands on resident.rejects.v1 with the right reasons,
+# located by column and field, without personal data (no raw line unless
+# rejects.raw is on), and the counts reconcile; a truncated file fails the batch without END.
 # shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
@@ -83,6 +84,15 @@ for f in "$OSH_SOURCE_DIR"/tests/integration/data/extractor/*.*.csv; do
         cat "$f" >>"$T/bad/${b%%.*}.csv"
         nbad=$((nbad + $(wc -l <"$f")))
 done
+# a real resident registered twice and an applicant nobody registered: their
+# rejects locate the line but must not repeat the name, birth date or address
+dup=$(sed -n 2p "$T/bad/JUMIN.csv")
+echo "$dup" >>"$T/bad/JUMIN.csv"
+echo "1999999998,,1,01,20240301120000" >>"$T/bad/SHINSEI.csv"
+nbad=$((nbad + 2))
+dupkey=JUMIN.csv:$(wc -l <"$T/bad/JUMIN.csv") unkkey=SHINSEI.csv:$(wc -l <"$T/bad/SHINSEI.csv")
+IFS=, read -r _ _ name kana _ birth _ acode addr <<<"$dup"
+printf '%s\n' "$name" "$kana" "$birth" "$acode" "$addr" >"$T/forbidden.txt"
 rb=$("$ctl" watermarks --bootstrap "$BS" --topic resident.rejects.v1 2>/dev/null | awk '{s += $4} END {print s}')
 "$ext" --input "$T/bad" --ledger "$T/ledger1" --reference.date 20240401 \
         --kafka.bootstrap.servers="$BS" >"$T/bad.out" 2>"$T/bad.log" ||
@@ -94,10 +104,25 @@ assert_contains "$(cat "$T/bad.out")" "rejects=$nbad " "one reject per corpus li
 for f in "$OSH_SOURCE_DIR"/tests/integration/data/extractor/*.*.csv; do
         b=$(basename "$f" .csv)
         target=${b%%.*}.csv reason=${b#*.}
-        n=$(jq -r --arg t "$target" --arg r "$reason" \
-                'select(.value.source_file == $t and .value.reason == $r) | .key' "$T/rej.jsonl" | wc -l)
+        n=$(jq -r --arg t "$target" --arg r "$reason" --arg d "$dupkey" --arg u "$unkkey" \
+                'select(.value.source_file == $t and .value.reason == $r and .key != $d and
+                        .key != $u) | .key' "$T/rej.jsonl" | wc -l)
         assert_eq "$(wc -l <"$f")" "$n" "$b lands with reason $reason"
 done
+assert_eq "JUMIN.csv:DUPLICATE:1:atena_no:10 SHINSEI.csv:UNKNOWN_PERSON:1:atena_no:10" \
+        "$(jq -r --arg d "$dupkey" --arg u "$unkkey" 'select(.key == $d or .key == $u)
+                | [.value.source_file, .value.reason, .value.column, .value.field,
+                   .value.field_length] | map(tostring) | join(":")' "$T/rej.jsonl" | sort | xargs)" \
+        "duplicate and unknown person located by column and field"
+assert_eq "" "$(jq -r 'select(.value.raw != "") | .key' "$T/rej.jsonl")" "no raw line by default"
+"$(dirname "$0")/lib/pii_scan.sh" --forbidden "$T/forbidden.txt" --topic "$BS" resident.rejects.v1 \
+        "$T/bad.log" || fail "personal data in resident.rejects.v1"
+# ... and the scan finds them where they are: it can fail
+if "$(dirname "$0")/lib/pii_scan.sh" --forbidden "$T/forbidden.txt" "$T/bad/JUMIN.csv" \
+        >/dev/null 2>&1; then
+        fail "pii_scan found nothing in JUMIN.csv"
+fi
+OSH_IT_ASSERTS=$((OSH_IT_ASSERTS + 1))
 
 # --- a truncated file fails the batch: no END
 markers=$(hi batch.control.v1)

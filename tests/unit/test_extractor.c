@@ -2,6 +2,7 @@
  * reconciliation, determinism, the ledger, manifest failures and the emit
  * order (START, records, rejects, END only when all were delivered),
  * through a capturing sink instead of a broker. */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -394,11 +395,95 @@ static void test_reject_reasons(void **state)
                 assert_non_null(r->raw);
                 assert_null(strstr(r->detail, "1000000"));
         }
+        /* located without content: the field cut by the CSV reader, the line */
+        assert_int_equal(find_reject(b, "ZEI.csv", 5)->column, 3);
+        assert_int_equal(find_reject(b, "ZEI.csv", 5)->field_len, 299);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 7)->column, 0);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 8)->column, 3);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 13)->column, 6);
         /* the bad lines change nothing about the good ones */
         assert_int_equal(ext_batch_record_count(b), 2);
         assert_int_equal(stats(b, "JUMIN.csv")->read, 13);
         assert_int_equal(stats(b, "JUMIN.csv")->rejected, 8);
         ext_batch_destroy(b);
+}
+
+/* Decodes reject i of b into *v (caller decrefs); the bytes into *val. */
+static void decode_reject(ext_batch_t *b, size_t i, avro_value_t *v, void **val, size_t *len)
+{
+        char err[256], key[96];
+
+        assert_int_equal(
+            ext_batch_encode_reject(b, i, 1, key, sizeof(key), val, len, err, sizeof(err)), 0);
+        assert_int_equal(osh_serde_decode(osh_schema_for_topic(OSH_TOPIC_REJECTS), *val, *len, v,
+                                          NULL, err, sizeof(err)),
+                         0);
+}
+
+static int has_bytes(const void *hay, size_t n, const char *needle)
+{
+        return memmem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+/* Duplicate and unknown-person rows: the rejects say file, line, column,
+ * field and length, and carry no name, birth date or address unless the
+ * operator turns raw lines on, and then only raw_max bytes of them. */
+static void test_reject_privacy(void **state)
+{
+        const extra_t extra[] = {
+            {"JUMIN.csv",
+             "1000000001,2000000001,山田太郎,ヤマダタロウ,1,19800101,01," ADDR ",千葉市中央区\n",
+             0},                                                     /* line 7: registered twice */
+            {"SHINSEI.csv", "1000000098,,1,01,20240301120000\n", 0}, /* line 5: unknown */
+            {"ZEI.csv", "1000000001,2022,3\n", 0},                   /* line 5: kazei_kubun */
+            {NULL, NULL, 0}};
+        static const char *const pii[] = {"山田", "ヤマダ", "19800101", "千葉市", ADDR};
+        ext_opts_t o = {.reference = "20240401"};
+        const char *dir = make_batch("privacy", extra, 0, 0), *s;
+        char err[256];
+        ext_batch_t *b;
+        avro_value_t v;
+        void *val;
+        size_t len, n;
+        int32_t col;
+        int64_t flen;
+        const void *raw;
+
+        (void)state;
+        o.input = dir;
+        for (int with_raw = 0; with_raw < 2; with_raw++) {
+                o.raw_max = with_raw ? 12 : 0;
+                b = ext_batch_open(&o, err, sizeof(err));
+                assert_non_null(b);
+                assert_int_equal(ext_batch_parse(b, err, sizeof(err)), 0);
+                assert_int_equal(ext_batch_reject_count(b), 3);
+                for (size_t i = 0; i < 3; i++) {
+                        const ext_reject_t *r = ext_batch_reject(b, i);
+                        decode_reject(b, i, &v, &val, &len);
+                        for (size_t k = 0; !with_raw && k < sizeof(pii) / sizeof(pii[0]); k++)
+                                if (has_bytes(val, len, pii[k]))
+                                        fail_msg("reject %zu holds personal data (%zu)", i, k);
+                        assert_int_equal(osh_value_get_bytes(&v, "raw", &raw, &n), 0);
+                        assert_int_equal(n, with_raw ? 12 : 0);
+                        assert_int_equal(osh_value_get_long(&v, "raw_length", &flen), 0);
+                        assert_int_equal(flen, r->raw_len);
+                        assert_int_equal(osh_value_get_int(&v, "column", &col), 0);
+                        assert_int_equal(osh_value_get_string(&v, "field", &s, &n), 0);
+                        assert_int_equal(osh_value_get_long(&v, "field_length", &flen), 0);
+                        if (r->reason == EXT_R_CODE) { /* ZEI.csv kazei_kubun */
+                                assert_int_equal(col, 3);
+                                assert_string_equal(s, "kazei_kubun");
+                                assert_int_equal(flen, 1);
+                        } else { /* the key: atena_no */
+                                assert_int_equal(col, 1);
+                                assert_string_equal(s, "atena_no");
+                                assert_int_equal(flen, 10);
+                        }
+                        avro_value_decref(&v);
+                        free(val);
+                }
+                ext_batch_destroy(b);
+        }
 }
 
 static void encode_all(ext_batch_t *b, char **blob, size_t *blob_len)
@@ -871,6 +956,7 @@ int main(void)
             cmocka_unit_test(test_determinism),      cmocka_unit_test(test_run_and_ledger),
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
+            cmocka_unit_test(test_reject_privacy),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
