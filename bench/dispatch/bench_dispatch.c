@@ -50,6 +50,8 @@ static void *record(const char *id, const char *channel, size_t n_rcpt, size_t f
                 osh_value_append(s, &arr, &item);
                 snprintf(acc, sizeof(acc), "U%032zx", first + i);
                 osh_value_set_string(&item, "user_id", acc + 1);
+                if (!strcmp(channel, "WEBHOOK")) /* webhook account ids are https URLs */
+                        snprintf(acc, sizeof(acc), "https://example.jp/hook/%zu", first + i);
                 osh_value_set_string(&item, "account_id", acc);
         }
         if (osh_serde_encode_alloc(s, &v, &buf, len, err, sizeof(err)) < 0)

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/account.h"
 #include "oshirase/csv.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -24,15 +25,6 @@ struct ci_dest {
         char *cats[MAX_CATEGORIES];
         size_t ncats;
 };
-
-static const struct {
-        const char *name, *symbol;
-} channels[] = {{"line", "LINE"},
-                {"email", "EMAIL"},
-                {"webhook", "WEBHOOK"},
-                {"x", "TWITTER"},
-                {"facebook", "FACEBOOK"}};
-#define NCHANNELS (sizeof(channels) / sizeof(channels[0]))
 
 ci_dest_t *ci_dest_new(ci_ingest_t *ingest, const char *categories, char *errstr,
                        size_t errstr_size)
@@ -81,74 +73,6 @@ static int all(const char *s, size_t n, int (*pred)(int))
                 if (!pred((unsigned char)s[i]))
                         return 0;
         return 1;
-}
-
-static int is_lhex(int c)
-{
-        return isdigit(c) || (c >= 'a' && c <= 'f');
-}
-
-static int is_email_local(int c)
-{
-        return isalnum(c) || strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL;
-}
-
-static int is_domain(int c)
-{
-        return isalnum(c) || c == '-' || c == '.';
-}
-
-static int is_url(int c)
-{
-        return c > 0x20 && c < 0x7f && c != '"' && c != '<' && c != '>' && c != '\\';
-}
-
-static int valid_email(const char *s, size_t n)
-{
-        const char *at = memchr(s, '@', n);
-        size_t local, dom;
-
-        if (!at || n > 254)
-                return 0;
-        local = (size_t)(at - s);
-        dom = n - local - 1;
-        return local >= 1 && local <= 64 && all(s, local, is_email_local) && s[0] != '.' &&
-               s[local - 1] != '.' && dom >= 3 && all(at + 1, dom, is_domain) &&
-               memchr(at + 1, '.', dom) && at[1] != '.' && at[1] != '-' && s[n - 1] != '.' &&
-               s[n - 1] != '-';
-}
-
-static const char *check_account(size_t ch, const char *s, size_t n)
-{
-        switch (ch) {
-        case 0:
-                return n == 33 && s[0] == 'U' && all(s + 1, 32, is_lhex)
-                           ? NULL
-                           : "account id is not a LINE user id (U + 32 hex digits)";
-        case 1:
-                return valid_email(s, n) ? NULL : "account id is not an e-mail address";
-        case 2:
-                return n > 8 && n <= 2048 && !strncmp(s, "https://", 8) && all(s, n, is_url) &&
-                               s[8] != '/'
-                           ? NULL
-                           : "account id is not an https:// URL";
-        case 3:
-                return n >= 1 && n <= 20 && all(s, n, isdigit)
-                           ? NULL
-                           : "account id is not an X user id (digits)";
-        default:
-                return n >= 5 && n <= 20 && all(s, n, isdigit)
-                           ? NULL
-                           : "account id is not a Facebook page-scoped id (digits)";
-        }
-}
-
-static int channel_index(const char *s, size_t n)
-{
-        for (size_t i = 0; i < NCHANNELS; i++)
-                if (strlen(channels[i].name) == n && !strncasecmp(channels[i].name, s, n))
-                        return (int)i;
-        return -1;
 }
 
 static int is_sep(char c)
@@ -214,16 +138,16 @@ static int parse_active(const char *s, size_t n)
 const char *ci_dest_check_row(const ci_dest_t *d, const char *const *f, const size_t *len, size_t n)
 {
         struct cat_check cc = {d, 0};
-        int ch;
+        const osh_account_channel_t *ch;
+        const char *why;
 
         if (n < 4 || n > 5)
                 return "expected 4 or 5 fields: 利用者ID,channel,account id,categories[,active]";
         if (len[0] < 1 || len[0] > 64 || !all(f[0], len[0], isalnum))
                 return "利用者ID must be 1-64 letters or digits";
-        if ((ch = channel_index(f[1], len[1])) < 0)
-                return "channel must be one of line, email, webhook, x, facebook";
-        const char *why = check_account((size_t)ch, f[2], len[2]);
-        if (why)
+        if (!(ch = osh_account_channel_by_name(f[1], len[1])))
+                return "channel must be one of line, email, webhook, x, facebook, sms";
+        if ((why = ch->check(f[2], len[2])))
                 return why;
         if (each_category(f[3], len[3], check_cat, &cc))
                 return "unknown category";
@@ -278,7 +202,7 @@ static int encode_row(struct upload *u, const char *const *f, const size_t *len,
         memcpy(acct, f[2], len[2]);
         acct[len[2]] = '\0';
         if (osh_value_set_string(&v, "user_id", uid) ||
-            osh_value_set_enum(&v, "channel", channels[channel_index(f[1], len[1])].symbol) ||
+            osh_value_set_enum(&v, "channel", osh_account_channel_by_name(f[1], len[1])->symbol) ||
             osh_value_set_string(&v, "account_id", acct) ||
             osh_value_field(&v, "categories", &arr) ||
             each_category(f[3], len[3], add_cat_value, &arr) ||

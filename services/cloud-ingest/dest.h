@@ -3,10 +3,11 @@
  *   利用者ID,channel,account id,categories[,active]
  *
  * - 利用者ID: 1-64 ASCII letters/digits (the pseudonymous id; spec: alphanumeric)
- * - channel: line | email | webhook | x | facebook (case-insensitive)
- * - account id, per channel: LINE user id U + 32 lower-case hex; an e-mail
- *   address (local@domain.tld, <= 254); an https:// URL; an X numeric user id
- *   (1-20 digits); a Facebook page-scoped id (5-20 digits)
+ * - channel: line | email | webhook | x | facebook | sms (case-insensitive)
+ * - account id, checked by the channel's validator in oshirase/account.h
+ *   (the same code sns-dispatcher runs before sending): LINE user id; e-mail
+ *   addr-spec (no CR/LF, controls, spaces or angle brackets); https:// URL;
+ *   X user id; Facebook page-scoped id; E.164 phone number
  * - categories: names from destinations.categories, separated by ';', '|' or
  *   spaces (a quoted field may also use ','); at least one
  * - active (optional): 1/0, true/false, yes/no, active/withdrawn

@@ -151,12 +151,13 @@ enum { ST_QUEUED, ST_SENT, ST_DELIVERED, ST_TEMP, ST_PERM, ST_SUPPRESSED };
 static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, const char *why,
                      unsigned attempt)
 {
-        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)job->n_rcpt};
+        size_t n = job->n_rcpt + job->n_invalid;
+        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)n};
 
         if (disp_ledger_put_final(c->ledger, job->key, "FAILED_PERM", &m) < 0)
                 return -1;
         c->st.failed_perm++;
-        emit(c, job, ST_PERM, code, NULL, why, job->n_rcpt, attempt);
+        emit(c, job, ST_PERM, code, NULL, why, n, attempt);
         return 0;
 }
 
@@ -273,7 +274,18 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
         emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
         if (res->n_perm)
                 emit(c, job, ST_PERM, res->code, NULL, res->detail, res->n_perm, attempt);
+        if (job->n_invalid) /* refused before any request */
+                emit(c, job, ST_PERM, "", NULL, job->why_invalid, job->n_invalid, attempt);
         return 0;
+}
+
+/* Repeated ids are sent once; ids the channel's validator refuses are
+ * never put into a request (FAILED_PERM with the validator's reason). */
+static void screen(disp_core_t *c, disp_job_t *job)
+{
+        const disp_channel_t *ch = c->chan[job->channel];
+
+        disp_job_screen(job, ch ? ch->check_account : NULL);
 }
 
 /* Sends job now unless it must wait; settles the outcome in the ledger. */
@@ -302,7 +314,8 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
         if (!ch || !cc->url || !*cc->url)
                 return fail_perm(c, job, "", "channel not configured", n);
         if (!job->n_rcpt)
-                return fail_perm(c, job, "", "no recipients", n);
+                return fail_perm(c, job, "", job->n_invalid ? job->why_invalid : "no recipients",
+                                 n);
         text = render(c, job, err, sizeof(err));
         if (!text || ch->format(cc, text, &parts, err, sizeof(err)) < 0) {
                 free(text);
@@ -338,6 +351,7 @@ int disp_core_handle(disp_core_t *c, const void *rec, size_t len, const char *ke
                 emit(c, &job, ST_PERM, "", NULL, err, 0, 0);
                 return 0;
         }
+        screen(c, &job);
         if (disp_ledger_final(c->ledger, job.key) || disp_ledger_is_pending(c->ledger, job.key)) {
                 c->st.duplicates++; /* a replay: already settled or already queued */
         } else {
@@ -374,6 +388,7 @@ int64_t disp_core_tick(disp_core_t *c, int max)
                         snprintf(job.key, sizeof(job.key), "%s", p->key);
                         rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM", NULL);
                 } else {
+                        screen(c, &job);
                         rc = attempt(c, &job, rec, len, n, first, 1);
                 }
                 disp_job_free(&job);

@@ -36,7 +36,7 @@ static int get_recipients(avro_value_t *rec, disp_job_t *job)
                         return -1;
                 job->rcpt[i].user_id = dup_field(&item, "user_id");
                 job->rcpt[i].account_id = dup_field(&item, "account_id");
-                job->n_rcpt = i + 1;
+                job->n_rcpt = job->n_alloc = i + 1;
                 if (!job->rcpt[i].user_id || !job->rcpt[i].account_id)
                         return -1;
         }
@@ -133,7 +133,7 @@ void disp_job_free(disp_job_t *job)
         free(job->text);
         free(job->category);
         free(job->template_name);
-        for (size_t i = 0; i < job->n_rcpt; i++) {
+        for (size_t i = 0; i < job->n_alloc; i++) {
                 free(job->rcpt[i].user_id);
                 free(job->rcpt[i].account_id);
         }
@@ -157,4 +157,39 @@ const char *disp_job_var(void *opaque, const char *name, size_t len)
         if (len == 5 && !memcmp(name, "title", 5))
                 return job->title;
         return NULL;
+}
+
+/* 1 when acc is among the first n entries. */
+static int among(const disp_rcpt_t *r, size_t n, const char *acc)
+{
+        for (size_t j = 0; j < n; j++)
+                if (!strcmp(r[j].account_id, acc))
+                        return 1;
+        return 0;
+}
+
+void disp_job_screen(disp_job_t *job, osh_account_check_fn *check)
+{
+        size_t keep = 0, bad = 0, n = job->n_rcpt;
+
+        /* [0, keep): to send; [keep, keep + bad): refused ids; the rest:
+         * duplicates. Entries are swapped, never dropped, so all stay owned. */
+        for (size_t i = 0; i < n; i++) {
+                disp_rcpt_t r = job->rcpt[i];
+                const char *why;
+                if (among(job->rcpt, keep + bad, r.account_id))
+                        continue;
+                why = check ? check(r.account_id, strlen(r.account_id)) : NULL;
+                job->rcpt[i] = job->rcpt[keep + bad];
+                if (why) {
+                        if (!job->why_invalid)
+                                job->why_invalid = why;
+                        job->rcpt[keep + bad++] = r;
+                } else {
+                        job->rcpt[keep + bad] = job->rcpt[keep];
+                        job->rcpt[keep++] = r;
+                }
+        }
+        job->n_rcpt = keep;
+        job->n_invalid = bad;
 }

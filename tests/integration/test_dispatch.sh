@@ -19,23 +19,30 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
         disp_rec D-multi LINE "【お知らせ】一斉配信" "${multi[@]}"                  # 2 multicast calls
         disp_rec D-bad LINE "【お知らせ】届かない" "$(disp_uid 999)"                # invalid user → 400
         disp_rec D-mixed LINE "【お知らせ】混在" "$(disp_uid 700)" "$(disp_uid 999)" # multicast 400 → push each
-        for i in 1 2 3; do disp_rec "D-hook-$i" WEBHOOK "【お知らせ】webhook $i" "hook-acc-$i"; done
+        for i in 1 2 3; do disp_rec "D-hook-$i" WEBHOOK "【お知らせ】webhook $i" "https://hooks.example.jp/acc-$i"; done
         for i in 1 2; do disp_rec "D-mail-$i" EMAIL "【お知らせ】メール ０１２３ $i" "resident$i@example.jp"; done
+        # SMTP command injection through an account id (issue 15.1): refused before any
+        # SMTP command, alone and beside a valid recipient who still gets the mail.
+        disp_rec D-mail-inject EMAIL "【お知らせ】注入" $'a@example.jp>\r\nRCPT TO:<victim@example.jp'
+        disp_rec D-mail-mixed EMAIL "【お知らせ】混在" $'b@example.jp>\r\nRCPT TO:<victim2@example.jp' resident3@example.jp
         disp_rec D-x-1 TWITTER "【お知らせ】X DM" 1001
         disp_rec D-x-bad TWITTER "【お知らせ】X DM" 4040
         disp_rec D-x-long TWITTER "$(printf 'あ%.0s' $(seq 1 600))" 1002 # > 492 characters: refused
-        disp_rec D-fb-1 FACEBOOK "【お知らせ】Messenger" 2001
+        disp_rec D-fb-1 FACEBOOK "【お知らせ】Messenger" 2001001
         jq -cn --arg to "$(disp_uid 800)" '{dispatch_id: "D-tpl", campaign_id: "C-IT", channel: "LINE",
             text: "", template: "checkup_reminder", test: true, recipients: [{user_id: "u-800", account_id: $to}],
             variables: {deadline: "２０２６年１２月２５日", contact: "健康支援課 043-245-5146", url: "https://www.city.chiba.jp/"}}'
 } | disp_produce
-total=$((20 + 1 + 1 + 1 + 3 + 2 + 3 + 1 + 1))
+total=$((20 + 1 + 1 + 1 + 3 + 2 + 2 + 3 + 1 + 1))
 
 disp_start disp
 disp_wait_finals "$total"
 finals=$(disp_finals)
 assert_eq "$total" "$(wc -l <<<"$finals")" "every dispatch settled"
-assert_eq 4 "$(grep -c FAILED_PERM <<<"$finals")" "D-bad, D-x-bad, D-x-long fail for good; D-mixed partly: $finals"
+assert_eq 6 "$(grep -c FAILED_PERM <<<"$finals")" "D-bad, D-x-bad, D-x-long, D-mail-inject fail for good; D-mixed, D-mail-mixed partly: $finals"
+assert_contains "$finals" "D-mail-inject FAILED_PERM"
+assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-mail-inject") | .detail')" "e-mail domain"
+assert_eq "SENT FAILED_PERM" "$(disp_statuses | jq -r 'select(.dispatch_id=="D-mail-mixed") | .status' | xargs)" "valid recipient sent, injected one refused"
 assert_contains "$finals" "D-bad FAILED_PERM"
 assert_contains "$finals" "D-x-long FAILED_PERM"
 assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-x-long") | .detail')" "channel allows 1"
@@ -55,14 +62,17 @@ assert_eq 1 "$(jq -r 'select(.provider=="twitter") | .to' "$log" | wc -l)"
 assert_eq 1 "$(jq -r 'select(.provider=="facebook") | .to' "$log" | wc -l)"
 
 # E-mail: the real SMTP server stored both, UTF-8 body, digits half-width.
-osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 2 ))" || fail "mails missing"
+osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 3 ))" || fail "mails missing"
+# aiosmtpd's Mailbox records the envelope (X-RcptTo): no injected RCPT got through.
+assert_eq 0 "$(cat "$DISP_MAILDIR"/new/* | grep -ci victim)" "injected RCPT never reached the SMTP server"
+assert_eq 3 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "resident1-3 only"
 mails=$(for f in "$DISP_MAILDIR"/new/*; do /usr/bin/python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(m["To"], m.get_payload(decode=True).decode("utf-8"))' "$f"; done)
 assert_contains "$mails" "<resident1@example.jp> 【お知らせ】メール 0123 1"
 assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 0123 2"
 
 # Delivery report on campaign.results.v1.
 report=$("$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 10s | jq -c .value | tail -1)
-assert_eq 629 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
+assert_eq 630 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
 
 # Replay from the earliest offset: nothing is sent again.
 before=$(wc -l <"$log")
@@ -72,5 +82,5 @@ disp_wait_in disp2 "$total"
 sleep 1
 assert_eq "$before" "$(wc -l <"$log")" "replay sent nothing"
 assert_contains "$(cat "$(osh_it_log disp2)")" "duplicates=$total"
-assert_eq 2 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
+assert_eq 3 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
 osh_it_stop_service disp2

@@ -12,7 +12,7 @@ disp_start_fakes --fail.error_rate 0 # no injected failures here
 
 {
         for i in $(seq 1 300); do disp_rec "K-push-$i" LINE "【お知らせ】$i" "$(disp_uid "$i")"; done
-        for i in $(seq 1 100); do disp_rec "K-hook-$i" WEBHOOK "【お知らせ】$i" "acc-$i"; done
+        for i in $(seq 1 100); do disp_rec "K-hook-$i" WEBHOOK "【お知らせ】$i" "https://hooks.example.jp/acc-$i"; done
 } | disp_produce
 total=400
 

@@ -18,7 +18,7 @@ for i in $(seq 1000 1299); do multi+=("$(disp_uid "$i")"); done
         for i in $(seq 1 40); do disp_rec "F-push-$i" LINE "【お知らせ】$i" "$(disp_uid "$i")"; done
         disp_rec F-multi LINE "【お知らせ】一斉" "${multi[@]}"
         disp_rec F-bad LINE "【お知らせ】無効" "$(disp_uid 999)"
-        for i in $(seq 1 10); do disp_rec "F-hook-$i" WEBHOOK "【お知らせ】hook $i" "acc-$i"; done
+        for i in $(seq 1 10); do disp_rec "F-hook-$i" WEBHOOK "【お知らせ】hook $i" "https://hooks.example.jp/acc-$i"; done
 } | disp_produce
 total=52
 

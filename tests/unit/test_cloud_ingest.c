@@ -262,6 +262,10 @@ static void test_dest_rows(void **state)
         assert_non_null(row(d, "", "line", line, "childcare", NULL));
         assert_non_null(row(d, "山田", "line", line, "childcare", NULL));
         assert_non_null(row(d, "A1", "sms", "0901234", "childcare", NULL));
+        assert_null(row(d, "A1", "sms", "+819012345678", "childcare", NULL));
+        assert_non_null(row(d, "A1", "fax", "+819012345678", "childcare", NULL));
+        assert_non_null(row(d, "A1", "email", "a@example.jp>\r\nRCPT TO:<victim@example.jp",
+                            "childcare", NULL));
         assert_non_null(
             row(d, "A1", "line", "U0123456789ABCDEF0123456789abcdef", "childcare", NULL));
         assert_non_null(row(d, "A1", "line", "U123", "childcare", NULL));
@@ -291,15 +295,17 @@ static void test_dest_report(void **state)
                           "\r\n"
                           "A2,email,\"bad\"quote\",a\r\n"
                           "A3,email,x@example.jp,c\r\n"
-                          "A4,email,\"y@example.jp\",\"a,b\"\r\n";
+                          "A4,email,\"y@example.jp\",\"a,b\"\r\n"
+                          "A5,email,\"a@example.jp>\r\nRCPT TO:<victim@example.jp\",a\r\n";
 
         ci_dest_upload(d, (const uint8_t *)csv, strlen(csv), &rep);
         assert_int_equal(200, rep.status);
         rep.body = realloc(rep.body, rep.body_len + 1);
         rep.body[rep.body_len] = '\0';
-        assert_non_null(strstr((char *)rep.body, "\"accepted\":2,\"rejected\":2"));
+        assert_non_null(strstr((char *)rep.body, "\"accepted\":2,\"rejected\":3"));
         assert_non_null(strstr((char *)rep.body, "{\"line\":4,\"reason\":\"bad quote\"}"));
         assert_non_null(strstr((char *)rep.body, "{\"line\":5,\"reason\":\"unknown category\"}"));
+        assert_non_null(strstr((char *)rep.body, "{\"line\":7,\"reason\":\"e-mail domain"));
         assert_null(strstr((char *)rep.body, "example.jp"));
         free(rep.body);
         rep = (osh_http_reply_t){0};

@@ -27,6 +27,9 @@ typedef struct world {
         int64_t retry_after;
         char last_status[32], last_detail[256], last_text[256];
         int statuses;
+        int last_rcpt;       /* recipients in the last request */
+        int last_recipients; /* of the last status */
+        int sent_recipients; /* summed over SENT statuses */
         char path[64];
         disp_ledger_t *ledger;
         disp_core_t *core;
@@ -52,6 +55,7 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
         osh_delivery_t d = W->sends < 8 ? W->script[W->sends] : OSH_DELIVERY_OK;
 
         W->sends++;
+        W->last_rcpt = (int)req->n_rcpt;
         snprintf(W->last_text, sizeof(W->last_text), "%s", parts->n ? parts->part[0] : "");
         snprintf(res->code, sizeof(res->code), "%s",
                  d == OSH_DELIVERY_OK      ? "200"
@@ -63,13 +67,22 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
         return d;
 }
 
-static const disp_channel_t stub = {"stub", disp_channel_format_split, stub_send};
+static const disp_channel_t stub = {
+    .name = "stub",
+    .check_account = osh_account_check_line,
+    .max_rcpt = 500,
+    .format = disp_channel_format_split,
+    .send = stub_send,
+};
 
 static void on_status(void *o, const disp_status_t *st)
 {
         world_t *w = o;
 
         w->statuses++;
+        w->last_recipients = st->recipients;
+        if (!strcmp(st->status, "SENT"))
+                w->sent_recipients += st->recipients;
         snprintf(w->last_status, sizeof(w->last_status), "%s", st->status);
         snprintf(w->last_detail, sizeof(w->last_detail), "%s", st->detail);
 }
@@ -129,6 +142,8 @@ static int teardown(void **state)
 /* A notify.dispatch.v1 record as the segmenter writes it. */
 static const char *record_title = "";
 static int record_test = 0;
+static const char *const default_accounts[] = {"U00000000000000000000000000000001", NULL};
+static const char *const *record_accounts = default_accounts;
 
 static void *record(const char *id, const char *text, int critical, int resend, int64_t created,
                     size_t *len)
@@ -149,9 +164,11 @@ static void *record(const char *id, const char *text, int critical, int resend, 
         osh_value_set_bool(&v, "resend", resend);
         osh_value_set_long(&v, "created_at", created);
         osh_value_field(&v, "recipients", &arr);
-        osh_value_append(s, &arr, &item);
-        osh_value_set_string(&item, "user_id", "u1");
-        osh_value_set_string(&item, "account_id", "U00000000000000000000000000000001");
+        for (size_t i = 0; record_accounts[i]; i++) {
+                osh_value_append(s, &arr, &item);
+                osh_value_set_string(&item, "user_id", "u1");
+                osh_value_set_string(&item, "account_id", record_accounts[i]);
+        }
         assert_int_equal(osh_serde_encode_alloc(s, &v, &buf, len, err, sizeof(err)), 0);
         avro_value_decref(&v);
         return buf;
@@ -315,6 +332,35 @@ static void test_title_and_test_marker(void **state)
         record_title = "";
 }
 
+/* An id the channel's validator refuses never reaches send (FAILED_PERM,
+ * not retried); a repeated id is sent and counted once. */
+static void test_invalid_and_repeated_ids(void **state)
+{
+        world_t *w = *state;
+        static const char *const mixed[] = {
+            "U00000000000000000000000000000001",           "U00000000000000000000000000000001",
+            "a@example.jp>\r\nRCPT TO:<victim@example.jp", "U00000000000000000000000000000002",
+            "U00000000000000000000000000000001",           NULL};
+        static const char *const bad[] = {"U0000000000000000000000000000000\n", NULL};
+
+        record_accounts = mixed;
+        handle(w, "D-mix", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        assert_int_equal(w->last_rcpt, 2); /* two unique valid ids in the request */
+        assert_string_equal(w->last_status, "FAILED_PERM");
+        assert_non_null(strstr(w->last_detail, "not a LINE user id"));
+        assert_int_equal(w->last_recipients, 1);
+        assert_int_equal(w->sent_recipients, 2);
+        record_accounts = bad;
+        handle(w, "D-bad", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        assert_string_equal(disp_ledger_final(w->ledger, "D-bad"), "FAILED_PERM");
+        w->now += 3600000;
+        assert_int_equal(disp_core_tick(w->core, 10), -1); /* never retried */
+        assert_int_equal(w->sends, 1);
+        record_accounts = default_accounts;
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -337,6 +383,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_too_long_is_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rate_limit_holds_in_slots, setup, teardown),
             cmocka_unit_test_setup_teardown(test_title_and_test_marker, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_invalid_and_repeated_ids, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oshirase/account.h"
 #include "oshirase/http_client.h"
 #include "oshirase/retry.h"
 
@@ -61,6 +62,12 @@ typedef struct disp_send_res {
 
 typedef struct disp_channel {
         const char *name;
+        /* The lib validator of this channel's account ids (oshirase/account.h):
+         * an id it refuses is FAILED_PERM before any request is built. */
+        osh_account_check_fn *check_account;
+        /* Recipients one provider request can carry: 1 means the core sends
+         * (and settles in the ledger) one recipient at a time. */
+        size_t max_rcpt;
         /* Pure: splits/refuses text per conf limits. 0 / -1 with err. */
         int (*format)(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out, char *err,
                       size_t err_size);

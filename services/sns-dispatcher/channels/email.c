@@ -147,4 +147,10 @@ static int email_format(const disp_chan_conf_t *conf, const char *text, disp_par
         return disp_channel_format_split(&c, text, out, err, err_size);
 }
 
-const disp_channel_t disp_channel_email = {"email", email_format, email_send};
+const disp_channel_t disp_channel_email = {
+    .name = "email",
+    .check_account = osh_account_check_email,
+    .max_rcpt = 1,
+    .format = email_format,
+    .send = email_send,
+};

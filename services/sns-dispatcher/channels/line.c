@@ -142,4 +142,10 @@ static osh_delivery_t line_send(osh_http_client_t *http, const disp_chan_conf_t 
         return d;
 }
 
-const disp_channel_t disp_channel_line = {"line", line_format, line_send};
+const disp_channel_t disp_channel_line = {
+    .name = "line",
+    .check_account = osh_account_check_line,
+    .max_rcpt = LINE_MULTICAST_MAX,
+    .format = line_format,
+    .send = line_send,
+};

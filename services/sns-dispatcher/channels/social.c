@@ -96,5 +96,17 @@ static osh_delivery_t facebook_send(osh_http_client_t *http, const disp_chan_con
         return send_each(http, conf, req, parts, res, 0);
 }
 
-const disp_channel_t disp_channel_twitter = {"twitter", disp_channel_format_split, twitter_send};
-const disp_channel_t disp_channel_facebook = {"facebook", disp_channel_format_split, facebook_send};
+const disp_channel_t disp_channel_twitter = {
+    .name = "twitter",
+    .check_account = osh_account_check_x,
+    .max_rcpt = 1,
+    .format = disp_channel_format_split,
+    .send = twitter_send,
+};
+const disp_channel_t disp_channel_facebook = {
+    .name = "facebook",
+    .check_account = osh_account_check_facebook,
+    .max_rcpt = 1,
+    .format = disp_channel_format_split,
+    .send = facebook_send,
+};

@@ -97,4 +97,10 @@ static int webhook_format(const disp_chan_conf_t *conf, const char *text, disp_p
         return disp_channel_format_split(&c, text, out, err, err_size);
 }
 
-const disp_channel_t disp_channel_webhook = {"webhook", webhook_format, webhook_send};
+const disp_channel_t disp_channel_webhook = {
+    .name = "webhook",
+    .check_account = osh_account_check_https_url,
+    .max_rcpt = 1,
+    .format = webhook_format,
+    .send = webhook_send,
+};
