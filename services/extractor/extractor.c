@@ -112,10 +112,17 @@ static int emit_rejects(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b
                 void *val = NULL;
                 size_t len = 0;
                 if (ext_batch_encode_reject(b, i, now, key, sizeof(key), &val, &len, errstr,
-                                            sizeof(errstr)) ||
-                    sk->send(sk->opaque, OSH_TOPIC_REJECTS, ext_batch_id(b), key, val, len)) {
+                                            sizeof(errstr))) {
+                        osh_error("batch %s: the reject of %s not encoded: %s", ext_batch_id(b),
+                                  key, errstr);
+                        return -1;
+                }
+                if (sk->send(sk->opaque, OSH_TOPIC_REJECTS, ext_batch_id(b), key, val, len)) {
                         free(val);
-                        osh_error("batch %s: reject %zu not sent", ext_batch_id(b), i);
+                        osh_error("batch %s: the reject of %s (%zu bytes) not sent: %s",
+                                  ext_batch_id(b), key, len,
+                                  osh_shutdown_requested() ? "shutdown"
+                                                           : "the producer refused it");
                         return -1;
                 }
                 free(val);
@@ -234,7 +241,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                         osh_error("batch failed: %s", errstr);
                         if (spool[0])
                                 spool_remove(spool);
-                        return EXR_FAILED;
+                        return EXR_UNDELIVERED;
                 }
                 eo.input = spool;
                 fetched = 1;
@@ -270,8 +277,10 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                 osh_service_count(svc, OSH_CTR_IN, in);
         }
         t_emit = now_ms();
-        if (emit_batch(svc, sk, b, o))
+        if (emit_batch(svc, sk, b, o)) {
+                res = EXR_UNDELIVERED;
                 goto out;
+        }
         report(b, ext_batch_record_count(b));
         osh_info("batch %s: opened in %" PRId64 " ms, read, verified and joined in %" PRId64
                  " ms, emitted and delivered in %" PRId64 " ms",

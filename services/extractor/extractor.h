@@ -22,10 +22,15 @@ typedef struct exr_opts {
 } exr_opts_t;
 
 typedef enum {
-        EXR_DONE = 0,   /* batch emitted with its END marker */
-        EXR_NOOP = 1,   /* already in the ledger (or unchanged since the last poll) */
-        EXR_FAILED = -1 /* incomplete or unreadable batch: no END marker */
+        EXR_DONE = 0,        /* batch emitted with its END marker */
+        EXR_NOOP = 1,        /* already in the ledger (or unchanged since the last poll) */
+        EXR_HELD = 2,        /* held for an operator's confirmation: nothing emitted */
+        EXR_FAILED = -1,     /* the batch itself is wrong (incomplete, unreadable): no END */
+        EXR_UNDELIVERED = -2 /* not fetched or not delivered: worth another try later */
 } exr_result_t;
+
+/* 1 for the results that fail a one-shot run. */
+#define EXR_IS_FAILURE(r) ((r) < 0)
 
 /* Where a batch goes: Kafka in the service (exr_sink_kafka), a capture in
  * the unit tests, so the emit order and failure rules are testable without
@@ -52,8 +57,11 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *s, const exr_opt
 typedef struct exr_watch exr_watch_t;
 
 /* Remembers, per batch directory, a signature of its entries (names, sizes,
- * mtimes) so an unchanged directory is not re-hashed every poll. NULL on
- * OOM; free with exr_watch_destroy() (NULL ok). */
+ * mtimes) and how its last run ended, so an unchanged directory is not
+ * re-read every poll: a batch that was emitted, failed or was held runs
+ * again only once its files change; one that was not delivered (or not
+ * fetched) is tried again after 1, 2, 4 ... 256 polls. NULL on OOM; free
+ * with exr_watch_destroy() (NULL ok). */
 exr_watch_t *exr_watch_new(void);
 void exr_watch_destroy(exr_watch_t *w);
 
@@ -61,9 +69,12 @@ void exr_watch_destroy(exr_watch_t *w);
  * JUMIN.csv, a manifest path, a URL) runs unless unchanged since the last
  * poll; a directory of batch directories runs every new or changed
  * subdirectory that holds a MANIFEST.tsv, in name order (so a drop is taken
- * only once its manifest, written last, is there). Returns EXR_FAILED if
- * any batch failed, EXR_DONE if any was emitted, else EXR_NOOP; *ran (may
- * be NULL) counts batches run. w may be NULL (no memory: one-shot). */
+ * only once its manifest, written last, is there). Returns the worst result
+ * of the batches run (a failure, else held, else EXR_DONE if any was
+ * emitted, else EXR_NOOP); *ran (may be NULL) counts batches run. w may be
+ * NULL (no memory: one-shot). With svc, the batches that stand failed or
+ * held are published on the heartbeat (counters batches_failed,
+ * batches_held; state DEGRADED while any is). */
 exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *s, const exr_opts_t *o,
                       unsigned *ran);
 

@@ -126,7 +126,7 @@ fail:
 }
 
 /* One-shot: the batch's result is the exit code. Watching: a failed batch
- * is counted and retried at the next poll, and only a signal stops it. */
+ * is counted and remembered (watch.c), and only a signal stops it. */
 static int exr_run(void *app)
 {
         exr_app_t *a = app;
@@ -134,13 +134,13 @@ static int exr_run(void *app)
 
         do {
                 r = exr_poll(a->w, a->svc, &a->sink, &a->o, NULL);
-                if (r == EXR_FAILED)
+                if (EXR_IS_FAILURE(r))
                         osh_service_count(a->svc, OSH_CTR_ERRORS, 1);
                 a->o.force = 0; /* a forced replay applies to the first poll only */
                 if (a->watch)
                         sleep_ms(osh_config_int(a->svc->cfg, "poll.interval"));
         } while (a->watch && !osh_shutdown_requested());
-        return r == EXR_FAILED && !a->watch ? 1 : 0;
+        return (EXR_IS_FAILURE(r) || r == EXR_HELD) && !a->watch ? 1 : 0;
 }
 
 static void exr_close(void *app)

@@ -7,12 +7,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "oshirase/grow.h"
 #include "oshirase/log.h"
 #include "extractor.h"
 
+#define MAX_BACKOFF_POLLS 256 /* an undelivered batch is tried at least this often */
+
+/* What the last run of one batch (directory or URL) left behind. */
 typedef struct seen {
         char *path;
         uint64_t sig;
+        exr_result_t last;
+        int retry;              /* tried again after a gap, not on a change */
+        unsigned wait, backoff; /* polls still to skip, and the next gap */
 } seen_t;
 
 struct exr_watch {
@@ -43,25 +50,17 @@ static seen_t *seen_find(exr_watch_t *w, const char *path)
         return NULL;
 }
 
-/* Best effort: without memory the batch is merely re-hashed next poll. */
-static void seen_put(exr_watch_t *w, const char *path, uint64_t sig)
+/* Best effort: without memory the batch is merely re-read next poll. */
+static seen_t *seen_put(exr_watch_t *w, const char *path, uint64_t sig)
 {
         seen_t *s = seen_find(w, path);
 
-        if (s) {
+        if (!s && !osh_grow(&w->v, &w->cap, w->n, sizeof(*w->v), 16) &&
+            (w->v[w->n].path = strdup(path)))
+                s = &w->v[w->n++];
+        if (s)
                 s->sig = sig;
-                return;
-        }
-        if (w->n == w->cap) {
-                size_t cap = w->cap ? w->cap * 2 : 16;
-                seen_t *v = realloc(w->v, cap * sizeof(*v));
-                if (!v)
-                        return;
-                w->v = v;
-                w->cap = cap;
-        }
-        if ((w->v[w->n].path = strdup(path)))
-                w->v[w->n++].sig = sig;
+        return s;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -122,33 +121,93 @@ static int is_dir(const char *path)
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Runs one batch unless its directory (sigdir; NULL for URLs) is unchanged
- * since it last ran to completion. */
+/* Polls to wait after the n-th retry in a row: 1, 2, 4 ... */
+static unsigned next_gap(const seen_t *s)
+{
+        if (!s->retry || !s->backoff)
+                return 1;
+        return s->backoff * 2 > MAX_BACKOFF_POLLS ? MAX_BACKOFF_POLLS : s->backoff * 2;
+}
+
+/* Remembers how input's run ended. What may work later without a change
+ * (not delivered; a URL, whose change only a fetch tells) is tried again
+ * after a growing gap; the rest waits for its files to change. */
+static void remember(exr_watch_t *w, const char *input, int have_sig, uint64_t sig, exr_result_t r)
+{
+        int retry = r == EXR_UNDELIVERED || (!have_sig && (r < 0 || r == EXR_HELD));
+        seen_t *s = seen_find(w, input);
+        unsigned gap;
+
+        if (!s && !retry && !have_sig)
+                return; /* a URL that went through: the ledger tells next time */
+        gap = s && retry ? next_gap(s) : 1;
+        if (!(s = seen_put(w, input, sig)))
+                return;
+        s->last = r;
+        s->retry = retry;
+        s->backoff = retry ? gap : 0;
+        s->wait = retry ? gap : 0;
+        if (retry)
+                osh_warn("%s: %s; tried again in %u poll(s)", input,
+                         r == EXR_UNDELIVERED ? "not fetched or not delivered" : "failed or held",
+                         gap);
+        else if (r < 0 || r == EXR_HELD)
+                osh_warn("%s: %s; not read again until its files change", input,
+                         r == EXR_HELD ? "held until an operator confirms it (--confirm.batch)"
+                                       : "failed");
+}
+
+/* Runs one batch unless nothing changed since its last run: sigdir (NULL
+ * for URLs) is the directory whose signature tells. */
 static exr_result_t run_batch(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
                               const exr_opts_t *o, const char *input, const char *sigdir,
                               unsigned *ran)
 {
         exr_opts_t so = *o;
         uint64_t sig = 0;
-        int have_sig = w && sigdir && !dir_signature(sigdir, &sig);
-        seen_t *s = have_sig ? seen_find(w, sigdir) : NULL;
+        int have_sig = sigdir && !dir_signature(sigdir, &sig);
+        seen_t *s = seen_find(w, input);
         exr_result_t r;
 
-        if (s && s->sig == sig)
+        if (s && s->retry && s->wait) {
+                s->wait--;
+                return EXR_NOOP;
+        }
+        if (s && !s->retry && have_sig && s->sig == sig)
                 return EXR_NOOP;
         so.input = input;
         r = exr_run_once(svc, sk, &so);
         (*ran)++;
-        /* a failure is retried every poll: the cause may be transient */
-        if (have_sig && r != EXR_FAILED)
-                seen_put(w, sigdir, sig);
+        if (w)
+                remember(w, input, have_sig, sig, r);
         return r;
+}
+
+/* The batches that stand failed or held, on the heartbeat. */
+static void report(exr_watch_t *w, osh_service_t *svc)
+{
+        int64_t failed = 0, held = 0;
+
+        for (size_t i = 0; w && i < w->n; i++) {
+                struct stat st;
+                if (!exr_is_url(w->v[i].path) && stat(w->v[i].path, &st))
+                        w->v[i].last = EXR_NOOP; /* removed: nothing stands failed */
+                failed += w->v[i].last < 0;
+                held += w->v[i].last == EXR_HELD;
+        }
+        if (!svc || !svc->hb)
+                return;
+        osh_heartbeat_set_named(svc->hb, "batches_failed", failed);
+        osh_heartbeat_set_named(svc->hb, "batches_held", held);
+        osh_heartbeat_set_state(svc->hb, failed || held ? OSH_STATE_DEGRADED : OSH_STATE_RUNNING);
 }
 
 static exr_result_t worse(exr_result_t a, exr_result_t b)
 {
-        if (a == EXR_FAILED || b == EXR_FAILED)
-                return EXR_FAILED;
+        if (a < 0 || b < 0)
+                return a < b ? a : b;
+        if (a == EXR_HELD || b == EXR_HELD)
+                return EXR_HELD;
         return a == EXR_DONE || b == EXR_DONE ? EXR_DONE : EXR_NOOP;
 }
 
@@ -180,15 +239,12 @@ static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_s
         return res;
 }
 
-exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o,
-                      unsigned *ran)
+static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
+                               const exr_opts_t *o, unsigned *ran)
 {
-        unsigned dummy = 0;
         char dir[4400];
         const char *slash;
 
-        if (!ran)
-                ran = &dummy;
         if (exr_is_url(o->input))
                 return run_batch(w, svc, sk, o, o->input, NULL, ran);
         if (is_dir(o->input)) {
@@ -200,4 +256,14 @@ exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk, 
         snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->input) : 1,
                  slash ? o->input : ".");
         return run_batch(w, svc, sk, o, o->input, dir, ran);
+}
+
+exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o,
+                      unsigned *ran)
+{
+        unsigned dummy = 0;
+        exr_result_t r = poll_input(w, svc, sk, o, ran ? ran : &dummy);
+
+        report(w, svc);
+        return r;
 }

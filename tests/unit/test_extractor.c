@@ -879,12 +879,12 @@ static void test_failures(void **state)
         /* the second record is not delivered: START and one record, no END */
         o = run_opts(make_batch("deliver", NULL, 1, 0), ledger);
         c.fail_send_at = 2;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_UNDELIVERED);
         assert_string_equal(kinds(&c), "SR");
         cap_reset(&c);
         /* every send accepted, but the flush reports an undelivered one */
         c.fail_flush = 1;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_UNDELIVERED);
         assert_null(strchr(kinds(&c), 'E'));
         assert_int_equal(stat(ledger, &st), -1);
         cap_reset(&c);
@@ -949,6 +949,60 @@ static void test_watch(void **state)
         cap_reset(&c);
 }
 
+/* Under --watch a failed batch is read once, not every poll, until its
+ * files change; one that was not delivered is tried again after 1, 2, 4
+ * ... polls, never in a loop. */
+static void test_watch_failures(void **state)
+{
+        char drop[512], man[400], good[400];
+        capture_t c;
+        exr_sink_t s = sink_of(&c);
+        exr_watch_t *w = exr_watch_new();
+        exr_opts_t o;
+        unsigned ran = 0;
+        const char *dir;
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        snprintf(drop, sizeof(drop), "%s/wf", root);
+        assert_int_equal(mkdir(drop, 0700), 0);
+        /* the manifest's row count is wrong: failed once, then left alone */
+        dir = make_batch("wf/b1", NULL, 1, 1);
+        snprintf(man, sizeof(man), "%s/MANIFEST.tsv", dir);
+        o = run_opts(drop, NULL);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_FAILED);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ran, 1);
+        assert_int_equal(c.n, 0);
+        /* its files change (a corrected manifest): read again, and emitted */
+        snprintf(good, sizeof(good), "%s/MANIFEST.tsv", make_batch("wf-good", NULL, 1, 0));
+        copy_batch(good, man);
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_DONE);
+        assert_int_equal(ran, 2);
+        assert_string_equal(kinds(&c), "SRRE");
+        cap_reset(&c);
+        /* not delivered: tried again after 1, then 2, then 4 polls */
+        dir = make_batch("wf/b2",
+                         (const extra_t[]){{"ZEI.csv", "1000000004,2024,2\n", 0}, {NULL, NULL, 0}},
+                         1, 0);
+        (void)dir;
+        c.fail_flush = 1;
+        static const int runs[] = {1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1};
+        for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+                unsigned before = ran;
+                exr_result_t r = exr_poll(w, NULL, &s, &o, &ran);
+                assert_int_equal(ran - before, runs[i]);
+                assert_int_equal(r, runs[i] ? EXR_UNDELIVERED : EXR_NOOP);
+        }
+        c.fail_flush = 0;
+        while (exr_poll(w, NULL, &s, &o, &ran) == EXR_NOOP)
+                ;
+        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        exr_watch_destroy(w);
+        cap_reset(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -956,7 +1010,7 @@ int main(void)
             cmocka_unit_test(test_determinism),      cmocka_unit_test(test_run_and_ledger),
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
-            cmocka_unit_test(test_reject_privacy),
+            cmocka_unit_test(test_reject_privacy),   cmocka_unit_test(test_watch_failures),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

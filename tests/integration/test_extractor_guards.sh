@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# extractor guards against the embedded broker: a 1 MiB field costs one
+# reject, never the batch, and under --watch the batch goes out once (one
+# START/END, one reject, no re-emission while its files stay the same).
+# shellcheck source=lib/harness.sh
+. "$(dirname "$0")/lib/harness.sh"
+osh_it_begin
+osh_it_start_broker
+T=$OSH_IT_TMP
+ctl=$OSH_BIN/osh-ctl
+ext=$OSH_BIN/extractor
+BS=$OSH_BOOTSTRAP_CORE
+hi() { "$ctl" watermarks --bootstrap "$BS" --topic "$1" 2>/dev/null | awk '{s += $4} END {print s}'; }
+markers_ge() { (($(hi batch.control.v1) >= $1)); }
+
+"$OSH_BIN/gen-residents" --out "$T/city" --residents 2000 --seed 5 2>/dev/null
+want=$(awk '$1 == "consenting" {print $2}' "$T/city/truth_summary.tsv")
+ref=$(awk '$1 == "reference_date" {print $2}' "$T/city/MANIFEST.tsv")
+
+# --- a 1 MiB field under --watch: one START/END, one reject, no loop
+cp -r "$T/city" "$T/big"
+rm "$T/big/MANIFEST.tsv"
+addr=$(sed -n 2p "$T/city/JUMIN.csv" | cut -d, -f8)
+{
+        printf '1999999997,2999999997,'
+        head -c 1048576 /dev/zero | tr '\0' A
+        printf ',kana,1,19800101,01,%s,x\n' "$addr"
+} >>"$T/big/JUMIN.csv"
+bigline=$(wc -l <"$T/big/JUMIN.csv")
+osh_it_start_service watch extractor --watch --poll.interval 100ms --input "$T/big" \
+        --reference.date "$ref" --ledger "$T/ledger-big" --kafka.bootstrap.servers="$BS"
+osh_it_wait_until 30 markers_ge 2 || fail "the batch with a 1 MiB field did not end"
+# twenty polls later: still one batch (the old extractor re-emitted it every poll)
+sleep 2
+assert_eq 2 "$(hi batch.control.v1)" "one START and one END under --watch"
+assert_eq 1 "$(hi resident.rejects.v1)" "one reject for the 1 MiB line"
+assert_eq "$want" "$(hi resident.raw.v1)" "every record once"
+"$ctl" consume --bootstrap "$BS" --topic resident.rejects.v1 --count 1 --timeout 10s \
+        >"$T/rej.jsonl" 2>/dev/null || fail "reject not readable"
+assert_eq "JUMIN.csv:$bigline FIELD_TOO_LONG 3 shimei 1048576 0" \
+        "$(jq -r '[.key, .value.reason, .value.column, .value.field, .value.field_length,
+                  (.value.raw | length)] | map(tostring) | join(" ")' "$T/rej.jsonl")" \
+        "the reject names file, line, column and length, without the line"
+osh_it_stop_service watch
+
+# --- the raw line on request: cut to rejects.raw.max
+osh_it_spawn broker2 osh-broker --single --env-file "$T/broker2.env"
+osh_it_wait_until 20 test -s "$T/broker2.env" || fail "broker2 not up"
+BS2=$(sed -n 's/^OSH_BOOTSTRAP_CORE=//p' "$T/broker2.env")
+"$ext" --input "$T/big" --reference.date "$ref" --ledger "" --rejects.raw --rejects.raw.max 2000 \
+        --kafka.bootstrap.servers="$BS2" >"$T/raw.out" 2>"$T/raw.log" ||
+        fail "a 1 MiB line with rejects.raw failed the batch: $(tail -2 "$T/raw.log")"
+"$ctl" consume --bootstrap "$BS2" --topic resident.rejects.v1 --count 1 --timeout 10s \
+        >"$T/rej2.jsonl" 2>/dev/null || fail "reject not readable"
+assert_eq "2000 $((22 + 1048576 + 20 + 30 + 2))" \
+        "$(jq -r '"\(.value.raw | length) \(.value.raw_length)"' "$T/rej2.jsonl")" \
+        "raw cut to rejects.raw.max; raw_length the whole line"
