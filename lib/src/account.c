@@ -114,8 +114,8 @@ const char *osh_account_check_https_url(const char *s, size_t n)
 const char *osh_account_check_x(const char *s, size_t n)
 {
         return n >= 1 && n <= 20 && all(s, n, is_digit) ? NULL
-                                                         : "account id is not an X user id "
-                                                           "(1-20 digits)";
+                                                        : "account id is not an X user id "
+                                                          "(1-20 digits)";
 }
 
 const char *osh_account_check_facebook(const char *s, size_t n)

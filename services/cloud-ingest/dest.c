@@ -166,11 +166,18 @@ struct row_out {
         size_t len;
 };
 
+/* Rows are validated, encoded and published a chunk at a time, so a
+ * city-sized upload (a million rows) holds one chunk of encoded rows, not
+ * the whole list, beside the request body. */
+#define PUBLISH_CHUNK 8192
+
 struct upload {
-        struct row_out *rows;
+        ci_dest_t *d;
+        struct row_out *rows; /* the current chunk */
         size_t n, cap;
         json_t *errors;
         size_t accepted, rejected, shaped;
+        int failed; /* publishing a chunk failed: stop, answer 503 */
         int64_t now_ms;
         char source[48];
 };
@@ -238,6 +245,30 @@ static void row_error(struct upload *u, size_t line, const char *reason)
                     u->errors, json_pack("{s:I,s:s}", "line", (json_int_t)line, "reason", reason));
 }
 
+/* Publishes and frees the current chunk. 0 / -1. */
+static int flush_rows(struct upload *u)
+{
+        osh_kafka_msg_t *msgs = calloc(u->n + 1, sizeof(*msgs));
+        int rc;
+
+        if (!msgs)
+                return -1;
+        for (size_t i = 0; i < u->n; i++)
+                msgs[i] = (osh_kafka_msg_t){.topic = OSH_TOPIC_DESTINATIONS,
+                                            .partition = RD_KAFKA_PARTITION_UA,
+                                            .key = u->rows[i].key,
+                                            .key_len = strlen(u->rows[i].key),
+                                            .value = u->rows[i].val,
+                                            .value_len = u->rows[i].len,
+                                            .timestamp_ms = u->now_ms};
+        rc = u->d->ingest && u->n ? ci_ingest_publish(u->d->ingest, msgs, u->n) : 0;
+        free(msgs);
+        for (size_t i = 0; i < u->n; i++)
+                free(u->rows[i].val);
+        u->n = 0;
+        return rc;
+}
+
 static int is_header(const osh_csv_record_t *rec)
 {
         const osh_csv_field_t *f = &rec->fields[0];
@@ -247,7 +278,7 @@ static int is_header(const osh_csv_record_t *rec)
                (f->len == 7 && !strncasecmp(f->ptr, "user_id", 7));
 }
 
-static void one_record(const ci_dest_t *d, struct upload *u, osh_csv_record_t *rec, int first)
+static void one_record(struct upload *u, osh_csv_record_t *rec, int first)
 {
         const char *f[5];
         size_t len[5];
@@ -265,7 +296,7 @@ static void one_record(const ci_dest_t *d, struct upload *u, osh_csv_record_t *r
                 f[i] = rec->fields[i].ptr;
                 len[i] = rec->fields[i].len;
         }
-        why = ci_dest_check_row(d, f, len, rec->nfields);
+        why = ci_dest_check_row(u->d, f, len, rec->nfields);
         if (rec->nfields == 4 || rec->nfields == 5)
                 u->shaped++;
         if (why) {
@@ -275,9 +306,11 @@ static void one_record(const ci_dest_t *d, struct upload *u, osh_csv_record_t *r
         } else {
                 u->accepted++;
         }
+        if (u->n == PUBLISH_CHUNK && flush_rows(u) < 0)
+                u->failed = 1;
 }
 
-static int parse_upload(const ci_dest_t *d, const uint8_t *body, size_t len, struct upload *u)
+static int parse_upload(const uint8_t *body, size_t len, struct upload *u)
 {
         osh_csv_opts_t o = {.max_field = FIELD_MAX, .max_fields = 16, .max_record = 8192};
         osh_csv_reader_t *r;
@@ -291,31 +324,13 @@ static int parse_upload(const ci_dest_t *d, const uint8_t *body, size_t len, str
         r = osh_csv_reader_new((const char *)body, len, &o);
         if (!r)
                 return -1;
-        while ((rc = osh_csv_next(r, &rec)) == 1) {
-                one_record(d, u, &rec, first);
+        while (!u->failed && (rc = osh_csv_next(r, &rec)) == 1) {
+                one_record(u, &rec, first);
                 first = 0;
         }
         osh_csv_reader_destroy(r);
-        return rc;
-}
-
-static int publish_rows(ci_dest_t *d, struct upload *u)
-{
-        osh_kafka_msg_t *msgs = calloc(u->n + 1, sizeof(*msgs));
-        int rc;
-
-        if (!msgs)
-                return -1;
-        for (size_t i = 0; i < u->n; i++)
-                msgs[i] = (osh_kafka_msg_t){.topic = OSH_TOPIC_DESTINATIONS,
-                                            .partition = RD_KAFKA_PARTITION_UA,
-                                            .key = u->rows[i].key,
-                                            .key_len = strlen(u->rows[i].key),
-                                            .value = u->rows[i].val,
-                                            .value_len = u->rows[i].len,
-                                            .timestamp_ms = u->now_ms};
-        rc = d->ingest ? ci_ingest_publish(d->ingest, msgs, u->n) : 0;
-        free(msgs);
+        if (rc >= 0 && !u->failed && flush_rows(u) < 0)
+                u->failed = 1;
         return rc;
 }
 
@@ -338,20 +353,20 @@ static void reply_report(struct upload *u, osh_http_reply_t *rep)
 
 void ci_dest_upload(ci_dest_t *d, const uint8_t *body, size_t len, osh_http_reply_t *rep)
 {
-        struct upload u = {.errors = json_array()};
+        struct upload u = {.d = d, .errors = json_array()};
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
         u.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         snprintf(u.source, sizeof(u.source), "upload-%" PRId64, u.now_ms);
-        if (!u.errors || parse_upload(d, body, len, &u) < 0)
+        if (!u.errors || parse_upload(body, len, &u) < 0)
                 osh_http_reply_error(rep, 503, "out of memory");
+        else if (u.failed) /* rows are keyed by 利用者ID: uploading again is harmless */
+                osh_http_reply_error(rep, 503, "writing destinations.v1 failed, upload again");
         else if (!u.shaped)
                 osh_http_reply_error(rep, 400,
                                      "no destination rows found (expected CSV lines "
                                      "利用者ID,channel,account id,categories[,active])");
-        else if (publish_rows(d, &u))
-                osh_http_reply_error(rep, 503, "writing destinations.v1 failed, retry");
         else {
                 osh_info("destinations %s: %zu accepted, %zu rejected", u.source, u.accepted,
                          u.rejected);

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static osh_account_check_fn *const checks[] = {
-            osh_account_check_line, osh_account_check_email, osh_account_check_https_url,
+            osh_account_check_line, osh_account_check_email,    osh_account_check_https_url,
             osh_account_check_x,    osh_account_check_facebook, osh_account_check_e164};
         const char *s = (const char *)data;
 

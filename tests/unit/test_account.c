@@ -21,7 +21,8 @@ static void test_email(void **state)
 
         (void)state;
         assert_true(ok(osh_account_check_email, "resident1@example.jp"));
-        assert_true(ok(osh_account_check_email, "a.b+tag!#$%&'*/=?^_`{|}~-@mail.city.example.lg.jp"));
+        assert_true(
+            ok(osh_account_check_email, "a.b+tag!#$%&'*/=?^_`{|}~-@mail.city.example.lg.jp"));
         assert_false(ok(osh_account_check_email, "a@example.jp>\r\nRCPT TO:<victim@example.jp"));
         assert_false(ok(osh_account_check_email, "a@example.jp\r\n"));
         assert_false(ok(osh_account_check_email, "a@example.jp\n"));
