@@ -32,7 +32,7 @@ static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
         return n;
 }
 
-static size_t step(const char *s)
+size_t disp_text_char_len(const char *s)
 {
         uint32_t cp;
         size_t n = utf8_seq((const unsigned char *)s, &cp);
@@ -45,7 +45,7 @@ size_t disp_text_chars(const char *s)
         size_t n = 0;
 
         while (*s) {
-                s += step(s);
+                s += disp_text_char_len(s);
                 n++;
         }
         return n;
@@ -120,7 +120,7 @@ static size_t best_cut(const char *s, size_t limit)
                             chars + (k == 0 ? 2 : 1) <= limit)
                                 off[k] = pos + bl;
                 }
-                pos += step(s + pos);
+                pos += disp_text_char_len(s + pos);
                 chars++;
         }
         for (size_t k = 0; k < 5; k++)

@@ -8,6 +8,9 @@
 
 #define DISP_TEST_MARKER "■テスト送信■"
 
+/* Bytes of the character at s (1..4; an invalid byte is one). */
+size_t disp_text_char_len(const char *s);
+
 /* Characters (code points) in s; an invalid byte counts as one. */
 size_t disp_text_chars(const char *s);
 

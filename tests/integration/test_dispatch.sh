@@ -12,6 +12,12 @@ osh_it_start_broker
 disp_start_fakes --fail.invalid "$(disp_uid 999),4040"
 disp_start_smtp
 
+SUBJECTS=(
+        "【重要】令和８年度 特定健康診査・特定保健指導のご案内（４０歳から７４歳までの国民健康保険に加入されている皆さまへ）受診期限は１２月２５日です"
+        "土砂災害警戒情報 𠮷野町・𩸽川地区の皆さまへ 避難所を開設しました"
+        $'２行の\n件名'
+        "ASCII only subject 2026"
+)
 multi=()
 for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
 {
@@ -21,6 +27,11 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
         disp_rec D-mixed LINE "【お知らせ】混在" "$(disp_uid 700)" "$(disp_uid 999)" # multicast 400 → push each
         for i in 1 2 3; do disp_rec "D-hook-$i" WEBHOOK "【お知らせ】webhook $i" "https://hooks.example.jp/acc-$i"; done
         for i in 1 2; do disp_rec "D-mail-$i" EMAIL "【お知らせ】メール ０１２３ $i" "resident$i@example.jp"; done
+        # Subjects (issue 15.7): long Japanese titles, full-width digits, a character outside
+        # the BMP, a newline; each must come out whole through a real MIME parser.
+        for i in "${!SUBJECTS[@]}"; do
+                disp_rec "D-subj-$i" EMAIL "本文 $i" "subject$i@example.jp" | jq -c --arg t "${SUBJECTS[$i]}" '.title = $t'
+        done
         # SMTP command injection through an account id (issue 15.1): refused before any
         # SMTP command, alone and beside a valid recipient who still gets the mail.
         disp_rec D-mail-inject EMAIL "【お知らせ】注入" $'a@example.jp>\r\nRCPT TO:<victim@example.jp'
@@ -33,7 +44,7 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
             text: "", template: "checkup_reminder", test: true, recipients: [{user_id: "u-800", account_id: $to}],
             variables: {deadline: "２０２６年１２月２５日", contact: "健康支援課 043-245-5146", url: "https://www.city.chiba.jp/"}}'
 } | disp_produce
-total=$((20 + 1 + 1 + 1 + 3 + 2 + 2 + 3 + 1 + 1))
+total=$((20 + 1 + 1 + 1 + 3 + 2 + 4 + 2 + 3 + 1 + 1))
 
 disp_start disp
 disp_wait_finals "$total"
@@ -62,17 +73,38 @@ assert_eq 1 "$(jq -r 'select(.provider=="twitter") | .to' "$log" | wc -l)"
 assert_eq 1 "$(jq -r 'select(.provider=="facebook") | .to' "$log" | wc -l)"
 
 # E-mail: the real SMTP server stored both, UTF-8 body, digits half-width.
-osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 3 ))" || fail "mails missing"
+osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 7 ))" || fail "mails missing"
+# Every captured message parsed with Python's email package (policy=default): the decoded
+# subject is the intended title (digits half-width, newline as space), and no header line
+# holding an encoded-word exceeds RFC 2047's 76 characters.
+subjects=$(printf '%s\0' "${SUBJECTS[@]}" | /usr/bin/python3 -c '
+import email, email.policy, glob, sys, unicodedata
+want = {"subject%d@example.jp" % i: s for i, s in enumerate(sys.stdin.read().split("\0")[:-1])}
+half = str.maketrans("０１２３４５６７８９", "0123456789")
+bad = 0
+for f in glob.glob(sys.argv[1] + "/new/*"):
+    raw = open(f, "rb").read()
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    to = m["To"].addresses[0].addr_spec
+    exp = want.get(to, "お知らせ").translate(half).replace("\n", " ")
+    got = str(m["Subject"])
+    long_lines = [l for l in raw.split(b"\r\n\r\n")[0].split(b"\n") if b"=?" in l and len(l.rstrip(b"\r")) > 76]
+    if got != exp or long_lines:
+        bad += 1
+        print("MISMATCH", to, repr(got), "want", repr(exp), long_lines)
+print("checked", len(glob.glob(sys.argv[1] + "/new/*")), "bad", bad)
+' "$DISP_MAILDIR")
+assert_contains "$subjects" "checked 7 bad 0" "decoded subjects equal the titles"
 # aiosmtpd's Mailbox records the envelope (X-RcptTo): no injected RCPT got through.
 assert_eq 0 "$(cat "$DISP_MAILDIR"/new/* | grep -ci victim)" "injected RCPT never reached the SMTP server"
-assert_eq 3 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "resident1-3 only"
+assert_eq 7 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "resident1-3 and subject0-3 only"
 mails=$(for f in "$DISP_MAILDIR"/new/*; do /usr/bin/python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(m["To"], m.get_payload(decode=True).decode("utf-8"))' "$f"; done)
 assert_contains "$mails" "<resident1@example.jp> 【お知らせ】メール 0123 1"
 assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 0123 2"
 
 # Delivery report on campaign.results.v1.
 report=$("$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 10s | jq -c .value | tail -1)
-assert_eq 630 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
+assert_eq 634 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
 
 # Replay from the earliest offset: nothing is sent again.
 before=$(wc -l <"$log")
@@ -82,5 +114,5 @@ disp_wait_in disp2 "$total"
 sleep 1
 assert_eq "$before" "$(wc -l <"$log")" "replay sent nothing"
 assert_contains "$(cat "$(osh_it_log disp2)")" "duplicates=$total"
-assert_eq 3 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
+assert_eq 7 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
 osh_it_stop_service disp2

@@ -53,11 +53,53 @@ static char *b64_wrapped(const char *s, size_t len)
         return out;
 }
 
+/* RFC 2047 §2: a line holding encoded-words is at most 76 characters.
+ * 39 bytes of UTF-8 are 52 base64 characters, a 64-character encoded-word:
+ * "Subject: " + one word fits, and so does each folded " " + word. */
+#define SUBJECT_WORD_BYTES 39
+#define SUBJECT_MAX_BYTES  4096
+
+/* The Subject header's value: the title as the resident should read it
+ * (half-width digits, controls turned into spaces), as several base64
+ * encoded-words split on character boundaries and folded with CRLF SP.
+ * Caller frees; NULL on OOM. */
+static char *encode_subject(const char *title)
+{
+        char *t = disp_text_normalise(title && *title ? title : "お知らせ", 0), *out = NULL, *o;
+        size_t len, words, i = 0;
+
+        if (!t)
+                return NULL;
+        for (char *p = t; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = ' ';
+        len = strlen(t) < SUBJECT_MAX_BYTES ? strlen(t) : SUBJECT_MAX_BYTES;
+        words = len / (SUBJECT_WORD_BYTES - 3) + 2; /* a word holds >= 36 bytes but the last */
+        out = malloc(4 * (len / 3 + words) + 16 * words + 1);
+        if (out)
+                *out = '\0';
+        for (o = out; out && i < len;) {
+                size_t n = 0, step;
+                while (i + n < len &&
+                       n + (step = disp_text_char_len(t + i + n)) <= SUBJECT_WORD_BYTES)
+                        n += step;
+                if (!n) /* cannot happen with valid UTF-8 (<= 4 bytes a character) */
+                        n = 1;
+                if (o != out)
+                        o += sprintf(o, "\r\n ");
+                o += sprintf(o, "=?UTF-8?B?");
+                o += EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)t + i, (int)n);
+                o += sprintf(o, "?=");
+                i += n;
+        }
+        free(t);
+        return out;
+}
+
 static char *build_message(const disp_chan_conf_t *conf, const disp_send_req_t *req,
                            const disp_rcpt_t *rc, const char *text, size_t i)
 {
-        const char *subj = req->title && *req->title ? req->title : "お知らせ";
-        char *bsub = b64_wrapped(subj, strlen(subj)), *body = b64_wrapped(text, strlen(text));
+        char *bsub = encode_subject(req->title), *body = b64_wrapped(text, strlen(text));
         char date[64], *msg = NULL;
         time_t now = time(NULL);
         struct tm tm;
@@ -65,7 +107,6 @@ static char *build_message(const disp_chan_conf_t *conf, const disp_send_req_t *
 
         if (!bsub || !body)
                 goto done;
-        bsub[strcspn(bsub, "\r")] = '\0'; /* subjects are short: one encoded word */
         gmtime_r(&now, &tm);
         strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
         cap = strlen(bsub) + strlen(body) + strlen(rc->account_id) + strlen(req->key) + 512 +
@@ -73,7 +114,7 @@ static char *build_message(const disp_chan_conf_t *conf, const disp_send_req_t *
         msg = malloc(cap);
         if (msg)
                 snprintf(msg, cap,
-                         "From: %s\r\nTo: <%s>\r\nSubject: =?UTF-8?B?%s?=\r\nDate: %s\r\n"
+                         "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
                          "Message-ID: <%s.%zu@oshirase.invalid>\r\nMIME-Version: 1.0\r\n"
                          "Content-Type: text/plain; charset=UTF-8\r\n"
                          "Content-Transfer-Encoding: base64\r\n\r\n%s",
