@@ -48,7 +48,9 @@ echo
 echo "-- privacy report (anonymizer) -------------------------------------------------"
 values "$OSH_BOOTSTRAP_PROCESSING" privacy.report.v1 | tail -n 1 | jq -r "$JQ_DEFS"' " rule version \(.rule_version | u), quasi-identifiers \(.quasi_identifiers | u | tostring)
  records in \(.records_in), out \(.records_out), suppressed \(.suppressed), generalised \(.generalised)
- extreme ages removed \(.extreme_ages_removed); smallest group \(.min_group_size) (k floor \(.k_floor))"'
+ extreme ages removed \(.extreme_ages_removed); smallest group \(.min_group_size) (k floor \(.k_floor))
+ unique records \(.unique_share_before * 1000 | round / 10)% before k, \(.unique_share * 1000 | round / 10)% after; smallest group before \(.min_group_size_before)
+ prosecutor risk max \(.prosecutor_risk_max * 1000 | round / 1000), mean \(.prosecutor_risk_avg * 1000 | round / 1000); most identifying: \(.top_quasi_identifier | u)"'
 
 echo
 echo "-- destinations upload ------------------------------------------------------------"

@@ -113,7 +113,7 @@ osh_it_start_service monitor monitor --segment exchange "${common[@]}" \
 say "processing segment: anonymizer, relay-bridge processing → exchange"
 osh_it_start_service anonymizer anonymizer --segment processing "${common[@]}" \
         --kafka.bootstrap.servers "$OSH_BOOTSTRAP_PROCESSING" \
-        --anon.rules "$ROOT/services/anonymizer/rules/rules-v1.conf" \
+        --anon.rules "$ROOT/services/anonymizer/rules/rules-v2.conf" \
         --anon.hmac.key.file "$T/pseudonym.key"
 osh_it_start_service relay-p2x relay-bridge --mode kafka --instance relay-p2x --segment processing \
         "${common[@]}" \

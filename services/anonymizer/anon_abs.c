@@ -1,7 +1,7 @@
 #include "anon_abs.h"
 
 /* Field order of resident.abstracted.v1: user_id, batch_id, reference_date,
- * layout_version, flags, values. */
+ * layout_version, flags, values, ranges, unknown_flags. */
 void anon_abs_encode(osh_avro_buf_t *b, const osh_schema_t *s, const anon_abs_t *r)
 {
         osh_avro_put_header(b, s);
@@ -16,4 +16,12 @@ void anon_abs_encode(osh_avro_buf_t *b, const osh_schema_t *s, const anon_abs_t 
                         osh_avro_put_long(b, r->values[i]);
         }
         osh_avro_put_long(b, 0);
+        if (r->nranges) {
+                osh_avro_put_long(b, (int64_t)r->nranges * 3);
+                for (size_t i = 0; i < r->nranges * 3; i++)
+                        osh_avro_put_long(b, r->ranges[i]);
+        }
+        osh_avro_put_long(b, 0);
+        osh_avro_put_bytes(b, r->unknown ? (const void *)r->unknown : "",
+                           r->unknown ? r->unknown_bytes : 0);
 }

@@ -18,6 +18,10 @@ typedef struct anon_abs {
         size_t flag_bytes;
         const int32_t *values;
         size_t nvalues;
+        const int32_t *ranges; /* generalised values: nranges triples (position, lo, hi) */
+        size_t nranges;
+        const uint8_t *unknown; /* flags generalised away: unknown_bytes (0: none) */
+        size_t unknown_bytes;
 } anon_abs_t;
 
 /* Appends the single-object encoding of r (schema s: resident.abstracted.v1)

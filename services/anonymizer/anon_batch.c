@@ -21,7 +21,8 @@ struct anon_batch {
         uint8_t **chunks;
         size_t nchunks, chunks_cap;
         size_t n, stride;
-        uint32_t *order; /* after finish */
+        uint32_t *order;     /* after finish */
+        anon_kanon_t *kanon; /* after finish: generalised values */
 };
 
 anon_batch_t *anon_batch_new(const anon_rules_t *r)
@@ -44,6 +45,7 @@ void anon_batch_destroy(anon_batch_t *b)
                 free(b->chunks[i]);
         free(b->chunks);
         free(b->order);
+        anon_kanon_destroy(b->kanon);
         free(b);
 }
 
@@ -337,6 +339,41 @@ static void mark_duplicates(anon_batch_t *b, sort_tmp_t *t)
                         rec(b, b->order[i])->state = ANON_REC_DUPLICATE;
 }
 
+/* Risk over every quasi-identifier, and with k_action = hierarchy the
+ * enforced k (anon_kanon.h): suppressed and generalised records marked. */
+static int judge_risk(anon_batch_t *b, anon_stats_t *st)
+{
+        anon_kview_t v = {.n = b->n};
+        int rc = -1;
+
+        v.values = malloc((b->n + 1) * sizeof(*v.values));
+        v.flags = malloc((b->n + 1) * sizeof(*v.flags));
+        v.live = malloc(b->n + 1);
+        if (!v.values || !v.flags || !v.live)
+                goto fail;
+        for (size_t i = 0; i < b->n; i++) {
+                v.values[i] = vals(b, i);
+                v.flags[i] = flags(b, i);
+                v.live[i] = rec(b, i)->state == ANON_REC_KEEP;
+        }
+        anon_kanon_destroy(b->kanon);
+        if (anon_kanon_run(b->r, &v, &b->kanon, &st->risk))
+                goto fail;
+        for (size_t i = 0; i < b->n; i++) {
+                rec_hdr_t *h = rec(b, i);
+                if (h->state == ANON_REC_KEEP && !v.live[i])
+                        h->state = ANON_REC_SUPPRESSED;
+                else if (h->state == ANON_REC_KEEP && anon_kanon_generalised(b->kanon, i))
+                        h->state = ANON_REC_GENERALISED;
+        }
+        rc = 0;
+fail:
+        free(v.values);
+        free(v.flags);
+        free(v.live);
+        return rc;
+}
+
 int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
 {
         uint32_t *tmp = malloc((b->n + 1) * sizeof(*tmp));
@@ -355,9 +392,20 @@ int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
         for (size_t i = 0; i < b->n; i++)
                 b->order[i] = (uint32_t)i;
         mark_duplicates(b, &t);
-        k_floor(b, tmp, &t, st);
+        if (judge_risk(b, st)) {
+                free(tmp);
+                tmp_free(&t);
+                return -1;
+        }
+        if (b->r->k_action != ANON_K_HIERARCHY)
+                k_floor(b, tmp, &t, st);
         n = collect(b, tmp, -1);
         for_groups(b, tmp, n, &t, final_pass, st);
+        if (b->r->k_action == ANON_K_HIERARCHY) { /* over every quasi-identifier */
+                st->groups = st->risk.groups_after;
+                st->min_group = st->risk.min_after;
+                st->groups_below_k = st->risk.groups_below_k;
+        }
         for (size_t i = 0; i < b->n; i++) {
                 const rec_hdr_t *h = rec(b, i);
                 st->extreme += h->extreme;
@@ -369,6 +417,12 @@ int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
         free(tmp);
         tmp_free(&t);
         return 0;
+}
+
+size_t anon_batch_ranges(const anon_batch_t *b, size_t i, const int32_t **triples,
+                         const uint8_t **unknown)
+{
+        return anon_kanon_ranges(b->kanon, b->order ? b->order[i] : i, triples, unknown);
 }
 
 void anon_batch_get(const anon_batch_t *b, size_t i, const char **uid, const uint8_t **fl,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anon_kanon.h"
 #include "anon_xform.h"
 
 typedef enum {
@@ -30,6 +31,7 @@ typedef struct anon_stats {
         int64_t groups;         /* distinct QI groups among released records */
         int64_t groups_below_k; /* groups below k before any action */
         int32_t min_group;      /* smallest released group (0: none released) */
+        anon_risk_t risk;       /* over every quasi-identifier (anon_kanon.h) */
 } anon_stats_t;
 
 typedef struct anon_batch anon_batch_t;
@@ -51,5 +53,8 @@ int anon_batch_finish(anon_batch_t *b, anon_stats_t *st);
 void anon_batch_get(const anon_batch_t *b, size_t i, const char **uid, const uint8_t **flags,
                     const int32_t **values, anon_rec_state_t *state, int32_t *partition,
                     int64_t *offset);
+/* Record i's generalised values (anon_kanon_ranges), after finish. */
+size_t anon_batch_ranges(const anon_batch_t *b, size_t i, const int32_t **triples,
+                         const uint8_t **unknown);
 
 #endif

@@ -107,6 +107,7 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                 int32_t part;
                 int64_t off;
                 anon_batch_get(ob->buf, i, &r.uid, &r.flags, &r.values, &st, &part, &off);
+                r.nranges = anon_batch_ranges(ob->buf, i, &r.ranges, &r.unknown);
                 if (st == ANON_REC_DUPLICATE)
                         rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
                                               "another record of the batch has the same 利用者ID");
@@ -114,6 +115,33 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                         rc = send_record(a, &r, ts, sum);
         }
         return rc;
+}
+
+/* The risk figures (anon_kanon.h) of privacy.report.v1. */
+static int fill_risk(const anon_rules_t *r, avro_value_t *v, const anon_risk_t *rk)
+{
+        avro_value_t arr, item;
+        int bad = osh_value_field(v, "class_sizes", &arr) || avro_value_reset(&arr);
+
+        for (int i = 0; !bad && i < 2 * ANON_RISK_BUCKETS; i++)
+                bad |= avro_value_append(&arr, &item, NULL) ||
+                       avro_value_set_long(&item, i < ANON_RISK_BUCKETS
+                                                      ? rk->bucket_before[i]
+                                                      : rk->bucket_after[i - ANON_RISK_BUCKETS]);
+        bad |= osh_value_field(v, "unique_share_before", &item) ||
+               avro_value_set_double(&item, rk->unique_before);
+        bad |= osh_value_field(v, "unique_share", &item) ||
+               avro_value_set_double(&item, rk->unique_after);
+        bad |= osh_value_set_int(v, "min_group_size_before", rk->min_before);
+        bad |= osh_value_field(v, "prosecutor_risk_max", &item) ||
+               avro_value_set_double(&item, rk->risk_max);
+        bad |= osh_value_field(v, "prosecutor_risk_avg", &item) ||
+               avro_value_set_double(&item, rk->risk_avg);
+        bad |= osh_value_set_string(v, "top_quasi_identifier",
+                                    rk->top_dim >= 0 ? r->dims[rk->top_dim].name : "");
+        bad |= osh_value_set_long(v, "top_quasi_unique_drop", rk->top_drop);
+        bad |= osh_value_set_long(v, "generalised_cells", rk->generalised_cells);
+        return bad ? -1 : 0;
 }
 
 static int fill_report(anon_t *a, avro_value_t *v, const char *id, const osh_batch_marker_t *end,
@@ -128,9 +156,9 @@ static int fill_report(anon_t *a, avro_value_t *v, const char *id, const osh_bat
         bad |= osh_value_set_long(v, "generated_at", batch_ts(end));
         bad |= osh_value_set_string(v, "rule_version", r->version);
         bad |= osh_value_field(v, "quasi_identifiers", &arr) || avro_value_reset(&arr);
-        for (int i = 0; !bad && i < r->nquasi; i++)
+        for (int i = 0; !bad && i < r->ndims; i++)
                 bad |= avro_value_append(&arr, &item, NULL) ||
-                       avro_value_set_string(&item, r->quasi_name[i]);
+                       avro_value_set_string(&item, r->dims[i].name);
         bad |= osh_value_set_long(v, "records_in", st->in);
         bad |= osh_value_set_long(v, "records_out", st->out);
         bad |= osh_value_set_long(v, "groups", st->groups);
@@ -140,7 +168,7 @@ static int fill_report(anon_t *a, avro_value_t *v, const char *id, const osh_bat
         bad |= osh_value_set_long(v, "suppressed", st->suppressed);
         bad |= osh_value_set_long(v, "generalised", st->generalised);
         bad |= osh_value_set_long(v, "extreme_ages_removed", st->extreme);
-        return bad ? -1 : 0;
+        return bad || fill_risk(r, v, &st->risk) ? -1 : 0;
 }
 
 static int send_report(anon_t *a, const char *id, const osh_batch_marker_t *end,
@@ -196,9 +224,10 @@ static void log_report(anon_t *a, const char *id, const anon_stats_t *st)
         osh_info("batch %s released: in=%" PRId64 " out=%" PRId64 " suppressed=%" PRId64
                  " rejected=%" PRId64 " generalised=%" PRId64 " extreme_ages_removed=%" PRId64
                  " groups=%" PRId64 " min_group=%" PRId32 " k_floor=%d groups_below_k=%" PRId64
-                 " rules=%s",
+                 " unique_before=%.4f unique=%.4f min_group_before=%" PRId32 " rules=%s",
                  id, st->in, st->out, st->suppressed, st->rejected, st->generalised, st->extreme,
                  st->groups, st->min_group, a->rules->k_floor, st->groups_below_k,
+                 st->risk.unique_before, st->risk.unique_after, st->risk.min_before,
                  a->rules->version);
 }
 

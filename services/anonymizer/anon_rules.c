@@ -154,6 +154,7 @@ static int parse_hh_age(parser_t *p, anon_op_t *op, const char *name, char **tok
                         return -1;
         }
         op->pos = op->age_bits[0];
+        snprintf(op->field, sizeof(op->field), "%s", name); /* the quasi-identifier's name */
         return cover(p, "household_members") || cover(p, "reference_date");
 }
 
@@ -233,21 +234,129 @@ static int parse_attr(parser_t *p, const char *name, char **tok, int ntok)
         return 0;
 }
 
+/* Value quasi-identifiers are resolved here; a name### group is resolved
+ * in finish(), once its attr line has been read. */
 static int parse_quasi(parser_t *p, char **tok, int ntok)
 {
+        anon_rules_t *r = p->r;
+
         if (ntok < 1 || ntok > ANON_MAX_QUASI)
                 return perr(p, "quasi needs 1..%d attributes", ANON_MAX_QUASI);
         for (int i = 0; i < ntok; i++) {
                 const osh_dict_entry_t *e = osh_dict_find(p->d, tok[i]);
+                size_t n = strlen(tok[i]);
+                anon_dim_t *dm = &r->dims[r->ndims++];
+                if (n >= sizeof(dm->name))
+                        return perr(p, "quasi-identifier '%s': name too long", tok[i]);
+                snprintf(dm->name, sizeof(dm->name), "%s", tok[i]);
+                snprintf(r->quasi_name[i], sizeof(r->quasi_name[i]), "%s", tok[i]);
+                if (n > 3 && !strcmp(tok[i] + n - 3, "###")) {
+                        dm->kind = ANON_D_FLAGS;
+                        continue;
+                }
                 if (!e || !osh_dict_type_is_value(e->type))
                         return perr(p,
                                     "quasi-identifier '%s' is not a value attribute of the "
-                                    "dictionary",
+                                    "dictionary, nor a household_age group (name###)",
                                     tok[i]);
-                p->r->quasi[i] = e->position;
-                snprintf(p->r->quasi_name[i], sizeof(p->r->quasi_name[i]), "%s", e->name);
+                dm->kind = e->type == OSH_DICT_YEARMONTH ? ANON_D_YM : ANON_D_CODE;
+                dm->pos = e->position;
+                r->quasi[r->nquasi++] = e->position;
         }
-        p->r->nquasi = ntok;
+        return 0;
+}
+
+static anon_dim_t *find_dim(anon_rules_t *r, const char *name)
+{
+        for (int i = 0; i < r->ndims; i++)
+                if (!strcmp(r->dims[i].name, name))
+                        return &r->dims[i];
+        return NULL;
+}
+
+/* Span of a step name for a dimension kind: months, divisor, band width;
+ * 0 = any; -1 = not a step of this kind. */
+static int step_span(anon_dim_kind_t k, const char *s)
+{
+        static const struct {
+                anon_dim_kind_t kind;
+                const char *name;
+                int span;
+        } steps[] = {{ANON_D_YM, "quarter", 3},    {ANON_D_YM, "half", 6},
+                     {ANON_D_YM, "year", 12},      {ANON_D_YM, "years5", 60},
+                     {ANON_D_YM, "years10", 120},  {ANON_D_CODE, "div10", 10},
+                     {ANON_D_CODE, "div100", 100}, {ANON_D_CODE, "div1000", 1000},
+                     {ANON_D_FLAGS, "band5", 5},   {ANON_D_FLAGS, "band10", 10},
+                     {ANON_D_FLAGS, "band20", 20}};
+
+        if (!strcmp(s, "any"))
+                return 0;
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+                if (steps[i].kind == k && !strcmp(steps[i].name, s))
+                        return steps[i].span;
+        return -1;
+}
+
+/* "generalise <quasi> = step:cost ...": each step coarser than, and nested
+ * in, the one before; "any" last. */
+static int parse_generalise(parser_t *p, const char *name, char **tok, int ntok)
+{
+        anon_dim_t *dm = find_dim(p->r, name);
+        int prev = 1;
+
+        if (!dm)
+                return perr(p, "generalise %s: not named in quasi (quasi comes first)", name);
+        if (dm->nsteps)
+                return perr(p, "generalise %s given twice", name);
+        if (ntok < 1 || ntok > ANON_MAX_STEPS)
+                return perr(p, "generalise %s needs 1..%d steps", name, ANON_MAX_STEPS);
+        for (int i = 0; i < ntok; i++) {
+                char *colon = strchr(tok[i], ':');
+                anon_step_t *st = &dm->steps[i];
+                if (!colon || parse_int(colon + 1, 0, 1000000, &st->cost))
+                        return perr(p, "generalise %s: '%s' is not step:cost", name, tok[i]);
+                *colon = 0;
+                st->span = step_span(dm->kind, tok[i]);
+                if (st->span < 0)
+                        return perr(p, "generalise %s: '%s' is not a step of a %s", name, tok[i],
+                                    dm->kind == ANON_D_YM     ? "yearmonth"
+                                    : dm->kind == ANON_D_CODE ? "code"
+                                                              : "household_age group");
+                if (!prev || (st->span && (st->span <= prev || st->span % prev)))
+                        return perr(p, "generalise %s: '%s' does not nest in the step before", name,
+                                    tok[i]);
+                prev = st->span;
+        }
+        dm->nsteps = ntok;
+        return 0;
+}
+
+/* The household_age ops that fill the name### quasi-identifiers. */
+static int resolve_dims(parser_t *p)
+{
+        anon_rules_t *r = p->r;
+
+        for (int i = 0; i < r->ndims; i++) {
+                anon_dim_t *dm = &r->dims[i];
+                for (size_t j = 0; dm->kind == ANON_D_FLAGS && !dm->bits && j < r->nops; j++) {
+                        if (r->ops[j].kind != ANON_X_HH_AGE || strcmp(r->ops[j].field, dm->name))
+                                continue;
+                        dm->bits = r->ops[j].age_bits;
+                        dm->nbits = r->ops[j].b - r->ops[j].a + 1;
+                }
+                if (dm->kind == ANON_D_FLAGS && !dm->bits)
+                        return perr(p, "quasi-identifier '%s' is not a household_age attribute",
+                                    dm->name);
+                if (dm->kind == ANON_D_FLAGS && dm->nbits > 128)
+                        return perr(p, "quasi-identifier '%s': at most 128 ages", dm->name);
+        }
+        if (r->k_action == ANON_K_HIERARCHY) {
+                int steps = 0;
+                for (int i = 0; i < r->ndims; i++)
+                        steps += r->dims[i].nsteps;
+                if (!steps)
+                        return perr(p, "k_action = hierarchy needs generalise lines");
+        }
         return 0;
 }
 
@@ -257,8 +366,11 @@ static int parse_k_action(parser_t *p, char **tok, int ntok)
 
         if (ntok == 1 && !strcmp(tok[0], "suppress"))
                 return p->r->k_action = ANON_K_SUPPRESS, 0;
+        if (ntok == 1 && !strcmp(tok[0], "hierarchy"))
+                return p->r->k_action = ANON_K_HIERARCHY, 0;
         if (ntok != 2 || strcmp(tok[0], "generalise"))
-                return perr(p, "k_action must be 'suppress' or 'generalise <yearmonth attr>'");
+                return perr(p, "k_action must be 'suppress', 'generalise <yearmonth attr>' or "
+                               "'hierarchy'");
         e = osh_dict_find(p->d, tok[1]);
         if (!e || e->type != OSH_DICT_YEARMONTH)
                 return perr(p, "'%s' is not a yearmonth attribute of the dictionary", tok[1]);
@@ -388,6 +500,8 @@ static int parse_line(parser_t *p, char *line)
                 name = osh_str_trim(lhs + 4);
                 return parse_attr(p, name, tok, ntok);
         }
+        if (!strncmp(lhs, "generalise", 10) && isspace((unsigned char)lhs[10]))
+                return parse_generalise(p, osh_str_trim(lhs + 10), tok, ntok);
         if (ntok == 0)
                 return perr(p, "'%s' has no value", lhs);
         return seen_once(p, lhs) || parse_scalar(p, lhs, tok, ntok);
@@ -411,7 +525,7 @@ static int finish(parser_t *p)
                                     avro_schema_record_field_name(p->raw, (int)i));
         if (!r->ntruthy)
                 snprintf(r->truthy[r->ntruthy++], sizeof(r->truthy[0]), "1");
-        return 0;
+        return resolve_dims(p);
 }
 
 static int parse_text(parser_t *p, const char *text, size_t len)

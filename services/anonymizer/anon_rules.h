@@ -9,10 +9,21 @@
  *   layout      = <N>                 must equal the dictionary's @layout
  *   extreme_age = <N>                 birth year-month removed at age >= N (0: off)
  *   k_floor     = <N>                 QI groups smaller than N are acted on (<= 1: off)
- *   k_action    = suppress | generalise <yearmonth attr>
+ *   k_action    = suppress | generalise <yearmonth attr> | hierarchy
  *                                     generalise: month dropped (YYYY00) first,
- *                                     records still below k are suppressed
- *   quasi       = <attr> ...          quasi-identifier attributes (1..4)
+ *                                     records still below k are suppressed;
+ *                                     hierarchy: local recoding along the
+ *                                     `generalise` lines (anon_kanon.h)
+ *   quasi       = <attr> ...          quasi-identifiers (1..12): value attributes,
+ *                                     or a household_age attribute (name###) as
+ *                                     one identifier; risk is measured over all
+ *   generalise <quasi> = <step>:<cost> ...
+ *                                     hierarchy of one quasi-identifier, finest
+ *                                     first; each step nests in the next:
+ *                                     yearmonth: quarter half year years5 years10 any
+ *                                     code/int:  div10 div100 div1000 any
+ *                                     household_age: band5 band10 band20 any
+ *                                     cost: how much targeting loses by the step
  *   user_id     = registered_or_hmac | hmac
  *   truthy      = <text> ...          extension values that mean 1
  *   keep        = <raw field> ...     raw fields used for framing only
@@ -43,7 +54,8 @@
 
 #include "oshirase/dictionary.h"
 
-#define ANON_MAX_QUASI  4
+#define ANON_MAX_QUASI  12
+#define ANON_MAX_STEPS  6
 #define ANON_MAX_RELS   4
 #define ANON_MAX_TRUTHY 8
 
@@ -62,7 +74,28 @@ typedef enum {
 typedef enum {
         ANON_K_SUPPRESS = 0,
         ANON_K_GENERALISE,
+        ANON_K_HIERARCHY,
 } anon_k_action_t;
+
+/* A quasi-identifier: a values position, or a group of flags (household ages). */
+typedef enum { ANON_D_YM = 0, ANON_D_CODE, ANON_D_FLAGS } anon_dim_kind_t;
+
+/* One generalisation step: span in months (YM), divisor (CODE), band width
+ * in ages (FLAGS); 0 = any value. */
+typedef struct anon_step {
+        int span;
+        int cost;
+} anon_step_t;
+
+typedef struct anon_dim {
+        char name[32];
+        anon_dim_kind_t kind;
+        int pos;         /* YM/CODE: values index */
+        const int *bits; /* FLAGS: flag bit per age, borrowed from the op */
+        int nbits;
+        anon_step_t steps[ANON_MAX_STEPS];
+        int nsteps;
+} anon_dim_t;
 
 typedef enum {
         ANON_UID_REGISTERED_OR_HMAC = 0,
@@ -100,9 +133,11 @@ typedef struct anon_rules {
         int k_floor;
         anon_k_action_t k_action;
         int generalise_pos;        /* values index of the generalised yearmonth */
-        int quasi[ANON_MAX_QUASI]; /* values indexes */
+        int quasi[ANON_MAX_QUASI]; /* values indexes of the value quasi-identifiers */
         char quasi_name[ANON_MAX_QUASI][32];
         int nquasi;
+        anon_dim_t dims[ANON_MAX_QUASI]; /* every quasi-identifier, in file order */
+        int ndims;
         anon_uid_rule_t uid_rule;
         char truthy[ANON_MAX_TRUTHY][16];
         int ntruthy;

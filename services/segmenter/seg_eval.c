@@ -66,6 +66,8 @@ static int age_tri(const node_t *n, int y0, int m0, seg_date_t s)
         int all_days = s.d >= seg_days_in_month(y0, m0);
         int64_t lo, hi;
 
+        if (n->ago) /* born in the year-month `ago` months before the send month */
+                return in_range((int64_t)(s.y - y0) * 12 + (s.m - m0), n) ? TRI_TRUE : TRI_FALSE;
         if (n->months) {
                 hi = (int64_t)(s.y - y0) * 12 + (s.m - m0);
                 lo = all_days ? hi : hi - 1;
@@ -130,6 +132,72 @@ static void eval_age_column(const age_table_t *tb, const seg_column_t *c, size_t
         }
 }
 
+/* Kleene value of a test over every value in lo..hi: TRUE if it holds for
+ * all, FALSE if for none. all/some are how many hold vs how many exist. */
+static uint8_t tri_of(int64_t holds, int64_t total)
+{
+        return holds == 0 ? TRI_FALSE : holds == total ? TRI_TRUE : TRI_MAYBE;
+}
+
+/* An age test over a generalised year-month lo..hi (YYYYMM bounds): each
+ * month's own answer, combined. */
+static uint8_t age_range_tri(const age_table_t *tb, int32_t lo, int32_t hi)
+{
+        int seen_t = 0, seen_f = 0, total = 0;
+
+        lo = lo < YM_MIN ? YM_MIN : lo;
+        hi = hi >= YM_MIN + YM_SLOTS ? YM_MIN + YM_SLOTS - 1 : hi;
+        for (int32_t ym = lo; ym <= hi; ym = ym % 100 >= 12 ? (ym / 100 + 1) * 100 + 1 : ym + 1) {
+                uint8_t r;
+                if (ym % 100 == 0)
+                        continue;
+                r = age_lookup(tb, ym);
+                seen_t |= r == TRI_TRUE;
+                seen_f |= r == TRI_FALSE;
+                total++;
+                if (r == TRI_MAYBE || (seen_t && seen_f))
+                        return TRI_MAYBE; /* nothing later can change it */
+        }
+        if (!total)
+                return tb->absent;
+        return seen_t ? TRI_TRUE : TRI_FALSE;
+}
+
+static void set_tri(uint64_t *t, uint64_t *p, size_t i, uint8_t r)
+{
+        uint64_t m = (uint64_t)1 << (i % 64);
+
+        t[i / 64] = r == TRI_TRUE ? t[i / 64] | m : t[i / 64] & ~m;
+        p[i / 64] = r != TRI_FALSE ? p[i / 64] | m : p[i / 64] & ~m;
+}
+
+/* Residents with a generalised value in any of n's columns: recomputed
+ * from their ranges, some-child = max over the columns. */
+static void age_fix_generalised(const age_table_t *tb, const node_t *n, const seg_store_t *s,
+                                uint64_t *t, uint64_t *p)
+{
+        for (int c = 0; c < n->ncols; c++) {
+                const uint64_t *g =
+                    s->ranges && (size_t)n->cols[c] < s->nvalues ? s->ranges[n->cols[c]].gen : NULL;
+                for (size_t w = 0; g && w < s->words; w++) {
+                        for (uint64_t bits = g[w]; bits; bits &= bits - 1) {
+                                size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+                                uint8_t best = TRI_FALSE;
+                                for (int k = 0; k < n->ncols; k++) {
+                                        const seg_range_col_t *rc = &s->ranges[n->cols[k]];
+                                        uint8_t r =
+                                            rc->gen && seg_bit(rc->gen, i)
+                                                ? age_range_tri(tb, rc->lo[i], rc->hi[i])
+                                                : age_lookup(tb, seg_column_get(
+                                                                     &s->values[n->cols[k]], i));
+                                        best = r > best ? r : best;
+                                }
+                                set_tri(t, p, i, best);
+                        }
+                }
+        }
+}
+
 static int eval_age(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, uint64_t *p)
 {
         const seg_store_t *s = ctx->store;
@@ -144,6 +212,7 @@ static int eval_age(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, uin
         for (i = 0; i < n->ncols; i++)
                 if ((size_t)n->cols[i] < s->nvalues)
                         eval_age_column(tb, &s->values[n->cols[i]], s->n, t, p);
+        age_fix_generalised(tb, n, s, t, p);
         free(tb);
         return 0;
 }
@@ -258,7 +327,67 @@ static void eval_value(const node_t *n, const seg_store_t *s, uint64_t *t)
         SCAN_WIDTH(IN_INTERVAL);
 }
 
-static void eval_leaf(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t)
+/* Members of n's set in lo..hi (the set is sorted and distinct). */
+static int64_t set_count_in(const node_t *n, int32_t lo, int32_t hi)
+{
+        size_t a = 0, b = n->nset, from;
+
+        while (a < b) { /* first member >= lo */
+                size_t mid = a + (b - a) / 2;
+                if (n->set[mid] < lo)
+                        a = mid + 1;
+                else
+                        b = mid;
+        }
+        for (from = a; a < n->nset && n->set[a] <= hi; a++)
+                ;
+        return (int64_t)(a - from);
+}
+
+/* A value test over a generalised value lo..hi. */
+static uint8_t value_range_tri(const node_t *n, int32_t lo, int32_t hi)
+{
+        int64_t total = (int64_t)hi - lo + 1, holds;
+        interval_t r;
+
+        if (n->kind == N_SET)
+                return tri_of(set_count_in(n, lo, hi), total);
+        r = interval_of(n);
+        if (r.lo > r.hi)
+                holds = 0;
+        else
+                holds = (r.hi < hi ? r.hi : hi) - (r.lo > lo ? r.lo : lo) + 1;
+        holds = holds < 0 ? 0 : holds;
+        return tri_of(r.neg ? total - holds : holds, total);
+}
+
+/* The p of a value test: t, then residents with a generalised value at
+ * n->pos recomputed from their ranges. */
+static void value_fix_generalised(const node_t *n, const seg_store_t *s, uint64_t *t, uint64_t *p)
+{
+        const seg_range_col_t *rc =
+            s->ranges && (size_t)n->pos < s->nvalues ? &s->ranges[n->pos] : NULL;
+
+        memcpy(p, t, s->words * 8);
+        for (size_t w = 0; rc && rc->gen && w < s->words; w++)
+                for (uint64_t bits = rc->gen[w]; bits; bits &= bits - 1) {
+                        size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+                        set_tri(t, p, i, value_range_tri(n, rc->lo[i], rc->hi[i]));
+                }
+}
+
+/* A flag: certain where set and known, possible where set or unknown. */
+static void flag_tri(const uint64_t *src, const uint64_t *unk, size_t words, uint64_t *t,
+                     uint64_t *p)
+{
+        for (size_t w = 0; w < words; w++) {
+                uint64_t f = src ? src[w] : 0, u = unk ? unk[w] : 0;
+                t[w] = f & ~u;
+                p[w] = f | u;
+        }
+}
+
+static void eval_leaf(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, uint64_t *p)
 {
         const seg_store_t *s = ctx->store;
         const uint64_t *src = NULL;
@@ -267,21 +396,27 @@ static void eval_leaf(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t)
         case N_CONST:
                 memset(t, n->k ? 0xff : 0, s->words * 8);
                 seg_bits_trim(t, s->n);
-                return;
-        case N_FLAG:
-                src = (size_t)n->pos < s->nflags ? s->flags[n->pos] : NULL;
                 break;
+        case N_FLAG:
+                if ((size_t)n->pos >= s->nflags)
+                        break;
+                flag_tri(s->flags[n->pos], s->unknown ? s->unknown[n->pos] : NULL, s->words, t, p);
+                return;
         case N_CATEGORY:
                 src = ctx->category ? ctx->category(ctx->opaque, n->name) : NULL;
+                if (src)
+                        memcpy(t, src, s->words * 8);
+                else
+                        memset(t, 0, s->words * 8);
                 break;
         default:
                 eval_value(n, s, t);
+                value_fix_generalised(n, s, t, p);
                 return;
         }
-        if (src)
-                memcpy(t, src, s->words * 8);
-        else
+        if (n->kind == N_FLAG)
                 memset(t, 0, s->words * 8);
+        memcpy(p, t, s->words * 8);
 }
 
 static int eval_node(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, uint64_t *p);
@@ -332,8 +467,7 @@ static int eval_node(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, ui
         case N_AGE:
                 return eval_age(n, ctx, t, p);
         default:
-                eval_leaf(n, ctx, t);
-                memcpy(p, t, w * 8);
+                eval_leaf(n, ctx, t, p);
                 return 0;
         }
 }

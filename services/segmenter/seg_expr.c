@@ -584,7 +584,8 @@ static node_t *parse_call(parser_t *ps)
                 return parse_category(ps, n);
         }
         n->child = !tok_is(&fn, "age");
-        n->months = tok_is(&fn, "child_age_months");
+        n->months = tok_is(&fn, "child_age_months") || tok_is(&fn, "child_born_months_ago");
+        n->ago = tok_is(&fn, "child_born_months_ago");
         if (age_columns(ps, n, fn.col) || parse_age_range(ps, n))
                 goto fail;
         return n;
@@ -598,7 +599,8 @@ static int is_call(parser_t *ps)
         const char *q = ps->p;
 
         if (!(tok_is(&ps->tok, "age") || tok_is(&ps->tok, "child_age") ||
-              tok_is(&ps->tok, "child_age_months") || tok_is(&ps->tok, "category")))
+              tok_is(&ps->tok, "child_age_months") || tok_is(&ps->tok, "child_born_months_ago") ||
+              tok_is(&ps->tok, "category")))
                 return 0;
         while (*q == ' ' || *q == '\t')
                 q++;

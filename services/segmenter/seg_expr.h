@@ -5,7 +5,8 @@
  *   unary   := "not" unary | "(" expr ")" | "true" | "false" | call | name [test]
  *   test    := op value | ["not"] "in" ( "[" value ("," value)* "]" | num ".." num )
  *   op      := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
- *   call    := ("age" | "child_age" | "child_age_months") "(" num [".." [num]] ")"
+ *   call    := ("age" | "child_age" | "child_age_months" | "child_born_months_ago")
+ *              "(" num [".." [num]] ")"
  *            | "category" "(" (name | "string") ")"
  *   value   := integer | symbol (ward names for `ward`, male/female/unknown for `sex`)
  *
@@ -19,7 +20,12 @@
  * months. Only year-month is known, so each is TRUE (for every possible day
  * of birth), MAYBE (for some) or FALSE. An absent (0) own birth year-month is
  * MAYBE (it may have been removed as an extreme age); an absent child is no
- * child. and/or/not follow Kleene logic: and = min, or = max, not = swap.
+ * child. child_born_months_ago(n): some child was born in the year-month n
+ * months before the send month (the seed's Table 40 conditions: exact on
+ * year-months, whatever the day). A value the anonymizer generalised to a
+ * range (docs/privacy.md) is TRUE only if the test holds for every value of
+ * the range, MAYBE if for some; a flag it generalised away is MAYBE.
+ * and/or/not follow Kleene logic: and = min, or = max, not = swap.
  *
  * Errors say "column N: expected X, found Y" (N counts characters from 1). */
 #ifndef SEG_EXPR_H

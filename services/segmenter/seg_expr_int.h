@@ -32,6 +32,7 @@ typedef struct node {
         size_t nset;
         int months; /* N_AGE: unit is months */
         int child;  /* N_AGE: over child columns (absent = no child) */
+        int ago;    /* N_AGE: born in the year-month lo..hi months before the send month */
         int cols[MAX_CHILD_COLS];
         int ncols;
         struct node *a, *b;

@@ -53,6 +53,15 @@ void seg_store_destroy(seg_store_t *s)
         for (i = 0; s->values && i < s->nvalues; i++)
                 free(s->values[i].data);
         free(s->values);
+        for (i = 0; s->ranges && i < s->nvalues; i++) {
+                free(s->ranges[i].gen);
+                free(s->ranges[i].lo);
+                free(s->ranges[i].hi);
+        }
+        free(s->ranges);
+        for (i = 0; s->unknown && i < s->nflags; i++)
+                free(s->unknown[i]);
+        free(s->unknown);
         free(s);
 }
 
@@ -67,6 +76,11 @@ struct seg_builder {
         char **ids;
         uint8_t *flags;  /* n * flag_bytes, row-major (as the records hold them) */
         int32_t **vcols; /* nvalues columns, allocated on the first non-zero value */
+        /* generalised values and flags, allocated on first use */
+        uint8_t *unk;         /* n * flag_bytes, like flags */
+        uint8_t **gis;        /* nvalues columns of 0/1: row generalised */
+        int32_t **glo, **ghi; /* nvalues columns */
+        size_t last;          /* row of the last add */
         seg_map_t index;
 };
 
@@ -82,7 +96,10 @@ seg_builder_t *seg_builder_new(size_t nflags, size_t nvalues, int layout, const 
         b->layout = layout;
         snprintf(b->batch_id, sizeof(b->batch_id), "%s", batch_id ? batch_id : "");
         b->vcols = calloc(nvalues ? nvalues : 1, sizeof(*b->vcols));
-        if (!b->vcols)
+        b->gis = calloc(nvalues ? nvalues : 1, sizeof(*b->gis));
+        b->glo = calloc(nvalues ? nvalues : 1, sizeof(*b->glo));
+        b->ghi = calloc(nvalues ? nvalues : 1, sizeof(*b->ghi));
+        if (!b->vcols || !b->gis || !b->glo || !b->ghi)
                 goto fail;
         return b;
 fail:
@@ -103,6 +120,15 @@ void seg_builder_destroy(seg_builder_t *b)
         for (i = 0; b->vcols && i < b->nvalues; i++)
                 free(b->vcols[i]);
         free(b->vcols);
+        for (i = 0; b->gis && i < b->nvalues; i++) {
+                free(b->gis[i]);
+                free(b->glo[i]);
+                free(b->ghi[i]);
+        }
+        free(b->gis);
+        free(b->glo);
+        free(b->ghi);
+        free(b->unk);
         seg_map_clear(&b->index);
         free(b);
 }
@@ -110,6 +136,22 @@ void seg_builder_destroy(seg_builder_t *b)
 size_t seg_builder_count(const seg_builder_t *b)
 {
         return b->n;
+}
+
+static int grow_gen(seg_builder_t *b, size_t col, size_t cap)
+{
+        void *p;
+
+        if (!(p = realloc(b->gis[col], cap)))
+                return -1;
+        b->gis[col] = p;
+        if (!(p = realloc(b->glo[col], cap * sizeof(int32_t))))
+                return -1;
+        b->glo[col] = p;
+        if (!(p = realloc(b->ghi[col], cap * sizeof(int32_t))))
+                return -1;
+        b->ghi[col] = p;
+        return 0;
 }
 
 static int builder_grow(seg_builder_t *b)
@@ -123,12 +165,19 @@ static int builder_grow(seg_builder_t *b)
         if (!(p = realloc(b->flags, cap * b->flag_bytes + 1)))
                 return -1;
         b->flags = p;
-        for (i = 0; i < b->nvalues; i++) {
-                if (!b->vcols[i])
-                        continue;
-                if (!(p = realloc(b->vcols[i], cap * sizeof(int32_t))))
+        if (b->unk) {
+                if (!(p = realloc(b->unk, cap * b->flag_bytes + 1)))
                         return -1;
-                b->vcols[i] = p;
+                b->unk = p;
+        }
+        for (i = 0; i < b->nvalues; i++) {
+                if (b->vcols[i]) {
+                        if (!(p = realloc(b->vcols[i], cap * sizeof(int32_t))))
+                                return -1;
+                        b->vcols[i] = p;
+                }
+                if (b->gis[i] && grow_gen(b, i, cap))
+                        return -1;
         }
         b->cap = cap;
         return 0;
@@ -176,9 +225,51 @@ int seg_builder_add(seg_builder_t *b, const char *user_id, int32_t reference_dat
         memset(b->flags + row * b->flag_bytes, 0, b->flag_bytes);
         if (n)
                 memcpy(b->flags + row * b->flag_bytes, flags, n);
-        for (i = 0; i < b->nvalues; i++)
+        for (i = 0; i < b->nvalues; i++) {
                 if (builder_set_value(b, row, i, i < values_len ? values[i] : 0))
                         goto oom;
+                if (b->gis[i]) /* a replaced record loses its ranges */
+                        b->gis[i][row] = 0;
+        }
+        if (b->unk)
+                memset(b->unk + row * b->flag_bytes, 0, b->flag_bytes);
+        b->last = row;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+int seg_builder_generalise(seg_builder_t *b, const int32_t *triples, size_t ntriples,
+                           const uint8_t *unknown, size_t unknown_len, char *errstr,
+                           size_t errstr_size)
+{
+        size_t i, row = b->last, n = unknown_len < b->flag_bytes ? unknown_len : b->flag_bytes;
+
+        if (!b->n) {
+                snprintf(errstr, errstr_size, "no record to generalise");
+                return -1;
+        }
+        for (i = 0; i < ntriples; i++) {
+                int32_t pos = triples[3 * i], lo = triples[3 * i + 1], hi = triples[3 * i + 2];
+                if (pos < 0 || (size_t)pos >= b->nvalues || lo > hi) {
+                        snprintf(errstr, errstr_size, "bad range (%d, %d, %d)", pos, lo, hi);
+                        return -1;
+                }
+                if (!b->gis[pos]) {
+                        if (grow_gen(b, (size_t)pos, b->cap))
+                                goto oom;
+                        memset(b->gis[pos], 0, b->cap);
+                }
+                b->gis[pos][row] = 1;
+                b->glo[pos][row] = lo;
+                b->ghi[pos][row] = hi;
+        }
+        for (i = 0; i < n && !b->unk; i++)
+                if (unknown[i] && !(b->unk = calloc(b->cap * b->flag_bytes + 1, 1)))
+                        goto oom;
+        if (b->unk && n)
+                memcpy(b->unk + row * b->flag_bytes, unknown, n);
         return 0;
 oom:
         snprintf(errstr, errstr_size, "out of memory");
@@ -194,19 +285,50 @@ static int cmp_rows(const void *a, const void *b)
 
 /* Flag bits set in a row beyond nflags are ignored: the dictionary decides
  * what exists. */
-static int transpose_flags(const seg_builder_t *b, seg_store_t *s, const size_t *perm)
+static int transpose_bits(const uint8_t *rows, size_t flag_bytes, size_t nflags, size_t n,
+                          size_t words, const size_t *perm, uint64_t **out)
 {
         size_t i, f;
 
-        for (i = 0; i < s->n; i++) {
-                const uint8_t *row = b->flags + perm[i] * b->flag_bytes;
-                for (f = 0; f < s->nflags; f++) {
+        for (i = 0; i < n; i++) {
+                const uint8_t *row = rows + perm[i] * flag_bytes;
+                for (f = 0; f < nflags; f++) {
                         if (!(row[f / 8] & (1u << (f % 8))))
                                 continue;
-                        if (!s->flags[f] && !(s->flags[f] = calloc(s->words, 8)))
+                        if (!out[f] && !(out[f] = calloc(words, 8)))
                                 return -1;
-                        seg_bit_set(s->flags[f], i);
+                        seg_bit_set(out[f], i);
                 }
+        }
+        return 0;
+}
+
+static int transpose_flags(const seg_builder_t *b, seg_store_t *s, const size_t *perm)
+{
+        if (transpose_bits(b->flags, b->flag_bytes, s->nflags, s->n, s->words, perm, s->flags))
+                return -1;
+        return b->unk ? transpose_bits(b->unk, b->flag_bytes, s->nflags, s->n, s->words, perm,
+                                       s->unknown)
+                      : 0;
+}
+
+/* Moves column col's generalised values into the store's order. */
+static int transpose_ranges(const seg_builder_t *b, seg_store_t *s, size_t col, const size_t *perm)
+{
+        seg_range_col_t *r = &s->ranges[col];
+        size_t i;
+
+        r->gen = calloc(s->words + 1, 8);
+        r->lo = malloc((s->n + 1) * sizeof(int32_t));
+        r->hi = malloc((s->n + 1) * sizeof(int32_t));
+        if (!r->gen || !r->lo || !r->hi)
+                return -1;
+        for (i = 0; i < s->n; i++) {
+                if (!b->gis[col][perm[i]])
+                        continue;
+                seg_bit_set(r->gen, i);
+                r->lo[i] = b->glo[col][perm[i]];
+                r->hi[i] = b->ghi[col][perm[i]];
         }
         return 0;
 }
@@ -263,10 +385,14 @@ seg_store_t *seg_builder_finish(seg_builder_t *b)
         s->user_ids = calloc(b->n ? b->n : 1, sizeof(char *));
         s->flags = calloc(b->nflags ? b->nflags : 1, sizeof(uint64_t *));
         s->values = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_column_t));
-        if (!s->user_ids || !s->flags || !s->values || transpose_flags(b, s, perm))
+        s->ranges = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_range_col_t));
+        s->unknown = calloc(b->nflags ? b->nflags : 1, sizeof(uint64_t *));
+        if (!s->user_ids || !s->flags || !s->values || !s->ranges || !s->unknown ||
+            transpose_flags(b, s, perm))
                 goto fail;
         for (i = 0; i < b->nvalues; i++)
-                if (b->vcols[i] && narrow_column(b->vcols[i], perm, b->n, &s->values[i]))
+                if ((b->vcols[i] && narrow_column(b->vcols[i], perm, b->n, &s->values[i])) ||
+                    (b->gis[i] && transpose_ranges(b, s, i, perm)))
                         goto fail;
         for (i = 0; i < b->n; i++) {
                 s->user_ids[i] = b->ids[perm[i]];

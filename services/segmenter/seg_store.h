@@ -38,14 +38,25 @@ typedef struct seg_column {
         void *data;    /* n entries of `width` bytes, signed */
 } seg_column_t;
 
+/* Values the anonymizer generalised to enforce k (docs/privacy.md): the true
+ * value of such a resident lies in lo..hi. Held only for columns where some
+ * resident has one; the column itself then holds the value an older reader
+ * may read safely. */
+typedef struct seg_range_col {
+        uint64_t *gen;    /* bitset over residents; NULL = no generalised value */
+        int32_t *lo, *hi; /* n entries, meaningful where gen is set */
+} seg_range_col_t;
+
 typedef struct seg_store {
-        size_t n;             /* residents */
-        size_t words;         /* seg_words(n) */
-        char **user_ids;      /* n, sorted ascending (strcmp) */
-        size_t nflags;        /* flag columns (dictionary flag count) */
-        uint64_t **flags;     /* nflags bitsets; NULL = no resident has the bit */
-        size_t nvalues;       /* value columns (dictionary value count) */
-        seg_column_t *values; /* nvalues */
+        size_t n;                /* residents */
+        size_t words;            /* seg_words(n) */
+        char **user_ids;         /* n, sorted ascending (strcmp) */
+        size_t nflags;           /* flag columns (dictionary flag count) */
+        uint64_t **flags;        /* nflags bitsets; NULL = no resident has the bit */
+        size_t nvalues;          /* value columns (dictionary value count) */
+        seg_column_t *values;    /* nvalues */
+        seg_range_col_t *ranges; /* nvalues */
+        uint64_t **unknown;      /* nflags bitsets of generalised-away flags; NULL = none */
         char batch_id[128];
         int32_t reference_date; /* days since epoch, from the records */
         int layout;
@@ -83,6 +94,13 @@ seg_builder_t *seg_builder_new(size_t nflags, size_t nvalues, int layout, const 
 int seg_builder_add(seg_builder_t *b, const char *user_id, int32_t reference_date, int layout,
                     const uint8_t *flags, size_t flags_len, const int32_t *values,
                     size_t values_len, char *errstr, size_t errstr_size);
+/* Marks values of the resident added last as generalised: triples
+ * (position, lo, hi), and the flags in `unknown` (bitset as in flags) as
+ * unknown. Positions outside the dictionary and lo > hi are refused. Call
+ * after seg_builder_add(); 0, or -1 with errstr. */
+int seg_builder_generalise(seg_builder_t *b, const int32_t *triples, size_t ntriples,
+                           const uint8_t *unknown, size_t unknown_len, char *errstr,
+                           size_t errstr_size);
 size_t seg_builder_count(const seg_builder_t *b);
 /* Sorts, transposes and narrows into a new store; b is consumed (freed) in
  * every case. NULL on OOM. Caller frees with seg_store_destroy(). */

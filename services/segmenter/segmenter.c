@@ -123,13 +123,17 @@ static void try_swap(segmenter_t *s, const char *id)
         osh_batch_tracker_forget(s->tracker, id);
 }
 
-static int read_ints(avro_value_t *rec, int32_t *out, size_t max, size_t *n)
+/* Reads an int array, at most max entries; strict refuses a longer one
+ * (a dropped range would turn a generalised value into a wrong certain). */
+static int read_ints(avro_value_t *rec, const char *field, int strict, int32_t *out, size_t max,
+                     size_t *n)
 {
         avro_value_t arr, el;
         size_t cnt = 0, i;
 
         *n = 0;
-        if (osh_value_field(rec, "values", &arr) || avro_value_get_size(&arr, &cnt))
+        if (osh_value_field(rec, field, &arr) || avro_value_get_size(&arr, &cnt) ||
+            (strict && cnt > max))
                 return -1;
         for (i = 0; i < cnt && i < max; i++, (*n)++)
                 if (avro_value_get_by_index(&arr, i, &el, NULL) || avro_value_get_int(&el, &out[i]))
@@ -145,9 +149,9 @@ static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
         char err[256], bid[OSH_BATCH_ID_MAX];
         avro_value_t v;
         const char *uid = NULL, *b = NULL;
-        const void *flags = NULL;
-        size_t len, flen = 0, nval = 0;
-        int32_t ref = 0, layout = 1, values[256];
+        const void *flags = NULL, *unk = NULL;
+        size_t len, flen = 0, nval = 0, ulen = 0, nrange = 0;
+        int32_t ref = 0, layout = 1, values[256], ranges[3 * 256];
         open_batch_t *ob;
 
         if (osh_serde_decode(s->s_abs, m->payload, m->len, &v, NULL, err, sizeof(err))) {
@@ -161,12 +165,15 @@ static void handle_abstracted(segmenter_t *s, const rd_kafka_message_t *m)
             osh_value_get_int(&v, "reference_date", &ref) ||
             osh_value_get_int(&v, "layout_version", &layout) ||
             osh_value_get_bytes(&v, "flags", &flags, &flen) ||
-            read_ints(&v, values, sizeof(values) / sizeof(values[0]), &nval))
+            read_ints(&v, "values", 0, values, sizeof(values) / sizeof(values[0]), &nval) ||
+            osh_value_get_bytes(&v, "unknown_flags", &unk, &ulen) ||
+            read_ints(&v, "ranges", 1, ranges, sizeof(ranges) / sizeof(ranges[0]), &nrange))
                 goto bad;
         /* the strings live in v: keep the batch id beyond the decref */
         snprintf(bid, sizeof(bid), "%s", b);
         if (!(ob = open_batch(s, bid, 1)) ||
             seg_builder_add(ob->b, uid, ref, layout, flags, flen, values, nval, err, sizeof(err)) ||
+            seg_builder_generalise(ob->b, ranges, nrange / 3, unk, ulen, err, sizeof(err)) ||
             osh_batch_tracker_add(s->tracker, bid, m->key, m->key_len, m->payload, m->len) < 0)
                 goto bad;
         osh_service_count(s->svc, OSH_CTR_IN, 1);

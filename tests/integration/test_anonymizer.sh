@@ -86,7 +86,13 @@ assert_eq 4 "$rejects" "dead letters: 2 outside the batch + 2 in it"
 assert_ge "$sup" 1 "k=2 suppresses singletons"
 assert_ge "$(jq .min_group_size <<<"$report")" 2 "released groups meet k"
 assert_eq 2 "$(jq .k_floor <<<"$report")" "k_floor in the report"
-assert_eq table50-v1 "$(jq -r .rule_version <<<"$report")" "rule version in the report"
+assert_eq table50-v1.1 "$(jq -r .rule_version <<<"$report")" "rule version in the report"
+# risk over every quasi-identifier the rule file names (docs/privacy.md)
+assert_eq 8 "$(jq '.quasi_identifiers | length' <<<"$report")" "eight quasi-identifiers"
+assert_eq 8 "$(jq '.class_sizes | length' <<<"$report")" "class sizes before and after"
+assert_eq 1 "$(jq '.unique_share_before > 0.5 and .min_group_size_before == 1 and
+        .top_quasi_identifier != "" and .top_quasi_unique_drop > 0' <<<"$report" |
+        sed 's/true/1/')" "risk before: most records unique, a top quasi-identifier named"
 extreme=$(jq .extreme_ages_removed <<<"$report")
 assert_ge "$extreme" 40 "extreme ages removed (~4% of $N)"
 assert_contains "$line" "extreme_ages_removed=$extreme"
@@ -96,7 +102,7 @@ assert_contains "$log" "schema is not resident.raw.v1"
 # Every abstracted record: batch header, rule version header, B1, no names.
 "$ctl" consume --bootstrap "$P" --topic resident.abstracted.v1 --timeout 20s >"$OSH_IT_TMP/abs.json"
 assert_eq "$out" "$(jq -c 'select(.headers["osh.batch.id"] == "B1" and
-        .headers["osh.anon.rules"] == "table50-v1" and .value.batch_id == "B1"
+        .headers["osh.anon.rules"] == "table50-v1.1" and .value.batch_id == "B1"
         and .key == .value.user_id and .value.layout_version == 1)' "$OSH_IT_TMP/abs.json" | wc -l)" \
         "headers and fields of every record"
 assert_eq 0 "$(jq -r '.value | keys[]' "$OSH_IT_TMP/abs.json" | sort -u |

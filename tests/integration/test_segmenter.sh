@@ -67,10 +67,18 @@ osh_it_start_service seg segmenter --kafka.bootstrap.servers="$B" --state.dir="$
 osh_it_wait_until 20 log_has "snapshot B-IT-1: 600 residents" || fail "B-IT-1 never swapped in"
 
 # ---- previews of the nine seed campaigns against the oracle ----
-for f in "$OSH_SOURCE_DIR"/campaigns/*.json; do
-        jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$f"
-done | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
-"$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 9 --timeout 30s |
+# the nine seed campaigns, and a staff campaign with the day-precise
+# child_age_months() that the seed conditions no longer use
+{
+        for f in "$OSH_SOURCE_DIR"/campaigns/*.json; do
+                jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$f"
+        done
+        jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1 |
+                .campaign_id = "seed-10-staff-child-age-months" |
+                .condition = "child_age_months(18..24) and ward = chuo"' \
+                "$OSH_SOURCE_DIR/campaigns/05-infant-checkup-18m.json"
+} | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+"$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 10 --timeout 30s |
         jq -c .value >"$T/results.jsonl"
 n=0
 while read -r name certain possible exact excluded nodest optout recipients; do
@@ -87,9 +95,9 @@ while read -r name certain possible exact excluded nodest optout recipients; do
         assert_ge "$((certain + possible))" "$exact" "$name certain+possible >= exact"
         n=$((n + 1))
 done <"$T/expected.txt"
-assert_eq 9 "$n" "oracle lines"
+assert_eq 10 "$n" "oracle lines"
 # the data must exercise both sides of the year-month uncertainty
-assert_eq "1 1" "$(awk '$1 ~ /^0[5-9]/ {p += $3; c += $2} END {print (c > 0) " " (p > 0)}' \
+assert_eq "1 1" "$(awk '$1 ~ /^(0[5-9]|10)/ {p += $3; c += $2} END {print (c > 0) " " (p > 0)}' \
         "$T/expected.txt")" "some certain and some possible"
 
 # ---- a send: frozen list, one dispatch record per recipient ----

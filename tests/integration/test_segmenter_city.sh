@@ -36,10 +36,18 @@ osh_it_start_service seg segmenter --kafka.bootstrap.servers="$B" --state.dir="$
 snapshot() { grep -aq "snapshot .*: $want residents" "$(osh_it_log seg)"; }
 osh_it_wait_until 45 snapshot || fail "the anonymized batch never swapped in ($want residents)"
 
-for f in "$OSH_SOURCE_DIR"/campaigns/*.json; do
-        jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$f"
-done | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
-"$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 9 --timeout 30s |
+# the nine seed campaigns, and a staff campaign with the day-precise
+# child_age_months() that the seed conditions no longer use
+{
+        for f in "$OSH_SOURCE_DIR"/campaigns/*.json; do
+                jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$f"
+        done
+        jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1 |
+                .campaign_id = "seed-10-staff-child-age-months" |
+                .condition = "child_age_months(18..24) and ward = chuo"' \
+                "$OSH_SOURCE_DIR/campaigns/05-infant-checkup-18m.json"
+} | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+"$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 10 --timeout 30s |
         jq -c .value >"$T/results.jsonl"
 n=0
 while read -r name certain possible excluded nodest optout recipients; do
@@ -52,7 +60,7 @@ while read -r name certain possible excluded nodest optout recipients; do
                 "$name (state certain possible excluded no_dest opt_out)"
         n=$((n + 1))
 done <"$T/expected.txt"
-assert_eq 9 "$n" "oracle lines"
+assert_eq 10 "$n" "oracle lines"
 # the city must exercise both sides of the year-month uncertainty and the
 # suppression reasons, or the comparison above proves little
 assert_eq "1 1 1 1 1" "$(awk '{c += $2; p += $3; x += $4; d += $5; o += $6}

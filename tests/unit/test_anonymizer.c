@@ -497,6 +497,7 @@ static void test_direct_decoder_bounds(void **state)
  * same values: with values and flags, and with both empty. */
 static void assert_abs_like_generic(const anon_abs_t *r)
 {
+        static const uint8_t fl0[1] = {0};
         const osh_schema_t *s = osh_schema_for_topic(OSH_TOPIC_ABSTRACTED);
         osh_avro_buf_t b = {0};
         avro_value_t v, arr, item;
@@ -515,6 +516,14 @@ static void assert_abs_like_generic(const anon_abs_t *r)
                 assert_int_equal(avro_value_append(&arr, &item, NULL), 0);
                 assert_int_equal(avro_value_set_int(&item, r->values[i]), 0);
         }
+        assert_int_equal(osh_value_field(&v, "ranges", &arr), 0);
+        for (size_t i = 0; i < r->nranges * 3; i++) {
+                assert_int_equal(avro_value_append(&arr, &item, NULL), 0);
+                assert_int_equal(avro_value_set_int(&item, r->ranges[i]), 0);
+        }
+        assert_int_equal(osh_value_set_bytes(&v, "unknown_flags", r->unknown ? r->unknown : fl0,
+                                             r->unknown ? r->unknown_bytes : 0),
+                         0);
         assert_int_equal(osh_serde_encode_alloc(s, &v, &want, &want_len, errstr, sizeof(errstr)),
                          0);
         anon_abs_encode(&b, s, r);
@@ -530,6 +539,8 @@ static void test_abstracted_encoding(void **state)
 {
         static const uint8_t fl[] = {0x01, 0x80, 0x00, 0xff};
         static const int32_t vals[] = {0, 1, -1, 202410, INT32_MAX, INT32_MIN, 63, 64, -65};
+        static const int32_t rg[] = {1, 198001, 198012, 3, 400, 499};
+        static const uint8_t unk[] = {0x00, 0x06};
         anon_abs_t r = {.uid = "0123456789abcdef0123456789abcdef",
                         .batch_id = "B20240401-x",
                         .reference_date = REF,
@@ -540,6 +551,14 @@ static void test_abstracted_encoding(void **state)
                         .nvalues = sizeof(vals) / sizeof(vals[0])};
 
         assert_abs_like_generic(&r);
+        r.ranges = rg;
+        r.nranges = 2;
+        r.unknown = unk;
+        r.unknown_bytes = sizeof(unk);
+        assert_abs_like_generic(&r);
+        r.ranges = NULL;
+        r.nranges = 0;
+        r.unknown = NULL;
         r.flag_bytes = 0;
         r.nvalues = 0;
         r.reference_date = -1;

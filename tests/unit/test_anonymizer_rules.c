@@ -14,6 +14,7 @@
 #include "oshirase/serde.h"
 
 #define RULES_V1 OSH_SOURCE_DIR "/services/anonymizer/rules/rules-v1.conf"
+#define RULES_V2 OSH_SOURCE_DIR "/services/anonymizer/rules/rules-v2.conf"
 
 /* A minimal complete rule file; tests append or replace lines. */
 static const char base[] = "version = t1\n"                                           /* 1 */
@@ -74,14 +75,21 @@ static void test_v1_file_loads(void **state)
 
         if (!r)
                 fail_msg("%s", errstr);
-        assert_string_equal(r->version, "table50-v1");
+        assert_string_equal(r->version, "table50-v1.1");
         assert_int_equal(r->layout, osh_dict_layout(dict));
         assert_int_equal(r->extreme_age, 100);
         assert_int_equal(r->k_action, ANON_K_GENERALISE);
         assert_int_equal(r->generalise_pos, osh_dict_find(dict, "birth_ym")->position);
-        assert_int_equal(r->nquasi, 4);
+        /* 7 value quasi-identifiers and the household-age group */
+        assert_int_equal(r->nquasi, 7);
+        assert_int_equal(r->ndims, 8);
         assert_int_equal(r->quasi[3], town->position);
         assert_string_equal(r->quasi_name[3], "town_code");
+        assert_int_equal(r->dims[7].kind, ANON_D_FLAGS);
+        assert_int_equal(r->dims[7].nbits, 101);
+        assert_int_equal(r->dims[7].bits[0], osh_dict_find(dict, "hh_age_000")->position);
+        assert_int_equal(r->dims[4].kind, ANON_D_YM);
+        assert_int_equal(r->dims[4].pos, osh_dict_find(dict, "spare_01")->position);
         assert_int_equal(r->uid_rule, ANON_UID_REGISTERED_OR_HMAC);
         /* 4 value attrs + spouse + one household_age op + 3 tax + 5 bool + 20 ext + 3 children */
         assert_int_equal(r->nops, 4 + 1 + 1 + 3 + 5 + 20 + 3);
@@ -96,6 +104,28 @@ static void test_v1_file_loads(void **state)
                                  osh_dict_find(dict, "hh_age_100")->position);
         }
         assert_int_equal(r->ntruthy, 5);
+        anon_rules_destroy(r);
+}
+
+static void test_v2_file_loads(void **state)
+{
+        char errstr[512];
+        anon_rules_t *r = anon_rules_load(RULES_V2, dict, errstr, sizeof(errstr));
+
+        if (!r)
+                fail_msg("%s", errstr);
+        assert_string_equal(r->version, "table50-k5-v2");
+        assert_int_equal(r->k_floor, 5);
+        assert_int_equal(r->k_action, ANON_K_HIERARCHY);
+        assert_int_equal(r->ndims, 8);
+        assert_string_equal(r->dims[0].name, "birth_ym");
+        assert_int_equal(r->dims[0].nsteps, 5);
+        assert_int_equal(r->dims[0].steps[0].span, 3);  /* quarter */
+        assert_int_equal(r->dims[0].steps[2].span, 60); /* years5 */
+        assert_int_equal(r->dims[0].steps[4].span, 0);  /* any */
+        assert_int_equal(r->dims[3].steps[0].span, 100);
+        assert_int_equal(r->dims[7].steps[1].span, 20);
+        assert_int_equal(r->dims[7].steps[2].cost, 1);
         anon_rules_destroy(r);
 }
 
@@ -159,6 +189,18 @@ static void test_errors_name_the_line(void **state)
         expect_error("attr spare_01 = child_yearmonth 0 CHILD\n", "t.conf:12: child_yearmonth");
         expect_error("drop = no_field\n", "t.conf:12: 'no_field' is not a field");
         expect_error("quasi = nhi\n", "t.conf:12: 'quasi' given twice");
+        expect_error("generalise nhi = any:1\n", "t.conf:12: generalise nhi: not named in quasi");
+        expect_error("generalise sex = year:1\n", "t.conf:12: generalise sex: 'year' is not a step "
+                                                  "of a code");
+        expect_error("generalise birth_ym = year\n", "t.conf:12: generalise birth_ym: 'year' is "
+                                                     "not step:cost");
+        expect_error("generalise birth_ym = year:1 quarter:2\n",
+                     "t.conf:12: generalise birth_ym: 'quarter' does not nest");
+        expect_error("generalise birth_ym = any:1 year:2\n",
+                     "t.conf:12: generalise birth_ym: 'year' does not nest");
+        expect_error("generalise birth_ym = quarter:1\ngeneralise birth_ym = year:1\n",
+                     "t.conf:13: generalise birth_ym given twice");
+        expect_error("k_action = hierarchy\n", "t.conf: k_action = hierarchy needs generalise");
         expect_error("user_id = sha256\n", "t.conf:12: 'user_id' given twice");
 }
 
@@ -208,6 +250,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_v1_file_loads),
+            cmocka_unit_test(test_v2_file_loads),
             cmocka_unit_test(test_base_parses_with_defaults),
             cmocka_unit_test(test_comments_and_hash_names),
             cmocka_unit_test(test_errors_name_the_line),

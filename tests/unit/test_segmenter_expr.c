@@ -258,6 +258,105 @@ static void test_child_age(void **state)
         seg_store_destroy(s);
 }
 
+static void test_child_born_months_ago(void **state)
+{
+        /* Table 40: a child born in the year-month 18 months (9 years) before
+         * the send month, whatever the day of either */
+        const person_t ps[] = {
+            {"a", 198001, 201509, 0, 12101, 1},
+            {"b", 198001, 201508, 0, 12101, 1},
+            {"c", 198001, 0, 0, 12101, 1},
+            {"d", 198001, 200803, 0, 12102, 1},
+        };
+        seg_store_t *s = make_store(ps, 4);
+
+        assert_non_null(s);
+        assert_string_equal(eval(s, "child_born_months_ago(18)", (seg_date_t){2017, 3, 1}), "T---");
+        assert_string_equal(eval(s, "child_born_months_ago(18)", (seg_date_t){2017, 3, 31}),
+                            "T---");
+        assert_string_equal(eval(s, "child_born_months_ago(108)", (seg_date_t){2017, 3, 15}),
+                            "---T");
+        assert_string_equal(
+            eval(s, "child_born_months_ago(18..19) and ward = chuo", (seg_date_t){2017, 3, 15}),
+            "TT--");
+        assert_string_equal(compile_dump("child_born_months_ago(18)"),
+                            "(child_born_months_ago 18 18)");
+        seg_store_destroy(s);
+}
+
+/* Generalised values (enforced k): a range is TRUE only when every value
+ * in it passes, MAYBE when some do; an unknown flag is MAYBE. */
+static void test_generalised(void **state)
+{
+        const osh_dict_entry_t *birth = osh_dict_find(dict, "birth_ym");
+        const osh_dict_entry_t *child = osh_dict_find(dict, "spare_01");
+        const osh_dict_entry_t *town = osh_dict_find(dict, "town_code");
+        const osh_dict_entry_t *muni = osh_dict_find(dict, "municipality_code");
+        const osh_dict_entry_t *nhi = osh_dict_find(dict, "nhi");
+        size_t nv = osh_dict_value_count(dict);
+        seg_builder_t *b =
+            seg_builder_new(osh_dict_flag_count(dict), nv, osh_dict_layout(dict), "B1");
+        seg_date_t mid = {2017, 3, 15};
+        seg_store_t *s;
+        char err[128];
+        /* a: born 1960 (year), child 2015 (year), town 400..499;
+         * b: born 1977-01..1977-03 (quarter: 40, or 39/40), ward unknown;
+         * c: born 1950-1954 (band), child exact 2015-09, nhi unknown;
+         * d: born 1976 (year, 40 or 41), town exact 401 */
+        const int32_t ra[] = {birth->position, 196001, 196012, child->position, 201501, 201512,
+                              town->position,  400,    499},
+                      rb[] = {birth->position, 197701, 197703, muni->position, 12101, 12106},
+                      rc[] = {birth->position, 195001, 195412},
+                      rd[] = {birth->position, 197601, 197612};
+        const int32_t *rs[] = {ra, rb, rc, rd};
+        const size_t nr[] = {3, 2, 1, 1};
+        const int32_t child_ym[] = {201500, 0, 201509, 0}, town_v[] = {0, 401, 401, 401},
+                      muni_v[] = {12101, 0, 12101, 12101}, birth_v[] = {196000, 197700, 0, 197600};
+
+        assert_non_null(b);
+        for (int i = 0; i < 4; i++) {
+                uint8_t flags[32] = {0}, unk[32] = {0};
+                int32_t values[64] = {0};
+                char id[2] = {(char)('a' + i), 0};
+                values[birth->position] = birth_v[i];
+                values[child->position] = child_ym[i];
+                values[town->position] = town_v[i];
+                values[muni->position] = muni_v[i];
+                osh_flags_set(flags, sizeof(flags), nhi->position, i != 2);
+                osh_flags_set(unk, sizeof(unk), nhi->position, i == 2);
+                assert_int_equal(seg_builder_add(b, id, 17000, osh_dict_layout(dict), flags,
+                                                 sizeof(flags), values, nv, err, sizeof(err)),
+                                 0);
+                assert_int_equal(
+                    seg_builder_generalise(b, rs[i], nr[i], unk, sizeof(unk), err, sizeof(err)), 0);
+        }
+        /* a position outside the dictionary, or lo > hi, is refused */
+        assert_int_equal(
+            seg_builder_generalise(b, (const int32_t[]){9999, 1, 2}, 1, NULL, 0, err, sizeof(err)),
+            -1);
+        assert_int_equal(
+            seg_builder_generalise(b, (const int32_t[]){0, 2, 1}, 1, NULL, 0, err, sizeof(err)),
+            -1);
+        s = seg_builder_finish(b);
+        assert_non_null(s);
+        assert_string_equal(eval(s, "age(40..74)", mid), "TMTT");
+        assert_string_equal(eval(s, "age(50..60)", mid), "T---");
+        assert_string_equal(eval(s, "age(41..74)", mid), "T-TM");
+        assert_string_equal(eval(s, "nhi", mid), "TTMT");
+        assert_string_equal(eval(s, "nhi and age(40..74)", mid), "TMMT");
+        assert_string_equal(eval(s, "not nhi", mid), "--M-");
+        assert_string_equal(eval(s, "ward = chuo", mid), "TMTT");
+        assert_string_equal(eval(s, "ward != chuo", mid), "-M--");
+        assert_string_equal(eval(s, "town in 401..405", mid), "MTTT");
+        assert_string_equal(eval(s, "town in [401, 402]", mid), "MTTT");
+        assert_string_equal(eval(s, "town in 400..499", mid), "TTTT");
+        assert_string_equal(eval(s, "town = 500", mid), "----");
+        assert_string_equal(eval(s, "child_born_months_ago(18)", mid), "M-T-");
+        assert_string_equal(eval(s, "child_age(1)", mid), "M-T-");
+        assert_string_equal(eval(s, "child_born_months_ago(30)", mid), "----");
+        seg_store_destroy(s);
+}
+
 static void test_dates(void **state)
 {
         /* 2017-03-14T15:00:00Z is 2017-03-15 00:00 in Japan */
@@ -292,10 +391,16 @@ static void test_store_replace_and_find(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_precedence),      cmocka_unit_test(test_forms),
-            cmocka_unit_test(test_errors),          cmocka_unit_test(test_depth_limit),
-            cmocka_unit_test(test_age_month_edges), cmocka_unit_test(test_child_age),
-            cmocka_unit_test(test_dates),           cmocka_unit_test(test_store_replace_and_find),
+            cmocka_unit_test(test_precedence),
+            cmocka_unit_test(test_forms),
+            cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_depth_limit),
+            cmocka_unit_test(test_age_month_edges),
+            cmocka_unit_test(test_child_age),
+            cmocka_unit_test(test_dates),
+            cmocka_unit_test(test_store_replace_and_find),
+            cmocka_unit_test(test_child_born_months_ago),
+            cmocka_unit_test(test_generalised),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -406,8 +406,9 @@ static int decode_abstracted_fails(const unsigned char *body, size_t n, const ch
 
 static void test_hostile_lengths(void **state)
 {
-        /* user_id "U", batch_id "B", date 1, layout 1, flags "", values [] */
-        const unsigned char ok[] = {0x02, 'U', 0x02, 'B', 0x02, 0x02, 0x00, 0x00};
+        /* user_id "U", batch_id "B", date 1, layout 1, flags "", values [],
+         * ranges [], unknown_flags "" */
+        const unsigned char ok[] = {0x02, 'U', 0x02, 'B', 0x02, 0x02, 0x00, 0x00, 0x00, 0x00};
         /* user_id length 2^62: avro-c would try to allocate it. */
         const unsigned char huge_str[] = {0xfe, 0xff, 0xff, 0xff, 0xff,
                                           0xff, 0xff, 0xff, 0x7f, 'U'};

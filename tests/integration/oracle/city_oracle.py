@@ -45,26 +45,27 @@ def tri(values):
     s = set(values)
     return "T" if s == {True} else "M" if True in s else "F"
 
-
-def kids_tri(r, f):
-    per = [tri(f(d) for d in days_of(y, m)) for y, m in r["kids"]]
-    return "T" if "T" in per else "M" if "M" in per else "F"
-
-
 def own_age_tri(r, lo, hi):
     if r["birth_removed"]:
         return "M"
     b = r["birth"]
     return tri(lo <= years(d, send) <= hi for d in days_of(b.year, b.month))
 
+def kids_tri(r, f):
+    per = [tri(f(d) for d in days_of(y, m)) for y, m in r["kids"]]
+    return "T" if "T" in per else "M" if "M" in per else "F"
+
+
+def kids_born_ago(r, n):
+    """Table 40's condition: some child born in the year-month n months before the send month
+    (exact on year-months, so never possible)."""
+    return B(any((send.year - y) * 12 + send.month - m == n for y, m in r["kids"]))
 
 def AND(*xs):
     return "F" if "F" in xs else "M" if "M" in xs else "T"
 
-
 def B(x):
     return "T" if x else "F"
-
 
 # name -> (category, three-valued predicate)
 C = {
@@ -72,11 +73,13 @@ C = {
     "02-child-benefit-reminder": ("childcare", lambda r: B(r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"])),
     "03-single-parent-support": ("single_parent", lambda r: B(r["child_rearing_allowance"])),
     "04-landslide-preparedness": ("safety_disaster", lambda r: B((r["ward"], r["town"] // 100) in LANDSLIDE)),
-    "05-infant-checkup-18m": ("childcare", lambda r: AND(B(r["ward"] == 12101), kids_tri(r, lambda d: months(d, send) == 18))),
-    "06-infant-checkup-18m-reminder": ("childcare", lambda r: AND(B(r["ward"] == 12101 and not r["ext_02"]), kids_tri(r, lambda d: 18 <= months(d, send) <= 24))),
+    "05-infant-checkup-18m": ("childcare", lambda r: AND(B(r["ward"] == 12101), kids_born_ago(r, 18))),
+    "06-infant-checkup-18m-reminder": ("childcare", lambda r: AND(B(r["ward"] == 12101 and not r["ext_02"]), kids_born_ago(r, 18))),
     "07-specific-health-checkup": ("health_welfare", lambda r: AND(B(r["nhi"]), own_age_tri(r, 40, 74))),
     "08-specific-health-checkup-reminder": ("health_welfare", lambda r: AND(B(r["nhi"] and not r["ext_03"]), own_age_tri(r, 40, 74))),
-    "09-japanese-encephalitis-2nd": ("childcare", lambda r: kids_tri(r, lambda d: years(d, send) == 9)),
+    "09-japanese-encephalitis-2nd": ("childcare", lambda r: kids_born_ago(r, 108)),
+    # not a seed campaign: the day-precise condition staff may still write
+    "10-staff-child-age-months": ("childcare", lambda r: AND(B(r["ward"] == 12101), kids_tri(r, lambda d: 18 <= months(d, send) <= 24))),
 }
 
 rows = []

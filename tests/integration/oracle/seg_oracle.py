@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent oracle for the nine seed campaigns: computes, from the ground
+"""Independent oracle for the nine seed campaigns (and one day-precise staff campaign, 10): computes, from the ground
 truth (full birth dates), how many residents each campaign targets certainly
 and possibly given that the cloud only knows birth year-month, plus the exact
 count and the suppression split. Shares no code with the segmenter: the
@@ -21,6 +21,10 @@ def years(b, d):
 def months(b, d):
     return (d.year - b.year) * 12 + d.month - b.month - (d.day < b.day)
 
+def born_ago(c, n):
+    """Table 40: born in the year-month n months before the send month."""
+    return (send.year - c.year) * 12 + send.month - c.month == n
+
 def any_child(kids, f):
     return any(f(k) for k in kids)
 
@@ -30,11 +34,13 @@ C = {
     "02-child-benefit-reminder": ("childcare", lambda r, b, k: r["child_allowance"] and r["tax_previous"] and not r["public_assistance"] and not r["ext_01"]),
     "03-single-parent-support": ("single_parent", lambda r, b, k: r["child_rearing_allowance"]),
     "04-landslide-preparedness": ("safety_disaster", lambda r, b, k: (r["ward"], r["town"] // 100) in LANDSLIDE_TOWNS),
-    "05-infant-checkup-18m": ("childcare", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: 0 <= months(c, send) == 18)),
-    "06-infant-checkup-18m-reminder": ("childcare", lambda r, b, k: r["ward"] == 12101 and not r["ext_02"] and any_child(k, lambda c: 18 <= months(c, send) <= 24)),
+    "05-infant-checkup-18m": ("childcare", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: born_ago(c, 18))),
+    "06-infant-checkup-18m-reminder": ("childcare", lambda r, b, k: r["ward"] == 12101 and not r["ext_02"] and any_child(k, lambda c: born_ago(c, 18))),
     "07-specific-health-checkup": ("health_welfare", lambda r, b, k: r["nhi"] and b is not None and 40 <= years(b, send) <= 74),
     "08-specific-health-checkup-reminder": ("health_welfare", lambda r, b, k: r["nhi"] and not r["ext_03"] and b is not None and 40 <= years(b, send) <= 74),
-    "09-japanese-encephalitis-2nd": ("childcare", lambda r, b, k: any_child(k, lambda c: 0 <= years(c, send) == 9 and c <= send)),
+    "09-japanese-encephalitis-2nd": ("childcare", lambda r, b, k: any_child(k, lambda c: born_ago(c, 108))),
+    # not a seed campaign: the day-precise condition staff may still write
+    "10-staff-child-age-months": ("childcare", lambda r, b, k: r["ward"] == 12101 and any_child(k, lambda c: 18 <= months(c, send) <= 24)),
 }
 
 def month_days(d):
@@ -54,7 +60,7 @@ for name, (cat, pred) in C.items():
         exact = bool(pred(r, birth, kids))
         # every date the cloud cannot tell apart from the truth; only the
         # dates a campaign reads are varied
-        uses = "kids" if name[:2] in ("05", "06", "09") else "birth" if name[:2] in ("07", "08") else ""
+        uses = "kids" if name[:2] in ("05", "06", "09", "10") else "birth" if name[:2] in ("07", "08") else ""
         if uses == "birth" and r["birth_removed"]:
             # a removed birth date could be any: the rest of the condition decides
             outcomes = {bool(pred(r, datetime.date(send.year - 50, 1, 1), kids)), False}

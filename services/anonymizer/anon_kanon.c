@@ -1,0 +1,649 @@
+#include "anon_kanon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define YM_ANY_LO   180001 /* the range a year-month generalised to "any" spans */
+#define YM_ANY_HI   219912
+#define NONE        UINT32_MAX
+#define DROPPED     0xff /* a level that stands for "left out" when measuring */
+#define MAX_ROUNDS  (ANON_MAX_QUASI * ANON_MAX_STEPS + 1)
+/* score = cost * 4, + 5 if the step does not bring the class to k: a step
+ * that reaches k wins over one that does not at up to one cost more */
+#define COST_SCALE 4
+#define NO_REACH   5
+
+/* A record's generalised quasi-identifiers: what equality of classes means. */
+typedef struct kkey {
+        int32_t g[ANON_MAX_QUASI];
+        uint8_t lvl[ANON_MAX_QUASI];
+        uint64_t f[2]; /* the household-age group's bits (or band presence) */
+} kkey_t;
+
+typedef struct kcls {
+        kkey_t key;
+        uint64_t h;
+        int32_t count;
+} kcls_t;
+
+/* Open-addressing table of classes. */
+typedef struct ktab {
+        uint32_t *slot; /* class index + 1, 0 = empty */
+        size_t cap;
+        kcls_t *cls;
+        size_t ncls, cls_cap;
+} ktab_t;
+
+struct anon_kanon {
+        size_t n;
+        uint8_t *lvl; /* n * ndims */
+        uint32_t *roff, *uoff;
+        int32_t *rbuf; /* per generalised record: count, then triples */
+        size_t rlen, rcap;
+        uint8_t *ubuf;
+        size_t ulen, ucap;
+        size_t flag_bytes;
+};
+
+/* ---- keys ---- */
+
+static int32_t floordiv(int64_t a, int64_t b)
+{
+        return (int32_t)(a >= 0 ? a / b : -((-a + b - 1) / b));
+}
+
+static int32_t ym_index(int32_t v)
+{
+        int m = v % 100;
+
+        return (v / 100) * 12 + (m >= 1 && m <= 12 ? m - 1 : 0);
+}
+
+static int span_of(const anon_dim_t *d, int lvl)
+{
+        return lvl ? d->steps[lvl - 1].span : 1;
+}
+
+static void flags_key(const anon_dim_t *d, const uint8_t *fl, int lvl, uint64_t f[2])
+{
+        int span = lvl == DROPPED ? 0 : span_of(d, lvl);
+
+        f[0] = f[1] = 0;
+        if (lvl && !span)
+                return;
+        for (int a = 0; a < d->nbits; a++) {
+                int b = d->bits[a];
+                if (fl[b / 8] & (1u << (b % 8))) {
+                        int bit = a / span;
+                        f[bit / 64] |= (uint64_t)1 << (bit % 64);
+                }
+        }
+}
+
+static void make_key(const anon_rules_t *r, const int32_t *v, const uint8_t *fl, const uint8_t *lvl,
+                     kkey_t *k)
+{
+        memset(k, 0, sizeof(*k));
+        for (int d = 0; d < r->ndims; d++) {
+                const anon_dim_t *dm = &r->dims[d];
+                int L = lvl[d], span;
+                k->lvl[d] = (uint8_t)L;
+                if (dm->kind == ANON_D_FLAGS) {
+                        flags_key(dm, fl, L, k->f);
+                        continue;
+                }
+                span = L == DROPPED ? 0 : span_of(dm, L);
+                if (L == DROPPED)
+                        k->g[d] = 0;
+                else if (!span || (dm->kind == ANON_D_YM && !v[dm->pos]))
+                        k->g[d] = span ? 0 : (v[dm->pos] != 0); /* "any": present or not */
+                else if (dm->kind == ANON_D_YM)
+                        k->g[d] = L ? floordiv(ym_index(v[dm->pos]), span) : v[dm->pos];
+                else
+                        k->g[d] = floordiv(v[dm->pos], span);
+        }
+}
+
+static uint64_t key_hash(const kkey_t *k)
+{
+        const uint64_t *w = (const uint64_t *)(const void *)k;
+        uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+        for (size_t i = 0; i < sizeof(*k) / 8; i++) {
+                h ^= w[i];
+                h *= 0xff51afd7ed558ccdULL;
+                h ^= h >> 32;
+        }
+        return h;
+}
+
+/* ---- class table ---- */
+
+static int tab_init(ktab_t *t, size_t n)
+{
+        memset(t, 0, sizeof(*t));
+        for (t->cap = 1024; t->cap < 2 * n + 2; t->cap *= 2)
+                ;
+        t->slot = calloc(t->cap, sizeof(*t->slot));
+        return t->slot ? 0 : -1;
+}
+
+static void tab_free(ktab_t *t)
+{
+        free(t->slot);
+        free(t->cls);
+        memset(t, 0, sizeof(*t));
+}
+
+static size_t tab_probe(const ktab_t *t, const kkey_t *k, uint64_t h)
+{
+        size_t i = (size_t)h & (t->cap - 1);
+
+        while (t->slot[i]) {
+                const kcls_t *c = &t->cls[t->slot[i] - 1];
+                if (c->h == h && !memcmp(&c->key, k, sizeof(*k)))
+                        break;
+                i = (i + 1) & (t->cap - 1);
+        }
+        return i;
+}
+
+static int tab_grow(ktab_t *t)
+{
+        uint32_t *old = t->slot;
+        size_t oldcap = t->cap;
+
+        t->cap *= 2;
+        if (!(t->slot = calloc(t->cap, sizeof(*t->slot)))) {
+                t->slot = old;
+                t->cap = oldcap;
+                return -1;
+        }
+        for (size_t i = 0; i < t->ncls; i++)
+                t->slot[tab_probe(t, &t->cls[i].key, t->cls[i].h)] = (uint32_t)i + 1;
+        free(old);
+        return 0;
+}
+
+/* Class of k, or -1. */
+static long tab_find(const ktab_t *t, const kkey_t *k)
+{
+        uint64_t h = key_hash(k);
+        size_t i = tab_probe(t, k, h);
+
+        return t->slot[i] ? (long)t->slot[i] - 1 : -1;
+}
+
+/* Class of k, added with count 0 if new; -1 on OOM. */
+static long tab_add(ktab_t *t, const kkey_t *k)
+{
+        uint64_t h = key_hash(k);
+        size_t i;
+
+        if (2 * (t->ncls + 1) > t->cap && tab_grow(t))
+                return -1;
+        i = tab_probe(t, k, h);
+        if (t->slot[i])
+                return (long)t->slot[i] - 1;
+        if (t->ncls == t->cls_cap) {
+                size_t cap = t->cls_cap ? t->cls_cap * 2 : 1024;
+                kcls_t *c = realloc(t->cls, cap * sizeof(*c));
+                if (!c)
+                        return -1;
+                t->cls = c;
+                t->cls_cap = cap;
+        }
+        t->cls[t->ncls] = (kcls_t){*k, h, 0};
+        t->slot[i] = (uint32_t)++t->ncls;
+        return (long)t->ncls - 1;
+}
+
+/* ---- measuring ---- */
+
+static int bucket_of(int32_t size)
+{
+        return size <= 1 ? 0 : size <= 4 ? 1 : size <= 9 ? 2 : 3;
+}
+
+/* Classes of the live records at levels lvl (drop: a dims index measured as
+ * left out, or -1). cid gets each live record's class. 0 / -1. */
+static int classify(const anon_rules_t *r, const anon_kview_t *v, const uint8_t *lvl, int drop,
+                    ktab_t *t, uint32_t *cid)
+{
+        uint8_t l[ANON_MAX_QUASI];
+        kkey_t k;
+
+        if (tab_init(t, v->n))
+                return -1;
+        for (size_t i = 0; i < v->n; i++) {
+                long c;
+                if (!v->live[i])
+                        continue;
+                memcpy(l, lvl + i * (size_t)r->ndims, (size_t)r->ndims);
+                if (drop >= 0)
+                        l[drop] = DROPPED;
+                make_key(r, v->values[i], v->flags[i], l, &k);
+                if ((c = tab_add(t, &k)) < 0)
+                        return -1;
+                t->cls[c].count++;
+                cid[i] = (uint32_t)c;
+        }
+        return 0;
+}
+
+static int64_t uniques(const anon_kview_t *v, const ktab_t *t, const uint32_t *cid)
+{
+        int64_t u = 0;
+
+        for (size_t i = 0; i < v->n; i++)
+                u += v->live[i] && t->cls[cid[i]].count == 1;
+        return u;
+}
+
+/* Fills the before or after half of risk from a classification. */
+static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
+{
+        int64_t *bucket = after ? rk->bucket_after : rk->bucket_before, n = 0, u = 0, groups = 0;
+        int32_t min = 0;
+
+        for (size_t c = 0; c < t->ncls; c++) {
+                int32_t s = t->cls[c].count;
+                if (!s)
+                        continue;
+                groups++;
+                min = !min || s < min ? s : min;
+                bucket[bucket_of(s)] += s;
+                n += s;
+                u += s == 1;
+                rk->groups_below_k += !after && s < k;
+        }
+        if (after) {
+                rk->records_after = n, rk->groups_after = groups, rk->min_after = min;
+                rk->unique_after = n ? (double)u / (double)n : 0;
+                rk->risk_max = min ? 1.0 / min : 0;
+                rk->risk_avg = n ? (double)groups / (double)n : 0; /* sum of 1/|C| over records */
+        } else {
+                rk->records_before = n, rk->groups_before = groups, rk->min_before = min;
+                rk->unique_before = n ? (double)u / (double)n : 0;
+        }
+}
+
+/* The quasi-identifier whose removal leaves the fewest unique records. */
+static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const uint8_t *lvl,
+                           uint32_t *cid, int64_t base, anon_risk_t *rk)
+{
+        rk->top_dim = -1;
+        rk->top_drop = 0;
+        for (int d = 0; d < r->ndims && base; d++) {
+                ktab_t t;
+                int64_t drop;
+                if (classify(r, v, lvl, d, &t, cid)) {
+                        tab_free(&t);
+                        return -1;
+                }
+                drop = base - uniques(v, &t, cid);
+                tab_free(&t);
+                if (drop > rk->top_drop)
+                        rk->top_dim = d, rk->top_drop = drop;
+        }
+        return 0;
+}
+
+/* ---- enforcing ---- */
+
+typedef struct enf {
+        const anon_rules_t *r;
+        const anon_kview_t *v;
+        uint8_t *lvl;
+        uint32_t *cid;
+        ktab_t *t;
+        ktab_t moves; /* this round: records of small classes one step could bring to a key */
+        int k;
+        anon_risk_t *rk;
+} enf_t;
+
+/* Records of this round's small classes that one step could bring to k
+ * (the class's own s if the table has none: OOM only weakens the choice). */
+static int32_t mass_of(const enf_t *e, const kkey_t *k, int32_t s)
+{
+        long c = e->moves.slot ? tab_find(&e->moves, k) : -1;
+
+        return c >= 0 ? e->moves.cls[c].count : s;
+}
+
+/* Fills e->moves for the small classes in small[0..ns) (sorted by class):
+ * every step every class could take, with the records it would bring, so
+ * that classes that can only reach k together do. 0 / -1. */
+static int plan_moves(enf_t *e, const uint32_t *small, size_t ns)
+{
+        const anon_rules_t *r = e->r;
+        kkey_t k;
+
+        tab_free(&e->moves);
+        if (tab_init(&e->moves, ns * (size_t)r->ndims))
+                return -1;
+        for (size_t s = 0, t; s < ns; s = t) {
+                size_t rep = small[s];
+                uint8_t *l = e->lvl + rep * (size_t)r->ndims;
+                for (t = s + 1; t < ns && e->cid[small[t]] == e->cid[rep]; t++)
+                        ;
+                for (int d = 0; d < r->ndims; d++) {
+                        long c;
+                        if (l[d] >= r->dims[d].nsteps)
+                                continue;
+                        l[d]++;
+                        make_key(r, e->v->values[rep], e->v->flags[rep], l, &k);
+                        l[d]--;
+                        if ((c = tab_add(&e->moves, &k)) < 0)
+                                return -1;
+                        e->moves.cls[c].count += (int32_t)(t - s);
+                }
+        }
+        return 0;
+}
+
+/* The step for the class of record rep (size s): dims index, or -1. */
+static int choose_step(enf_t *e, size_t rep, int32_t s)
+{
+        const anon_rules_t *r = e->r;
+        uint8_t *l = e->lvl + rep * (size_t)r->ndims;
+        int best = -1;
+        int64_t best_score = 0;
+        kkey_t k;
+
+        for (int d = 0; d < r->ndims; d++) {
+                long c;
+                int64_t score;
+                if (l[d] >= r->dims[d].nsteps)
+                        continue;
+                l[d]++;
+                make_key(r, e->v->values[rep], e->v->flags[rep], l, &k);
+                l[d]--;
+                c = tab_find(e->t, &k);
+                score = (int64_t)r->dims[d].steps[l[d]].cost * COST_SCALE;
+                if ((c >= 0 ? e->t->cls[c].count : 0) + mass_of(e, &k, s) < e->k)
+                        score += NO_REACH;
+                if (best < 0 || score < best_score)
+                        best = d, best_score = score;
+        }
+        return best;
+}
+
+/* Moves the members m[0..s) of one small class one step, or suppresses
+ * them. 0 / -1. */
+static int step_class(enf_t *e, const uint32_t *m, size_t s)
+{
+        int d = choose_step(e, m[0], (int32_t)s);
+        kkey_t k;
+
+        for (size_t j = 0; j < s; j++) {
+                size_t i = m[j];
+                uint8_t *l = e->lvl + i * (size_t)e->r->ndims;
+                long c;
+                e->t->cls[e->cid[i]].count--;
+                if (d < 0) {
+                        e->v->live[i] = 0;
+                        e->rk->suppressed++;
+                        continue;
+                }
+                l[d]++;
+                make_key(e->r, e->v->values[i], e->v->flags[i], l, &k);
+                if ((c = tab_add(e->t, &k)) < 0)
+                        return -1;
+                e->t->cls[c].count++;
+                e->cid[i] = (uint32_t)c;
+        }
+        return 0;
+}
+
+static const uint32_t *sort_cid;
+
+static int cmp_by_class(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        uint32_t cx = sort_cid[x], cy = sort_cid[y];
+
+        return cx != cy ? (cx > cy) - (cx < cy) : (x > y) - (x < y);
+}
+
+static int enforce(enf_t *e)
+{
+        const anon_kview_t *v = e->v;
+        uint32_t *small = malloc((v->n + 1) * sizeof(*small));
+        size_t ns = v->n;
+        int rc = -1;
+
+        if (!small)
+                return -1;
+        for (size_t i = 0; i < v->n; i++)
+                small[i] = (uint32_t)i;
+        for (int round = 0; round < MAX_ROUNDS; round++) {
+                size_t m = 0;
+                for (size_t j = 0; j < ns; j++) /* only records of small classes can move */
+                        if (v->live[small[j]] && e->t->cls[e->cid[small[j]]].count < e->k)
+                                small[m++] = small[j];
+                if (!(ns = m))
+                        break;
+                sort_cid = e->cid; /* one anonymizer thread judges one batch at a time */
+                qsort(small, ns, sizeof(*small), cmp_by_class);
+                if (plan_moves(e, small, ns))
+                        goto fail;
+                for (size_t s = 0, t; s < ns; s = t) {
+                        for (t = s + 1; t < ns && e->cid[small[t]] == e->cid[small[s]]; t++)
+                                ;
+                        if (step_class(e, small + s, t - s))
+                                goto fail;
+                }
+        }
+        for (size_t i = 0; i < v->n; i++) { /* never reached so far: suppressed, never released */
+                if (v->live[i] && e->t->cls[e->cid[i]].count < e->k) {
+                        v->live[i] = 0;
+                        e->t->cls[e->cid[i]].count--;
+                        e->rk->suppressed++;
+                }
+        }
+        rc = 0;
+fail:
+        tab_free(&e->moves);
+        free(small);
+        return rc;
+}
+
+/* ---- rendering ---- */
+
+static int push_ranges(anon_kanon_t *k, const int32_t *tr, int nr)
+{
+        if (k->rlen + 1 + (size_t)nr * 3 > k->rcap) {
+                size_t cap = k->rcap ? k->rcap * 2 : 4096;
+                int32_t *p;
+                while (cap < k->rlen + 1 + (size_t)nr * 3)
+                        cap *= 2;
+                if (!(p = realloc(k->rbuf, cap * sizeof(*p))))
+                        return -1;
+                k->rbuf = p;
+                k->rcap = cap;
+        }
+        k->rbuf[k->rlen++] = nr;
+        memcpy(k->rbuf + k->rlen, tr, (size_t)nr * 3 * sizeof(*tr));
+        k->rlen += (size_t)nr * 3;
+        return 0;
+}
+
+static int push_unknown(anon_kanon_t *k, const uint8_t *u)
+{
+        if (k->ulen + k->flag_bytes > k->ucap) {
+                size_t cap = k->ucap ? k->ucap * 2 : 4096;
+                uint8_t *p;
+                while (cap < k->ulen + k->flag_bytes)
+                        cap *= 2;
+                if (!(p = realloc(k->ubuf, cap)))
+                        return -1;
+                k->ubuf = p;
+                k->ucap = cap;
+        }
+        memcpy(k->ubuf + k->ulen, u, k->flag_bytes);
+        k->ulen += k->flag_bytes;
+        return 0;
+}
+
+/* One generalised value: its range, and the stand-in older readers see. */
+static int value_range(const anon_dim_t *d, int L, int32_t *val, int32_t *tr)
+{
+        int span = span_of(d, L);
+        int32_t v = *val;
+
+        if (d->kind == ANON_D_YM) {
+                int32_t lo, hi;
+                if (!v)
+                        return 0; /* absent stays absent */
+                if (!span) {
+                        lo = YM_ANY_LO, hi = YM_ANY_HI;
+                } else {
+                        int32_t a = floordiv(ym_index(v), span) * span, b = a + span - 1;
+                        lo = (a / 12) * 100 + a % 12 + 1;
+                        hi = (b / 12) * 100 + b % 12 + 1;
+                }
+                *val = lo / 100 == hi / 100 ? lo / 100 * 100 : 0;
+                tr[0] = d->pos, tr[1] = lo, tr[2] = hi;
+                return 1;
+        }
+        tr[0] = d->pos;
+        tr[1] = span ? floordiv(v, span) * span : 0;
+        tr[2] = span ? tr[1] + span - 1 : INT32_MAX;
+        *val = 0;
+        return 1;
+}
+
+/* Rewrites record i and keeps its ranges. 0 / -1. */
+static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v, size_t i,
+                  anon_risk_t *rk)
+{
+        const uint8_t *l = k->lvl + i * (size_t)r->ndims;
+        int32_t tr[ANON_MAX_QUASI * 3];
+        uint8_t unk[256] = {0};
+        int nr = 0, cells = 0, anyu = 0;
+
+        for (int d = 0; d < r->ndims; d++) {
+                const anon_dim_t *dm = &r->dims[d];
+                if (!l[d])
+                        continue;
+                cells++;
+                if (dm->kind != ANON_D_FLAGS) {
+                        nr += value_range(dm, l[d], &v->values[i][dm->pos], tr + nr * 3);
+                        continue;
+                }
+                uint64_t f[2];
+                int span = span_of(dm, l[d]);
+                flags_key(dm, v->flags[i], span ? l[d] : 0, f);
+                for (int a = 0; a < dm->nbits; a++) {
+                        int bit = span ? a / span : 0, b = dm->bits[a];
+                        if (span && !(f[bit / 64] >> (bit % 64) & 1))
+                                continue; /* a band with nobody stays a known 0 */
+                        unk[b / 8] |= (uint8_t)(1u << (b % 8));
+                        v->flags[i][b / 8] &= (uint8_t)~(1u << (b % 8));
+                        anyu = 1;
+                }
+        }
+        if (!cells)
+                return 0;
+        rk->generalised++;
+        rk->generalised_cells += cells;
+        k->roff[i] = (uint32_t)k->rlen;
+        if (push_ranges(k, tr, nr))
+                return -1;
+        if (anyu) {
+                k->uoff[i] = (uint32_t)k->ulen;
+                return push_unknown(k, unk);
+        }
+        return 0;
+}
+
+/* ---- public ---- */
+
+static anon_kanon_t *kanon_new(const anon_rules_t *r, size_t n)
+{
+        anon_kanon_t *k = calloc(1, sizeof(*k));
+
+        if (!k)
+                return NULL;
+        k->n = n;
+        k->flag_bytes = r->flag_bytes;
+        k->lvl = calloc(n * (size_t)r->ndims + 1, 1);
+        k->roff = malloc((n + 1) * sizeof(*k->roff));
+        k->uoff = malloc((n + 1) * sizeof(*k->uoff));
+        if (!k->lvl || !k->roff || !k->uoff || r->flag_bytes > 256) {
+                anon_kanon_destroy(k);
+                return NULL;
+        }
+        memset(k->roff, 0xff, (n + 1) * sizeof(*k->roff));
+        memset(k->uoff, 0xff, (n + 1) * sizeof(*k->uoff));
+        return k;
+}
+
+int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **out,
+                   anon_risk_t *rk)
+{
+        anon_kanon_t *k = kanon_new(r, v->n);
+        uint32_t *cid = malloc((v->n + 1) * sizeof(*cid));
+        ktab_t t = {0};
+        int rc = -1;
+
+        memset(rk, 0, sizeof(*rk));
+        if (!k || !cid || classify(r, v, k->lvl, -1, &t, cid))
+                goto fail;
+        tally(&t, r->k_floor, rk, 0);
+        if (top_contributor(r, v, k->lvl, cid, (int64_t)rk->bucket_before[0], rk))
+                goto fail;
+        tab_free(&t);
+        if (classify(r, v, k->lvl, -1, &t, cid)) /* cid was reused by top_contributor */
+                goto fail;
+        if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1) {
+                enf_t e = {r, v, k->lvl, cid, &t, {0}, r->k_floor, rk};
+                if (enforce(&e))
+                        goto fail;
+        }
+        tally(&t, r->k_floor, rk, 1);
+        for (size_t i = 0; i < v->n; i++)
+                if (v->live[i] && render(k, r, v, i, rk))
+                        goto fail;
+        rc = 0;
+fail:
+        tab_free(&t);
+        free(cid);
+        if (rc) {
+                anon_kanon_destroy(k);
+                k = NULL;
+        }
+        *out = k;
+        return rc;
+}
+
+size_t anon_kanon_ranges(const anon_kanon_t *k, size_t i, const int32_t **triples,
+                         const uint8_t **unknown)
+{
+        *triples = NULL;
+        *unknown = NULL;
+        if (!k || i >= k->n || k->roff[i] == NONE)
+                return 0;
+        if (k->uoff[i] != NONE)
+                *unknown = k->ubuf + k->uoff[i];
+        *triples = k->rbuf + k->roff[i] + 1;
+        return (size_t)k->rbuf[k->roff[i]];
+}
+
+int anon_kanon_generalised(const anon_kanon_t *k, size_t i)
+{
+        return k && i < k->n && k->roff[i] != NONE;
+}
+
+void anon_kanon_destroy(anon_kanon_t *k)
+{
+        if (!k)
+                return;
+        free(k->lvl);
+        free(k->roff);
+        free(k->uoff);
+        free(k->rbuf);
+        free(k->ubuf);
+        free(k);
+}
