@@ -198,6 +198,11 @@ cp "$T"/*.log "$OUT/" 2>/dev/null || true
 echo "report: $report   logs: $OUT/" >&2
 
 if [ $keep = 1 ]; then
-        echo "still running; dashboard http://127.0.0.1:$MON_PORT/ — Ctrl-C to stop" >&2
-        while :; do sleep 3600; done
+        echo "still running; dashboard http://127.0.0.1:$MON_PORT/ — Ctrl-C or SIGTERM to stop" >&2
+        # bash runs a trap only once the foreground command ends; `wait`
+        # returns at once on a signal, so SIGTERM stops everything now.
+        while :; do
+                sleep 3600 &
+                wait $! || true
+        done
 fi

@@ -1,12 +1,21 @@
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
+
+/* Waits are cut into slices so a shutdown request is seen soon. */
+#define POLL_SLICE_MS 100
+/* A commit or a close never waits longer than these (and less during a
+ * shutdown: osh_shutdown_budget_ms). */
+#define COMMIT_TIMEOUT_MS 10000
+#define CLOSE_TIMEOUT_MS  10000
 
 /* Per-partition state: whether the replay point has been applied and passed,
  * and whether the partition is at its end. */
@@ -122,8 +131,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 osh_info("assigned %d partition(s)", parts->cnt);
                 return;
         }
-        /* Revoke: commit what was processed so the next owner resumes there. */
-        rd_kafka_commit(rk, NULL, 0);
+        /* Revoke: commit what was processed so the next owner resumes there
+         * (asynchronously when shutting down: the broker may be gone). */
+        rd_kafka_commit(rk, NULL, osh_shutdown_requested());
         for (size_t i = 0; i < c->part_cnt; i++)
                 c->parts[i].assigned = 0;
         rd_kafka_assign(rk, NULL);
@@ -269,10 +279,46 @@ int osh_consumer_store(osh_consumer_t *c, const rd_kafka_message_t *m)
         return 0;
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to timeout_ms (cut to the shutdown budget) for the commit
+ * result on q. RD_KAFKA_RESP_ERR__TIMED_OUT if none came. */
+static rd_kafka_resp_err_t commit_wait(rd_kafka_queue_t *q, int timeout_ms)
+{
+        int64_t start = mono_ms();
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+
+        for (;;) {
+                int left = osh_shutdown_budget_ms(timeout_ms - (int)(mono_ms() - start));
+                rd_kafka_event_t *ev;
+                if (left <= 0)
+                        return err;
+                ev = rd_kafka_queue_poll(q, left < POLL_SLICE_MS ? left : POLL_SLICE_MS);
+                if (!ev)
+                        continue;
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                        err = rd_kafka_event_error(ev);
+                        rd_kafka_event_destroy(ev);
+                        return err;
+                }
+                rd_kafka_event_destroy(ev);
+        }
+}
+
 int osh_consumer_commit(osh_consumer_t *c)
 {
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+        rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, NULL, q, NULL, NULL);
 
+        if (!err)
+                err = commit_wait(q, COMMIT_TIMEOUT_MS);
+        rd_kafka_queue_destroy(q);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 osh_warn("commit: %s", rd_kafka_err2str(err));
                 return -1;
@@ -320,19 +366,145 @@ rd_kafka_t *osh_consumer_handle(osh_consumer_t *c)
         return c->rk;
 }
 
-void osh_consumer_destroy(osh_consumer_t *c)
+/* Consumers whose close goes on on a thread of their own (see below). */
+static pthread_mutex_t closing_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t closing_done = PTHREAD_COND_INITIALIZER;
+static int closing;
+
+typedef struct closer {
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *q; /* where the close's rebalance events come */
+        void (*done)(void *arg);
+        void *arg;
+} closer_t;
+
+/* Serves the close until it ends, then frees everything. */
+static void *closer_run(void *arg)
 {
-        if (!c)
-                return;
-        if (c->rk) {
-                /* close() commits stored offsets and leaves the group cleanly. */
-                rd_kafka_consumer_close(c->rk);
-                rd_kafka_destroy(c->rk);
+        closer_t *cl = arg;
+
+        while (!rd_kafka_consumer_closed(cl->rk))
+                rd_kafka_queue_poll_callback(cl->q, POLL_SLICE_MS);
+        rd_kafka_queue_destroy(cl->q);
+        rd_kafka_destroy_flags(cl->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        if (cl->done)
+                cl->done(cl->arg);
+        free(cl);
+        pthread_mutex_lock(&closing_lock);
+        closing--;
+        pthread_cond_broadcast(&closing_done);
+        pthread_mutex_unlock(&closing_lock);
+        return NULL;
+}
+
+/* A close whose commit waits for a coordinator that is gone takes
+ * session.timeout.ms (librdkafka times the commit out only then), and
+ * rd_kafka_destroy would wait for it. It goes on on a detached thread
+ * instead, which osh_kafka_close_wait() gives what is left of the
+ * shutdown time. */
+static void close_in_background(closer_t *cl)
+{
+        pthread_t th;
+        pthread_attr_t attr;
+        int rc;
+
+        pthread_mutex_lock(&closing_lock);
+        closing++;
+        pthread_mutex_unlock(&closing_lock);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&th, &attr, closer_run, cl);
+        pthread_attr_destroy(&attr);
+        if (rc)
+                closer_run(cl);
+}
+
+/* osh_kafka_consumer_close; done(arg) runs once rk is destroyed (it frees
+ * what the rebalance callback uses). */
+static void close_handle(rd_kafka_t *rk, int timeout_ms, void (*done)(void *), void *arg)
+{
+        closer_t *cl = calloc(1, sizeof(*cl));
+        rd_kafka_error_t *error = NULL;
+        int64_t start = mono_ms();
+
+        if (cl) {
+                cl->q = rd_kafka_queue_new(rk);
+                error = rd_kafka_consumer_close_queue(rk, cl->q);
         }
+        if (!cl || error) {
+                osh_warn("consumer close: %s", error ? rd_kafka_error_string(error) : "no memory");
+                rd_kafka_error_destroy(error);
+                goto destroy;
+        }
+        /* Serving q runs the rebalance callback (revoke: commit). */
+        while (!rd_kafka_consumer_closed(rk)) {
+                int left = osh_shutdown_budget_ms(timeout_ms - (int)(mono_ms() - start));
+                if (left <= 0) {
+                        osh_warn("consumer %s: not closed in time (broker unreachable?): offsets "
+                                 "processed since the last commit are not committed and will "
+                                 "be read again",
+                                 rd_kafka_name(rk));
+                        *cl = (closer_t){rk, cl->q, done, arg};
+                        close_in_background(cl);
+                        return;
+                }
+                rd_kafka_queue_poll_callback(cl->q, left < POLL_SLICE_MS ? left : POLL_SLICE_MS);
+        }
+destroy:
+        if (cl && cl->q)
+                rd_kafka_queue_destroy(cl->q);
+        free(cl);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        if (done)
+                done(arg);
+}
+
+void osh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms)
+{
+        close_handle(rk, timeout_ms, NULL, NULL);
+}
+
+int osh_kafka_close_wait(int timeout_ms)
+{
+        struct timespec until;
+        int left;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&closing_lock);
+        while (closing > 0 && pthread_cond_timedwait(&closing_done, &closing_lock, &until) == 0)
+                ;
+        left = closing;
+        pthread_mutex_unlock(&closing_lock);
+        if (left > 0)
+                osh_warn("%d consumer(s) still closing: left behind", left);
+        return left;
+}
+
+static void consumer_free(void *arg)
+{
+        osh_consumer_t *c = arg;
+
         for (size_t i = 0; i < c->part_cnt; i++)
                 free(c->parts[i].topic);
         free(c->parts);
         free(c);
+}
+
+void osh_consumer_destroy(osh_consumer_t *c)
+{
+        if (!c)
+                return;
+        /* close commits stored offsets and leaves the group cleanly */
+        if (c->rk)
+                close_handle(c->rk, CLOSE_TIMEOUT_MS, consumer_free, c);
+        else
+                consumer_free(c);
 }
 
 const char *osh_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,

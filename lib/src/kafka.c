@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
@@ -110,6 +111,13 @@ fail:
 /* ---- producer ---- */
 
 #define MAX_PREPARED 16
+/* Flush waits are cut into slices so a shutdown request is seen soon. */
+#define FLUSH_SLICE_MS 100
+/* What osh_producer_destroy waits for queued records (less during a
+ * shutdown: osh_shutdown_budget_ms). */
+#define DESTROY_FLUSH_MS 10000
+/* What a purge waits for its (local) delivery reports. */
+#define PURGE_REPORTS_MS 100
 
 struct osh_producer {
         rd_kafka_t *rk;
@@ -120,14 +128,31 @@ struct osh_producer {
         uint64_t produced;
         uint64_t delivered;
         uint64_t failed;
+        int purging;             /* purge under way: delivery reports summed */
+        char purged_topics[256]; /* topics of purged records, comma-separated */
 };
+
+/* Remembers which topics lost records to a purge, for its summary line. */
+static void note_purged(osh_producer_t *p, const char *topic)
+{
+        size_t len = strlen(p->purged_topics), tl = strlen(topic);
+
+        if (strstr(p->purged_topics, topic) || len + tl + 2 >= sizeof(p->purged_topics))
+                return;
+        snprintf(p->purged_topics + len, sizeof(p->purged_topics) - len, "%s%s", len ? "," : "",
+                 topic);
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
         osh_producer_t *p = opaque;
 
         (void)rk;
-        if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+                note_purged(p, rd_kafka_topic_name(m->rkt));
+        if (m->err && p->purging) {
+                __atomic_add_fetch(&p->failed, 1, __ATOMIC_RELAXED);
+        } else if (m->err) {
                 __atomic_add_fetch(&p->failed, 1, __ATOMIC_RELAXED);
                 osh_warn("delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
                          rd_kafka_err2str(m->err));
@@ -223,14 +248,39 @@ void osh_producer_poll(osh_producer_t *p, int timeout_ms)
         rd_kafka_poll(p->rk, timeout_ms);
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Flushes in short slices so that a shutdown requested meanwhile cuts the
+ * wait to what is left of its grace (a 60 s flush against a dead broker
+ * would otherwise outlive the 10 s a service has to exit). */
+static void flush_bounded(osh_producer_t *p, int timeout_ms)
+{
+        int64_t start = mono_ms();
+
+        while (rd_kafka_outq_len(p->rk) > 0) {
+                int64_t left = timeout_ms - (mono_ms() - start);
+                left = osh_shutdown_budget_ms(left > 0 ? (int)left : 0);
+                if (left <= 0)
+                        break;
+                rd_kafka_flush(p->rk, left < FLUSH_SLICE_MS ? (int)left : FLUSH_SLICE_MS);
+        }
+}
+
 int osh_producer_flush(osh_producer_t *p, int timeout_ms)
 {
         int left;
 
-        rd_kafka_flush(p->rk, timeout_ms);
+        flush_bounded(p, timeout_ms);
         left = rd_kafka_outq_len(p->rk);
         if (left > 0) {
-                osh_error("%d message(s) still queued after %d ms flush", left, timeout_ms);
+                osh_error("%d message(s) still queued after the flush (%s)", left,
+                          osh_shutdown_requested() ? "shutting down" : "timed out");
                 return -1;
         }
         if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED) > 0) {
@@ -245,10 +295,12 @@ void osh_producer_purge(osh_producer_t *p)
 {
         int left = rd_kafka_outq_len(p->rk);
 
+        p->purging = 1; /* one summary line instead of one per record */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(p->rk, 0);
+        rd_kafka_poll(p->rk, PURGE_REPORTS_MS); /* the purged reports are local */
         if (left > 0)
-                osh_warn("purged %d undelivered message(s)", left);
+                osh_warn("%d record(s) not delivered: purged (topics: %s)", left,
+                         p->purged_topics[0] ? p->purged_topics : "-");
 }
 
 void osh_producer_stats(const osh_producer_t *p, osh_producer_stats_t *out)
@@ -269,7 +321,9 @@ void osh_producer_destroy(osh_producer_t *p)
                 return;
         if (p->rk) {
                 if (rd_kafka_outq_len(p->rk) > 0)
-                        osh_producer_flush(p, 10000);
+                        flush_bounded(p, DESTROY_FLUSH_MS);
+                if (rd_kafka_outq_len(p->rk) > 0)
+                        osh_producer_purge(p);
                 for (size_t i = 0; i < p->nprepared; i++)
                         rd_kafka_topic_destroy(p->prepared[i]);
                 rd_kafka_destroy(p->rk);

@@ -110,6 +110,7 @@ void osh_service_fini(osh_service_t *svc)
                 osh_heartbeat_destroy(svc->hb);
                 svc->hb = NULL;
         }
+        osh_kafka_close_wait(osh_shutdown_left_ms(OSH_SHUTDOWN_EXIT_MS));
         if (svc->cfg) {
                 osh_info("stopped");
                 osh_config_destroy(svc->cfg);

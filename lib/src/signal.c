@@ -1,14 +1,34 @@
 #include "oshirase/signal.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t shutdown_flag;
+/* Monotonic ms of the first request; written before the flag is set
+ * (clock_gettime is async-signal-safe). */
+static volatile int64_t shutdown_at_ms;
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void request(void)
+{
+        if (!shutdown_flag)
+                shutdown_at_ms = mono_ms();
+        shutdown_flag = 1;
+}
 
 static void on_signal(int sig)
 {
         (void)sig;
-        shutdown_flag = 1;
+        request();
 }
 
 void osh_signal_install(void)
@@ -30,10 +50,30 @@ int osh_shutdown_requested(void)
 
 void osh_shutdown_request(void)
 {
-        shutdown_flag = 1;
+        request();
+}
+
+int osh_shutdown_left_ms(int limit_ms)
+{
+        int64_t left;
+
+        if (!shutdown_flag)
+                return limit_ms;
+        left = shutdown_at_ms + limit_ms - mono_ms();
+        return left > 0 ? (int)left : 0;
+}
+
+int osh_shutdown_budget_ms(int want_ms)
+{
+        int left = osh_shutdown_left_ms(OSH_SHUTDOWN_GRACE_MS);
+
+        if (!shutdown_flag)
+                return want_ms;
+        return want_ms >= 0 && want_ms < left ? want_ms : left;
 }
 
 void osh_shutdown_reset(void)
 {
         shutdown_flag = 0;
+        shutdown_at_ms = 0;
 }

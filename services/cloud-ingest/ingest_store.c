@@ -378,7 +378,6 @@ int ci_store_recover(ci_store_t *st, const osh_allowlist_t *al, char *errstr, si
                  ci_state_offset_count(st->src), ckpt);
         rc = 0;
 out:
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        osh_kafka_consumer_close(rk, 10000);
         return rc;
 }

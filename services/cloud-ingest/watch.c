@@ -283,8 +283,7 @@ void ci_watch_stop(ci_watch_t *w)
                 pthread_join(w->thr, NULL);
         }
         if (w->rk) {
-                rd_kafka_consumer_close(w->rk);
-                rd_kafka_destroy(w->rk);
+                osh_kafka_consumer_close(w->rk, 10000);
         }
         osh_batch_tracker_destroy(w->tracker);
         pthread_mutex_destroy(&w->lock);

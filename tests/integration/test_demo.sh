@@ -5,9 +5,24 @@
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
 out=$OSH_IT_TMP/demo-out
-DEMO_OUT=$out BUILD_DIR=$OSH_BUILD_DIR "$OSH_SOURCE_DIR/scripts/demo.sh" --residents 5000 \
-        >"$OSH_IT_TMP/demo.stdout" 2>"$OSH_IT_TMP/demo.stderr" ||
-        { tail -40 "$OSH_IT_TMP/demo.stderr" >&2; fail "demo.sh failed"; }
+# --keep: the demo stays up after its report and must stop on SIGTERM. Its
+# processes run under its own temp dir, so none may be left once it exits.
+dtmp=$OSH_IT_TMP/demo-tmp
+mkdir -p "$dtmp"
+TMPDIR=$dtmp DEMO_OUT=$out BUILD_DIR=$OSH_BUILD_DIR "$OSH_SOURCE_DIR/scripts/demo.sh" \
+        --residents 5000 --keep >"$OSH_IT_TMP/demo.stdout" 2>"$OSH_IT_TMP/demo.stderr" &
+demo=$!
+kept() { grep -q "still running" "$OSH_IT_TMP/demo.stderr"; }
+demo_dead() { ! kill -0 "$demo" 2>/dev/null; }
+kept_or_dead() { kept || demo_dead; }
+osh_it_wait_until 900 kept_or_dead || fail "demo.sh neither finished nor failed in 900 s"
+kept || { wait "$demo" || true; tail -40 "$OSH_IT_TMP/demo.stderr" >&2; fail "demo.sh failed"; }
+kill -TERM "$demo"
+osh_it_wait_until 20 demo_dead || fail "demo.sh --keep still running 20 s after SIGTERM"
+rc=0
+wait "$demo" || rc=$?
+assert_eq 143 "$rc" "demo.sh --keep exits on SIGTERM"
+assert_eq "" "$(pgrep -f "$dtmp" || true)" "nothing the demo started is left running"
 r=$(cat "$out/report.txt")
 n() { awk -v k="$1" 'index($0, k) == 2 { print $NF }' <<<"$r"; }
 raw=$(n "resident.raw.v1 @ core")

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -406,6 +407,49 @@ static void test_heartbeat_record(void **state)
         osh_consumer_destroy(c);
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Issue 15.11: with the broker gone, a flush asked for 60 s, the producer's
+ * destroy and a consumer's close all end within the shutdown grace. */
+static void test_shutdown_is_bounded_with_broker_down(void **state)
+{
+        char topic[64];
+        long sum;
+        int64_t t0;
+        osh_producer_t *p = producer(NULL, NULL);
+        osh_consumer_t *c;
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 5, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        c = consumer(topic, "g-shutdown", NULL);
+        assert_int_equal(drain(c, &sum, 1), 5);
+
+        rd_kafka_mock_broker_set_down(mock, 1);
+        send_n(p, topic, 5, 5, NULL, 0);
+        assert_int_equal(osh_shutdown_budget_ms(60000), 60000);
+        osh_shutdown_request();
+        t0 = mono_ms();
+        assert_true(osh_shutdown_budget_ms(60000) <= OSH_SHUTDOWN_GRACE_MS);
+        assert_int_equal(osh_shutdown_budget_ms(10), 10);
+        assert_int_equal(osh_producer_flush(p, 60000), -1);
+        assert_true(mono_ms() - t0 < OSH_SHUTDOWN_GRACE_MS + 1000);
+        assert_int_equal(osh_shutdown_budget_ms(60000), 0);
+        osh_consumer_destroy(c); /* its close cannot commit: left behind */
+        osh_producer_destroy(p); /* purges the five undelivered records */
+        assert_true(mono_ms() - t0 < OSH_SHUTDOWN_GRACE_MS + 1000);
+        assert_int_equal(osh_kafka_close_wait(20000), 0);
+        rd_kafka_mock_broker_set_up(mock, 1);
+        osh_shutdown_reset();
+        assert_int_equal(osh_shutdown_budget_ms(500), 500);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -419,6 +463,7 @@ int main(void)
             cmocka_unit_test(test_replay_earliest_and_batch),
             cmocka_unit_test(test_replay_timestamp),
             cmocka_unit_test(test_heartbeat_record),
+            cmocka_unit_test(test_shutdown_is_bounded_with_broker_down),
         };
         return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -74,15 +74,19 @@ void osh_producer_set_delivery_cb(osh_producer_t *p, osh_delivery_cb_t *cb, void
 int osh_producer_send(osh_producer_t *p, const osh_kafka_msg_t *m, void *msg_opaque);
 /* Serves delivery reports without blocking longer than timeout_ms. */
 void osh_producer_poll(osh_producer_t *p, int timeout_ms);
-/* Waits for every queued message; -1 (and logs) if any is still queued or
- * if a delivery failed since creation. */
+/* Waits for every queued message, at most timeout_ms and never past the
+ * shutdown grace once a shutdown was requested (osh_shutdown_budget_ms);
+ * -1 (and logs) if any is still queued or if a delivery failed since
+ * creation. */
 int osh_producer_flush(osh_producer_t *p, int timeout_ms);
 /* Drops every queued and in-flight message (their delivery reports say
- * purged), for a shutdown that must not wait on a dead broker. */
+ * purged), for a shutdown that must not wait on a dead broker; logs how
+ * many records of which topics were not delivered. */
 void osh_producer_purge(osh_producer_t *p);
 void osh_producer_stats(const osh_producer_t *p, osh_producer_stats_t *out);
 rd_kafka_t *osh_producer_handle(osh_producer_t *p);
-/* Flushes (bounded wait) and frees. NULL ok. */
+/* Flushes (at most 10 s, less during a shutdown), purges and logs what
+ * could still not be delivered, and frees. NULL ok. */
 void osh_producer_destroy(osh_producer_t *p);
 
 /* ---- consumer ---- */
@@ -105,7 +109,8 @@ osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
 rd_kafka_message_t *osh_consumer_poll(osh_consumer_t *c, int timeout_ms);
 /* Marks m as processed: its offset + 1 will be committed. */
 int osh_consumer_store(osh_consumer_t *c, const rd_kafka_message_t *m);
-/* Synchronously commits what was stored. 0 also when nothing to commit. */
+/* Commits what was stored and waits for the result (at most 10 s, less
+ * during a shutdown). 0 also when nothing to commit. */
 int osh_consumer_commit(osh_consumer_t *c);
 /* Sum over assigned partitions of high watermark - position, -1 unknown. */
 int64_t osh_consumer_lag(osh_consumer_t *c);
@@ -113,8 +118,19 @@ int64_t osh_consumer_lag(osh_consumer_t *c);
  * record returned). Useful for batch tools and tests. */
 int osh_consumer_at_end(osh_consumer_t *c);
 rd_kafka_t *osh_consumer_handle(osh_consumer_t *c);
-/* Commits stored offsets, leaves the group and frees. NULL ok. */
+/* Commits stored offsets, leaves the group and frees, within the shutdown
+ * budget (osh_kafka_consumer_close). NULL ok. */
 void osh_consumer_destroy(osh_consumer_t *c);
+/* Closes consumer handle rk (commit, leave the group) waiting at most
+ * timeout_ms, cut to what is left of the shutdown grace, then destroys it
+ * without a second close. A close that did not finish is logged (what was
+ * processed since the last commit will be read again) and its destroy,
+ * which librdkafka holds up for session.timeout.ms, goes on in the
+ * background. Takes rk. */
+void osh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
+/* Waits up to timeout_ms for the destroys left in the background; returns
+ * how many still run (logged). osh_service_fini calls it. */
+int osh_kafka_close_wait(int timeout_ms);
 
 /* Returns the header value as a NUL-terminated copy in buf, or NULL. */
 const char *osh_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,
