@@ -68,6 +68,7 @@ typedef struct xfile {
         char *buf;
         size_t len;
         int hash_failed;
+        uint64_t enc_rejected;                /* lines rejected for their encoding */
         char got_sha[OSH_SHA256_HEX_LEN + 1]; /* by a worker */
         ext_scan_file_t scan;
         ext_file_stats_t st;
@@ -411,6 +412,28 @@ static int resolve_input(ext_batch_t *b, char *errstr, size_t errstr_size)
         return read_manifest(b, mpath, errstr, errstr_size);
 }
 
+/* Without residents or applicants a batch is empty, not a snapshot of no
+ * one: it must not reach the segmenter as "everyone is gone". */
+static int require_files(const ext_batch_t *b, char *errstr, size_t errstr_size)
+{
+        static const ext_type_t need[] = {EXT_RESIDENT, EXT_APPLICANT};
+
+        for (size_t n = 0; n < sizeof(need) / sizeof(need[0]); n++) {
+                size_t i = 0;
+                while (i < b->nfiles && b->files[i].ft->t != need[n])
+                        i++;
+                if (i == b->nfiles) {
+                        const ftype_t *ft = FTYPES;
+                        while (ft->t != need[n])
+                                ft++;
+                        snprintf(errstr, errstr_size, "%s: no %s (%s) in the batch: it is required",
+                                 b->dir, ft->file, ft->type);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 static void today(osh_date_t *d)
 {
         time_t t = time(NULL);
@@ -526,6 +549,7 @@ ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_siz
 {
         ext_batch_t *b = calloc(1, sizeof(*b));
 
+        snprintf(errstr, errstr_size, "out of memory"); /* every other failure says why */
         if (!b)
                 goto fail;
         b->o = *o;
@@ -533,7 +557,7 @@ ext_batch_t *ext_batch_open(const ext_opts_t *o, char *errstr, size_t errstr_siz
                 b->o.max_field = 256;
         if (b->o.raw_max > EXT_REJECT_RAW_LIMIT)
                 b->o.raw_max = EXT_REJECT_RAW_LIMIT;
-        if (resolve_input(b, errstr, errstr_size))
+        if (resolve_input(b, errstr, errstr_size) || require_files(b, errstr, errstr_size))
                 goto fail;
         if (o->encoding && strcmp(o->encoding, "auto")) {
                 if (osh_textenc_parse(o->encoding, &b->enc)) {
@@ -714,6 +738,7 @@ static int add_reject(ext_batch_t *b, const rej_at_t *at, ext_reason_t reason, c
         vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
         va_end(ap);
         b->files[at->file].st.rejected++;
+        b->files[at->file].enc_rejected += reason == EXT_R_ENCODING;
         return L_REJECTED;
 }
 
@@ -1156,6 +1181,15 @@ int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
                 const ext_file_stats_t *s = &b->files[i].st;
                 if (s->read != s->joined + s->not_applicant + s->rejected) {
                         snprintf(errstr, errstr_size, "%s: counts do not reconcile", s->name);
+                        return -1;
+                }
+                /* not a bad line but a wrong declaration: the batch would
+                 * empty the cloud */
+                if (s->read && b->files[i].enc_rejected == s->read) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: every line is invalid %s: the batch's encoding is wrong "
+                                 "(manifest or --encoding)",
+                                 s->name, osh_textenc_name(b->files[i].scan.enc));
                         return -1;
                 }
         }

@@ -225,6 +225,53 @@ static int already_ingested(const exr_opts_t *o, const ext_batch_t *b)
         return 1;
 }
 
+static uint64_t total_read(const ext_batch_t *b, uint64_t *rejected)
+{
+        uint64_t in = 0;
+
+        *rejected = 0;
+        for (size_t i = 0; i < ext_batch_file_count(b); i++) {
+                in += ext_batch_file_stats(b, i)->read;
+                *rejected += ext_batch_file_stats(b, i)->rejected;
+        }
+        return in;
+}
+
+/* 1 when b would empty the cloud and nobody confirmed it: its records fell
+ * by more than the allowed share against the previous snapshot, or it
+ * rejected more than the allowed share of its lines. Says why. */
+static int held(const exr_opts_t *o, const ext_batch_t *b)
+{
+        uint64_t rej, in = total_read(b, &rej), prev = 0, now = ext_batch_record_count(b);
+        char prev_id[64] = "", why[256] = "";
+
+        if (o->hold_shrink_pct > 0 && o->ledger &&
+            exr_ledger_last(o->ledger, prev_id, sizeof(prev_id), &prev) == 1 &&
+            strcmp(prev_id, ext_batch_id(b)) && now * 100 < prev * (100 - o->hold_shrink_pct))
+                snprintf(why, sizeof(why),
+                         "%" PRIu64 " records, %" PRIu64 "%% fewer than the previous snapshot %s "
+                         "(%" PRIu64 "; hold.shrink.percent %d)",
+                         now, 100 - now * 100 / prev, prev_id, prev, o->hold_shrink_pct);
+        else if (o->hold_reject_pct > 0 && in && rej * 100 > in * (uint64_t)o->hold_reject_pct)
+                snprintf(why, sizeof(why),
+                         "%" PRIu64 " of %" PRIu64 " lines rejected (more than "
+                         "hold.reject.percent %d%%)",
+                         rej, in, o->hold_reject_pct);
+        if (!why[0])
+                return 0;
+        if (o->confirm && !strcmp(o->confirm, ext_batch_id(b))) {
+                osh_warn("batch %s: %s; emitted as the operator confirmed it", ext_batch_id(b),
+                         why);
+                return 0;
+        }
+        osh_error("batch %s held: %s; nothing emitted. If it is right, run again with "
+                  "--confirm.batch %s",
+                  ext_batch_id(b), why, ext_batch_id(b));
+        printf("batch %s held\n", ext_batch_id(b));
+        fflush(stdout);
+        return 1;
+}
+
 exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o)
 {
         char errstr[512], spool[4200] = "";
@@ -268,13 +315,15 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                 res = EXR_NOOP;
                 goto out;
         }
+        if (held(o, b)) {
+                res = EXR_HELD;
+                goto out;
+        }
         if (svc && svc->hb)
                 osh_heartbeat_set_batch(svc->hb, ext_batch_id(b));
         if (svc) {
-                uint64_t in = 0;
-                for (size_t i = 0; i < ext_batch_file_count(b); i++)
-                        in += ext_batch_file_stats(b, i)->read;
-                osh_service_count(svc, OSH_CTR_IN, in);
+                uint64_t rej;
+                osh_service_count(svc, OSH_CTR_IN, total_read(b, &rej));
         }
         t_emit = now_ms();
         if (emit_batch(svc, sk, b, o)) {

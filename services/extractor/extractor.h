@@ -19,6 +19,12 @@ typedef struct exr_opts {
         int force;             /* ignore the ledger */
         int64_t emit_rate;     /* records/s, 0 = unlimited (tests use it to kill mid-batch) */
         const char *instance;
+        /* A batch that would empty the cloud is held (nothing emitted)
+         * unless confirm names it: its records fell by more than
+         * hold_shrink_pct % against the ledger's previous batch, or more
+         * than hold_reject_pct % of its lines were rejected. 0: no hold. */
+        int hold_shrink_pct, hold_reject_pct;
+        const char *confirm; /* a batch id the operator confirmed; NULL none */
 } exr_opts_t;
 
 typedef enum {
@@ -83,8 +89,12 @@ exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *s, c
 /* 1 if every file hash of b is in the ledger at path, 0 if not, -1 on a
  * read error other than a missing ledger. */
 int exr_ledger_has(const char *path, const ext_batch_t *b);
-/* Appends b's files (hash, name, batch id) and fsyncs. 0 / -1. */
+/* Appends b's files (hash, name, batch id) and a "#batch" line with its
+ * record count, and fsyncs. 0 / -1. */
 int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t errstr_size);
+/* The last batch the ledger at path recorded: its id (into id) and record
+ * count. 1 found, 0 none (or no ledger), -1 read error. */
+int exr_ledger_last(const char *path, char *id, size_t id_size, uint64_t *records);
 
 /* ---- fetch (fetch.c) ---- */
 

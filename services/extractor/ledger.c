@@ -1,5 +1,7 @@
 /* The ledger of ingested files: one line per file, "sha256<TAB>name<TAB>
- * batch id", appended once a batch's END marker was delivered. */
+ * batch id", then "#batch<TAB>records<TAB>batch id", appended once a
+ * batch's END marker was delivered. The record count is what the next
+ * snapshot is compared with (exr_run_once's hold). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,9 +50,13 @@ int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t 
                 snprintf(errstr, errstr_size, "ledger %s: %s", path, strerror(errno));
                 return -1;
         }
-        for (size_t i = 0; i < ext_batch_file_count(b) && !rc; i++) {
-                int len = snprintf(line, sizeof(line), "%s\t%s\t%s\n", ext_batch_file_sha256(b, i),
-                                   ext_batch_file_name(b, i), ext_batch_id(b));
+        for (size_t i = 0; i <= ext_batch_file_count(b) && !rc; i++) {
+                int len =
+                    i < ext_batch_file_count(b)
+                        ? snprintf(line, sizeof(line), "%s\t%s\t%s\n", ext_batch_file_sha256(b, i),
+                                   ext_batch_file_name(b, i), ext_batch_id(b))
+                        : snprintf(line, sizeof(line), "#batch\t%zu\t%s\n",
+                                   ext_batch_record_count(b), ext_batch_id(b));
                 if (write(fd, line, (size_t)len) != len)
                         rc = -1;
         }
@@ -60,4 +66,29 @@ int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t 
         }
         close(fd);
         return rc;
+}
+
+int exr_ledger_last(const char *path, char *id, size_t id_size, uint64_t *records)
+{
+        FILE *fp = fopen(path, "r");
+        char line[512];
+        int found = 0;
+
+        if (!fp)
+                return errno == ENOENT ? 0 : -1;
+        while (fgets(line, sizeof(line), fp)) {
+                char *end, *tab;
+                unsigned long long n;
+                if (strncmp(line, "#batch\t", 7))
+                        continue;
+                n = strtoull(line + 7, &end, 10);
+                if (*end != '\t' || !(tab = end + 1) || !*tab)
+                        continue;
+                tab[strcspn(tab, "\r\n")] = '\0';
+                snprintf(id, id_size, "%s", tab);
+                *records = n;
+                found = 1;
+        }
+        fclose(fp);
+        return found;
 }

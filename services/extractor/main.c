@@ -37,6 +37,12 @@ static const osh_cfg_entry_t table[] = {
      "where URL batches are fetched to"},
     {"emit.rate", OSH_CFG_INT, "0", "OSH_EXTRACTOR_EMIT_RATE",
      "records per second at most (0: unlimited)"},
+    {"hold.shrink.percent", OSH_CFG_INT, "50", "OSH_EXTRACTOR_HOLD_SHRINK_PERCENT",
+     "hold a snapshot with this % fewer records than the ledger's previous one (0: never)"},
+    {"hold.reject.percent", OSH_CFG_INT, "10", "OSH_EXTRACTOR_HOLD_REJECT_PERCENT",
+     "hold a batch that rejects more than this % of its lines (0: never)"},
+    {"confirm.batch", OSH_CFG_STR, NULL, "OSH_EXTRACTOR_CONFIRM_BATCH",
+     "id of a held batch an operator checked: it is emitted despite the hold"},
     {"rejects.raw", OSH_CFG_BOOL, "false", "OSH_EXTRACTOR_REJECTS_RAW",
      "copy the rejected line into resident.rejects.v1's raw (personal data: off unless needed)"},
     {"rejects.raw.max", OSH_CFG_SIZE, "1024", "OSH_EXTRACTOR_REJECTS_RAW_MAX",
@@ -79,6 +85,9 @@ static void read_opts(const osh_service_t *svc, exr_opts_t *o)
         o->ext.encoding = osh_config_str(svc->cfg, "encoding");
         o->ext.max_field = (size_t)osh_config_int(svc->cfg, "max.field");
         o->ext.threads = (size_t)(threads > 0 ? threads : 0);
+        o->hold_shrink_pct = (int)osh_config_int(svc->cfg, "hold.shrink.percent");
+        o->hold_reject_pct = (int)osh_config_int(svc->cfg, "hold.reject.percent");
+        o->confirm = osh_config_str(svc->cfg, "confirm.batch");
         o->ext.raw_max = osh_config_bool(svc->cfg, "rejects.raw")
                              ? (size_t)osh_config_int(svc->cfg, "rejects.raw.max")
                              : 0;

@@ -56,7 +56,7 @@ static seen_t *seen_put(exr_watch_t *w, const char *path, uint64_t sig)
         seen_t *s = seen_find(w, path);
 
         if (!s && !osh_grow(&w->v, &w->cap, w->n, sizeof(*w->v), 16) &&
-            (w->v[w->n].path = strdup(path)))
+            (w->v[w->n] = (seen_t){.path = strdup(path), .last = EXR_NOOP}).path)
                 s = &w->v[w->n++];
         if (s)
                 s->sig = sig;
@@ -216,6 +216,20 @@ static int subdir_filter(const struct dirent *e)
         return e->d_name[0] != '.';
 }
 
+/* A subdirectory of a drop directory without its manifest: said once
+ * (the transfer job may still be copying it), never skipped silently. */
+static void waiting(exr_watch_t *w, const char *path)
+{
+        seen_t *s = seen_find(w, path);
+
+        if (s || !w)
+                return;
+        if ((s = seen_put(w, path, 0)))
+                s->last = EXR_NOOP;
+        osh_warn("%s: no MANIFEST.tsv%s: not a batch yet; taken once its manifest is there", path,
+                 has_file(path, "JUMIN.csv") ? "" : " and no JUMIN.csv");
+}
+
 /* Every subdirectory holding a MANIFEST.tsv, in name order. */
 static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
                                  const exr_opts_t *o, unsigned *ran)
@@ -230,13 +244,32 @@ static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_s
                 return EXR_FAILED;
         }
         for (int i = 0; i < n; i++) {
-                if (!join(path, sizeof(path), o->input, names[i]->d_name) && is_dir(path) &&
-                    has_file(path, "MANIFEST.tsv"))
-                        res = worse(res, run_batch(w, svc, sk, o, path, path, ran));
+                if (!join(path, sizeof(path), o->input, names[i]->d_name) && is_dir(path)) {
+                        if (has_file(path, "MANIFEST.tsv"))
+                                res = worse(res, run_batch(w, svc, sk, o, path, path, ran));
+                        else
+                                waiting(w, path);
+                }
                 free(names[i]);
         }
         free(names);
         return res;
+}
+
+/* 1 if dir holds a regular *.csv file: export files, so a batch. */
+static int has_csv(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int found = 0;
+
+        while (d && !found && (e = readdir(d))) {
+                size_t n = strlen(e->d_name);
+                found = n > 4 && !strcmp(e->d_name + n - 4, ".csv") && has_file(dir, e->d_name);
+        }
+        if (d)
+                closedir(d);
+        return found;
 }
 
 static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
@@ -248,9 +281,18 @@ static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sin
         if (exr_is_url(o->input))
                 return run_batch(w, svc, sk, o, o->input, NULL, ran);
         if (is_dir(o->input)) {
-                if (has_file(o->input, "MANIFEST.tsv") || has_file(o->input, "JUMIN.csv"))
+                exr_result_t r;
+                /* export files without MANIFEST.tsv or JUMIN.csv: a batch
+                 * that fails (and says why), not a drop directory */
+                if (has_file(o->input, "MANIFEST.tsv") || has_file(o->input, "JUMIN.csv") ||
+                    has_csv(o->input))
                         return run_batch(w, svc, sk, o, o->input, o->input, ran);
-                return run_drop_dir(w, svc, sk, o, ran);
+                r = run_drop_dir(w, svc, sk, o, ran);
+                if (w || *ran)
+                        return r;
+                osh_error("%s: no batch: no MANIFEST.tsv or JUMIN.csv in it or in a subdirectory",
+                          o->input);
+                return EXR_FAILED;
         }
         slash = strrchr(o->input, '/');
         snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->input) : 1,

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # extractor guards against the embedded broker: a 1 MiB field costs one
 # reject, never the batch, and under --watch the batch goes out once (one
-# START/END, one reject, no re-emission while its files stay the same).
+# START/END, one reject, no re-emission while its files stay the same); the
+# raw line only on request, cut to rejects.raw.max; batches that would empty
+# the cloud (a wrong manifest encoding, no JUMIN.csv) fail, and a snapshot
+# far smaller than the last one is held until an operator confirms it.
 # shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
@@ -55,3 +58,41 @@ BS2=$(sed -n 's/^OSH_BOOTSTRAP_CORE=//p' "$T/broker2.env")
 assert_eq "2000 $((22 + 1048576 + 20 + 30 + 2))" \
         "$(jq -r '"\(.value.raw | length) \(.value.raw_length)"' "$T/rej2.jsonl")" \
         "raw cut to rejects.raw.max; raw_length the whole line"
+
+# --- batches that would empty the cloud (on broker2)
+hi2() { "$ctl" watermarks --bootstrap "$BS2" --topic "$1" 2>/dev/null | awk '{s += $4} END {print s}'; }
+m0=$(hi2 batch.control.v1)
+# the manifest declares utf8, the files are CP932: every resident line rejected
+"$OSH_BIN/gen-residents" --out "$T/cp" --residents 300 --seed 6 --encoding cp932 2>/dev/null
+sed -i 's/^encoding\tcp932$/encoding\tutf8/' "$T/cp/MANIFEST.tsv"
+if "$ext" --input "$T/cp" --ledger "$T/ledger-g" --kafka.bootstrap.servers="$BS2" \
+        >/dev/null 2>"$T/cp.log"; then
+        fail "a batch in the wrong encoding must fail"
+fi
+assert_contains "$(cat "$T/cp.log")" "JUMIN.csv: every line is invalid utf8"
+# without JUMIN.csv
+cp -r "$T/city" "$T/nores" && rm "$T/nores/JUMIN.csv" "$T/nores/MANIFEST.tsv"
+if "$ext" --input "$T/nores" --ledger "$T/ledger-g" --reference.date "$ref" \
+        --kafka.bootstrap.servers="$BS2" >/dev/null 2>"$T/nores.log"; then
+        fail "a batch without JUMIN.csv must fail"
+fi
+assert_contains "$(cat "$T/nores.log")" "no JUMIN.csv (resident) in the batch"
+assert_eq "$m0" "$(hi2 batch.control.v1)" "no marker for the failed batches"
+# a snapshot of 2000 residents, then one of 500: held (no START, no END)
+"$ext" --input "$T/city" --ledger "$T/ledger-g" --kafka.bootstrap.servers="$BS2" \
+        >/dev/null 2>&1 || fail "first snapshot failed"
+m1=$(hi2 batch.control.v1)
+"$OSH_BIN/gen-residents" --out "$T/small" --residents 500 --seed 5 2>/dev/null
+if "$ext" --input "$T/small" --ledger "$T/ledger-g" --kafka.bootstrap.servers="$BS2" \
+        >"$T/small.out" 2>"$T/small.log"; then
+        fail "a snapshot 75% smaller must be held"
+fi
+assert_contains "$(cat "$T/small.log")" "fewer than the previous snapshot"
+held=$(grep -o 'B[0-9]\{8\}-[0-9a-f]\{16\} held' "$T/small.out" | cut -d' ' -f1)
+assert_ne "" "$held" "the held batch is named"
+assert_contains "$(cat "$T/small.log")" "--confirm.batch $held"
+assert_eq "$m1" "$(hi2 batch.control.v1)" "nothing emitted for the held batch"
+# the operator confirms it
+"$ext" --input "$T/small" --ledger "$T/ledger-g" --confirm.batch "$held" \
+        --kafka.bootstrap.servers="$BS2" >"$T/small2.out" 2>&1 || fail "confirmed batch failed"
+assert_eq $((m1 + 2)) "$(hi2 batch.control.v1)" "START and END once confirmed"

@@ -1003,6 +1003,141 @@ static void test_watch_failures(void **state)
         cap_reset(&c);
 }
 
+static const char *batch_id_of(const char *dir)
+{
+        static char id[64];
+        ext_opts_t o = {.input = dir, .reference = "20240401"};
+        char err[256];
+        ext_batch_t *b = ext_batch_open(&o, err, sizeof(err));
+
+        assert_non_null(b);
+        assert_int_equal(ext_batch_verify(b, err, sizeof(err)), 0);
+        snprintf(id, sizeof(id), "%s", ext_batch_id(b));
+        ext_batch_destroy(b);
+        return id;
+}
+
+/* Batches that would empty the cloud: no JUMIN.csv or SHINSEI.csv, every
+ * line of a file in the wrong encoding, a snapshot much smaller than the
+ * last one, too many rejects, no batch at all; and birth dates after the
+ * reference date. Nothing is emitted unless an operator confirms. */
+static void test_snapshot_guards(void **state)
+{
+        const extra_t more[] = {{"SHINSEI.csv",
+                                 "1000000002,,1,01,20240301120000\n"
+                                 "1000000003,,1,01,20240301120000\n",
+                                 0},
+                                {NULL, NULL, 0}};
+        const extra_t born[] = {{"JUMIN.csv", J("1000000019", "a,b,1,20250101,01," ADDR ",x"), 0},
+                                {NULL, NULL, 0}};
+        char ledger[512], path[600], err[256], two[400];
+        capture_t c;
+        exr_sink_t s = sink_of(&c);
+        exr_opts_t o;
+        const char *dir;
+        ext_opts_t eo = {.reference = "20240401"};
+        ext_batch_t *b;
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        snprintf(ledger, sizeof(ledger), "%s/ledger-guards", root);
+        /* required files */
+        for (int i = 0; i < 2; i++) {
+                dir = make_batch(i ? "g-noapp" : "g-nores", NULL, 0, 0);
+                snprintf(path, sizeof(path), "%s/%s", dir, i ? "SHINSEI.csv" : "JUMIN.csv");
+                assert_int_equal(unlink(path), 0);
+                eo.input = dir;
+                assert_null(ext_batch_open(&eo, err, sizeof(err)));
+                assert_non_null(strstr(err, i ? "no SHINSEI.csv" : "no JUMIN.csv"));
+                o = run_opts(dir, ledger);
+                assert_int_equal(exr_poll(NULL, NULL, &s, &o, NULL), EXR_FAILED);
+                assert_int_equal(c.n, 0);
+        }
+        /* every line of JUMIN.csv in another encoding than declared */
+        dir = make_batch("g-enc", NULL, 0, 0);
+        eo.input = dir;
+        eo.encoding = "utf8";
+        write_file(dir, "JUMIN.csv", CLEAN[1][1],
+                   (size_t)(strchr(CLEAN[1][1], '\n') - CLEAN[1][1] + 1));
+        {
+                FILE *fp;
+                char jp[500];
+                snprintf(jp, sizeof(jp), "%s/JUMIN.csv", dir);
+                fp = fopen(jp, "ab");
+                assert_non_null(fp);
+                for (int k = 1; k <= 5; k++)
+                        fprintf(fp, "100000000%d,2000000001,\xff\xfe,k,1,19800101,01," ADDR ",x\n",
+                                k);
+                fclose(fp);
+        }
+        b = ext_batch_open(&eo, err, sizeof(err));
+        assert_non_null(b);
+        assert_int_equal(ext_batch_parse(b, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "JUMIN.csv: every line is invalid utf8"));
+        ext_batch_destroy(b);
+        eo.encoding = NULL;
+        /* a birth date after the reference date */
+        b = open_parse(make_batch("g-born", born, 0, 0), 0);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 7)->reason, EXT_R_DATE);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 7)->column, 6);
+        ext_batch_destroy(b);
+        /* a snapshot of 4, then one of 2: held at 40 %, until confirmed */
+        o = run_opts(make_batch("g-4", more, 1, 0), ledger);
+        o.hold_shrink_pct = 40;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_string_equal(kinds(&c), "SRRRRE");
+        cap_reset(&c);
+        snprintf(two, sizeof(two), "%s", make_batch("g-2", NULL, 1, 0));
+        dir = two;
+        o.input = dir;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        assert_int_equal(c.n, 0);
+        o.hold_shrink_pct = 60; /* a 50 % fall is within 60 % */
+        o.force = 1;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        cap_reset(&c);
+        o.hold_shrink_pct = 40;
+        o.input = make_batch("g-4b", more, 1, 0); /* the same 4 again: growing is fine */
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        cap_reset(&c);
+        o.input = dir;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        o.confirm = batch_id_of(dir);
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_string_equal(kinds(&c), "SRRE");
+        cap_reset(&c);
+        /* too many rejects: 8 of 25 lines */
+        o = run_opts(make_batch("g-rej", NULL, 0, 0), NULL);
+        o.hold_reject_pct = 10;
+        dir = o.input;
+        {
+                FILE *fp;
+                snprintf(path, sizeof(path), "%s/KOKUHO.csv", dir);
+                fp = fopen(path, "ab");
+                assert_non_null(fp);
+                for (int k = 0; k < 8; k++)
+                        fprintf(fp, "19999999%02d,K-1,20200101,\n", k);
+                fclose(fp);
+        }
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        assert_int_equal(c.n, 0);
+        o.hold_reject_pct = 50;
+        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        cap_reset(&c);
+        /* no batch: export files without JUMIN.csv or a manifest; an empty
+         * directory read once; an empty drop directory watched is fine */
+        snprintf(path, sizeof(path), "%s/g-empty", root);
+        assert_int_equal(mkdir(path, 0700), 0);
+        o = run_opts(path, NULL);
+        assert_int_equal(exr_poll(NULL, NULL, &s, &o, NULL), EXR_FAILED);
+        {
+                exr_watch_t *w = exr_watch_new();
+                assert_int_equal(exr_poll(w, NULL, &s, &o, NULL), EXR_NOOP);
+                exr_watch_destroy(w);
+        }
+        assert_int_equal(c.n, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1011,6 +1146,7 @@ int main(void)
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
             cmocka_unit_test(test_reject_privacy),   cmocka_unit_test(test_watch_failures),
+            cmocka_unit_test(test_snapshot_guards),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
