@@ -94,7 +94,7 @@ dupkey=JUMIN.csv:$(wc -l <"$T/bad/JUMIN.csv") unkkey=SHINSEI.csv:$(wc -l <"$T/ba
 IFS=, read -r _ _ name kana _ birth _ acode addr <<<"$dup"
 printf '%s\n' "$name" "$kana" "$birth" "$acode" "$addr" >"$T/forbidden.txt"
 rb=$("$ctl" watermarks --bootstrap "$BS" --topic resident.rejects.v1 2>/dev/null | awk '{s += $4} END {print s}')
-"$ext" --input "$T/bad" --ledger "$T/ledger1" --reference.date 20240401 \
+"$ext" --input "$T/bad" --ledger "$T/ledger-bad" --reference.date 20240401 \
         --kafka.bootstrap.servers="$BS" >"$T/bad.out" 2>"$T/bad.log" ||
         fail "a bad line must not fail the batch: $(tail -2 "$T/bad.log")"
 assert_contains "$(cat "$T/bad.out")" "reconciled=yes"
