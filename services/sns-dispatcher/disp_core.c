@@ -317,7 +317,7 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
                 return fail_perm(c, job, "", job->n_invalid ? job->why_invalid : "no recipients",
                                  n);
         text = render(c, job, err, sizeof(err));
-        if (!text || ch->format(cc, text, &parts, err, sizeof(err)) < 0) {
+        if (!text || disp_channel_format(ch, cc, text, &parts, err, sizeof(err)) < 0) {
                 free(text);
                 disp_parts_free(&parts);
                 return fail_perm(c, job, "", err[0] ? err : "out of memory", n);

@@ -51,6 +51,26 @@ size_t disp_text_chars(const char *s)
         return n;
 }
 
+/* Units of the character at s as count measures it. */
+static size_t units(const char *s, disp_count_t count)
+{
+        return count == DISP_COUNT_UTF16 && (unsigned char)s[0] >= 0xF0 &&
+                       disp_text_char_len(s) == 4
+                   ? 2
+                   : 1;
+}
+
+size_t disp_text_length(const char *s, disp_count_t count)
+{
+        size_t n = 0;
+
+        while (*s) {
+                n += units(s, count);
+                s += disp_text_char_len(s);
+        }
+        return n;
+}
+
 static int is_pua(uint32_t cp)
 {
         return (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000;
@@ -108,25 +128,25 @@ void disp_parts_free(disp_parts_t *p)
 /* Byte length of the best first part of s, given that s holds more than
  * limit characters: the last break of the best kind found in the second half
  * of the window, else a hard cut after limit characters. */
-static size_t best_cut(const char *s, size_t limit)
+static size_t best_cut(const char *s, size_t limit, disp_count_t count)
 {
         static const char *const brk[] = {"\n\n", "\n", "。", "、", " "};
         size_t off[5] = {0}, pos = 0, chars = 0;
 
-        while (chars < limit && s[pos]) {
+        while (s[pos] && chars + units(s + pos, count) <= limit) {
                 for (size_t k = 0; k < 5; k++) {
                         size_t bl = strlen(brk[k]);
                         if (chars >= limit / 2 && !strncmp(s + pos, brk[k], bl) &&
                             chars + (k == 0 ? 2 : 1) <= limit)
                                 off[k] = pos + bl;
                 }
+                chars += units(s + pos, count);
                 pos += disp_text_char_len(s + pos);
-                chars++;
         }
         for (size_t k = 0; k < 5; k++)
                 if (off[k])
                         return off[k];
-        return pos;
+        return pos ? pos : disp_text_char_len(s); /* limit 1, a 2-unit character */
 }
 
 static int push_part(disp_parts_t *out, const char *s, size_t len)
@@ -151,15 +171,21 @@ static int push_part(disp_parts_t *out, const char *s, size_t len)
 int disp_text_split(const char *s, size_t limit, size_t max_parts, disp_parts_t *out, char *err,
                     size_t err_size)
 {
-        size_t total = disp_text_chars(s);
+        return disp_text_split_count(s, limit, max_parts, DISP_COUNT_CHARS, out, err, err_size);
+}
+
+int disp_text_split_count(const char *s, size_t limit, size_t max_parts, disp_count_t count,
+                          disp_parts_t *out, char *err, size_t err_size)
+{
+        size_t total = disp_text_length(s, count);
 
         memset(out, 0, sizeof(*out));
         if (total == 0 || limit == 0) {
                 snprintf(err, err_size, "empty message");
                 goto fail;
         }
-        while (disp_text_chars(s) > limit) {
-                size_t cut = best_cut(s, limit);
+        while (disp_text_length(s, count) > limit) {
+                size_t cut = best_cut(s, limit, count);
                 if (push_part(out, s, cut) < 0)
                         goto oom;
                 s += cut;
@@ -169,10 +195,10 @@ int disp_text_split(const char *s, size_t limit, size_t max_parts, disp_parts_t 
         if (*s && push_part(out, s, strlen(s)) < 0)
                 goto oom;
         if (out->n > max_parts) {
-                snprintf(
-                    err, err_size,
-                    "text of %zu characters needs %zu messages of at most %zu; channel allows %zu",
-                    total, out->n, limit, max_parts);
+                snprintf(err, err_size,
+                         "text of %zu %s needs %zu messages of at most %zu; channel allows %zu",
+                         total, count == DISP_COUNT_UTF16 ? "UTF-16 units" : "characters", out->n,
+                         limit, max_parts);
                 goto fail;
         }
         return 0;

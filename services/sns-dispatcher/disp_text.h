@@ -14,6 +14,15 @@ size_t disp_text_char_len(const char *s);
 /* Characters (code points) in s; an invalid byte counts as one. */
 size_t disp_text_chars(const char *s);
 
+/* How a provider measures text length. */
+typedef enum {
+        DISP_COUNT_CHARS = 0, /* code points (X, Messenger, SMS, e-mail) */
+        DISP_COUNT_UTF16,     /* UTF-16 code units: outside the BMP counts 2 (LINE) */
+} disp_count_t;
+
+/* Length of s as count measures it. */
+size_t disp_text_length(const char *s, disp_count_t count);
+
 /* New string (caller frees): full-width digits U+FF10..U+FF19 become ASCII
  * digits, CRLF/CR become LF, private-use code points (外字) become 〓 and
  * invalid UTF-8 bytes become U+FFFD, so every channel can display it.
@@ -32,6 +41,9 @@ typedef struct disp_parts {
  * freed with disp_parts_free() in both cases. */
 int disp_text_split(const char *s, size_t limit, size_t max_parts, disp_parts_t *out, char *err,
                     size_t err_size);
+/* The same, measuring limit as count says. */
+int disp_text_split_count(const char *s, size_t limit, size_t max_parts, disp_count_t count,
+                          disp_parts_t *out, char *err, size_t err_size);
 void disp_parts_free(disp_parts_t *p);
 
 #endif

@@ -36,6 +36,8 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
         # SMTP command, alone and beside a valid recipient who still gets the mail.
         disp_rec D-mail-inject EMAIL "【お知らせ】注入" $'a@example.jp>\r\nRCPT TO:<victim@example.jp'
         disp_rec D-mail-mixed EMAIL "【お知らせ】混在" $'b@example.jp>\r\nRCPT TO:<victim2@example.jp' resident3@example.jp
+        # 4,600 characters, 5,200 UTF-16 units (issue 15.8): LINE (and its fake) counts units.
+        disp_rec D-utf16 LINE "$(printf '𠮷%.0s' $(seq 1 600))$(printf 'あ%.0s' $(seq 1 4000))" "$(disp_uid 900)"
         disp_rec D-x-1 TWITTER "【お知らせ】X DM" 1001
         disp_rec D-x-bad TWITTER "【お知らせ】X DM" 4040
         disp_rec D-x-long TWITTER "$(printf 'あ%.0s' $(seq 1 600))" 1002 # > 492 characters: refused
@@ -44,7 +46,7 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
             text: "", template: "checkup_reminder", test: true, recipients: [{user_id: "u-800", account_id: $to}],
             variables: {deadline: "２０２６年１２月２５日", contact: "健康支援課 043-245-5146", url: "https://www.city.chiba.jp/"}}'
 } | disp_produce
-total=$((20 + 1 + 1 + 1 + 3 + 2 + 4 + 2 + 3 + 1 + 1))
+total=$((20 + 1 + 1 + 1 + 3 + 2 + 4 + 2 + 1 + 3 + 1 + 1))
 
 disp_start disp
 disp_wait_finals "$total"
@@ -60,7 +62,9 @@ assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-x-long") | .de
 
 log=$DISP_FAKE_LOG
 line_to() { jq -r 'select(.provider=="line") | .to' "$log"; }
-assert_eq 622 "$(line_to | wc -l)" "20 push + 600 multicast + 1 of mixed + template"
+assert_eq 623 "$(line_to | wc -l)" "20 push + 600 multicast + 1 of mixed + template + utf16"
+assert_eq "2 4600" "$(jq -r --arg u "$(disp_uid 900)" 'select(.to==$u) | "\(.texts | length) \(.texts | join("") | length)"' "$log")" \
+        "5,200 UTF-16 units sent whole as 2 messages the fake (counting units) accepted"
 assert_eq 0 "$(line_to | sort | uniq -d | wc -l)" "no LINE resident received a notice twice"
 assert_eq 600 "$(jq -r 'select(.api=="multicast") | .to' "$log" | sort -u | wc -l)"
 assert_eq 2 "$(jq -r 'select(.api=="multicast") | .request_id' "$log" | sort -u | wc -l)" "600 ids → 2 calls"
@@ -104,7 +108,7 @@ assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 012
 
 # Delivery report on campaign.results.v1.
 report=$("$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 10s | jq -c .value | tail -1)
-assert_eq 634 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
+assert_eq 635 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
 
 # Replay from the earliest offset: nothing is sent again.
 before=$(wc -l <"$log")

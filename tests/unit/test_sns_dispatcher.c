@@ -98,24 +98,66 @@ static void test_channel_formats(void **state)
         memset(big, 'a', n - 1);
         big[n - 1] = '\0';
         /* LINE: never more than 5 message objects, whatever max_parts says. */
-        assert_int_equal(disp_channel_line.format(&line, big, &p, err, sizeof(err)), -1);
+        assert_int_equal(disp_channel_format(&disp_channel_line, &line, big, &p, err, sizeof(err)),
+                         -1);
         assert_non_null(strstr(err, "channel allows 5"));
         disp_parts_free(&p);
         big[5000 * 5] = '\0';
-        assert_int_equal(disp_channel_line.format(&line, big, &p, err, sizeof(err)), 0);
+        assert_int_equal(disp_channel_format(&disp_channel_line, &line, big, &p, err, sizeof(err)),
+                         0);
         assert_int_equal(p.n, 5);
         disp_parts_free(&p);
         /* X DM: 493 full-width characters failed in the trial: refused. */
         big[0] = '\0';
         for (int i = 0; i < 493; i++)
                 strcat(big, "あ");
-        assert_int_equal(disp_channel_twitter.format(&x, big, &p, err, sizeof(err)), -1);
+        assert_int_equal(disp_channel_format(&disp_channel_twitter, &x, big, &p, err, sizeof(err)),
+                         -1);
         disp_parts_free(&p);
         /* E-mail and webhook: one message per notice. */
-        assert_int_equal(disp_channel_email.format(&mail, big, &p, err, sizeof(err)), 0);
+        assert_int_equal(disp_channel_format(&disp_channel_email, &mail, big, &p, err, sizeof(err)),
+                         0);
         assert_int_equal(p.n, 1);
         disp_parts_free(&p);
         free(big);
+}
+
+/* LINE counts UTF-16 code units: 600 × U+20BB7 (𠮷) + 4,000 × あ is 4,600
+ * characters but 5,200 units, over LINE's 5,000, so it takes two parts,
+ * each within 5,000 units, and a surrogate pair is never split. */
+static void test_line_counts_utf16_units(void **state)
+{
+        disp_chan_conf_t line = {.max_chars = 5000, .max_parts = 5};
+        char *text = malloc(600 * 4 + 4000 * 3 + 1), *o = text, err[256];
+        disp_parts_t p;
+
+        (void)state;
+        for (int i = 0; i < 600; i++)
+                o += sprintf(o, "𠮷");
+        for (int i = 0; i < 4000; i++)
+                o += sprintf(o, "あ");
+        assert_int_equal(disp_text_chars(text), 4600);
+        assert_int_equal(disp_text_length(text, DISP_COUNT_UTF16), 5200);
+        assert_int_equal(disp_channel_format(&disp_channel_line, &line, text, &p, err, sizeof(err)),
+                         0);
+        assert_int_equal(p.n, 2);
+        for (size_t i = 0; i < p.n; i++)
+                assert_true(disp_text_length(p.part[i], DISP_COUNT_UTF16) <= 5000);
+        assert_int_equal(disp_text_length(p.part[0], DISP_COUNT_UTF16) +
+                             disp_text_length(p.part[1], DISP_COUNT_UTF16),
+                         5200);
+        disp_parts_free(&p);
+        line.max_parts = 1; /* the refusal names the unit */
+        assert_int_equal(disp_channel_format(&disp_channel_line, &line, text, &p, err, sizeof(err)),
+                         -1);
+        assert_non_null(strstr(err, "5200 UTF-16 units"));
+        disp_parts_free(&p);
+        assert_int_equal(
+            disp_text_split_count("𠮷𠮷", 3, 2, DISP_COUNT_UTF16, &p, err, sizeof(err)), 0);
+        assert_int_equal(p.n, 2);
+        assert_string_equal(p.part[0], "𠮷");
+        disp_parts_free(&p);
+        free(text);
 }
 
 static void test_retry_key_is_deterministic_uuid(void **state)
@@ -248,6 +290,7 @@ int main(void)
             cmocka_unit_test(test_split_hard_cut_keeps_utf8),
             cmocka_unit_test(test_split_refuses_with_reason),
             cmocka_unit_test(test_channel_formats),
+            cmocka_unit_test(test_line_counts_utf16_units),
             cmocka_unit_test(test_retry_key_is_deterministic_uuid),
             cmocka_unit_test(test_template_render),
             cmocka_unit_test(test_seed_templates_render),

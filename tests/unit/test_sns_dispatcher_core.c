@@ -71,7 +71,6 @@ static const disp_channel_t stub = {
     .name = "stub",
     .check_account = osh_account_check_line,
     .max_rcpt = 500,
-    .format = disp_channel_format_split,
     .send = stub_send,
 };
 

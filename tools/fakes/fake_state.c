@@ -211,3 +211,12 @@ size_t fake_chars(const char *s)
                 n += ((unsigned char)*s & 0xC0) != 0x80;
         return n;
 }
+
+size_t fake_utf16_units(const char *s)
+{
+        size_t n = 0;
+
+        for (; *s; s++) /* a 4-byte sequence (outside the BMP) is a surrogate pair */
+                n += (((unsigned char)*s & 0xC0) != 0x80) + (((unsigned char)*s & 0xF8) == 0xF0);
+        return n;
+}

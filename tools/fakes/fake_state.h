@@ -52,5 +52,7 @@ void fake_log(fake_state_t *st, void *json_obj);
 void fake_request_id(fake_state_t *st, char out[40]);
 /* UTF-8 characters in s. */
 size_t fake_chars(const char *s);
+/* UTF-16 code units in s (how LINE measures text: outside the BMP is 2). */
+size_t fake_utf16_units(const char *s);
 
 #endif

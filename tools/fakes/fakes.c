@@ -120,7 +120,7 @@ static json_t *line_messages(fake_state_t *st, json_t *body, osh_http_reply_t *r
                 const char *text = json_string_value(json_object_get(m, "text"));
                 snprintf(prop, sizeof(prop), "messages[%zu].text", i);
                 if (!type || strcmp(type, "text") || !text || !*text ||
-                    fake_chars(text) > fake_conf(st)->line_max_chars) {
+                    fake_utf16_units(text) > fake_conf(st)->line_max_chars) {
                         json_decref(texts);
                         line_error(rep, 400, "The request body has 1 error(s)",
                                    !text || !*text ? "May not be empty"

@@ -5,11 +5,14 @@
 
 #include "oshirase/sha256.h"
 
-int disp_channel_format_split(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out,
-                              char *err, size_t err_size)
+int disp_channel_format(const disp_channel_t *ch, const disp_chan_conf_t *conf, const char *text,
+                        disp_parts_t *out, char *err, size_t err_size)
 {
-        return disp_text_split(text, conf->max_chars, conf->max_parts ? conf->max_parts : 1, out,
-                               err, err_size);
+        size_t parts = conf->max_parts ? conf->max_parts : 1;
+
+        if (ch->max_parts && (parts > ch->max_parts || !conf->max_parts))
+                parts = ch->max_parts;
+        return disp_text_split_count(text, conf->max_chars, parts, ch->count, out, err, err_size);
 }
 
 void disp_channel_uuid(const char *key, unsigned n, char out[37])

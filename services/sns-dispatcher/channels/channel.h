@@ -68,9 +68,11 @@ typedef struct disp_channel {
         /* Recipients one provider request can carry: 1 means the core sends
          * (and settles in the ledger) one recipient at a time. */
         size_t max_rcpt;
-        /* Pure: splits/refuses text per conf limits. 0 / -1 with err. */
-        int (*format)(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out, char *err,
-                      size_t err_size);
+        /* Text limits: how the provider counts length (conf->max_chars is in
+         * these units) and the most message parts one notice may use whatever
+         * conf->max_parts says (0: conf decides). */
+        disp_count_t count;
+        size_t max_parts;
         /* OK: every recipient settled (n_ok + n_perm == n_rcpt); RETRY: try the
          * whole request again later (idempotency keys make that safe); FAIL:
          * permanent for all. */
@@ -86,9 +88,11 @@ extern const disp_channel_t disp_channel_twitter;
 extern const disp_channel_t disp_channel_facebook;
 
 /* Shared by channels. */
-/* Default format: disp_text_split with conf->max_chars / max_parts. */
-int disp_channel_format_split(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out,
-                              char *err, size_t err_size);
+/* Splits text into the channel's message parts (disp_text_split_count with
+ * conf->max_chars, the smaller of conf->max_parts and ch->max_parts, and
+ * ch->count), or refuses it with a reason. 0 / -1 with err. */
+int disp_channel_format(const disp_channel_t *ch, const disp_chan_conf_t *conf, const char *text,
+                        disp_parts_t *out, char *err, size_t err_size);
 /* Deterministic UUID (RFC 4122 layout, version 5 bits) from key and n, for
  * provider idempotency keys such as X-Line-Retry-Key. out: 37 bytes. */
 void disp_channel_uuid(const char *key, unsigned n, char out[37]);

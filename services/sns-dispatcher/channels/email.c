@@ -179,19 +179,10 @@ static osh_delivery_t email_send(osh_http_client_t *http, const disp_chan_conf_t
         return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
 }
 
-static int email_format(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out,
-                        char *err, size_t err_size)
-{
-        disp_chan_conf_t c = *conf;
-
-        c.max_parts = 1; /* one mail per notice */
-        return disp_channel_format_split(&c, text, out, err, err_size);
-}
-
 const disp_channel_t disp_channel_email = {
     .name = "email",
     .check_account = osh_account_check_email,
     .max_rcpt = 1,
-    .format = email_format,
+    .max_parts = 1, /* one mail per notice */
     .send = email_send,
 };

@@ -12,16 +12,6 @@
 #define LINE_MULTICAST_MAX 500
 #define LINE_MAX_MESSAGES  5
 
-static int line_format(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out, char *err,
-                       size_t err_size)
-{
-        disp_chan_conf_t c = *conf;
-
-        if (c.max_parts > LINE_MAX_MESSAGES || c.max_parts == 0)
-                c.max_parts = LINE_MAX_MESSAGES;
-        return disp_channel_format_split(&c, text, out, err, err_size);
-}
-
 static json_t *messages(const disp_parts_t *parts)
 {
         json_t *a = json_array();
@@ -146,6 +136,7 @@ const disp_channel_t disp_channel_line = {
     .name = "line",
     .check_account = osh_account_check_line,
     .max_rcpt = LINE_MULTICAST_MAX,
-    .format = line_format,
+    .count = DISP_COUNT_UTF16, /* LINE counts text in UTF-16 code units */
+    .max_parts = LINE_MAX_MESSAGES,
     .send = line_send,
 };

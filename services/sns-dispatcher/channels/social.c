@@ -100,13 +100,11 @@ const disp_channel_t disp_channel_twitter = {
     .name = "twitter",
     .check_account = osh_account_check_x,
     .max_rcpt = 1,
-    .format = disp_channel_format_split,
     .send = twitter_send,
 };
 const disp_channel_t disp_channel_facebook = {
     .name = "facebook",
     .check_account = osh_account_check_facebook,
     .max_rcpt = 1,
-    .format = disp_channel_format_split,
     .send = facebook_send,
 };

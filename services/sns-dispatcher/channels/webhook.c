@@ -88,19 +88,10 @@ static osh_delivery_t webhook_send(osh_http_client_t *http, const disp_chan_conf
         return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
 }
 
-static int webhook_format(const disp_chan_conf_t *conf, const char *text, disp_parts_t *out,
-                          char *err, size_t err_size)
-{
-        disp_chan_conf_t c = *conf;
-
-        c.max_parts = 1; /* one JSON document per notice */
-        return disp_channel_format_split(&c, text, out, err, err_size);
-}
-
 const disp_channel_t disp_channel_webhook = {
     .name = "webhook",
     .check_account = osh_account_check_https_url,
     .max_rcpt = 1,
-    .format = webhook_format,
+    .max_parts = 1, /* one JSON document per notice */
     .send = webhook_send,
 };
