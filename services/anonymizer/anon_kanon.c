@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define YM_ANY_LO   180001 /* the range a year-month generalised to "any" spans */
-#define YM_ANY_HI   219912
-#define NONE        UINT32_MAX
-#define DROPPED     0xff /* a level that stands for "left out" when measuring */
-#define MAX_ROUNDS  (ANON_MAX_QUASI * ANON_MAX_STEPS + 1)
+#define YM_ANY_LO  180001 /* the range a year-month generalised to "any" spans */
+#define YM_ANY_HI  219912
+#define NONE       UINT32_MAX
+#define DROPPED    0xff /* a level that stands for "left out" when measuring */
+#define MAX_ROUNDS (ANON_MAX_QUASI * ANON_MAX_STEPS + 1)
 /* score = cost * 4, + 5 if the step does not bring the class to k: a step
  * that reaches k wins over one that does not at up to one cost more */
 #define COST_SCALE 4
@@ -540,7 +540,7 @@ static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v,
                         if (span && !(f[bit / 64] >> (bit % 64) & 1))
                                 continue; /* a band with nobody stays a known 0 */
                         unk[b / 8] |= (uint8_t)(1u << (b % 8));
-                        v->flags[i][b / 8] &= (uint8_t)~(1u << (b % 8));
+                        v->flags[i][b / 8] &= (uint8_t) ~(1u << (b % 8));
                         anyu = 1;
                 }
         }

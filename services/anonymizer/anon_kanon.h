@@ -32,16 +32,16 @@
 #define ANON_RISK_BUCKETS 4
 
 typedef struct anon_risk {
-        int64_t records_before, records_after;        /* records measured */
-        int64_t bucket_before[ANON_RISK_BUCKETS];     /* records per class-size bucket */
+        int64_t records_before, records_after;    /* records measured */
+        int64_t bucket_before[ANON_RISK_BUCKETS]; /* records per class-size bucket */
         int64_t bucket_after[ANON_RISK_BUCKETS];
-        int64_t groups_before, groups_after;          /* classes */
-        int64_t groups_below_k;                       /* classes below k_floor before */
-        int32_t min_before, min_after;                /* smallest class (0: none) */
-        double unique_before, unique_after;           /* share of records alone */
-        double risk_max, risk_avg;                    /* prosecutor risk after */
-        int top_dim;                                  /* dims index, -1: none */
-        int64_t top_drop;                             /* records no longer unique without it */
+        int64_t groups_before, groups_after; /* classes */
+        int64_t groups_below_k;              /* classes below k_floor before */
+        int32_t min_before, min_after;       /* smallest class (0: none) */
+        double unique_before, unique_after;  /* share of records alone */
+        double risk_max, risk_avg;           /* prosecutor risk after */
+        int top_dim;                         /* dims index, -1: none */
+        int64_t top_drop;                    /* records no longer unique without it */
         int64_t generalised, generalised_cells, suppressed; /* by enforcement */
 } anon_risk_t;
 

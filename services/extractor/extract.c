@@ -25,9 +25,10 @@
 #include "pool.h"
 #include "scan.h"
 
-#define DEFAULT_CHUNK (1u << 20)
-#define MAX_THREADS   8
-#define PREFETCH      16 /* rows ahead: enough to cover a memory access */
+#define DEFAULT_CHUNK     (1u << 20)
+#define MANIFEST_LINE_MAX 1024 /* a file line: name, type, rows, 64 hex digits */
+#define MAX_THREADS       8
+#define PREFETCH          16 /* rows ahead: enough to cover a memory access */
 
 typedef struct ftype {
         const char *type, *file; /* manifest type, fixed file name */
@@ -229,14 +230,62 @@ bad:
         return -1;
 }
 
+static const char *file_kind(mode_t m)
+{
+        return S_ISFIFO(m)   ? "a named pipe"
+               : S_ISDIR(m)  ? "a directory"
+               : S_ISCHR(m)  ? "a character device"
+               : S_ISBLK(m)  ? "a block device"
+               : S_ISSOCK(m) ? "a socket"
+                             : "not a regular file";
+}
+
+/* Opens path for reading only if it is a regular file: a named pipe
+ * would block open() (and read) for ever, a device could do anything.
+ * Checked before (stat, so no device is opened) and after (fstat on the
+ * descriptor, so a swap in between is caught); O_NONBLOCK keeps open()
+ * from waiting on a pipe that appears in between. fd, or -1 with errstr. */
+static int open_regular(const char *path, const char *name, char *errstr, size_t errstr_size)
+{
+        struct stat st;
+        const char *why = NULL;
+        int fd = -1, refused = 0;
+
+        if (stat(path, &st))
+                why = strerror(errno);
+        else if ((refused = !S_ISREG(st.st_mode)))
+                why = file_kind(st.st_mode);
+        else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+                why = strerror(errno);
+        else if ((refused = fstat(fd, &st) || !S_ISREG(st.st_mode)))
+                why = file_kind(st.st_mode);
+        if (!why) {
+                /* back to blocking reads: a regular file never waits */
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+                return fd;
+        }
+        if (refused)
+                snprintf(errstr, errstr_size, "%s: %s, refused: only regular files are read", name,
+                         why);
+        else
+                snprintf(errstr, errstr_size, "%s: unreadable: %s", name, why);
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 static int read_manifest(ext_batch_t *b, const char *path, char *errstr, size_t errstr_size)
 {
-        FILE *fp = fopen(path, "r");
-        char line[1024];
+        int fd = open_regular(path, path, errstr, errstr_size);
+        FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+        char line[MANIFEST_LINE_MAX];
         int rc = 0;
 
         if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                if (fd >= 0) {
+                        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                        close(fd);
+                }
                 return -1;
         }
         while (!rc && fgets(line, sizeof(line), fp)) {
@@ -280,9 +329,11 @@ static int scan_dir(ext_batch_t *b, char *errstr, size_t errstr_size)
 static int map_file(xfile_t *f, char *errstr, size_t errstr_size)
 {
         struct stat st;
-        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        int fd = open_regular(f->path, f->name, errstr, errstr_size);
 
-        if (fd < 0 || fstat(fd, &st)) {
+        if (fd < 0)
+                return -1;
+        if (fstat(fd, &st)) {
                 snprintf(errstr, errstr_size, "%s: unreadable: %s", f->name, strerror(errno));
                 goto fail;
         }

@@ -4,7 +4,8 @@
 # START/END, one reject, no re-emission while its files stay the same); the
 # raw line only on request, cut to rejects.raw.max; batches that would empty
 # the cloud (a wrong manifest encoding, no JUMIN.csv) fail, and a snapshot
-# far smaller than the last one is held until an operator confirms it.
+# far smaller than the last one is held until an operator confirms it; a
+# named pipe in a batch is refused without blocking.
 # shellcheck source=lib/harness.sh
 . "$(dirname "$0")/lib/harness.sh"
 osh_it_begin
@@ -96,3 +97,13 @@ assert_eq "$m1" "$(hi2 batch.control.v1)" "nothing emitted for the held batch"
 "$ext" --input "$T/small" --ledger "$T/ledger-g" --confirm.batch "$held" \
         --kafka.bootstrap.servers="$BS2" >"$T/small2.out" 2>&1 || fail "confirmed batch failed"
 assert_eq $((m1 + 2)) "$(hi2 batch.control.v1)" "START and END once confirmed"
+
+# --- a named pipe in a batch is refused at once, never opened for a blocking read
+cp -r "$T/city" "$T/fifo" && rm "$T/fifo/KOKUHO.csv" && mkfifo "$T/fifo/KOKUHO.csv"
+m2=$(hi2 batch.control.v1)
+rc=0
+timeout 20 "$ext" --input "$T/fifo" --ledger "$T/ledger-fifo" --kafka.bootstrap.servers="$BS2" \
+        >/dev/null 2>"$T/fifo.log" || rc=$?
+assert_eq 1 "$rc" "refused with exit 1, not hung (124 is the timeout)"
+assert_contains "$(cat "$T/fifo.log")" "KOKUHO.csv: a named pipe, refused"
+assert_eq "$m2" "$(hi2 batch.control.v1)" "nothing emitted"

@@ -152,7 +152,7 @@ static void test_cheapest_step_reaching_k(void **state)
                 assert_null(unk);
                 anon_batch_get(b, i, &u, &f, &v, &s, NULL, NULL);
                 assert_int_equal(s, ANON_REC_GENERALISED);
-                assert_int_equal(v[pos("sex")], 0);          /* the stand-in */
+                assert_int_equal(v[pos("sex")], 0);           /* the stand-in */
                 assert_int_equal(v[pos("spare_01")], 201509); /* the child stays exact */
                 assert_int_equal(v[pos("birth_ym")], 198001);
         }
@@ -257,9 +257,9 @@ static void test_enforced_k_random_city(void **state)
                         int bit;
                         snprintf(n2, sizeof(n2), "hh_age_%03d", a);
                         bit = pos(n2);
-                        strcat(k, unk && (unk[bit / 8] >> (bit % 8) & 1)   ? "?"
-                                  : (f[bit / 8] >> (bit % 8) & 1) ? "1"
-                                                                  : "0");
+                        strcat(k, unk && (unk[bit / 8] >> (bit % 8) & 1) ? "?"
+                                  : (f[bit / 8] >> (bit % 8) & 1)        ? "1"
+                                                                         : "0");
                 }
                 keys[nk++] = strdup(k);
         }

@@ -1138,6 +1138,38 @@ static void test_snapshot_guards(void **state)
         assert_int_equal(c.n, 0);
 }
 
+/* A named pipe, a directory or a device where a file is expected is
+ * refused at once, never opened for a blocking read (alarm: the old
+ * extractor hung in open()). */
+static void test_non_regular(void **state)
+{
+        static const char *const name[] = {"KOKUHO.csv", "SEIHO.csv", "MANIFEST.tsv", "ZEI.csv"};
+        char path[600], err[256];
+        ext_opts_t o = {.reference = "20240401"};
+
+        (void)state;
+        alarm(20);
+        for (int i = 0; i < 4; i++) {
+                char sub[32];
+                snprintf(sub, sizeof(sub), "nonreg-%d", i);
+                o.input = make_batch(sub, NULL, i == 2, 0);
+                snprintf(path, sizeof(path), "%s/%s", o.input, name[i]);
+                assert_int_equal(unlink(path), 0);
+                if (i == 1)
+                        assert_int_equal(mkdir(path, 0700), 0);
+                else if (i == 3)
+                        assert_int_equal(symlink("/dev/zero", path), 0);
+                else
+                        assert_int_equal(mkfifo(path, 0600), 0);
+                assert_null(ext_batch_open(&o, err, sizeof(err)));
+                assert_non_null(strstr(err, name[i]));
+                assert_non_null(strstr(err, i == 1   ? "a directory, refused"
+                                            : i == 3 ? "a character device, refused"
+                                                     : "a named pipe, refused"));
+        }
+        alarm(0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1146,7 +1178,7 @@ int main(void)
             cmocka_unit_test(test_failures),         cmocka_unit_test(test_watch),
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
             cmocka_unit_test(test_reject_privacy),   cmocka_unit_test(test_watch_failures),
-            cmocka_unit_test(test_snapshot_guards),
+            cmocka_unit_test(test_snapshot_guards),  cmocka_unit_test(test_non_regular),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
