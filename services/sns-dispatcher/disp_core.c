@@ -279,6 +279,58 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
         return 0;
 }
 
+/* Provider requests a dispatch of n recipients and parts will take. */
+static size_t requests(const disp_channel_t *ch, size_t n, size_t parts)
+{
+        size_t per = ch->parts_per_request ? ch->parts_per_request : 1;
+
+        return (n + ch->max_rcpt - 1) / ch->max_rcpt * ((parts + per - 1) / per);
+}
+
+#define SEND_LEDGER_ERROR ((osh_delivery_t)-1)
+
+/* One request per recipient, each outcome in the ledger at once, so a retry
+ * of the dispatch (after a 4xx, a crash) skips the recipients already
+ * settled. Counts every recipient of the dispatch into res. Returns RETRY
+ * at the first recipient that must wait, SEND_LEDGER_ERROR when the ledger
+ * cannot be written. */
+static osh_delivery_t send_each(disp_core_t *c, const disp_channel_t *ch,
+                                const disp_chan_conf_t *cc, const disp_job_t *job,
+                                const disp_send_req_t *req, const disp_parts_t *parts,
+                                disp_send_res_t *res)
+{
+        for (size_t i = 0; i < job->n_rcpt; i++) {
+                disp_send_req_t one = *req;
+                disp_send_res_t r = {0};
+                char done = disp_ledger_rcpt(c->ledger, job->key, i);
+                osh_delivery_t d;
+
+                if (!done) {
+                        one.rcpt = &job->rcpt[i];
+                        one.n_rcpt = 1;
+                        one.rcpt_index = i;
+                        d = ch->send(c->http, cc, &one, parts, &r);
+                        snprintf(res->code, sizeof(res->code), "%s", r.code);
+                        if (r.detail[0] || d != OSH_DELIVERY_OK)
+                                snprintf(res->detail, sizeof(res->detail), "%s", r.detail);
+                        if (!res->message_id[0])
+                                snprintf(res->message_id, sizeof(res->message_id), "%s",
+                                         r.message_id);
+                        res->retry_after_ms = r.retry_after_ms;
+                        if (d == OSH_DELIVERY_RETRY)
+                                return d;
+                        done = d == OSH_DELIVERY_OK ? 'S' : 'P';
+                        if (disp_ledger_put_rcpt(c->ledger, job->key, i, done) < 0)
+                                return SEND_LEDGER_ERROR;
+                }
+                if (done == 'S')
+                        res->n_ok++;
+                else
+                        res->n_perm++;
+        }
+        return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
+}
+
 /* Repeated ids are sent once; ids the channel's validator refuses are
  * never put into a request (FAILED_PERM with the validator's reason). */
 static void screen(disp_core_t *c, disp_job_t *job)
@@ -295,8 +347,13 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
         int64_t now = c->clock.now_ms(c->clock.opaque), quiet, due;
         const disp_channel_t *ch = c->chan[job->channel];
         const disp_chan_conf_t *cc = &c->conf->chan[job->channel];
-        disp_send_req_t req = {job->key,    job->campaign_id, job->title,   job->rcpt,
-                               job->n_rcpt, job->test,        job->critical};
+        disp_send_req_t req = {.key = job->key,
+                               .campaign_id = job->campaign_id,
+                               .title = job->title,
+                               .rcpt = job->rcpt,
+                               .n_rcpt = job->n_rcpt,
+                               .test = job->test,
+                               .critical = job->critical};
         disp_send_res_t res = {0};
         disp_parts_t parts = {0};
         char err[256] = "";
@@ -323,15 +380,16 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
                 return fail_perm(c, job, "", err[0] ? err : "out of memory", n);
         }
         free(text);
-        due = pace(c, job->channel,
-                   job->channel == DISP_CH_LINE ? (job->n_rcpt + 499) / 500 : job->n_rcpt * parts.n,
-                   queued);
+        due = pace(c, job->channel, requests(ch, job->n_rcpt, parts.n), queued);
         if (due) {
                 disp_parts_free(&parts);
                 return hold(c, job, rec, len, due, first, n, "", "rate limit");
         }
-        d = ch->send(c->http, cc, &req, &parts, &res);
+        d = ch->max_rcpt == 1 ? send_each(c, ch, cc, job, &req, &parts, &res)
+                              : ch->send(c->http, cc, &req, &parts, &res);
         disp_parts_free(&parts);
+        if ((int)d < 0)
+                return -1;
         rc = settle(c, job, rec, len, d, &res, n, first);
         return rc;
 }

@@ -15,6 +15,7 @@ typedef struct slot {
         char status[16]; /* "" while not final */
         long pend;       /* index into pending[], -1 none */
         int acked, channel, recipients;
+        char rcpt; /* per-recipient entry ("key\x1Findex"): 'S' or 'P' */
         char *campaign;
 } slot_t;
 
@@ -262,6 +263,57 @@ void disp_ledger_foreach_unacked(disp_ledger_t *l,
         }
 }
 
+#define RCPT_SEP '\x1F' /* dispatch ids never hold control characters */
+
+static int mem_rcpt(disp_ledger_t *l, const char *key, size_t index, char outcome)
+{
+        char k[400];
+        slot_t *s;
+
+        snprintf(k, sizeof(k), "%s%c%zu", key, RCPT_SEP, index);
+        s = find(l, k, 1);
+        if (!s)
+                return -1;
+        s->rcpt = outcome;
+        return 0;
+}
+
+int disp_ledger_put_rcpt(disp_ledger_t *l, const char *key, size_t index, char outcome)
+{
+        char line[400];
+        int n = snprintf(line, sizeof(line), "R\t%s\t%zu\t%c\n", key, index, outcome);
+
+        if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(key, "\t\n") ||
+            append(l, line, (size_t)n) < 0)
+                return -1;
+        return mem_rcpt(l, key, index, outcome);
+}
+
+char disp_ledger_rcpt(disp_ledger_t *l, const char *key, size_t index)
+{
+        char k[400];
+        slot_t *s;
+
+        snprintf(k, sizeof(k), "%s%c%zu", key, RCPT_SEP, index);
+        s = find(l, k, 0);
+        return s ? s->rcpt : 0;
+}
+
+/* A per-recipient entry whose dispatch is still open (kept by compaction). */
+static int rcpt_open(disp_ledger_t *l, const slot_t *sl)
+{
+        char parent[400];
+        const char *sep = strrchr(sl->key, RCPT_SEP);
+        slot_t *p;
+
+        if (!sl->rcpt || !sep || (size_t)(sep - sl->key) >= sizeof(parent))
+                return 0;
+        memcpy(parent, sl->key, (size_t)(sep - sl->key));
+        parent[sep - sl->key] = '\0';
+        p = find(l, parent, 0);
+        return !p || !p->status[0];
+}
+
 int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p)
 {
         size_t len;
@@ -292,6 +344,8 @@ static void load_line(disp_ledger_t *l, char *line)
         if (n == 6 && !strcmp(f[0], "F") && f[2][0]) {
                 disp_final_meta_t m = {f[3], atoi(f[4]), atoi(f[5])};
                 mem_final(l, f[1], f[2], &m);
+        } else if (n == 4 && !strcmp(f[0], "R") && (f[3][0] == 'S' || f[3][0] == 'P')) {
+                mem_rcpt(l, f[1], strtoul(f[2], NULL, 10), f[3][0]);
         } else if (n == 2 && !strcmp(f[0], "A")) {
                 slot_t *s = find(l, f[1], 0);
                 if (s)
@@ -344,6 +398,15 @@ static int compact(disp_ledger_t *l, char *errstr, size_t errstr_size)
                 const slot_t *sl = &l->slots[i];
                 char line[640];
                 int n;
+                if (sl->key && rcpt_open(l, sl)) {
+                        const char *sep = strrchr(sl->key, RCPT_SEP);
+                        n = snprintf(line, sizeof(line), "R\t%.*s\t%s\t%c\n", (int)(sep - sl->key),
+                                     sl->key, sep + 1, sl->rcpt);
+                        if (n < 0 || (size_t)n >= sizeof(line) ||
+                            write_all(fd, line, (size_t)n) < 0)
+                                goto fail;
+                        continue;
+                }
                 if (!sl->key || !sl->status[0])
                         continue;
                 n = final_line(line, sizeof(line), sl->key, sl->status, sl->campaign, sl->channel,

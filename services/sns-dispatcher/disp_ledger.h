@@ -62,6 +62,16 @@ void disp_ledger_foreach_unacked(disp_ledger_t *l,
                                  void (*fn)(void *opaque, const char *key, const char *status,
                                             const disp_final_meta_t *meta),
                                  void *opaque);
+/* Per-recipient outcome inside a dispatch sent one recipient at a time
+ * (e-mail, webhook, X, ...), so a retried dispatch skips the recipients
+ * already settled. index is the recipient's place in the screened list
+ * (deterministic for a record; no account id is written). outcome 'S'
+ * (sent) or 'P' (refused for good). 0 / -1 (I/O). Entries of a dispatch
+ * that reached its final status are dropped at the next compaction. */
+int disp_ledger_put_rcpt(disp_ledger_t *l, const char *key, size_t index, char outcome);
+/* 'S', 'P', or 0 when recipient index of key is not settled. */
+char disp_ledger_rcpt(disp_ledger_t *l, const char *key, size_t index);
+
 /* Records or replaces the pending entry p->key (everything is copied). */
 int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p);
 /* 1 when key has a pending entry. */

@@ -32,6 +32,10 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
         for i in "${!SUBJECTS[@]}"; do
                 disp_rec "D-subj-$i" EMAIL "本文 $i" "subject$i@example.jp" | jq -c --arg t "${SUBJECTS[$i]}" '.title = $t'
         done
+        # Per-recipient state (issue 15.9): the 451 for flaky@ makes the record retry; the
+        # retry must not send to retry1@ again. A LINE id repeated is sent and counted once.
+        disp_rec D-mail-retry EMAIL "【お知らせ】再送" retry1@example.jp flaky@example.jp retry3@example.jp
+        disp_rec D-line-dup LINE "【お知らせ】重複" "$(disp_uid 901)" "$(disp_uid 902)" "$(disp_uid 901)"
         # SMTP command injection through an account id (issue 15.1): refused before any
         # SMTP command, alone and beside a valid recipient who still gets the mail.
         disp_rec D-mail-inject EMAIL "【お知らせ】注入" $'a@example.jp>\r\nRCPT TO:<victim@example.jp'
@@ -46,7 +50,7 @@ for i in $(seq 100 699); do multi+=("$(disp_uid "$i")"); done
             text: "", template: "checkup_reminder", test: true, recipients: [{user_id: "u-800", account_id: $to}],
             variables: {deadline: "２０２６年１２月２５日", contact: "健康支援課 043-245-5146", url: "https://www.city.chiba.jp/"}}'
 } | disp_produce
-total=$((20 + 1 + 1 + 1 + 3 + 2 + 4 + 2 + 1 + 3 + 1 + 1))
+total=$((20 + 1 + 1 + 1 + 3 + 2 + 4 + 2 + 2 + 1 + 3 + 1 + 1))
 
 disp_start disp
 disp_wait_finals "$total"
@@ -62,12 +66,12 @@ assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-x-long") | .de
 
 log=$DISP_FAKE_LOG
 line_to() { jq -r 'select(.provider=="line") | .to' "$log"; }
-assert_eq 623 "$(line_to | wc -l)" "20 push + 600 multicast + 1 of mixed + template + utf16"
+assert_eq 625 "$(line_to | wc -l)" "20 push + 600 multicast + 1 of mixed + template + utf16 + 2 of dup"
 assert_eq "2 4600" "$(jq -r --arg u "$(disp_uid 900)" 'select(.to==$u) | "\(.texts | length) \(.texts | join("") | length)"' "$log")" \
         "5,200 UTF-16 units sent whole as 2 messages the fake (counting units) accepted"
 assert_eq 0 "$(line_to | sort | uniq -d | wc -l)" "no LINE resident received a notice twice"
-assert_eq 600 "$(jq -r 'select(.api=="multicast") | .to' "$log" | sort -u | wc -l)"
-assert_eq 2 "$(jq -r 'select(.api=="multicast") | .request_id' "$log" | sort -u | wc -l)" "600 ids → 2 calls"
+assert_eq 602 "$(jq -r 'select(.api=="multicast") | .to' "$log" | sort -u | wc -l)" "600 + 2 of dup"
+assert_eq 3 "$(jq -r 'select(.api=="multicast") | .request_id' "$log" | sort -u | wc -l)" "600 ids → 2 calls, + 1 for dup"
 assert_eq "【お知らせ】第20回 健診 7" "$(jq -r --arg u "$(disp_uid 7)" 'select(.to==$u) | .texts[0]' "$log")" "half-width digits"
 tpl=$(jq -r --arg u "$(disp_uid 800)" 'select(.to==$u) | .texts | join("|")' "$log")
 assert_contains "$tpl" $'■テスト送信■\n【'
@@ -77,7 +81,7 @@ assert_eq 1 "$(jq -r 'select(.provider=="twitter") | .to' "$log" | wc -l)"
 assert_eq 1 "$(jq -r 'select(.provider=="facebook") | .to' "$log" | wc -l)"
 
 # E-mail: the real SMTP server stored both, UTF-8 body, digits half-width.
-osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 7 ))" || fail "mails missing"
+osh_it_wait_until 10 bash -c "(( \$(find '$DISP_MAILDIR/new' -type f | wc -l) >= 10 ))" || fail "mails missing"
 # Every captured message parsed with Python's email package (policy=default): the decoded
 # subject is the intended title (digits half-width, newline as space), and no header line
 # holding an encoded-word exceeds RFC 2047's 76 characters.
@@ -98,17 +102,23 @@ for f in glob.glob(sys.argv[1] + "/new/*"):
         print("MISMATCH", to, repr(got), "want", repr(exp), long_lines)
 print("checked", len(glob.glob(sys.argv[1] + "/new/*")), "bad", bad)
 ' "$DISP_MAILDIR")
-assert_contains "$subjects" "checked 7 bad 0" "decoded subjects equal the titles"
+assert_contains "$subjects" "checked 10 bad 0" "decoded subjects equal the titles"
 # aiosmtpd's Mailbox records the envelope (X-RcptTo): no injected RCPT got through.
 assert_eq 0 "$(cat "$DISP_MAILDIR"/new/* | grep -ci victim)" "injected RCPT never reached the SMTP server"
-assert_eq 7 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "resident1-3 and subject0-3 only"
+assert_eq 10 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "resident1-3, subject0-3, retry1, flaky, retry3 only"
+assert_eq "flaky@example.jp retry1@example.jp retry3@example.jp" \
+        "$(grep -h '^X-RcptTo:' "$DISP_MAILDIR"/new/* | grep -oE '(retry|flaky)[^ ]*' | sort | xargs)" \
+        "each recipient of the retried record got one mail"
+assert_contains "$(disp_statuses | jq -r 'select(.dispatch_id=="D-mail-retry") | "\(.status) \(.provider_code)"')" "FAILED_TEMP 451"
+assert_eq 3 "$(disp_statuses | jq -r 'select(.dispatch_id=="D-mail-retry" and .status=="SENT") | .recipients')" "3 recipients SENT"
+assert_eq 2 "$(disp_statuses | jq -r 'select(.dispatch_id=="D-line-dup" and .status=="SENT") | .recipients')" "repeated LINE id counted once"
 mails=$(for f in "$DISP_MAILDIR"/new/*; do /usr/bin/python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(m["To"], m.get_payload(decode=True).decode("utf-8"))' "$f"; done)
 assert_contains "$mails" "<resident1@example.jp> 【お知らせ】メール 0123 1"
 assert_contains "$mails" "<resident2@example.jp> 【お知らせ】メール 0123 2"
 
 # Delivery report on campaign.results.v1.
 report=$("$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 10s | jq -c .value | tail -1)
-assert_eq 635 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
+assert_eq 640 "$(jq '.delivery.SENT' <<<"$report")" "recipients SENT in the report"
 
 # Replay from the earliest offset: nothing is sent again.
 before=$(wc -l <"$log")
@@ -118,5 +128,5 @@ disp_wait_in disp2 "$total"
 sleep 1
 assert_eq "$before" "$(wc -l <"$log")" "replay sent nothing"
 assert_contains "$(cat "$(osh_it_log disp2)")" "duplicates=$total"
-assert_eq 7 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
+assert_eq 10 "$(find "$DISP_MAILDIR/new" -type f | wc -l)" "no mail sent twice"
 osh_it_stop_service disp2

@@ -30,6 +30,7 @@ typedef struct world {
         int last_rcpt;       /* recipients in the last request */
         int last_recipients; /* of the last status */
         int sent_recipients; /* summed over SENT statuses */
+        char sent_to[512];   /* first account of each request, comma-separated */
         char path[64];
         disp_ledger_t *ledger;
         disp_core_t *core;
@@ -56,6 +57,8 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
 
         W->sends++;
         W->last_rcpt = (int)req->n_rcpt;
+        snprintf(W->sent_to + strlen(W->sent_to), sizeof(W->sent_to) - strlen(W->sent_to), "%s%s",
+                 W->sent_to[0] ? "," : "", req->rcpt[0].account_id);
         snprintf(W->last_text, sizeof(W->last_text), "%s", parts->n ? parts->part[0] : "");
         snprintf(res->code, sizeof(res->code), "%s",
                  d == OSH_DELIVERY_OK      ? "200"
@@ -71,6 +74,14 @@ static const disp_channel_t stub = {
     .name = "stub",
     .check_account = osh_account_check_line,
     .max_rcpt = 500,
+    .send = stub_send,
+};
+
+/* The same script, one recipient per request (as e-mail, webhook, X). */
+static const disp_channel_t stub_each = {
+    .name = "stub-each",
+    .check_account = osh_account_check_email,
+    .max_rcpt = 1,
     .send = stub_send,
 };
 
@@ -96,6 +107,7 @@ static void open_core(world_t *w)
         w->core = disp_core_new(&w->conf, w->ledger, &clk, on_status, w, err, sizeof(err));
         assert_non_null(w->core);
         disp_core_set_channel(w->core, DISP_CH_LINE, &stub);
+        disp_core_set_channel(w->core, DISP_CH_EMAIL, &stub_each);
 }
 
 static void close_core(world_t *w)
@@ -117,6 +129,8 @@ static int setup(void **state)
         w->conf.chan[DISP_CH_LINE] = (disp_chan_conf_t){
             .url = "http://stub", .max_chars = 20, .max_parts = 2, .timeout_ms = 1000};
         w->conf.rate[DISP_CH_LINE] = "0";
+        w->conf.chan[DISP_CH_EMAIL] = w->conf.chan[DISP_CH_LINE];
+        w->conf.rate[DISP_CH_EMAIL] = "0";
         w->conf.retry_base_ms = 1000;
         w->conf.retry_max_ms = 8000;
         w->conf.give_up_ms = 60000;
@@ -140,6 +154,7 @@ static int teardown(void **state)
 
 /* A notify.dispatch.v1 record as the segmenter writes it. */
 static const char *record_title = "";
+static const char *record_channel = "LINE";
 static int record_test = 0;
 static const char *const default_accounts[] = {"U00000000000000000000000000000001", NULL};
 static const char *const *record_accounts = default_accounts;
@@ -155,7 +170,7 @@ static void *record(const char *id, const char *text, int critical, int resend, 
         assert_int_equal(osh_value_new(s, &v), 0);
         osh_value_set_string(&v, "dispatch_id", id);
         osh_value_set_string(&v, "campaign_id", "C-1");
-        osh_value_set_enum(&v, "channel", "LINE");
+        osh_value_set_enum(&v, "channel", record_channel);
         osh_value_set_string(&v, "text", text);
         osh_value_set_string(&v, "title", record_title);
         osh_value_set_bool(&v, "test", record_test || !strcmp(id, "D-test"));
@@ -360,6 +375,34 @@ static void test_invalid_and_repeated_ids(void **state)
         record_accounts = default_accounts;
 }
 
+/* A retried multi-recipient e-mail dispatch does not send again to the
+ * recipients already done, across a restart too; the report counts each
+ * recipient once. */
+static void test_retry_skips_recipients_done(void **state)
+{
+        world_t *w = *state;
+        static const char *const three[] = {"a@example.jp", "b@example.jp", "c@example.jp",
+                                            "a@example.jp", NULL};
+
+        record_channel = "EMAIL";
+        record_accounts = three;
+        w->script[1] = OSH_DELIVERY_RETRY; /* b: 451 the first time */
+        handle(w, "D-each", "hello", 0, 0, 1);
+        assert_string_equal(w->sent_to, "a@example.jp,b@example.jp");
+        assert_string_equal(w->last_status, "FAILED_TEMP");
+        close_core(w); /* the per-recipient outcomes survive a restart */
+        open_core(w);
+        w->now += 2000;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_string_equal(w->sent_to, "a@example.jp,b@example.jp,b@example.jp,c@example.jp");
+        assert_string_equal(w->last_status, "SENT");
+        assert_int_equal(w->last_recipients, 3);
+        handle(w, "D-each", "hello", 0, 0, 1); /* replay: nothing */
+        assert_int_equal(w->sends, 4);
+        record_channel = "LINE";
+        record_accounts = default_accounts;
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -383,6 +426,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_rate_limit_holds_in_slots, setup, teardown),
             cmocka_unit_test_setup_teardown(test_title_and_test_marker, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_and_repeated_ids, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_retry_skips_recipients_done, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,8 @@ typedef struct disp_send_req {
         const char *campaign_id;
         const char *title;
         const disp_rcpt_t *rcpt;
-        size_t n_rcpt;
+        size_t n_rcpt;     /* exactly 1 for channels with max_rcpt == 1 */
+        size_t rcpt_index; /* place of rcpt[0] in the dispatch (idempotency keys) */
         int test, critical;
 } disp_send_req_t;
 
@@ -65,9 +66,13 @@ typedef struct disp_channel {
         /* The lib validator of this channel's account ids (oshirase/account.h):
          * an id it refuses is FAILED_PERM before any request is built. */
         osh_account_check_fn *check_account;
-        /* Recipients one provider request can carry: 1 means the core sends
-         * (and settles in the ledger) one recipient at a time. */
+        /* Recipients one provider request can carry: 1 means the core calls
+         * send once per recipient and settles each in the ledger, so a retry
+         * skips the ones already done. */
         size_t max_rcpt;
+        /* Message parts one request can carry (LINE: 5); the pacing counts
+         * requests from it. 0 means 1. */
+        size_t parts_per_request;
         /* Text limits: how the provider counts length (conf->max_chars is in
          * these units) and the most message parts one notice may use whatever
          * conf->max_parts says (0: conf decides). */
@@ -75,7 +80,8 @@ typedef struct disp_channel {
         size_t max_parts;
         /* OK: every recipient settled (n_ok + n_perm == n_rcpt); RETRY: try the
          * whole request again later (idempotency keys make that safe); FAIL:
-         * permanent for all. */
+         * permanent for all. With max_rcpt == 1 the core does the counting:
+         * send only classifies its one recipient (and fills code/detail). */
         osh_delivery_t (*send)(osh_http_client_t *http, const disp_chan_conf_t *conf,
                                const disp_send_req_t *req, const disp_parts_t *parts,
                                disp_send_res_t *res);

@@ -167,16 +167,7 @@ static osh_delivery_t email_send(osh_http_client_t *http, const disp_chan_conf_t
                                  disp_send_res_t *res)
 {
         (void)http;
-        for (size_t i = 0; i < req->n_rcpt; i++) {
-                osh_delivery_t d = smtp_one(conf, req, &req->rcpt[i], parts->part[0], i, res);
-                if (d == OSH_DELIVERY_RETRY)
-                        return d;
-                if (d == OSH_DELIVERY_OK)
-                        res->n_ok++;
-                else
-                        res->n_perm++;
-        }
-        return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
+        return smtp_one(conf, req, &req->rcpt[0], parts->part[0], req->rcpt_index, res);
 }
 
 const disp_channel_t disp_channel_email = {

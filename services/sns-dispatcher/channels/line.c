@@ -138,5 +138,6 @@ const disp_channel_t disp_channel_line = {
     .max_rcpt = LINE_MULTICAST_MAX,
     .count = DISP_COUNT_UTF16, /* LINE counts text in UTF-16 code units */
     .max_parts = LINE_MAX_MESSAGES,
+    .parts_per_request = LINE_MAX_MESSAGES, /* the messages array of one call */
     .send = line_send,
 };

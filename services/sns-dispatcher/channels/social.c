@@ -53,47 +53,38 @@ static osh_delivery_t post_part(osh_http_client_t *http, const disp_chan_conf_t 
         return d;
 }
 
-static osh_delivery_t send_each(osh_http_client_t *http, const disp_chan_conf_t *conf,
-                                const disp_send_req_t *req, const disp_parts_t *parts,
-                                disp_send_res_t *res, int twitter)
+/* Every part of the one recipient, in order; stops at the first failure. */
+static osh_delivery_t send_parts(osh_http_client_t *http, const disp_chan_conf_t *conf,
+                                 const disp_send_req_t *req, const disp_parts_t *parts,
+                                 disp_send_res_t *res, int twitter)
 {
+        const char *acc = req->rcpt[0].account_id;
+        osh_delivery_t d = OSH_DELIVERY_OK;
         char url[768];
 
-        for (size_t i = 0; i < req->n_rcpt; i++) {
-                const char *acc = req->rcpt[i].account_id;
-                osh_delivery_t d = OSH_DELIVERY_OK;
-
-                if (twitter)
-                        snprintf(url, sizeof(url), "%s/2/dm_conversations/with/%s/messages",
-                                 conf->url, acc);
-                else
-                        snprintf(url, sizeof(url), "%s/v17.0/me/messages", conf->url);
-                for (size_t p = 0; p < parts->n && d == OSH_DELIVERY_OK; p++)
-                        d = post_part(http, conf, url,
-                                      (twitter ? twitter_body : facebook_body)(acc, parts->part[p]),
-                                      res);
-                if (d == OSH_DELIVERY_RETRY)
-                        return d;
-                if (d == OSH_DELIVERY_OK)
-                        res->n_ok++;
-                else
-                        res->n_perm++;
-        }
-        return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
+        if (twitter)
+                snprintf(url, sizeof(url), "%s/2/dm_conversations/with/%s/messages", conf->url,
+                         acc);
+        else
+                snprintf(url, sizeof(url), "%s/v17.0/me/messages", conf->url);
+        for (size_t p = 0; p < parts->n && d == OSH_DELIVERY_OK; p++)
+                d = post_part(http, conf, url,
+                              (twitter ? twitter_body : facebook_body)(acc, parts->part[p]), res);
+        return d;
 }
 
 static osh_delivery_t twitter_send(osh_http_client_t *http, const disp_chan_conf_t *conf,
                                    const disp_send_req_t *req, const disp_parts_t *parts,
                                    disp_send_res_t *res)
 {
-        return send_each(http, conf, req, parts, res, 1);
+        return send_parts(http, conf, req, parts, res, 1);
 }
 
 static osh_delivery_t facebook_send(osh_http_client_t *http, const disp_chan_conf_t *conf,
                                     const disp_send_req_t *req, const disp_parts_t *parts,
                                     disp_send_res_t *res)
 {
-        return send_each(http, conf, req, parts, res, 0);
+        return send_parts(http, conf, req, parts, res, 0);
 }
 
 const disp_channel_t disp_channel_twitter = {

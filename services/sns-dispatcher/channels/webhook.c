@@ -75,17 +75,8 @@ static osh_delivery_t webhook_send(osh_http_client_t *http, const disp_chan_conf
                                    const disp_send_req_t *req, const disp_parts_t *parts,
                                    disp_send_res_t *res)
 {
-        for (size_t i = 0; i < req->n_rcpt; i++) {
-                osh_delivery_t d =
-                    post_one(http, conf, req, &req->rcpt[i], parts->part[0], (unsigned)i, res);
-                if (d == OSH_DELIVERY_RETRY)
-                        return d;
-                if (d == OSH_DELIVERY_OK)
-                        res->n_ok++;
-                else
-                        res->n_perm++;
-        }
-        return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
+        return post_one(http, conf, req, &req->rcpt[0], parts->part[0], (unsigned)req->rcpt_index,
+                        res);
 }
 
 const disp_channel_t disp_channel_webhook = {

@@ -21,12 +21,13 @@ disp_start_fakes() {
 
 _disp_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# disp_start_smtp: aiosmtpd writing every message into $OSH_IT_TMP/maildir.
+# disp_start_smtp: aiosmtpd writing every message into $OSH_IT_TMP/maildir; the first
+# RCPT TO of a "flaky..." address gets 451 (lib/smtp_flaky.py).
 disp_start_smtp() {
         DISP_SMTP_PORT=$(osh_it_free_port)
         DISP_MAILDIR=$OSH_IT_TMP/maildir
-        osh_it_spawn smtp /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$DISP_SMTP_PORT" \
-                -c aiosmtpd.handlers.Mailbox "$DISP_MAILDIR"
+        PYTHONPATH=$(dirname "${BASH_SOURCE[0]}") osh_it_spawn smtp /usr/bin/python3 -m aiosmtpd -n \
+                -l "127.0.0.1:$DISP_SMTP_PORT" -c smtp_flaky.FlakyMailbox "$DISP_MAILDIR"
         osh_it_wait_until 15 _disp_port_open "$DISP_SMTP_PORT" || fail "aiosmtpd did not start"
 }
 
