@@ -10,7 +10,8 @@
  *   base+1hdr the same, stamping the one osh.src provenance header the
  *             relay adds (provenance.h)
  *   base+4hdr the same with the four headers of the older format
- *             (librdkafka's per-header cost is large on the mock)
+ *   (all three consume with the project's consumer defaults, as the
+ *   stages do; base+1hdr is the reference the stages' targets use)
  *   kafka     relay-bridge mode=kafka, A -> B (allow-list + validation,
  *             provenance header, offsets stored after delivery)
  *   uplink    relay-bridge mode=uplink, A -> HTTPS (TLS on loopback, HMAC
@@ -20,11 +21,16 @@
  *
  * Each run is timed from the first record seen at the far end to the
  * last, so consumer-group joins (~3 s on the mock) are not counted.
+ * Round 0 is a warm-up; ratios are per round (stage and reference ran
+ * back to back) and given as median and min-max; a target is "met" only
+ * when the whole range is at or above it. --stats prints librdkafka's
+ * request counts (messages per Fetch / Produce request) per run and how
+ * the mock stored each run's output (docs/performance.md).
  * Clusters are in-process librdkafka mock clusters on loopback; CPU-s is
  * the child's (relay, stub) or this process's (baselines, mocks included).
  *
- *   bench-crossing [--records N] [--value-ints K] [--rounds R]
- *                  [--only kafka|uplink|ingest[,...]]
+ *   bench-crossing [--records N] [--value-ints K] [--rounds R] [--stats]
+ *                  [--only base+1hdr|base+4hdr|kafka|uplink|ingest[,...]]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -68,10 +74,11 @@ static struct {
         int value_ints;
         const char *only;
         int rounds;
+        int stats;
         char bindir[4096];
         char tmp[256];
         size_t value_bytes;
-} opt = {.records = 100000, .value_ints = 40, .rounds = 5};
+} opt = {.records = 300000, .value_ints = 40, .rounds = 5};
 
 static double now_s(void)
 {
@@ -174,6 +181,117 @@ static int64_t count_topic(rd_kafka_t *rk, const char *topic)
         return n;
 }
 
+/* ---- librdkafka statistics (--stats) ----
+ * Cumulative counters from the last emission: the top-level txmsgs/rxmsgs
+ * come last in the JSON, the per-broker request counts are summed. */
+
+typedef struct rkstats {
+        int64_t msgs;  /* txmsgs (producer) or rxmsgs (consumer) */
+        int64_t reqs;  /* Produce or Fetch requests */
+        int64_t bytes; /* txmsg_bytes or rxmsg_bytes */
+        const char *msgs_key, *reqs_key, *bytes_key;
+} rkstats_t;
+
+static int64_t json_last(const char *json, const char *key)
+{
+        const char *p = NULL, *q = json;
+
+        while ((q = strstr(q, key)))
+                p = q++;
+        return p ? strtoll(p + strlen(key), NULL, 10) : 0;
+}
+
+static int64_t json_sum(const char *json, const char *key)
+{
+        int64_t n = 0;
+
+        for (const char *q = json; (q = strstr(q, key)); q++)
+                n += strtoll(q + strlen(key), NULL, 10);
+        return n;
+}
+
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+        rkstats_t *st = opaque;
+
+        (void)rk;
+        (void)len;
+        st->msgs = json_last(json, st->msgs_key);
+        st->bytes = json_last(json, st->bytes_key);
+        st->reqs = json_sum(json, st->reqs_key);
+        return 0;
+}
+
+/* Asks for statistics every 100 ms into st (no-op without --stats). */
+static void stats_on(rd_kafka_conf_t *conf, rkstats_t *st, int producer)
+{
+        char errstr[256];
+
+        if (!opt.stats)
+                return;
+        st->msgs_key = producer ? "\"txmsgs\":" : "\"rxmsgs\":";
+        st->bytes_key = producer ? "\"txmsg_bytes\":" : "\"rxmsg_bytes\":";
+        st->reqs_key = producer ? "\"Produce\":" : "\"Fetch\":";
+        rd_kafka_conf_set_opaque(conf, st);
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+        osh_kafka_conf_set(conf, "statistics.interval.ms", "100", errstr, sizeof(errstr));
+}
+
+static void stats_print(const char *what, const rkstats_t *st)
+{
+        if (!opt.stats || !st->reqs)
+                return;
+        printf("      %-8s %8" PRId64 " msgs in %6" PRId64 " %s requests: %7.1f msgs/request, "
+               "%6.1f KB/request\n",
+               what, st->msgs, st->reqs, st->reqs_key[1] == 'P' ? "Produce" : "Fetch",
+               (double)st->msgs / (double)st->reqs, (double)st->bytes / (double)st->reqs / 1e3);
+}
+
+/* How the mock stored what a run wrote to cluster b: it answers a Fetch
+ * with one message set per partition, so a fresh consumer's messages per
+ * Fetch request is the mean produced batch per partition (times the
+ * partitions in a request). */
+static void probe_batches(const cluster_t *b, const char *topic)
+{
+        char errstr[256];
+        rkstats_t st = {0};
+        rd_kafka_conf_t *cc;
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_t *c;
+        long n = 0, eof = 0;
+
+        if (!opt.stats)
+                return;
+        cc = osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, b->bootstrap, errstr,
+                                sizeof(errstr));
+        osh_kafka_conf_set(cc, "group.id", "bench-probe", errstr, sizeof(errstr));
+        stats_on(cc, &st, 0);
+        if (!(c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr))))
+                die(errstr);
+        rd_kafka_poll_set_consumer(c);
+        l = rd_kafka_topic_partition_list_new(NPART);
+        for (int i = 0; i < NPART; i++)
+                rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(c, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (eof < NPART) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
+                if (!m)
+                        break;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        eof++;
+                else if (!m->err)
+                        n++;
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(c, 250); /* one more statistics emission */
+        usleep(150000);
+        rd_kafka_poll(c, 0);
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        stats_print("stored", &st);
+}
+
 /* ---- baseline ---- */
 
 static double cpu_s(int who)
@@ -232,11 +350,14 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
         rd_kafka_t *c, *p;
         long consumed = 0;
         double t0 = 0, c0 = 0;
+        rkstats_t cst = {0}, pst = {0};
 
         snprintf(group, sizeof(group), "bench-baseline-%d-%d", nhdrs, round);
         osh_kafka_conf_set(cc, "group.id", group, errstr, sizeof(errstr));
         osh_kafka_conf_set(pc, "queue.buffering.max.messages", "500000", errstr, sizeof(errstr));
         rd_kafka_conf_set_dr_msg_cb(pc, on_dr);
+        stats_on(cc, &cst, 0);
+        stats_on(pc, &pst, 1);
         c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
         p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
         if (!c || !p)
@@ -282,9 +403,16 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
         }
         double dt = now_s() - t0;
         *cpu = cpu_s(RUSAGE_SELF) - c0;
+        if (opt.stats) { /* one more emission with the final counters */
+                usleep(150000);
+                rd_kafka_poll(p, 0);
+                rd_kafka_consumer_poll(c, 0);
+        }
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
         rd_kafka_destroy(p);
+        stats_print("consumer", &cst);
+        stats_print("producer", &pst);
         return dt;
 }
 
@@ -561,6 +689,8 @@ static double median(const double *v, int n, double *lo, double *hi)
 
 static void line(int mode, int round, double dt, double cpu, double cloud_cpu)
 {
+        if (round == 0)
+                printf("  (warm-up)");
         if (dt == TOO_FAST) {
                 printf("  round %d %-10s too fast to time: all records within one poll (raise "
                        "--records)\n",
@@ -580,13 +710,42 @@ static void line(int mode, int round, double dt, double cpu, double cloud_cpu)
         fflush(stdout);
 }
 
+/* Per-round ratios mode/ref (rates, so ref duration / mode duration) of the
+ * rounds where both finished: median and min-max. 0 if none. */
+static double ratio(const results_t *r, int mode, int ref, double *lo, double *hi)
+{
+        double v[64];
+        int k = 0;
+
+        for (int i = 0; i < r->n[mode] && i < r->n[ref]; i++)
+                if (r->dt[mode][i] > 0 && r->dt[ref][i] > 0)
+                        v[k++] = r->dt[ref][i] / r->dt[mode][i];
+        if (!k)
+                return 0;
+        qsort(v, (size_t)k, sizeof(v[0]), cmp_double);
+        *lo = v[0];
+        *hi = v[k - 1];
+        return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* "met", "NOT met" or "crosses target" when the range straddles it. */
+static const char *verdict(double lo, double hi, double target)
+{
+        return lo >= target ? "met" : hi < target ? "NOT met" : "range crosses the target";
+}
+
 static void summary(const results_t *r)
 {
-        double lo = 0, hi = 0, base = median(r->dt[M_BASE], r->n[M_BASE], &lo, &hi);
-        double base1 = median(r->dt[M_BASE1], r->n[M_BASE1], &lo, &hi);
+        static const struct {
+                int mode, ref;
+                double target; /* 0: none */
+        } ratios[] = {{M_BASE1, M_BASE, 0},     {M_BASE4, M_BASE, 0},   {M_KAFKA, M_BASE1, 0.9},
+                      {M_UPLINK, M_BASE1, 0.7}, {M_INGEST, M_BASE1, 0}, {M_KAFKA, M_BASE, 0}};
+        double lo = 0, hi = 0, noise = 0;
 
-        printf("\nmedians of %d round(s), %ld records of %zu value bytes:\n", opt.rounds,
-               opt.records, opt.value_bytes);
+        printf("\nmedians of %d timed round(s) after a warm-up round, %ld records of %zu value "
+               "bytes:\n",
+               opt.rounds, opt.records, opt.value_bytes);
         for (int m = 0; m < M__CNT; m++) {
                 double med = median(r->dt[m], r->n[m], &lo, &hi);
                 if (!r->n[m])
@@ -597,17 +756,26 @@ static void summary(const results_t *r)
                                                        : "did not finish");
                         continue;
                 }
-                printf("%-10s %9.0f rec/s %7.2f MB/s  (min %.0f, max %.0f)", mode_name[m],
-                       opt.records / med, opt.records * (double)opt.value_bytes / med / 1e6,
-                       opt.records / hi, opt.records / lo);
-                if (m != M_BASE && base > 0)
-                        printf("  %.2fx baseline", base / med);
-                if (m >= M_KAFKA && base1 > 0)
-                        printf(", %.2fx base+1hdr", base1 / med);
+                printf("%-10s %9.0f rec/s %7.2f MB/s  (min %.0f, max %.0f, spread %.0f%%)\n",
+                       mode_name[m], opt.records / med,
+                       opt.records * (double)opt.value_bytes / med / 1e6, opt.records / hi,
+                       opt.records / lo, 100 * (hi - lo) / med);
+                if (m <= M_BASE4 && (hi - lo) / med > noise)
+                        noise = (hi - lo) / med;
+        }
+        printf("noise: the baselines' spread (max-min)/median is up to %.0f%%\n", 100 * noise);
+        for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+                double med = ratio(r, ratios[i].mode, ratios[i].ref, &lo, &hi);
+                if (med <= 0)
+                        continue;
+                printf("%-10s / %-10s %.2fx (rounds %.2f-%.2f)", mode_name[ratios[i].mode],
+                       mode_name[ratios[i].ref], med, lo, hi);
+                if (ratios[i].target > 0)
+                        printf("  target >= %.2fx: %s", ratios[i].target,
+                               verdict(lo, hi, ratios[i].target));
                 printf("\n");
         }
-        printf("targets: kafka >= 0.70x, uplink >= 0.50x of the baseline (base+1hdr shows what "
-               "the provenance header alone costs)\n");
+        printf("(base+1hdr carries the osh.src header the relay stamps: the stages' reference)\n");
 }
 
 static void parse_args(int argc, char **argv)
@@ -621,11 +789,14 @@ static void parse_args(int argc, char **argv)
                         opt.value_ints = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
                         opt.rounds = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--stats"))
+                        opt.stats = 1;
                 else if (!strcmp(argv[i], "--only") && i + 1 < argc)
                         opt.only = argv[++i];
                 else {
                         fprintf(stderr, "usage: bench-crossing [--records N] [--value-ints K] "
-                                        "[--rounds R] [--only kafka|uplink|ingest[,...]]\n");
+                                        "[--rounds R] [--stats] [--only "
+                                        "base+1hdr|base+4hdr|kafka|uplink|ingest[,...]]\n");
                         exit(2);
                 }
         }
@@ -637,10 +808,10 @@ static void parse_args(int argc, char **argv)
         snprintf(opt.bindir, sizeof(opt.bindir), "%s", dirname(resolved));
 }
 
-/* The baselines always run: the ratios need them. */
+/* The plain baseline always runs; --only picks the others. */
 static int want(int mode)
 {
-        return mode <= M_BASE4 || !opt.only || strstr(opt.only, mode_name[mode]);
+        return mode == M_BASE || !opt.only || strstr(opt.only, mode_name[mode]);
 }
 
 static double run_mode(int mode, const cluster_t *a, int round, double *cpu, double *cloud_cpu)
@@ -658,6 +829,8 @@ static double run_mode(int mode, const cluster_t *a, int round, double *cpu, dou
                 dt = run_uplink(a, &b, round, cpu, cloud_cpu);
         else
                 dt = run_baseline(a, &b, mode == M_BASE ? 0 : mode == M_BASE1 ? 1 : 4, round, cpu);
+        if (mode != M_INGEST)
+                probe_batches(&b, mode == M_KAFKA ? TOPIC : "baseline.v1");
         cluster_destroy(&b);
         return dt;
 }
@@ -686,12 +859,16 @@ int main(int argc, char **argv)
                "mock clusters on loopback, %ld CPUs, %d round(s)\n",
                opt.records, opt.value_bytes, opt.value_ints, NPART, sysconf(_SC_NPROCESSORS_ONLN),
                opt.rounds);
-        for (int r = 0; r < opt.rounds; r++)
+        probe_batches(&a, TOPIC);
+        /* Round 0 warms caches, the page cache and the allocator; it is
+         * printed but not counted. */
+        for (int r = 0; r <= opt.rounds; r++)
                 for (int m = 0; m < M__CNT; m++) {
                         if (!want(m))
                                 continue;
                         double dt = run_mode(m, &a, r, &cpu, &cloud_cpu);
-                        res.dt[m][res.n[m]++] = dt;
+                        if (r > 0)
+                                res.dt[m][res.n[m]++] = dt;
                         line(m, r, dt, cpu, cloud_cpu);
                 }
         summary(&res);

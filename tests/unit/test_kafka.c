@@ -354,6 +354,28 @@ static void test_replay_timestamp(void **state)
         osh_producer_destroy(p);
 }
 
+/* A consumer's prefetch must not stop at librdkafka's 100K default: the
+ * fetcher then idles up to 1 s while the stage has drained its queue
+ * (docs/performance.md, bench-crossing --stats). */
+static void test_consumer_prefetch_threshold(void **state)
+{
+        char errstr[256], val[32];
+        size_t len = sizeof(val);
+        rd_kafka_conf_t *conf =
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
+
+        (void)state;
+        assert_non_null(conf);
+        assert_int_equal(rd_kafka_conf_get(conf, "queued.min.messages", val, &len),
+                         RD_KAFKA_CONF_OK);
+        assert_true(atol(val) >= 1000000);
+        len = sizeof(val);
+        assert_int_equal(rd_kafka_conf_get(conf, "queued.max.messages.kbytes", val, &len),
+                         RD_KAFKA_CONF_OK);
+        assert_true(atol(val) <= 65536); /* memory stays bounded */
+        rd_kafka_conf_destroy(conf);
+}
+
 static void test_heartbeat_record(void **state)
 {
         char errstr[256], topic[64];
@@ -462,6 +484,7 @@ int main(void)
             cmocka_unit_test(test_unstored_is_redelivered),
             cmocka_unit_test(test_replay_earliest_and_batch),
             cmocka_unit_test(test_replay_timestamp),
+            cmocka_unit_test(test_consumer_prefetch_threshold),
             cmocka_unit_test(test_heartbeat_record),
             cmocka_unit_test(test_shutdown_is_bounded_with_broker_down),
         };

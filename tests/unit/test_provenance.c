@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -34,6 +36,31 @@ static void test_round_trip(void **state)
         assert_int_equal(s.partition, 2147483647);
         assert_int_equal(s.offset, 999999999999LL);
         assert_int_equal(osh_src_format(v, 8, "processing", "t", 0, 0), -1);
+}
+
+/* The hand formatter agrees with snprintf at every buffer size, for edge
+ * values (0, negative, INT32/INT64 limits, NULL cluster). */
+static void test_format_matches_snprintf(void **state)
+{
+        const int32_t parts[] = {0, 7, -1, INT32_MAX, INT32_MIN};
+        const int64_t offs[] = {0, 10, 1207, -5, INT64_MAX, INT64_MIN};
+        char got[96], want[96];
+
+        (void)state;
+        for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++)
+                for (size_t o = 0; o < sizeof(offs) / sizeof(offs[0]); o++)
+                        for (size_t size = 1; size <= sizeof(got); size++) {
+                                const char *cl = o % 2 ? NULL : "processing";
+                                int w = snprintf(want, sizeof(want), "%s/%s/%" PRId32 "/%" PRId64,
+                                                 cl ? cl : "", "t.v1", parts[p], offs[o]);
+                                int n = osh_src_format(got, size, cl, "t.v1", parts[p], offs[o]);
+                                if ((size_t)w >= size) {
+                                        assert_int_equal(n, -1);
+                                        continue;
+                                }
+                                assert_int_equal(n, w);
+                                assert_string_equal(got, want);
+                        }
 }
 
 static void test_refused(void **state)
@@ -74,6 +101,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_round_trip),
+            cmocka_unit_test(test_format_matches_snprintf),
             cmocka_unit_test(test_refused),
             cmocka_unit_test(test_is_header),
         };
