@@ -29,6 +29,7 @@ struct disp_core {
         const disp_channel_t *chan[DISP_CH__CNT];
         disp_bucket_t bucket[DISP_CH__CNT];
         int64_t reserved[DISP_CH__CNT]; /* next token slot promised to a held job */
+        int64_t blocked[DISP_CH__CNT];  /* a 429 said: nothing to this channel before */
         osh_http_client_t *http;
         campaign_t *camp;
         size_t ncamp;
@@ -236,7 +237,9 @@ static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int qu
 
         for (;;) {
                 now = c->clock.now_ms(c->clock.opaque);
-                if (!queued && c->reserved[ch] > now) /* held jobs are ahead: queue up */
+                if (c->blocked[ch] > now) /* the provider asked the whole channel to wait */
+                        wait = c->blocked[ch] - now;
+                else if (!queued && c->reserved[ch] > now) /* held jobs are ahead: queue up */
                         wait = c->reserved[ch] - now;
                 else if ((wait = disp_bucket_take(b, (double)requests, now)) == 0)
                         return 0;
@@ -245,7 +248,9 @@ static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int qu
                 c->clock.sleep_ms(c->clock.opaque, wait);
         }
         slot = c->reserved[ch] > now + wait ? c->reserved[ch] : now + wait;
-        c->reserved[ch] = slot + (int64_t)((double)requests / b->rate_per_ms);
+        c->reserved[ch] =
+            slot + (b->rate_per_ms > 0 ? (int64_t)((double)requests / b->rate_per_ms)
+                                       : 0); /* unlimited: all may go when a 429 window ends */
         return slot;
 }
 
@@ -256,15 +261,18 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
         disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)res->n_ok};
 
         if (d == OSH_DELIVERY_RETRY) {
+                int64_t due =
+                    now + osh_backoff_ms(attempt, c->conf->retry_base_ms, c->conf->retry_max_ms,
+                                         res->retry_after_ms, &c->rnd);
                 c->st.retries++;
+                if (!strcmp(res->code, "429")) /* rate limits are per channel: back it off */
+                        c->blocked[job->channel] =
+                            now + (res->retry_after_ms > 0 ? res->retry_after_ms : due - now);
                 if (now - first >= c->conf->give_up_ms)
                         return fail_perm(c, job, res->code, "gave up: provider unavailable",
                                          attempt + 1);
-                return hold(c, job, rec, len,
-                            now + osh_backoff_ms(attempt, c->conf->retry_base_ms,
-                                                 c->conf->retry_max_ms, res->retry_after_ms,
-                                                 &c->rnd),
-                            first, attempt + 1, res->code, "provider unavailable or busy");
+                return hold(c, job, rec, len, due, first, attempt + 1, res->code,
+                            "provider unavailable or busy");
         }
         if (d == OSH_DELIVERY_FAIL && !res->n_ok)
                 return fail_perm(c, job, res->code, res->detail, attempt);

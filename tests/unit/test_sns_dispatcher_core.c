@@ -403,6 +403,28 @@ static void test_retry_skips_recipients_done(void **state)
         record_accounts = default_accounts;
 }
 
+/* A 429 with Retry-After backs off the whole channel: another dispatch on
+ * it is held for the window, not sent into it. */
+static void test_429_backs_off_the_channel(void **state)
+{
+        world_t *w = *state;
+
+        w->script[0] = OSH_DELIVERY_RETRY; /* stub: 429 */
+        w->retry_after = 5000;
+        handle(w, "D-r1", "hello", 0, 0, 1);
+        handle(w, "D-r2", "hello", 0, 0, 1);
+        assert_int_equal(w->sends, 1);
+        assert_non_null(strstr(w->last_detail, "rate limit"));
+        w->now += 4999;
+        assert_int_equal(disp_core_tick(w->core, 10), 1);
+        assert_int_equal(w->sends, 1);
+        w->now += 1;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_int_equal(w->sends, 3);
+        assert_string_equal(disp_ledger_final(w->ledger, "D-r1"), "SENT");
+        assert_string_equal(disp_ledger_final(w->ledger, "D-r2"), "SENT");
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -427,6 +449,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_title_and_test_marker, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_and_repeated_ids, setup, teardown),
             cmocka_unit_test_setup_teardown(test_retry_skips_recipients_done, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_429_backs_off_the_channel, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,8 @@ struct fake_state {
         unsigned rnd;
         idem_t *keys;
         size_t nkeys, capkeys;
+        FILE *requests;
+        long line_seq;
         int64_t win_ms[FAKE_API__CNT]; /* fixed one-second windows */
         double win_n[FAKE_API__CNT];
 };
@@ -46,6 +48,11 @@ fake_state_t *fake_state_new(const fake_conf_t *conf, const char *log_path)
                 free(st);
                 return NULL;
         }
+        if (conf->requests_log && !(st->requests = fopen(conf->requests_log, "a"))) {
+                fclose(st->log);
+                free(st);
+                return NULL;
+        }
         st->start_ms = now_ms();
         st->rnd = (unsigned)st->start_ms;
         return st;
@@ -56,6 +63,8 @@ void fake_state_destroy(fake_state_t *st)
         if (!st)
                 return;
         fclose(st->log);
+        if (st->requests)
+                fclose(st->requests);
         for (size_t i = 0; i < st->nkeys; i++)
                 free(st->keys[i].key);
         free(st->keys);
@@ -90,7 +99,9 @@ int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep)
         pthread_mutex_lock(&st->mu);
         since = t - st->start_ms;
         r = (double)rand_r(&st->rnd) / RAND_MAX;
-        if (since >= st->conf.outage_from_ms && since < st->conf.outage_to_ms) {
+        if (line_like(api) && ++st->line_seq == st->conf.throttle_nth) {
+                verdict = -429; /* with the configured Retry-After */
+        } else if (since >= st->conf.outage_from_ms && since < st->conf.outage_to_ms) {
                 verdict = 503;
         } else if (since >= st->conf.storm_from_ms && since < st->conf.storm_to_ms) {
                 verdict = 429;
@@ -104,11 +115,24 @@ int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep)
                 if (++st->win_n[api] > st->conf.rate[api])
                         verdict = 429;
         }
+        if (st->requests) {
+                static const char *const names[] = {"push", "multicast", "twitter", "facebook",
+                                                    "webhook"};
+                fprintf(st->requests, "{\"ms\":%lld,\"api\":\"%s\",\"status\":%d}\n",
+                        (long long)since, names[api], verdict < 0 ? -verdict : verdict);
+                fflush(st->requests);
+        }
         pthread_mutex_unlock(&st->mu);
         if (!verdict)
                 return 0;
-        if (verdict == 429)
+        if (verdict < 0) {
+                char ra[24];
+                snprintf(ra, sizeof(ra), "%ld", st->conf.throttle_after_s);
+                osh_http_reply_header(rep, "Retry-After", ra);
+                verdict = -verdict;
+        } else if (verdict == 429) {
                 osh_http_reply_header(rep, "Retry-After", "1");
+        }
         if (line_like(api))
                 reply_json(rep, verdict,
                            json_pack("{s:s}", "message",

@@ -27,7 +27,10 @@ typedef struct fake_conf {
         int64_t storm_from_ms, storm_to_ms;   /* since start: 429 + Retry-After */
         double rate[FAKE_API__CNT];           /* requests per second, 0 = unlimited */
         size_t line_max_chars, twitter_max_chars, facebook_max_chars;
-        const char *invalid; /* comma-separated account ids that do not exist */
+        const char *invalid;      /* comma-separated account ids that do not exist */
+        long throttle_nth;        /* the Nth LINE request gets 429 (0: never) */
+        long throttle_after_s;    /* ... with this Retry-After */
+        const char *requests_log; /* every gated request: {"ms","api","status"} */
 } fake_conf_t;
 
 typedef struct fake_state fake_state_t;

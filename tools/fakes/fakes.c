@@ -48,6 +48,10 @@ static const osh_cfg_entry_t table[] = {
     {"fail.outage", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 503"},
     {"fail.storm", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 429 + Retry-After"},
     {"fail.invalid", OSH_CFG_STR, NULL, NULL, "comma-separated account ids that do not exist"},
+    {"fail.throttle", OSH_CFG_STR, NULL, NULL,
+     "N:S: the Nth LINE request gets 429 with Retry-After: S"},
+    {"requests.log", OSH_CFG_STR, NULL, NULL,
+     "every request past authentication, one JSON line (ms since start, api, status)"},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -456,6 +460,12 @@ static int load_conf(const osh_config_t *cfg, fake_conf_t *c)
         c->rate[FAKE_API_TWITTER] = (double)osh_config_int(cfg, "rate.twitter");
         c->rate[FAKE_API_FACEBOOK] = (double)osh_config_int(cfg, "rate.facebook");
         c->rate[FAKE_API_WEBHOOK] = (double)osh_config_int(cfg, "rate.webhook");
+        c->requests_log = osh_config_str(cfg, "requests.log");
+        if (osh_config_str(cfg, "fail.throttle") &&
+            (sscanf(osh_config_str(cfg, "fail.throttle"), "%ld:%ld", &c->throttle_nth,
+                    &c->throttle_after_s) != 2 ||
+             c->throttle_nth < 1 || c->throttle_after_s < 0))
+                return -1;
         return window(osh_config_str(cfg, "fail.outage"), &c->outage_from_ms, &c->outage_to_ms) |
                window(osh_config_str(cfg, "fail.storm"), &c->storm_from_ms, &c->storm_to_ms);
 }
