@@ -162,24 +162,36 @@ static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, co
         return 0;
 }
 
+#define LB "【"
+#define RB "】"
+
+/* 1 when title is already one 【...】 bracket (as staff often write it). */
+static int bracketed(const char *t, size_t tl)
+{
+        return tl > strlen(LB) + strlen(RB) && !strncmp(t, LB, strlen(LB)) &&
+               !strcmp(t + tl - strlen(RB), RB);
+}
+
 /* Chat channels have no subject: the title becomes the 【title】 first line
- * (unless the text already starts with it). E-mail and webhooks carry the
- * title separately. Caller frees. */
+ * (a title already in 【】 is not wrapped again; nothing is added when the
+ * text already starts with it). E-mail and webhooks carry the title
+ * separately. Caller frees. */
 static char *with_title(const disp_job_t *job, char *text)
 {
         size_t tl = strlen(job->title), n = tl + strlen(text) + 16;
+        int wrap = !bracketed(job->title, tl);
         char *out;
 
         if (!tl || job->channel == DISP_CH_EMAIL || job->channel == DISP_CH_WEBHOOK)
                 return text;
         out = malloc(n);
         if (out) {
-                snprintf(out, n, "【%s】", job->title);
+                snprintf(out, n, "%s%s%s", wrap ? LB : "", job->title, wrap ? RB : "");
                 if (!strncmp(text, out, strlen(out))) {
                         free(out);
                         return text;
                 }
-                snprintf(out, n, "【%s】\n%s", job->title, text);
+                snprintf(out, n, "%s%s%s\n%s", wrap ? LB : "", job->title, wrap ? RB : "", text);
         }
         free(text);
         return out;

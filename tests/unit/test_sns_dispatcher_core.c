@@ -343,6 +343,11 @@ static void test_title_and_test_marker(void **state)
         assert_string_equal(w->last_text, "■テスト送信■\n【健診】\n受診は12月まで");
         handle(w, "D-t2", "【健診】\n本文", 0, 0, 1); /* already titled */
         assert_string_equal(w->last_text, "【健診】\n本文");
+        record_title = "【土砂災害への備え】"; /* already bracketed: not wrapped again */
+        handle(w, "D-t3", "本文", 0, 0, 1);
+        assert_string_equal(w->last_text, "【土砂災害への備え】\n本文");
+        handle(w, "D-t4", "【土砂災害への備え】\n本文", 0, 0, 1);
+        assert_string_equal(w->last_text, "【土砂災害への備え】\n本文");
         record_title = "";
 }
 
