@@ -1,7 +1,8 @@
 /* The extractor's batch logic, free of Kafka: reads one batch of 統合DB
  * export files (docs/exports.md), validates every line, joins the files per
  * 宛名番号 for consenting applicants and encodes resident.raw.v1 and
- * resident.rejects.v1 values. extractor.c sends them. */
+ * resident.rejects.v1 values (extract_open.c, _plan.c, _join.c, _avro.c;
+ * their shared insides in extract_int.h). extractor.c sends them. */
 #ifndef EXTRACTOR_EXTRACT_H
 #define EXTRACTOR_EXTRACT_H
 
@@ -12,6 +13,13 @@
 #include "oshirase/textenc.h"
 
 #define EXT_MAX_FILES 32
+/* Buffers: a batch directory, a path in it (the directory plus a file
+ * name), an error message. */
+#define EXT_DIR_MAX    4096
+#define EXT_PATH_MAX   4400
+#define EXT_ERRSTR_MAX 512
+/* Longest field accepted unless max.field says otherwise (docs/exports.md). */
+#define EXT_DEFAULT_MAX_FIELD 256
 
 typedef enum {
         EXT_RESIDENT = 0,
@@ -53,6 +61,9 @@ typedef struct ext_opts {
         size_t chunk_bytes;     /* scanned at a time; 0: 1 MiB */
         size_t raw_max;         /* raw line bytes a reject carries; 0: none (the default) */
 } ext_opts_t;
+
+/* The longest field max_field may allow: the CSV reader's record limit. */
+#define EXT_MAX_FIELD_LIMIT 65536
 
 /* The most raw_max may be: a reject stays far below a Kafka message. */
 #define EXT_REJECT_RAW_LIMIT 65536

@@ -14,7 +14,7 @@
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
 
-#define FLUSH_MS 60000
+#define FLUSH_MS 60000 /* delivery of a whole batch before it counts as failed */
 
 static int64_t now_ms(void)
 {
@@ -66,7 +66,7 @@ static int kafka_flush(void *opaque)
         return osh_producer_flush(opaque, FLUSH_MS);
 }
 
-void exr_sink_kafka(exr_sink_t *s, osh_producer_t *p)
+void ext_sink_kafka(ext_sink_t *s, osh_producer_t *p)
 {
         s->send = kafka_send;
         s->marker = kafka_marker;
@@ -74,7 +74,7 @@ void exr_sink_kafka(exr_sink_t *s, osh_producer_t *p)
         s->opaque = p;
 }
 
-static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, int64_t rate,
+static int emit_records(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b, int64_t rate,
                         osh_batch_sum_t *sum)
 {
         int64_t t0 = now_ms();
@@ -103,7 +103,7 @@ static int emit_records(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b
         return 0;
 }
 
-static int emit_rejects(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b)
+static int emit_rejects(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b)
 {
         char errstr[256], key[96];
         int64_t now = now_ms();
@@ -169,7 +169,8 @@ static void report(const ext_batch_t *b, uint64_t emitted)
                  ext_batch_id(b), t[0], t[1], t[2], t[3], emitted, ext_batch_gaiji(b));
 }
 
-static int emit_batch(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, const exr_opts_t *o)
+static int emit_batch(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b,
+                      const ext_run_opts_t *o)
 {
         osh_batch_sum_t sum = {0, 0};
         osh_batch_marker_t m;
@@ -193,12 +194,12 @@ static int emit_batch(osh_service_t *svc, const exr_sink_t *sk, ext_batch_t *b, 
         return 0;
 }
 
-/* Removes a spool directory of fetched files (flat, made by exr_fetch). */
+/* Removes a spool directory of fetched files (flat, made by ext_fetch). */
 static void spool_remove(const char *dir)
 {
         DIR *d = opendir(dir);
         struct dirent *e;
-        char path[4400];
+        char path[EXT_PATH_MAX];
 
         while (d && (e = readdir(d))) {
                 if (e->d_name[0] == '.')
@@ -214,9 +215,9 @@ static void spool_remove(const char *dir)
 }
 
 /* 1 when the ledger has every file of b: nothing to do. */
-static int already_ingested(const exr_opts_t *o, const ext_batch_t *b)
+static int already_ingested(const ext_run_opts_t *o, const ext_batch_t *b)
 {
-        if (!o->ledger || o->force || exr_ledger_has(o->ledger, b) != 1)
+        if (!o->ledger || o->force || ext_ledger_has(o->ledger, b) != 1)
                 return 0;
         osh_info("batch %s already ingested (ledger %s): nothing to do; use --force to re-emit",
                  ext_batch_id(b), o->ledger);
@@ -240,13 +241,13 @@ static uint64_t total_read(const ext_batch_t *b, uint64_t *rejected)
 /* 1 when b would empty the cloud and nobody confirmed it: its records fell
  * by more than the allowed share against the previous snapshot, or it
  * rejected more than the allowed share of its lines. Says why. */
-static int held(const exr_opts_t *o, const ext_batch_t *b)
+static int held(const ext_run_opts_t *o, const ext_batch_t *b)
 {
         uint64_t rej, in = total_read(b, &rej), prev = 0, now = ext_batch_record_count(b);
         char prev_id[64] = "", why[256] = "";
 
         if (o->hold_shrink_pct > 0 && o->ledger &&
-            exr_ledger_last(o->ledger, prev_id, sizeof(prev_id), &prev) == 1 &&
+            ext_ledger_last(o->ledger, prev_id, sizeof(prev_id), &prev) == 1 &&
             strcmp(prev_id, ext_batch_id(b)) && now * 100 < prev * (100 - o->hold_shrink_pct))
                 snprintf(why, sizeof(why),
                          "%" PRIu64 " records, %" PRIu64 "%% fewer than the previous snapshot %s "
@@ -272,23 +273,23 @@ static int held(const exr_opts_t *o, const ext_batch_t *b)
         return 1;
 }
 
-exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o)
+ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_run_opts_t *o)
 {
-        char errstr[512], spool[4200] = "";
+        char errstr[EXT_ERRSTR_MAX], spool[EXT_PATH_MAX] = "";
         ext_opts_t eo = o->ext;
         ext_batch_t *b = NULL;
-        exr_result_t res = EXR_FAILED;
+        ext_result_t res = EXT_FAILED;
         int declared, fetched = 0;
         int64_t t_open, t_parse, t_emit;
 
         eo.input = o->input;
-        if (exr_is_url(o->input)) {
-                if (exr_fetch(o->input, o->spool_dir ? o->spool_dir : "/tmp", spool, sizeof(spool),
+        if (ext_is_url(o->input)) {
+                if (ext_fetch(o->input, o->spool_dir ? o->spool_dir : "/tmp", spool, sizeof(spool),
                               errstr, sizeof(errstr))) {
                         osh_error("batch failed: %s", errstr);
                         if (spool[0])
                                 spool_remove(spool);
-                        return EXR_UNDELIVERED;
+                        return EXT_UNDELIVERED;
                 }
                 eo.input = spool;
                 fetched = 1;
@@ -302,7 +303,7 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
         /* a manifest's hashes tell before the files are read */
         declared = ext_batch_declared(b);
         if (declared && already_ingested(o, b)) {
-                res = EXR_NOOP;
+                res = EXT_NOOP;
                 goto out;
         }
         t_parse = now_ms();
@@ -312,11 +313,11 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
                 goto out;
         }
         if (!declared && already_ingested(o, b)) {
-                res = EXR_NOOP;
+                res = EXT_NOOP;
                 goto out;
         }
         if (held(o, b)) {
-                res = EXR_HELD;
+                res = EXT_HELD;
                 goto out;
         }
         if (svc && svc->hb)
@@ -327,17 +328,17 @@ exr_result_t exr_run_once(osh_service_t *svc, const exr_sink_t *sk, const exr_op
         }
         t_emit = now_ms();
         if (emit_batch(svc, sk, b, o)) {
-                res = EXR_UNDELIVERED;
+                res = EXT_UNDELIVERED;
                 goto out;
         }
         report(b, ext_batch_record_count(b));
         osh_info("batch %s: opened in %" PRId64 " ms, read, verified and joined in %" PRId64
                  " ms, emitted and delivered in %" PRId64 " ms",
                  ext_batch_id(b), t_parse - t_open, t_emit - t_parse, now_ms() - t_emit);
-        if (o->ledger && exr_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
+        if (o->ledger && ext_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
                 osh_warn("batch %s complete, but %s: a re-run will emit it again", ext_batch_id(b),
                          errstr);
-        res = EXR_DONE;
+        res = EXT_DONE;
 out:
         ext_batch_destroy(b); /* unmaps before the spool goes */
         if (fetched)

@@ -12,7 +12,10 @@
 
 #include "extractor.h"
 
-int exr_is_url(const char *input)
+#define FETCH_URL_MAX  2048 /* the manifest URL without its file name */
+#define FETCH_LINE_MAX 1024 /* a manifest line */
+
+int ext_is_url(const char *input)
 {
         static const char *const schemes[] = {"ftp://", "ftps://", "sftp://", "file://"};
 
@@ -50,10 +53,11 @@ static int download(const char *url, const char *path, char *errstr, size_t errs
         return 0;
 }
 
-int exr_fetch(const char *url, const char *spool_dir, char *out, size_t out_size, char *errstr,
+int ext_fetch(const char *url, const char *spool_dir, char *out, size_t out_size, char *errstr,
               size_t errstr_size)
 {
-        char base[2048], murl[2400], path[4200], line[1024];
+        char base[FETCH_URL_MAX], murl[FETCH_URL_MAX + 400], path[EXT_PATH_MAX],
+            line[FETCH_LINE_MAX];
         const char *slash = strrchr(url, '/');
         FILE *fp;
         int rc = 0;

@@ -10,7 +10,7 @@ static size_t slot(uint64_t k, size_t cap)
         return (size_t)k & (cap - 1);
 }
 
-int htab_init(htab_t *h, size_t expect)
+int ext_htab_init(ext_htab_t *h, size_t expect)
 {
         size_t cap = 64;
 
@@ -21,24 +21,24 @@ int htab_init(htab_t *h, size_t expect)
         h->n = 0;
         if (h->s)
                 return 0;
-        htab_free(h);
+        ext_htab_free(h);
         return -1;
 }
 
-void htab_free(htab_t *h)
+void ext_htab_free(ext_htab_t *h)
 {
         free(h->s);
         h->s = NULL;
         h->cap = h->n = 0;
 }
 
-void htab_prefetch(const htab_t *h, uint64_t key)
+void ext_htab_prefetch(const ext_htab_t *h, uint64_t key)
 {
         if (h->cap)
                 __builtin_prefetch(&h->s[slot(key, h->cap)]);
 }
 
-uint32_t *htab_get(const htab_t *h, uint64_t key)
+uint32_t *ext_htab_get(const ext_htab_t *h, uint64_t key)
 {
         for (size_t i = slot(key, h->cap);; i = (i + 1) & (h->cap - 1)) {
                 if (h->s[i].key == key)
@@ -48,21 +48,21 @@ uint32_t *htab_get(const htab_t *h, uint64_t key)
         }
 }
 
-static int grow(htab_t *h)
+static int grow(ext_htab_t *h)
 {
-        htab_t n;
+        ext_htab_t n;
 
-        if (htab_init(&n, h->cap))
+        if (ext_htab_init(&n, h->cap))
                 return -1;
         for (size_t i = 0; i < h->cap; i++)
                 if (h->s[i].key)
-                        htab_put(&n, h->s[i].key, h->s[i].val);
-        htab_free(h);
+                        ext_htab_put(&n, h->s[i].key, h->s[i].val);
+        ext_htab_free(h);
         *h = n;
         return 0;
 }
 
-int htab_put(htab_t *h, uint64_t key, uint32_t val)
+int ext_htab_put(ext_htab_t *h, uint64_t key, uint32_t val)
 {
         size_t i;
 

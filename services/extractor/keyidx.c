@@ -3,30 +3,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-int keyidx_init(keyidx_t *x, size_t expect, size_t out_of_order)
+int ext_keyidx_init(ext_keyidx_t *x, size_t expect, size_t out_of_order)
 {
         memset(x, 0, sizeof(*x));
         x->cap = expect < 1024 ? 1024 : expect;
         x->k = malloc(x->cap * sizeof(*x->k));
         x->v = malloc(x->cap * sizeof(*x->v));
-        if (x->k && x->v && !htab_init(&x->extra, out_of_order < 64 ? 64 : out_of_order))
+        if (x->k && x->v && !ext_htab_init(&x->extra, out_of_order < 64 ? 64 : out_of_order))
                 return 0;
-        keyidx_free(x);
+        ext_keyidx_free(x);
         return -1;
 }
 
-void keyidx_free(keyidx_t *x)
+void ext_keyidx_free(ext_keyidx_t *x)
 {
         free(x->k);
         free(x->v);
-        htab_free(&x->extra);
+        ext_htab_free(&x->extra);
         memset(x, 0, sizeof(*x));
 }
 
-void keyidx_prefetch(const keyidx_t *x, uint64_t key)
+void ext_keyidx_prefetch(const ext_keyidx_t *x, uint64_t key)
 {
         if (x->n && key <= x->k[x->n - 1])
-                htab_prefetch(&x->extra, key);
+                ext_htab_prefetch(&x->extra, key);
 }
 
 /* First i in [lo, hi) with k[i] >= key, else hi. */
@@ -60,12 +60,12 @@ static size_t locate(const uint64_t *k, size_t lo, size_t hi, uint64_t key, size
         return lower_bound(k, lo, c + step < hi ? c + step + 1 : hi, key);
 }
 
-static size_t run_end(const keyidx_t *x, size_t r)
+static size_t run_end(const ext_keyidx_t *x, size_t r)
 {
         return r + 1 < x->nruns ? x->run[r + 1] : x->n;
 }
 
-uint32_t *keyidx_get(const keyidx_t *x, uint64_t key, size_t *cursor)
+uint32_t *ext_keyidx_get(const ext_keyidx_t *x, uint64_t key, size_t *cursor)
 {
         size_t c = cursor ? *cursor : 0;
 
@@ -76,12 +76,12 @@ uint32_t *keyidx_get(const keyidx_t *x, uint64_t key, size_t *cursor)
                 if (i < run_end(x, r) && x->k[i] == key)
                         return &x->v[i];
         }
-        return x->extra.n ? htab_get(&x->extra, key) : NULL;
+        return x->extra.n ? ext_htab_get(&x->extra, key) : NULL;
 }
 
 /* Is key in one of the first nr runs? Puts remember where each run's
  * search ended: a run's keys ascend, so those of a later run mostly do too. */
-static int in_runs(keyidx_t *x, size_t nr, uint64_t key)
+static int in_runs(ext_keyidx_t *x, size_t nr, uint64_t key)
 {
         for (size_t r = 0; r < nr; r++) {
                 size_t end = run_end(x, r), i = locate(x->k, x->run[r], end, key, x->hint[r]);
@@ -92,7 +92,7 @@ static int in_runs(keyidx_t *x, size_t nr, uint64_t key)
         return 0;
 }
 
-static int grow(keyidx_t *x, size_t need)
+static int grow(ext_keyidx_t *x, size_t need)
 {
         size_t cap = x->cap * 2;
         uint64_t *k;
@@ -113,12 +113,12 @@ static int grow(keyidx_t *x, size_t need)
 
 /* A key below the last one starts a run only after a long one: short runs
  * (shuffled keys) would make every later put search them all. */
-static int new_run_ok(const keyidx_t *x)
+static int new_run_ok(const ext_keyidx_t *x)
 {
         return x->nruns < KEYIDX_MAX_RUNS && x->n - x->run[x->nruns - 1] >= KEYIDX_MIN_RUN;
 }
 
-int keyidx_put(keyidx_t *x, uint64_t key, uint32_t val)
+int ext_keyidx_put(ext_keyidx_t *x, uint64_t key, uint32_t val)
 {
         int below = x->n && key <= x->k[x->n - 1];
 
@@ -126,8 +126,8 @@ int keyidx_put(keyidx_t *x, uint64_t key, uint32_t val)
         if (in_runs(x, below ? x->nruns : x->nruns - (x->nruns > 0), key))
                 return 0;
         if (below && !new_run_ok(x))
-                return htab_put(&x->extra, key, val);
-        if (below && x->extra.n && htab_get(&x->extra, key))
+                return ext_htab_put(&x->extra, key, val);
+        if (below && x->extra.n && ext_htab_get(&x->extra, key))
                 return 0;
         if (x->n == x->cap && grow(x, x->n + 1))
                 return -1;
@@ -167,7 +167,7 @@ static void radix_sort(uint64_t *k, uint32_t *v, uint64_t *tk, uint32_t *tv, siz
         }
 }
 
-int keyidx_sort_pairs(uint64_t *k, uint32_t *v, size_t n)
+int ext_keyidx_sort_pairs(uint64_t *k, uint32_t *v, size_t n)
 {
         uint64_t *tk = malloc((n ? n : 1) * sizeof(*tk));
         uint32_t *tv = malloc((n ? n : 1) * sizeof(*tv));
@@ -179,23 +179,23 @@ int keyidx_sort_pairs(uint64_t *k, uint32_t *v, size_t n)
         return tk && tv ? 0 : -1;
 }
 
-int keyidx_seal(keyidx_t *x)
+int ext_keyidx_seal(ext_keyidx_t *x)
 {
         size_t n = x->n + x->extra.n;
         uint64_t *tk;
         uint32_t *tv;
-        htab_t empty;
+        ext_htab_t empty;
 
         if (x->nruns <= 1 && !x->extra.n)
                 return 0;
-        if ((n > x->cap && grow(x, n)) || htab_init(&empty, 64))
+        if ((n > x->cap && grow(x, n)) || ext_htab_init(&empty, 64))
                 return -1;
         tk = malloc(n * sizeof(*tk));
         tv = malloc(n * sizeof(*tv));
         if (!tk || !tv) {
                 free(tk);
                 free(tv);
-                htab_free(&empty);
+                ext_htab_free(&empty);
                 return -1;
         }
         for (size_t i = 0; i < x->extra.cap; i++) {
@@ -207,7 +207,7 @@ int keyidx_seal(keyidx_t *x)
         radix_sort(x->k, x->v, tk, tv, x->n);
         free(tk);
         free(tv);
-        htab_free(&x->extra);
+        ext_htab_free(&x->extra);
         x->extra = empty;
         x->nruns = 1;
         x->run[0] = x->hint[0] = 0;

@@ -1,7 +1,7 @@
 /* The ledger of ingested files: one line per file, "sha256<TAB>name<TAB>
  * batch id", then "#batch<TAB>records<TAB>batch id", appended once a
  * batch's END marker was delivered. The record count is what the next
- * snapshot is compared with (exr_run_once's hold). */
+ * snapshot is compared with (ext_run_once's hold). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,10 +12,12 @@
 #include "oshirase/sha256.h"
 #include "extractor.h"
 
-int exr_ledger_has(const char *path, const ext_batch_t *b)
+#define LEDGER_LINE_MAX 512 /* 64 hex digits, a file name, a batch id */
+
+int ext_ledger_has(const char *path, const ext_batch_t *b)
 {
         size_t n = ext_batch_file_count(b), found = 0;
-        char line[512];
+        char line[LEDGER_LINE_MAX];
         uint8_t *hit = calloc(n + 1, 1);
         FILE *fp = fopen(path, "r");
 
@@ -40,10 +42,10 @@ int exr_ledger_has(const char *path, const ext_batch_t *b)
         return found == n;
 }
 
-int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t errstr_size)
+int ext_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t errstr_size)
 {
         int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        char line[512];
+        char line[LEDGER_LINE_MAX];
         int rc = 0;
 
         if (fd < 0) {
@@ -68,10 +70,10 @@ int exr_ledger_add(const char *path, const ext_batch_t *b, char *errstr, size_t 
         return rc;
 }
 
-int exr_ledger_last(const char *path, char *id, size_t id_size, uint64_t *records)
+int ext_ledger_last(const char *path, char *id, size_t id_size, uint64_t *records)
 {
         FILE *fp = fopen(path, "r");
-        char line[512];
+        char line[LEDGER_LINE_MAX];
         int found = 0;
 
         if (!fp)

@@ -1,11 +1,11 @@
 /* The first half of reading a batch: one chunk of one export file becomes
  * typed rows, every check that needs only the line itself done (column
  * count, encoding, codes, dates, lengths). Chunks share nothing, so they
- * are scanned in parallel; extract.c then joins them in file order (the
+ * are scanned in parallel; extract_join.c then joins them in file order (the
  * checks that need other lines: duplicates, unknown persons).
  *
  * A chunk other than a file's first starts speculatively after a line
- * break; extract.c accepts it only when the previous chunk stopped exactly
+ * break; extract_join.c accepts it only when the previous chunk stopped exactly
  * there, so a quoted field holding a line break is never cut in two. */
 #ifndef EXTRACTOR_SCAN_H
 #define EXTRACTOR_SCAN_H

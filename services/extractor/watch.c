@@ -17,22 +17,22 @@
 typedef struct seen {
         char *path;
         uint64_t sig;
-        exr_result_t last;
+        ext_result_t last;
         int retry;              /* tried again after a gap, not on a change */
         unsigned wait, backoff; /* polls still to skip, and the next gap */
 } seen_t;
 
-struct exr_watch {
+struct ext_watch {
         seen_t *v;
         size_t n, cap;
 };
 
-exr_watch_t *exr_watch_new(void)
+ext_watch_t *ext_watch_new(void)
 {
-        return calloc(1, sizeof(exr_watch_t));
+        return calloc(1, sizeof(ext_watch_t));
 }
 
-void exr_watch_destroy(exr_watch_t *w)
+void ext_watch_destroy(ext_watch_t *w)
 {
         if (!w)
                 return;
@@ -42,7 +42,7 @@ void exr_watch_destroy(exr_watch_t *w)
         free(w);
 }
 
-static seen_t *seen_find(exr_watch_t *w, const char *path)
+static seen_t *seen_find(ext_watch_t *w, const char *path)
 {
         for (size_t i = 0; w && i < w->n; i++)
                 if (!strcmp(w->v[i].path, path))
@@ -51,12 +51,12 @@ static seen_t *seen_find(exr_watch_t *w, const char *path)
 }
 
 /* Best effort: without memory the batch is merely re-read next poll. */
-static seen_t *seen_put(exr_watch_t *w, const char *path, uint64_t sig)
+static seen_t *seen_put(ext_watch_t *w, const char *path, uint64_t sig)
 {
         seen_t *s = seen_find(w, path);
 
         if (!s && !osh_grow(&w->v, &w->cap, w->n, sizeof(*w->v), 16) &&
-            (w->v[w->n] = (seen_t){.path = strdup(path), .last = EXR_NOOP}).path)
+            (w->v[w->n] = (seen_t){.path = strdup(path), .last = EXT_NOOP}).path)
                 s = &w->v[w->n++];
         if (s)
                 s->sig = sig;
@@ -84,7 +84,7 @@ static int dir_signature(const char *dir, uint64_t *sig)
         DIR *d = opendir(dir);
         struct dirent *e;
         struct stat st;
-        char path[4400];
+        char path[EXT_PATH_MAX];
         uint64_t sum = 0;
 
         if (!d)
@@ -108,7 +108,7 @@ static int dir_signature(const char *dir, uint64_t *sig)
 
 static int has_file(const char *dir, const char *name)
 {
-        char path[4400];
+        char path[EXT_PATH_MAX];
         struct stat st;
 
         return !join(path, sizeof(path), dir, name) && stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -132,9 +132,9 @@ static unsigned next_gap(const seen_t *s)
 /* Remembers how input's run ended. What may work later without a change
  * (not delivered; a URL, whose change only a fetch tells) is tried again
  * after a growing gap; the rest waits for its files to change. */
-static void remember(exr_watch_t *w, const char *input, int have_sig, uint64_t sig, exr_result_t r)
+static void remember(ext_watch_t *w, const char *input, int have_sig, uint64_t sig, ext_result_t r)
 {
-        int retry = r == EXR_UNDELIVERED || (!have_sig && (r < 0 || r == EXR_HELD));
+        int retry = r == EXT_UNDELIVERED || (!have_sig && (r < 0 || r == EXT_HELD));
         seen_t *s = seen_find(w, input);
         unsigned gap;
 
@@ -149,34 +149,34 @@ static void remember(exr_watch_t *w, const char *input, int have_sig, uint64_t s
         s->wait = retry ? gap : 0;
         if (retry)
                 osh_warn("%s: %s; tried again in %u poll(s)", input,
-                         r == EXR_UNDELIVERED ? "not fetched or not delivered" : "failed or held",
+                         r == EXT_UNDELIVERED ? "not fetched or not delivered" : "failed or held",
                          gap);
-        else if (r < 0 || r == EXR_HELD)
+        else if (r < 0 || r == EXT_HELD)
                 osh_warn("%s: %s; not read again until its files change", input,
-                         r == EXR_HELD ? "held until an operator confirms it (--confirm.batch)"
+                         r == EXT_HELD ? "held until an operator confirms it (--confirm.batch)"
                                        : "failed");
 }
 
 /* Runs one batch unless nothing changed since its last run: sigdir (NULL
  * for URLs) is the directory whose signature tells. */
-static exr_result_t run_batch(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
-                              const exr_opts_t *o, const char *input, const char *sigdir,
+static ext_result_t run_batch(ext_watch_t *w, osh_service_t *svc, const ext_sink_t *sk,
+                              const ext_run_opts_t *o, const char *input, const char *sigdir,
                               unsigned *ran)
 {
-        exr_opts_t so = *o;
+        ext_run_opts_t so = *o;
         uint64_t sig = 0;
         int have_sig = sigdir && !dir_signature(sigdir, &sig);
         seen_t *s = seen_find(w, input);
-        exr_result_t r;
+        ext_result_t r;
 
         if (s && s->retry && s->wait) {
                 s->wait--;
-                return EXR_NOOP;
+                return EXT_NOOP;
         }
         if (s && !s->retry && have_sig && s->sig == sig)
-                return EXR_NOOP;
+                return EXT_NOOP;
         so.input = input;
-        r = exr_run_once(svc, sk, &so);
+        r = ext_run_once(svc, sk, &so);
         (*ran)++;
         if (w)
                 remember(w, input, have_sig, sig, r);
@@ -184,16 +184,16 @@ static exr_result_t run_batch(exr_watch_t *w, osh_service_t *svc, const exr_sink
 }
 
 /* The batches that stand failed or held, on the heartbeat. */
-static void report(exr_watch_t *w, osh_service_t *svc)
+static void report(ext_watch_t *w, osh_service_t *svc)
 {
         int64_t failed = 0, held = 0;
 
         for (size_t i = 0; w && i < w->n; i++) {
                 struct stat st;
-                if (!exr_is_url(w->v[i].path) && stat(w->v[i].path, &st))
-                        w->v[i].last = EXR_NOOP; /* removed: nothing stands failed */
+                if (!ext_is_url(w->v[i].path) && stat(w->v[i].path, &st))
+                        w->v[i].last = EXT_NOOP; /* removed: nothing stands failed */
                 failed += w->v[i].last < 0;
-                held += w->v[i].last == EXR_HELD;
+                held += w->v[i].last == EXT_HELD;
         }
         if (!svc || !svc->hb)
                 return;
@@ -202,13 +202,13 @@ static void report(exr_watch_t *w, osh_service_t *svc)
         osh_heartbeat_set_state(svc->hb, failed || held ? OSH_STATE_DEGRADED : OSH_STATE_RUNNING);
 }
 
-static exr_result_t worse(exr_result_t a, exr_result_t b)
+static ext_result_t worse(ext_result_t a, ext_result_t b)
 {
         if (a < 0 || b < 0)
                 return a < b ? a : b;
-        if (a == EXR_HELD || b == EXR_HELD)
-                return EXR_HELD;
-        return a == EXR_DONE || b == EXR_DONE ? EXR_DONE : EXR_NOOP;
+        if (a == EXT_HELD || b == EXT_HELD)
+                return EXT_HELD;
+        return a == EXT_DONE || b == EXT_DONE ? EXT_DONE : EXT_NOOP;
 }
 
 static int subdir_filter(const struct dirent *e)
@@ -218,30 +218,30 @@ static int subdir_filter(const struct dirent *e)
 
 /* A subdirectory of a drop directory without its manifest: said once
  * (the transfer job may still be copying it), never skipped silently. */
-static void waiting(exr_watch_t *w, const char *path)
+static void waiting(ext_watch_t *w, const char *path)
 {
         seen_t *s = seen_find(w, path);
 
         if (s || !w)
                 return;
         if ((s = seen_put(w, path, 0)))
-                s->last = EXR_NOOP;
+                s->last = EXT_NOOP;
         osh_warn("%s: no MANIFEST.tsv%s: not a batch yet; taken once its manifest is there", path,
                  has_file(path, "JUMIN.csv") ? "" : " and no JUMIN.csv");
 }
 
 /* Every subdirectory holding a MANIFEST.tsv, in name order. */
-static exr_result_t run_drop_dir(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
-                                 const exr_opts_t *o, unsigned *ran)
+static ext_result_t run_drop_dir(ext_watch_t *w, osh_service_t *svc, const ext_sink_t *sk,
+                                 const ext_run_opts_t *o, unsigned *ran)
 {
         struct dirent **names = NULL;
-        char path[4400];
-        exr_result_t res = EXR_NOOP;
+        char path[EXT_PATH_MAX];
+        ext_result_t res = EXT_NOOP;
         int n = scandir(o->input, &names, subdir_filter, alphasort);
 
         if (n < 0) {
                 osh_error("watch %s: cannot list it", o->input);
-                return EXR_FAILED;
+                return EXT_FAILED;
         }
         for (int i = 0; i < n; i++) {
                 if (!join(path, sizeof(path), o->input, names[i]->d_name) && is_dir(path)) {
@@ -272,16 +272,16 @@ static int has_csv(const char *dir)
         return found;
 }
 
-static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk,
-                               const exr_opts_t *o, unsigned *ran)
+static ext_result_t poll_input(ext_watch_t *w, osh_service_t *svc, const ext_sink_t *sk,
+                               const ext_run_opts_t *o, unsigned *ran)
 {
-        char dir[4400];
+        char dir[EXT_PATH_MAX];
         const char *slash;
 
-        if (exr_is_url(o->input))
+        if (ext_is_url(o->input))
                 return run_batch(w, svc, sk, o, o->input, NULL, ran);
         if (is_dir(o->input)) {
-                exr_result_t r;
+                ext_result_t r;
                 /* export files without MANIFEST.tsv or JUMIN.csv: a batch
                  * that fails (and says why), not a drop directory */
                 if (has_file(o->input, "MANIFEST.tsv") || has_file(o->input, "JUMIN.csv") ||
@@ -292,7 +292,7 @@ static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sin
                         return r;
                 osh_error("%s: no batch: no MANIFEST.tsv or JUMIN.csv in it or in a subdirectory",
                           o->input);
-                return EXR_FAILED;
+                return EXT_FAILED;
         }
         slash = strrchr(o->input, '/');
         snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->input) : 1,
@@ -300,11 +300,11 @@ static exr_result_t poll_input(exr_watch_t *w, osh_service_t *svc, const exr_sin
         return run_batch(w, svc, sk, o, o->input, dir, ran);
 }
 
-exr_result_t exr_poll(exr_watch_t *w, osh_service_t *svc, const exr_sink_t *sk, const exr_opts_t *o,
-                      unsigned *ran)
+ext_result_t ext_poll(ext_watch_t *w, osh_service_t *svc, const ext_sink_t *sk,
+                      const ext_run_opts_t *o, unsigned *ran)
 {
         unsigned dummy = 0;
-        exr_result_t r = poll_input(w, svc, sk, o, ran ? ran : &dummy);
+        ext_result_t r = poll_input(w, svc, sk, o, ran ? ran : &dummy);
 
         report(w, svc);
         return r;

@@ -756,9 +756,9 @@ static void cap_reset(capture_t *c)
         memset(c, 0, sizeof(*c));
 }
 
-static exr_sink_t sink_of(capture_t *c)
+static ext_sink_t sink_of(capture_t *c)
 {
-        exr_sink_t s = {cap_send, cap_marker, cap_flush, c};
+        ext_sink_t s = {cap_send, cap_marker, cap_flush, c};
         return s;
 }
 
@@ -772,9 +772,9 @@ static const char *kinds(const capture_t *c)
         return k;
 }
 
-static exr_opts_t run_opts(const char *input, const char *ledger)
+static ext_run_opts_t run_opts(const char *input, const char *ledger)
 {
-        exr_opts_t o;
+        ext_run_opts_t o;
 
         memset(&o, 0, sizeof(o));
         o.input = input;
@@ -790,8 +790,8 @@ static void test_run_and_ledger(void **state)
         const extra_t bad[] = {{"KOKUHO.csv", "1000000099,K-9,20200101,\n", 0}, {NULL, NULL, 0}};
         char ledger[512];
         capture_t c, d;
-        exr_sink_t s = sink_of(&c);
-        exr_opts_t o;
+        ext_sink_t s = sink_of(&c);
+        ext_run_opts_t o;
         osh_batch_sum_t sum = {0, 0};
         char hex[17];
         struct stat st;
@@ -801,7 +801,7 @@ static void test_run_and_ledger(void **state)
         memset(&d, 0, sizeof(d));
         snprintf(ledger, sizeof(ledger), "%s/ledger-run", root);
         o = run_opts(make_batch("run", bad, 1, 0), ledger);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         assert_string_equal(kinds(&c), "SRRJE");
         assert_string_equal(c.ev[1].key, "1000000001");
         assert_string_equal(c.ev[2].key, "1000000004");
@@ -817,11 +817,11 @@ static void test_run_and_ledger(void **state)
 
         /* the same batch again: nothing at all */
         s = sink_of(&d);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_NOOP);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_NOOP);
         assert_int_equal(d.n, 0);
         /* forced: the same records again, byte for byte, same batch id */
         o.force = 1;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         assert_string_equal(kinds(&d), "SRRJE");
         assert_string_equal(d.ev[4].m.batch_id, c.ev[4].m.batch_id);
         for (size_t i = 1; i <= 2; i++) {
@@ -839,8 +839,8 @@ static void test_failures(void **state)
 {
         char ledger[512], path[512];
         capture_t c;
-        exr_sink_t s = sink_of(&c);
-        exr_opts_t o;
+        ext_sink_t s = sink_of(&c);
+        ext_run_opts_t o;
         struct stat st;
         const char *dir;
         FILE *fp;
@@ -850,7 +850,7 @@ static void test_failures(void **state)
         snprintf(ledger, sizeof(ledger), "%s/ledger-fail", root);
         /* row count: the manifest says one more line than JUMIN.csv has */
         o = run_opts(make_batch("rows", NULL, 1, 1), ledger);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_FAILED);
         assert_int_equal(c.n, 0);
         /* checksum: a file altered after the manifest was written */
         dir = make_batch("sha", NULL, 1, 0);
@@ -860,36 +860,36 @@ static void test_failures(void **state)
         fputs("1000000004,2024,2\n", fp);
         fclose(fp);
         o = run_opts(dir, ledger);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_FAILED);
         assert_int_equal(c.n, 0);
         /* a file listed but missing */
         dir = make_batch("missing", NULL, 1, 0);
         snprintf(path, sizeof(path), "%s/SEIHO.csv", dir);
         assert_int_equal(unlink(path), 0);
         o = run_opts(dir, ledger);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_FAILED);
         assert_int_equal(c.n, 0);
         /* without a manifest, a last line without its line break */
         dir = make_batch("trunc", NULL, 0, 0);
         snprintf(path, sizeof(path), "%s/ZEI.csv", dir);
         assert_int_equal(truncate(path, (off_t)strlen(CLEAN[3][1]) - 1), 0);
         o = run_opts(dir, ledger);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_FAILED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_FAILED);
         assert_int_equal(c.n, 0);
         /* the second record is not delivered: START and one record, no END */
         o = run_opts(make_batch("deliver", NULL, 1, 0), ledger);
         c.fail_send_at = 2;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_UNDELIVERED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_UNDELIVERED);
         assert_string_equal(kinds(&c), "SR");
         cap_reset(&c);
         /* every send accepted, but the flush reports an undelivered one */
         c.fail_flush = 1;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_UNDELIVERED);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_UNDELIVERED);
         assert_null(strchr(kinds(&c), 'E'));
         assert_int_equal(stat(ledger, &st), -1);
         cap_reset(&c);
         /* and once delivery works, the same batch goes through */
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         assert_string_equal(kinds(&c), "SRRE");
         cap_reset(&c);
 }
@@ -909,9 +909,9 @@ static void test_watch(void **state)
 {
         char drop[512], ledger[512], to[600], src[400], man[700];
         capture_t c;
-        exr_sink_t s = sink_of(&c);
-        exr_watch_t *w = exr_watch_new();
-        exr_opts_t o;
+        ext_sink_t s = sink_of(&c);
+        ext_watch_t *w = ext_watch_new();
+        ext_run_opts_t o;
         unsigned ran = 0;
 
         (void)state;
@@ -922,7 +922,7 @@ static void test_watch(void **state)
         assert_int_equal(mkdir(drop, 0700), 0);
         snprintf(src, sizeof(src), "%s", make_batch("w-src", NULL, 1, 0));
         o = run_opts(drop, ledger);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
         assert_int_equal(ran, 0);
         /* a batch still being copied: no manifest yet */
         snprintf(to, sizeof(to), "%s/b1", drop);
@@ -930,22 +930,22 @@ static void test_watch(void **state)
         snprintf(man, sizeof(man), "%s/MANIFEST.tsv", to);
         snprintf(src + strlen(src), sizeof(src) - strlen(src), "/MANIFEST.tsv");
         assert_int_equal(unlink(man), 0);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
         assert_int_equal(ran, 0);
         copy_batch(src, man);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_DONE);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_DONE);
         assert_int_equal(ran, 1);
         assert_string_equal(kinds(&c), "SRRE");
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
         assert_int_equal(ran, 1); /* unchanged: not even re-read */
         /* the same batch dropped again under another name */
         *strrchr(src, '/') = '\0';
         snprintf(to, sizeof(to), "%s/b2", drop);
         copy_batch(src, to);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
         assert_int_equal(ran, 2);
         assert_string_equal(kinds(&c), "SRRE");
-        exr_watch_destroy(w);
+        ext_watch_destroy(w);
         cap_reset(&c);
 }
 
@@ -956,9 +956,9 @@ static void test_watch_failures(void **state)
 {
         char drop[512], man[400], good[400];
         capture_t c;
-        exr_sink_t s = sink_of(&c);
-        exr_watch_t *w = exr_watch_new();
-        exr_opts_t o;
+        ext_sink_t s = sink_of(&c);
+        ext_watch_t *w = ext_watch_new();
+        ext_run_opts_t o;
         unsigned ran = 0;
         const char *dir;
 
@@ -970,15 +970,15 @@ static void test_watch_failures(void **state)
         dir = make_batch("wf/b1", NULL, 1, 1);
         snprintf(man, sizeof(man), "%s/MANIFEST.tsv", dir);
         o = run_opts(drop, NULL);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_FAILED);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_FAILED);
         for (int i = 0; i < 5; i++)
-                assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
+                assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
         assert_int_equal(ran, 1);
         assert_int_equal(c.n, 0);
         /* its files change (a corrected manifest): read again, and emitted */
         snprintf(good, sizeof(good), "%s/MANIFEST.tsv", make_batch("wf-good", NULL, 1, 0));
         copy_batch(good, man);
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_DONE);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_DONE);
         assert_int_equal(ran, 2);
         assert_string_equal(kinds(&c), "SRRE");
         cap_reset(&c);
@@ -991,15 +991,15 @@ static void test_watch_failures(void **state)
         static const int runs[] = {1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1};
         for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
                 unsigned before = ran;
-                exr_result_t r = exr_poll(w, NULL, &s, &o, &ran);
+                ext_result_t r = ext_poll(w, NULL, &s, &o, &ran);
                 assert_int_equal(ran - before, runs[i]);
-                assert_int_equal(r, runs[i] ? EXR_UNDELIVERED : EXR_NOOP);
+                assert_int_equal(r, runs[i] ? EXT_UNDELIVERED : EXT_NOOP);
         }
         c.fail_flush = 0;
-        while (exr_poll(w, NULL, &s, &o, &ran) == EXR_NOOP)
+        while (ext_poll(w, NULL, &s, &o, &ran) == EXT_NOOP)
                 ;
-        assert_int_equal(exr_poll(w, NULL, &s, &o, &ran), EXR_NOOP);
-        exr_watch_destroy(w);
+        assert_int_equal(ext_poll(w, NULL, &s, &o, &ran), EXT_NOOP);
+        ext_watch_destroy(w);
         cap_reset(&c);
 }
 
@@ -1032,8 +1032,8 @@ static void test_snapshot_guards(void **state)
                                 {NULL, NULL, 0}};
         char ledger[512], path[600], err[256], two[400];
         capture_t c;
-        exr_sink_t s = sink_of(&c);
-        exr_opts_t o;
+        ext_sink_t s = sink_of(&c);
+        ext_run_opts_t o;
         const char *dir;
         ext_opts_t eo = {.reference = "20240401"};
         ext_batch_t *b;
@@ -1050,7 +1050,7 @@ static void test_snapshot_guards(void **state)
                 assert_null(ext_batch_open(&eo, err, sizeof(err)));
                 assert_non_null(strstr(err, i ? "no SHINSEI.csv" : "no JUMIN.csv"));
                 o = run_opts(dir, ledger);
-                assert_int_equal(exr_poll(NULL, NULL, &s, &o, NULL), EXR_FAILED);
+                assert_int_equal(ext_poll(NULL, NULL, &s, &o, NULL), EXT_FAILED);
                 assert_int_equal(c.n, 0);
         }
         /* every line of JUMIN.csv in another encoding than declared */
@@ -1084,26 +1084,26 @@ static void test_snapshot_guards(void **state)
         /* a snapshot of 4, then one of 2: held at 40 %, until confirmed */
         o = run_opts(make_batch("g-4", more, 1, 0), ledger);
         o.hold_shrink_pct = 40;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         assert_string_equal(kinds(&c), "SRRRRE");
         cap_reset(&c);
         snprintf(two, sizeof(two), "%s", make_batch("g-2", NULL, 1, 0));
         dir = two;
         o.input = dir;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_HELD);
         assert_int_equal(c.n, 0);
         o.hold_shrink_pct = 60; /* a 50 % fall is within 60 % */
         o.force = 1;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         cap_reset(&c);
         o.hold_shrink_pct = 40;
         o.input = make_batch("g-4b", more, 1, 0); /* the same 4 again: growing is fine */
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         cap_reset(&c);
         o.input = dir;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_HELD);
         o.confirm = batch_id_of(dir);
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         assert_string_equal(kinds(&c), "SRRE");
         cap_reset(&c);
         /* too many rejects: 8 of 25 lines */
@@ -1119,21 +1119,21 @@ static void test_snapshot_guards(void **state)
                         fprintf(fp, "19999999%02d,K-1,20200101,\n", k);
                 fclose(fp);
         }
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_HELD);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_HELD);
         assert_int_equal(c.n, 0);
         o.hold_reject_pct = 50;
-        assert_int_equal(exr_run_once(NULL, &s, &o), EXR_DONE);
+        assert_int_equal(ext_run_once(NULL, &s, &o), EXT_DONE);
         cap_reset(&c);
         /* no batch: export files without JUMIN.csv or a manifest; an empty
          * directory read once; an empty drop directory watched is fine */
         snprintf(path, sizeof(path), "%s/g-empty", root);
         assert_int_equal(mkdir(path, 0700), 0);
         o = run_opts(path, NULL);
-        assert_int_equal(exr_poll(NULL, NULL, &s, &o, NULL), EXR_FAILED);
+        assert_int_equal(ext_poll(NULL, NULL, &s, &o, NULL), EXT_FAILED);
         {
-                exr_watch_t *w = exr_watch_new();
-                assert_int_equal(exr_poll(w, NULL, &s, &o, NULL), EXR_NOOP);
-                exr_watch_destroy(w);
+                ext_watch_t *w = ext_watch_new();
+                assert_int_equal(ext_poll(w, NULL, &s, &o, NULL), EXT_NOOP);
+                ext_watch_destroy(w);
         }
         assert_int_equal(c.n, 0);
 }
@@ -1170,6 +1170,72 @@ static void test_non_regular(void **state)
         alarm(0);
 }
 
+/* Runs the service's configure on args (after "extractor"); 0 / -1 with
+ * err. A value of the wrong type fails in the config loader instead. */
+static int configure_with(const char *const *args, char *err, size_t err_size)
+{
+        char *argv[16] = {"extractor"};
+        char *const env[] = {NULL};
+        osh_service_t svc;
+        void *conf = NULL;
+        int argc = 1, rc;
+
+        memset(&svc, 0, sizeof(svc));
+        for (; args[argc - 1]; argc++)
+                argv[argc] = (char *)args[argc - 1];
+        svc.name = "extractor";
+        svc.cfg = osh_config_new("extractor", ext_service_app.table, ext_service_app.ntable);
+        assert_non_null(svc.cfg);
+        rc = osh_config_load(svc.cfg, argc, argv, env, err, err_size);
+        if (!rc)
+                rc = ext_service_app.configure(&svc, &conf, err, err_size);
+        ext_service_app.unconfigure(conf);
+        osh_config_destroy(svc.cfg);
+        return rc;
+}
+
+/* --check fails exactly when the run would: every value the run refuses
+ * is refused by configure, naming the key (an unknown gaiji replacement
+ * used to become U+FFFD, an unknown encoding passed until the batch). */
+static void test_configure(void **state)
+{
+        static const struct {
+                const char *args[6], *want;
+        } bad[] = {
+            {{NULL}, "input is required"},
+            {{"--input", "/nonexistent/batch", NULL}, "input /nonexistent/batch"},
+            {{"--input", "http://example.jp/MANIFEST.tsv", NULL}, "not an ftp://"},
+            {{"--input", "/tmp", "--encoding", "bogus", NULL}, "encoding: unknown value"},
+            {{"--input", "/tmp", "--gaiji.replacement", "bogus", NULL},
+             "gaiji.replacement: unknown value"},
+            {{"--input", "/tmp", "--reference.date", "20240231", NULL}, "reference.date"},
+            {{"--input", "/tmp", "--reference.date", "R060401", NULL}, "reference.date"},
+            {{"--input", "/tmp", "--max.field", "1M", NULL}, "max.field"},
+            {{"--input", "/tmp", "--threads", "-2", NULL}, "threads"},
+            {{"--input", "/tmp", "--poll.interval", "0", NULL}, "poll.interval"},
+            {{"--input", "/tmp", "--hold.shrink.percent", "120", NULL}, "hold.shrink.percent"},
+            {{"--input", "/tmp", "--hold.reject.percent", "-1", NULL}, "hold.reject.percent"},
+            {{"--input", "/tmp", "--rejects.raw.max", "1M", NULL}, "rejects.raw.max"},
+            {{"--input", "/tmp", "--confirm.batch", "yes", NULL}, "confirm.batch"},
+            {{"--input", "file:///x/MANIFEST.tsv", "--spool.dir", "/nonexistent", NULL},
+             "spool.dir"},
+            {{"--input", "/tmp", "--poll.interval", "soon", NULL}, "poll.interval"},
+        };
+        static const char *const good[] = {
+            "--input", "/tmp", "--gaiji.replacement", "geta", "--encoding", "cp932", NULL};
+        char err[256];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                err[0] = '\0';
+                if (configure_with(bad[i].args, err, sizeof(err)) != -1)
+                        fail_msg("case %zu (%s) accepted", i, bad[i].want);
+                if (!strstr(err, bad[i].want))
+                        fail_msg("case %zu: \"%s\" does not say %s", i, err, bad[i].want);
+        }
+        assert_int_equal(configure_with(good, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1179,6 +1245,7 @@ int main(void)
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
             cmocka_unit_test(test_reject_privacy),   cmocka_unit_test(test_watch_failures),
             cmocka_unit_test(test_snapshot_guards),  cmocka_unit_test(test_non_regular),
+            cmocka_unit_test(test_configure),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

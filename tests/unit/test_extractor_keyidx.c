@@ -70,32 +70,32 @@ static void check_keys(const uint64_t *keys, size_t n, size_t expect_runs_at_lea
 {
         size_t nr, cursor = 0;
         ref_t *r = reference(keys, n, &nr);
-        keyidx_t x;
+        ext_keyidx_t x;
 
-        assert_int_equal(keyidx_init(&x, n / 2 + 1, 16), 0);
+        assert_int_equal(ext_keyidx_init(&x, n / 2 + 1, 16), 0);
         for (size_t i = 0; i < n; i++) {
                 int fresh = ref_find(r, nr, keys[i])->first == i;
-                int got = keyidx_put(&x, keys[i], (uint32_t)i);
+                int got = ext_keyidx_put(&x, keys[i], (uint32_t)i);
                 if (got != fresh)
                         fail_msg("put %zu (key %llu) gave %d", i, (unsigned long long)keys[i], got);
         }
         assert_true(x.nruns >= expect_runs_at_least);
         for (int sealed = 0; sealed < 2; sealed++) {
                 for (size_t i = 0; i < n; i++) {
-                        uint32_t *v = keyidx_get(&x, keys[i], &cursor);
+                        uint32_t *v = ext_keyidx_get(&x, keys[i], &cursor);
                         assert_non_null(v);
                         assert_int_equal(*v, ref_find(r, nr, keys[i])->first);
                         /* a neighbour that was never put */
                         if (!ref_find(r, nr, keys[i] + 1))
-                                assert_null(keyidx_get(&x, keys[i] + 1, &cursor));
+                                assert_null(ext_keyidx_get(&x, keys[i] + 1, &cursor));
                 }
-                assert_int_equal(keyidx_seal(&x), 0);
+                assert_int_equal(ext_keyidx_seal(&x), 0);
                 assert_int_equal(x.nruns, 1);
                 assert_int_equal(x.n, nr);
                 for (size_t i = 1; i < x.n; i++)
                         assert_true(x.k[i - 1] < x.k[i]);
         }
-        keyidx_free(&x);
+        ext_keyidx_free(&x);
         free(r);
 }
 
@@ -190,7 +190,7 @@ static void test_sort_pairs_is_stable(void **state)
         const uint32_t ev[] = {3, 7, 1, 4, 0, 2, 5, 6};
 
         (void)state;
-        assert_int_equal(keyidx_sort_pairs(k, v, 8), 0);
+        assert_int_equal(ext_keyidx_sort_pairs(k, v, 8), 0);
         assert_memory_equal(k, ek, sizeof(ek));
         assert_memory_equal(v, ev, sizeof(ev));
 }
