@@ -20,3 +20,4 @@ run bench-targeting 5000 1
 run bench-dispatch 200 0 nosync
 run bench-crossing --records 5000 --rounds 1
 run bench-onprem --residents 5000 --rounds 1
+run bench-pipeline --residents 5000

@@ -349,7 +349,7 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(NPART);
         rd_kafka_t *c, *p;
         long consumed = 0;
-        double t0 = 0, c0 = 0;
+        double t0 = 0, c0 = 0, last = 0, gap = 0;
         rkstats_t cst = {0}, pst = {0};
 
         snprintf(group, sizeof(group), "bench-baseline-%d-%d", nhdrs, round);
@@ -382,9 +382,12 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
                 if (!m->err) {
                         rd_kafka_headers_t *h = NULL;
                         if (!t0) {
-                                t0 = now_s();
+                                t0 = last = now_s();
                                 c0 = cpu_s(RUSAGE_SELF);
                         }
+                        if (now_s() - last > gap)
+                                gap = now_s() - last;
+                        last = now_s();
                         if (!rd_kafka_message_headers(m, &h) && h)
                                 h = rd_kafka_headers_copy(h);
                         if (nhdrs)
@@ -413,6 +416,8 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
         rd_kafka_destroy(p);
         stats_print("consumer", &cst);
         stats_print("producer", &pst);
+        if (opt.stats)
+                printf("      longest wait for the next record: %.0f ms\n", gap * 1e3);
         return dt;
 }
 
