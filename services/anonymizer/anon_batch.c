@@ -23,6 +23,7 @@ struct anon_batch {
         size_t n, stride;
         uint32_t *order;     /* after finish */
         anon_kanon_t *kanon; /* after finish: generalised values */
+        int32_t ref_days;    /* the batch's reference date (the same in every record) */
 };
 
 anon_batch_t *anon_batch_new(const anon_rules_t *r)
@@ -101,6 +102,7 @@ int anon_batch_add(anon_batch_t *b, const anon_out_t *o, int32_t partition, int6
         memset(h, 0, sizeof(*h));
         h->offset = offset;
         h->partition = partition;
+        b->ref_days = o->reference_date;
         h->extreme = (uint8_t)o->extreme;
         memcpy(h->uid, o->uid, strnlen(o->uid, ANON_UID_MAX));
         h->pfx = uid_prefix(h->uid);
@@ -343,7 +345,7 @@ static void mark_duplicates(anon_batch_t *b, sort_tmp_t *t)
  * enforced k (anon_kanon.h): suppressed and generalised records marked. */
 static int judge_risk(anon_batch_t *b, anon_stats_t *st)
 {
-        anon_kview_t v = {.n = b->n};
+        anon_kview_t v = {.n = b->n, .ref_ym = anon_yearmonth(b->ref_days)};
         int rc = -1;
 
         v.values = malloc((b->n + 1) * sizeof(*v.values));

@@ -36,7 +36,9 @@ typedef struct ktab {
 
 struct anon_kanon {
         size_t n;
-        uint8_t *lvl; /* n * ndims */
+        uint8_t *lvl; /* n * ndims: each record's level per quasi-identifier */
+        int32_t *q;   /* n * ndims: the values, compact (the batch's rows are wide) */
+        uint64_t *hb; /* n * 2: the household-age group's bits */
         uint32_t *roff, *uoff;
         int32_t *rbuf; /* per generalised record: count, then triples */
         size_t rlen, rcap;
@@ -64,43 +66,60 @@ static int span_of(const anon_dim_t *d, int lvl)
         return lvl ? d->steps[lvl - 1].span : 1;
 }
 
-static void flags_key(const anon_dim_t *d, const uint8_t *fl, int lvl, uint64_t f[2])
+/* The household-age group's exact bits (bit a: someone aged FROM + a). */
+static void group_bits(const anon_dim_t *d, const uint8_t *fl, uint64_t h[2])
+{
+        h[0] = h[1] = 0;
+        for (int a = 0; a < d->nbits; a++) {
+                int b = d->bits[a];
+                if (fl[b / 8] & (1u << (b % 8)))
+                        h[a / 64] |= (uint64_t)1 << (a % 64);
+        }
+}
+
+/* The group at a level: exact bits, band presence, or nothing ("any"). */
+static void flags_key(const anon_dim_t *d, const uint64_t h[2], int lvl, uint64_t f[2])
 {
         int span = lvl == DROPPED ? 0 : span_of(d, lvl);
 
         f[0] = f[1] = 0;
         if (lvl && !span)
                 return;
-        for (int a = 0; a < d->nbits; a++) {
-                int b = d->bits[a];
-                if (fl[b / 8] & (1u << (b % 8))) {
-                        int bit = a / span;
-                        f[bit / 64] |= (uint64_t)1 << (bit % 64);
-                }
+        if (span == 1) {
+                f[0] = h[0], f[1] = h[1];
+                return;
         }
+        for (int w = 0; w < 2; w++)
+                for (uint64_t bits = h[w]; bits; bits &= bits - 1) {
+                        int band = (w * 64 + __builtin_ctzll(bits)) / span;
+                        f[band / 64] |= (uint64_t)1 << (band % 64);
+                }
 }
 
-static void make_key(const anon_rules_t *r, const int32_t *v, const uint8_t *fl, const uint8_t *lvl,
+/* q: the record's quasi-identifier values (row of the compact matrix), h
+ * its household-age bits. */
+static void make_key(const anon_rules_t *r, const int32_t *q, const uint64_t *h, const uint8_t *lvl,
                      kkey_t *k)
 {
         memset(k, 0, sizeof(*k));
         for (int d = 0; d < r->ndims; d++) {
                 const anon_dim_t *dm = &r->dims[d];
                 int L = lvl[d], span;
+                int32_t v = q[d];
                 k->lvl[d] = (uint8_t)L;
                 if (dm->kind == ANON_D_FLAGS) {
-                        flags_key(dm, fl, L, k->f);
+                        flags_key(dm, h, L, k->f);
                         continue;
                 }
                 span = L == DROPPED ? 0 : span_of(dm, L);
                 if (L == DROPPED)
                         k->g[d] = 0;
-                else if (!span || (dm->kind == ANON_D_YM && !v[dm->pos]))
-                        k->g[d] = span ? 0 : (v[dm->pos] != 0); /* "any": present or not */
+                else if (!span || (dm->kind == ANON_D_YM && !v))
+                        k->g[d] = span ? 0 : (v != 0); /* "any": present or not */
                 else if (dm->kind == ANON_D_YM)
-                        k->g[d] = L ? floordiv(ym_index(v[dm->pos]), span) : v[dm->pos];
+                        k->g[d] = L ? floordiv(ym_index(v), span) : v;
                 else
-                        k->g[d] = floordiv(v[dm->pos], span);
+                        k->g[d] = floordiv(v, span);
         }
 }
 
@@ -110,11 +129,15 @@ static uint64_t key_hash(const kkey_t *k)
         uint64_t h = 0x9e3779b97f4a7c15ULL;
 
         for (size_t i = 0; i < sizeof(*k) / 8; i++) {
-                h ^= w[i];
-                h *= 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
+                h = (h ^ w[i]) * 0x100000001b3ULL;
+                h = (h << 31) | (h >> 33);
         }
-        return h;
+        /* murmur3's finaliser: the table takes the low bits */
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        return h ^ (h >> 33);
 }
 
 /* ---- class table ---- */
@@ -205,9 +228,14 @@ static int bucket_of(int32_t size)
         return size <= 1 ? 0 : size <= 4 ? 1 : size <= 9 ? 2 : 3;
 }
 
-/* Classes of the live records at levels lvl (drop: a dims index measured as
- * left out, or -1). cid gets each live record's class. 0 / -1. */
-static int classify(const anon_rules_t *r, const anon_kview_t *v, const uint8_t *lvl, int drop,
+/* Row i of the compact matrix and household bits. */
+#define QROW(K, r, i) ((K)->q + (i) * (size_t)(r)->ndims)
+#define HROW(K, i)    ((K)->hb + 2 * (i))
+#define LROW(K, r, i) ((K)->lvl + (i) * (size_t)(r)->ndims)
+
+/* Classes of the live records at their levels (drop: a dims index measured
+ * as left out, or -1). cid gets each live record's class. 0 / -1. */
+static int classify(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K, int drop,
                     ktab_t *t, uint32_t *cid)
 {
         uint8_t l[ANON_MAX_QUASI];
@@ -219,10 +247,10 @@ static int classify(const anon_rules_t *r, const anon_kview_t *v, const uint8_t 
                 long c;
                 if (!v->live[i])
                         continue;
-                memcpy(l, lvl + i * (size_t)r->ndims, (size_t)r->ndims);
+                memcpy(l, LROW(K, r, i), (size_t)r->ndims);
                 if (drop >= 0)
                         l[drop] = DROPPED;
-                make_key(r, v->values[i], v->flags[i], l, &k);
+                make_key(r, QROW(K, r, i), HROW(K, i), l, &k);
                 if ((c = tab_add(t, &k)) < 0)
                         return -1;
                 t->cls[c].count++;
@@ -269,7 +297,7 @@ static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
 }
 
 /* The quasi-identifier whose removal leaves the fewest unique records. */
-static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const uint8_t *lvl,
+static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K,
                            uint32_t *cid, int64_t base, anon_risk_t *rk)
 {
         rk->top_dim = -1;
@@ -277,7 +305,7 @@ static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const u
         for (int d = 0; d < r->ndims && base; d++) {
                 ktab_t t;
                 int64_t drop;
-                if (classify(r, v, lvl, d, &t, cid)) {
+                if (classify(r, v, K, d, &t, cid)) {
                         tab_free(&t);
                         return -1;
                 }
@@ -294,13 +322,50 @@ static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const u
 typedef struct enf {
         const anon_rules_t *r;
         const anon_kview_t *v;
-        uint8_t *lvl;
+        anon_kanon_t *K;
         uint32_t *cid;
         ktab_t *t;
         ktab_t moves; /* this round: records of small classes one step could bring to a key */
         int k;
         anon_risk_t *rk;
 } enf_t;
+
+/* The cost of record rep's next step on dims index d (-1: none left):
+ * the rule file's, times the weight when the value is a protected age. */
+static int64_t step_cost(const enf_t *e, size_t rep, const uint8_t *l, int d)
+{
+        const anon_dim_t *dm = &e->r->dims[d];
+        int32_t v = QROW(e->K, e->r, rep)[d];
+        int64_t cost;
+
+        if (l[d] >= dm->nsteps)
+                return -1;
+        cost = dm->steps[l[d]].cost;
+        if (dm->nprot && v) {
+                int32_t age = ym_index(e->v->ref_ym) - ym_index(v);
+                for (int i = 0; i < dm->nprot; i++)
+                        if (age >= dm->prot[i][0] && age <= dm->prot[i][1])
+                                return cost * dm->weight;
+        }
+        return cost;
+}
+
+/* Whether dims index d is worth a look for a class: only a step within one
+ * cost of the cheapest can win (COST_SCALE, NO_REACH), and looking costs
+ * two table probes per class. */
+static int candidate(const enf_t *e, size_t rep, const uint8_t *l, int d)
+{
+        int64_t min = -1, c = step_cost(e, rep, l, d);
+
+        if (c < 0)
+                return 0;
+        for (int j = 0; j < e->r->ndims; j++) {
+                int64_t cj = step_cost(e, rep, l, j);
+                if (cj >= 0 && (min < 0 || cj < min))
+                        min = cj;
+        }
+        return c * COST_SCALE < min * COST_SCALE + NO_REACH;
+}
 
 /* Records of this round's small classes that one step could bring to k
  * (the class's own s if the table has none: OOM only weakens the choice). */
@@ -311,32 +376,30 @@ static int32_t mass_of(const enf_t *e, const kkey_t *k, int32_t s)
         return c >= 0 ? e->moves.cls[c].count : s;
 }
 
-/* Fills e->moves for the small classes in small[0..ns) (sorted by class):
- * every step every class could take, with the records it would bring, so
- * that classes that can only reach k together do. 0 / -1. */
-static int plan_moves(enf_t *e, const uint32_t *small, size_t ns)
+/* Fills e->moves: every step every small class (first[c], size[c]) could
+ * take, with the records it would bring, so that classes that can only
+ * reach k together do. 0 / -1. */
+static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, size_t nc)
 {
         const anon_rules_t *r = e->r;
         kkey_t k;
 
         tab_free(&e->moves);
-        if (tab_init(&e->moves, ns * (size_t)r->ndims))
+        if (tab_init(&e->moves, nc * (size_t)r->ndims))
                 return -1;
-        for (size_t s = 0, t; s < ns; s = t) {
-                size_t rep = small[s];
-                uint8_t *l = e->lvl + rep * (size_t)r->ndims;
-                for (t = s + 1; t < ns && e->cid[small[t]] == e->cid[rep]; t++)
-                        ;
+        for (size_t c = 0; c < nc; c++) {
+                size_t rep = first[c];
+                uint8_t *l = LROW(e->K, r, rep);
                 for (int d = 0; d < r->ndims; d++) {
-                        long c;
-                        if (l[d] >= r->dims[d].nsteps)
+                        long m;
+                        if (!candidate(e, rep, l, d))
                                 continue;
                         l[d]++;
-                        make_key(r, e->v->values[rep], e->v->flags[rep], l, &k);
+                        make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
                         l[d]--;
-                        if ((c = tab_add(&e->moves, &k)) < 0)
+                        if ((m = tab_add(&e->moves, &k)) < 0)
                                 return -1;
-                        e->moves.cls[c].count += (int32_t)(t - s);
+                        e->moves.cls[m].count += (int32_t)size[c];
                 }
         }
         return 0;
@@ -346,7 +409,7 @@ static int plan_moves(enf_t *e, const uint32_t *small, size_t ns)
 static int choose_step(enf_t *e, size_t rep, int32_t s)
 {
         const anon_rules_t *r = e->r;
-        uint8_t *l = e->lvl + rep * (size_t)r->ndims;
+        uint8_t *l = LROW(e->K, r, rep);
         int best = -1;
         int64_t best_score = 0;
         kkey_t k;
@@ -354,13 +417,13 @@ static int choose_step(enf_t *e, size_t rep, int32_t s)
         for (int d = 0; d < r->ndims; d++) {
                 long c;
                 int64_t score;
-                if (l[d] >= r->dims[d].nsteps)
+                if (!candidate(e, rep, l, d))
                         continue;
                 l[d]++;
-                make_key(r, e->v->values[rep], e->v->flags[rep], l, &k);
+                make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
                 l[d]--;
                 c = tab_find(e->t, &k);
-                score = (int64_t)r->dims[d].steps[l[d]].cost * COST_SCALE;
+                score = step_cost(e, rep, l, d) * COST_SCALE;
                 if ((c >= 0 ? e->t->cls[c].count : 0) + mass_of(e, &k, s) < e->k)
                         score += NO_REACH;
                 if (best < 0 || score < best_score)
@@ -369,16 +432,16 @@ static int choose_step(enf_t *e, size_t rep, int32_t s)
         return best;
 }
 
-/* Moves the members m[0..s) of one small class one step, or suppresses
- * them. 0 / -1. */
-static int step_class(enf_t *e, const uint32_t *m, size_t s)
+/* Moves the members of one small class (a list through next[], from
+ * first) one step, or suppresses them. 0 / -1. */
+static int step_class(enf_t *e, uint32_t first, int32_t s, const uint32_t *next)
 {
-        int d = choose_step(e, m[0], (int32_t)s);
+        const anon_rules_t *r = e->r;
+        int d = choose_step(e, first, s);
         kkey_t k;
 
-        for (size_t j = 0; j < s; j++) {
-                size_t i = m[j];
-                uint8_t *l = e->lvl + i * (size_t)e->r->ndims;
+        for (uint32_t i = first; i != NONE; i = next[i]) {
+                uint8_t *l = LROW(e->K, r, i);
                 long c;
                 e->t->cls[e->cid[i]].count--;
                 if (d < 0) {
@@ -387,7 +450,7 @@ static int step_class(enf_t *e, const uint32_t *m, size_t s)
                         continue;
                 }
                 l[d]++;
-                make_key(e->r, e->v->values[i], e->v->flags[i], l, &k);
+                make_key(r, QROW(e->K, r, i), HROW(e->K, i), l, &k);
                 if ((c = tab_add(e->t, &k)) < 0)
                         return -1;
                 e->t->cls[c].count++;
@@ -396,44 +459,66 @@ static int step_class(enf_t *e, const uint32_t *m, size_t s)
         return 0;
 }
 
-static const uint32_t *sort_cid;
-
-static int cmp_by_class(const void *a, const void *b)
+/* One round: the records of classes below k, grouped by class (a list per
+ * class, no sort), each class one step. *ns: records still to look at. */
+static int round_once(enf_t *e, uint32_t *small, size_t *ns, uint32_t *next, uint32_t *head,
+                      uint32_t *first, uint32_t *size)
 {
-        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-        uint32_t cx = sort_cid[x], cy = sort_cid[y];
+        const anon_kview_t *v = e->v;
+        size_t m = 0, nc = 0;
 
-        return cx != cy ? (cx > cy) - (cx < cy) : (x > y) - (x < y);
+        for (size_t j = 0; j < *ns; j++) { /* only records of small classes can move */
+                uint32_t i = small[j], c = e->cid[i];
+                if (!v->live[i] || e->t->cls[c].count >= e->k)
+                        continue;
+                small[m++] = i;
+                if (head[c] == NONE) {
+                        first[nc] = c; /* the class for now; its head below */
+                        size[nc++] = 0;
+                }
+                next[i] = head[c];
+                head[c] = i;
+        }
+        *ns = m;
+        for (size_t c = 0; c < nc; c++) {
+                uint32_t cls = first[c];
+                first[c] = head[cls];
+                size[c] = (uint32_t)e->t->cls[cls].count;
+                head[cls] = NONE;
+        }
+        if (plan_moves(e, first, size, nc))
+                return -1;
+        for (size_t c = 0; c < nc; c++)
+                if (step_class(e, first[c], (int32_t)size[c], next))
+                        return -1;
+        return 0;
 }
 
 static int enforce(enf_t *e)
 {
         const anon_kview_t *v = e->v;
-        uint32_t *small = malloc((v->n + 1) * sizeof(*small));
-        size_t ns = v->n;
+        size_t n = v->n + 1, ns = v->n;
+        uint32_t *small = malloc(n * sizeof(*small)), *next = malloc(n * sizeof(*next)),
+                 *first = malloc(n * sizeof(*first)), *size = malloc(n * sizeof(*size)),
+                 *head = NULL;
+        size_t head_cap = 0;
         int rc = -1;
 
-        if (!small)
-                return -1;
+        if (!small || !next || !first || !size)
+                goto fail;
         for (size_t i = 0; i < v->n; i++)
                 small[i] = (uint32_t)i;
-        for (int round = 0; round < MAX_ROUNDS; round++) {
-                size_t m = 0;
-                for (size_t j = 0; j < ns; j++) /* only records of small classes can move */
-                        if (v->live[small[j]] && e->t->cls[e->cid[small[j]]].count < e->k)
-                                small[m++] = small[j];
-                if (!(ns = m))
-                        break;
-                sort_cid = e->cid; /* one anonymizer thread judges one batch at a time */
-                qsort(small, ns, sizeof(*small), cmp_by_class);
-                if (plan_moves(e, small, ns))
-                        goto fail;
-                for (size_t s = 0, t; s < ns; s = t) {
-                        for (t = s + 1; t < ns && e->cid[small[t]] == e->cid[small[s]]; t++)
-                                ;
-                        if (step_class(e, small + s, t - s))
+        for (int round = 0; round < MAX_ROUNDS && ns; round++) {
+                if (head_cap < e->t->ncls + 1) { /* one list head per class */
+                        uint32_t *h = realloc(head, (e->t->cls_cap + 1) * sizeof(*h));
+                        if (!h)
                                 goto fail;
+                        head = h;
+                        memset(head + head_cap, 0xff, (e->t->cls_cap + 1 - head_cap) * sizeof(*h));
+                        head_cap = e->t->cls_cap + 1;
                 }
+                if (round_once(e, small, &ns, next, head, first, size))
+                        goto fail;
         }
         for (size_t i = 0; i < v->n; i++) { /* never reached so far: suppressed, never released */
                 if (v->live[i] && e->t->cls[e->cid[i]].count < e->k) {
@@ -446,6 +531,10 @@ static int enforce(enf_t *e)
 fail:
         tab_free(&e->moves);
         free(small);
+        free(next);
+        free(first);
+        free(size);
+        free(head);
         return rc;
 }
 
@@ -534,7 +623,7 @@ static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v,
                 }
                 uint64_t f[2];
                 int span = span_of(dm, l[d]);
-                flags_key(dm, v->flags[i], span ? l[d] : 0, f);
+                flags_key(dm, HROW(k, i), span ? l[d] : 0, f);
                 for (int a = 0; a < dm->nbits; a++) {
                         int bit = span ? a / span : 0, b = dm->bits[a];
                         if (span && !(f[bit / 64] >> (bit % 64) & 1))
@@ -569,15 +658,31 @@ static anon_kanon_t *kanon_new(const anon_rules_t *r, size_t n)
         k->n = n;
         k->flag_bytes = r->flag_bytes;
         k->lvl = calloc(n * (size_t)r->ndims + 1, 1);
+        k->q = malloc((n * (size_t)r->ndims + 1) * sizeof(*k->q));
+        k->hb = calloc(2 * n + 2, sizeof(*k->hb));
         k->roff = malloc((n + 1) * sizeof(*k->roff));
         k->uoff = malloc((n + 1) * sizeof(*k->uoff));
-        if (!k->lvl || !k->roff || !k->uoff || r->flag_bytes > 256) {
+        if (!k->lvl || !k->q || !k->hb || !k->roff || !k->uoff || r->flag_bytes > 256) {
                 anon_kanon_destroy(k);
                 return NULL;
         }
         memset(k->roff, 0xff, (n + 1) * sizeof(*k->roff));
         memset(k->uoff, 0xff, (n + 1) * sizeof(*k->uoff));
         return k;
+}
+
+/* The compact matrix the judging reads. */
+static void load_rows(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v)
+{
+        for (size_t i = 0; i < v->n; i++) {
+                int32_t *q = QROW(K, r, i);
+                for (int d = 0; d < r->ndims; d++) {
+                        const anon_dim_t *dm = &r->dims[d];
+                        q[d] = dm->kind == ANON_D_FLAGS ? 0 : v->values[i][dm->pos];
+                        if (dm->kind == ANON_D_FLAGS)
+                                group_bits(dm, v->flags[i], HROW(K, i));
+                }
+        }
 }
 
 int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **out,
@@ -589,16 +694,19 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         int rc = -1;
 
         memset(rk, 0, sizeof(*rk));
-        if (!k || !cid || classify(r, v, k->lvl, -1, &t, cid))
+        if (!k || !cid)
+                goto fail;
+        load_rows(k, r, v);
+        if (classify(r, v, k, -1, &t, cid))
                 goto fail;
         tally(&t, r->k_floor, rk, 0);
-        if (top_contributor(r, v, k->lvl, cid, (int64_t)rk->bucket_before[0], rk))
+        if (top_contributor(r, v, k, cid, (int64_t)rk->bucket_before[0], rk))
                 goto fail;
         tab_free(&t);
-        if (classify(r, v, k->lvl, -1, &t, cid)) /* cid was reused by top_contributor */
+        if (classify(r, v, k, -1, &t, cid)) /* cid was reused by top_contributor */
                 goto fail;
         if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1) {
-                enf_t e = {r, v, k->lvl, cid, &t, {0}, r->k_floor, rk};
+                enf_t e = {r, v, k, cid, &t, {0}, r->k_floor, rk};
                 if (enforce(&e))
                         goto fail;
         }
@@ -641,6 +749,8 @@ void anon_kanon_destroy(anon_kanon_t *k)
         if (!k)
                 return;
         free(k->lvl);
+        free(k->q);
+        free(k->hb);
         free(k->roff);
         free(k->uoff);
         free(k->rbuf);

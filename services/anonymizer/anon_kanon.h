@@ -50,6 +50,7 @@ typedef struct anon_risk {
  * released (enforcement clears it to suppress). Borrowed. */
 typedef struct anon_kview {
         size_t n;
+        int32_t ref_ym; /* the batch's reference date as YYYYMM (protect ages) */
         int32_t **values;
         uint8_t **flags;
         uint8_t *live;

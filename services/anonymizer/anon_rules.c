@@ -331,13 +331,43 @@ static int parse_generalise(parser_t *p, const char *name, char **tok, int ntok)
         return 0;
 }
 
+/* "protect <yearmonth quasi> = from..to ... xW" */
+static int parse_protect(parser_t *p, const char *name, char **tok, int ntok)
+{
+        anon_dim_t *dm = find_dim(p->r, name);
+
+        if (!dm || dm->kind != ANON_D_YM)
+                return perr(p, "protect %s: not a yearmonth quasi-identifier", name);
+        if (dm->nprot)
+                return perr(p, "protect %s given twice", name);
+        if (ntok < 2 || ntok > ANON_MAX_STEPS + 1 || tok[ntok - 1][0] != 'x' ||
+            parse_int(tok[ntok - 1] + 1, 1, 1000, &dm->weight))
+                return perr(p, "protect %s needs 1..%d from..to ranges and x<weight> (1..1000)",
+                            name, ANON_MAX_STEPS);
+        for (int i = 0; i < ntok - 1; i++) {
+                char *dots = strstr(tok[i], "..");
+                if (!dots)
+                        return perr(p, "protect %s: '%s' is not from..to", name, tok[i]);
+                *dots = 0;
+                if (parse_int(tok[i], 0, 2400, &dm->prot[i][0]) ||
+                    parse_int(dots + 2, dm->prot[i][0], 2400, &dm->prot[i][1]))
+                        return perr(p, "protect %s: ages in months 0..2400, from <= to", name);
+        }
+        dm->nprot = ntok - 1;
+        return 0;
+}
+
 /* The household_age ops that fill the name### quasi-identifiers. */
 static int resolve_dims(parser_t *p)
 {
         anon_rules_t *r = p->r;
 
+        int groups = 0;
+
         for (int i = 0; i < r->ndims; i++) {
                 anon_dim_t *dm = &r->dims[i];
+                if (dm->kind == ANON_D_FLAGS && ++groups > 1)
+                        return perr(p, "at most one household_age quasi-identifier");
                 for (size_t j = 0; dm->kind == ANON_D_FLAGS && !dm->bits && j < r->nops; j++) {
                         if (r->ops[j].kind != ANON_X_HH_AGE || strcmp(r->ops[j].field, dm->name))
                                 continue;
@@ -502,6 +532,8 @@ static int parse_line(parser_t *p, char *line)
         }
         if (!strncmp(lhs, "generalise", 10) && isspace((unsigned char)lhs[10]))
                 return parse_generalise(p, osh_str_trim(lhs + 10), tok, ntok);
+        if (!strncmp(lhs, "protect", 7) && isspace((unsigned char)lhs[7]))
+                return parse_protect(p, osh_str_trim(lhs + 7), tok, ntok);
         if (ntok == 0)
                 return perr(p, "'%s' has no value", lhs);
         return seen_once(p, lhs) || parse_scalar(p, lhs, tok, ntok);

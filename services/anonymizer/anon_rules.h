@@ -24,6 +24,10 @@
  *                                     code/int:  div10 div100 div1000 any
  *                                     household_age: band5 band10 band20 any
  *                                     cost: how much targeting loses by the step
+ *   protect <yearmonth quasi> = <from>..<to> ... x<weight>
+ *                                     steps cost weight times more for a value
+ *                                     aged from..to months at the reference
+ *                                     date (the ages campaigns target)
  *   user_id     = registered_or_hmac | hmac
  *   truthy      = <text> ...          extension values that mean 1
  *   keep        = <raw field> ...     raw fields used for framing only
@@ -95,6 +99,8 @@ typedef struct anon_dim {
         int nbits;
         anon_step_t steps[ANON_MAX_STEPS];
         int nsteps;
+        int prot[ANON_MAX_STEPS][2]; /* protected ages in months, inclusive */
+        int nprot, weight;
 } anon_dim_t;
 
 typedef enum {

@@ -126,6 +126,9 @@ static void test_v2_file_loads(void **state)
         assert_int_equal(r->dims[3].steps[0].span, 100);
         assert_int_equal(r->dims[7].steps[1].span, 20);
         assert_int_equal(r->dims[7].steps[2].cost, 1);
+        assert_int_equal(r->dims[4].nprot, 2);
+        assert_int_equal(r->dims[4].prot[1][0], 105);
+        assert_int_equal(r->dims[4].weight, 10);
         anon_rules_destroy(r);
 }
 
@@ -201,6 +204,10 @@ static void test_errors_name_the_line(void **state)
         expect_error("generalise birth_ym = quarter:1\ngeneralise birth_ym = year:1\n",
                      "t.conf:13: generalise birth_ym given twice");
         expect_error("k_action = hierarchy\n", "t.conf: k_action = hierarchy needs generalise");
+        expect_error("protect sex = 1..2 x2\n", "t.conf:12: protect sex: not a yearmonth");
+        expect_error("protect birth_ym = 1..2\n", "t.conf:12: protect birth_ym needs");
+        expect_error("protect birth_ym = 5..2 x2\n", "t.conf:12: protect birth_ym: ages in months");
+        expect_error("protect birth_ym = 5 x2\n", "t.conf:12: protect birth_ym: '5' is not");
         expect_error("user_id = sha256\n", "t.conf:12: 'user_id' given twice");
 }
 

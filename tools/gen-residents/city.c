@@ -96,6 +96,18 @@ static int irange(int lo, int hi)
 
 /* ---- tables ---- */
 
+int city_landslide_risk(const household_t *h)
+{
+        /* (ward index, town index): 緑区 towns 4, 6, 7 and 若葉区 towns 6, 8 of
+         * campaigns/04-landslide-preparedness.json (town code = index + 1) */
+        static const uint8_t area[][2] = {{4, 3}, {4, 5}, {4, 6}, {3, 5}, {3, 7}};
+
+        for (size_t i = 0; i < sizeof(area) / sizeof(area[0]); i++)
+                if (h->ward == area[i][0] && h->town == area[i][1])
+                        return h->chome == 5 && h->banchi <= 4;
+        return 0;
+}
+
 int town_count(int ward)
 {
         (void)ward;

@@ -66,6 +66,10 @@ int city_build(city_t *c, const city_opts_t *o);
 void city_free(city_t *c);
 
 int city_age(const city_t *c, const person_t *p); /* completed years at ref */
+/* 1 if the household lives inside a designated landslide-risk area: the
+ * strip of chome 5, banchi 1-4 of the towns campaigns/04 lists (Table 52:
+ * few households at risk inside towns that are targeted whole). */
+int city_landslide_risk(const household_t *h);
 int period_active(const period_t *pr, int32_t ref);
 
 /* Text tables. */

@@ -362,7 +362,7 @@ static void truth_row(const city_t *c, FILE *fp, size_t i)
                 osh_date_from_days(kids[k], &b);
                 fprintf(fp, "%s%04d%02d", k ? "," : "", b.year, b.month);
         }
-        fprintf(fp, "%s\t%u\n", nk ? "" : "-", p->cats);
+        fprintf(fp, "%s\t%u\t%d\n", nk ? "" : "-", p->cats, city_landslide_risk(h));
 }
 
 static int write_truth(wctx_t *w)
@@ -381,7 +381,7 @@ static int write_truth(wctx_t *w)
         fputs("#atena_no\tuser_id\tsex\tbirth\tmunicipality\ttown\ttax_current\ttax_previous\t"
               "tax_before_previous\tnhi\tlate_elderly\tchild_allowance\tchild_rearing_allowance\t"
               "public_assistance\text_01\text_02\text_03\tspouse\tmember_ages\tchildren_ym\t"
-              "categories\n",
+              "categories\tlandslide_risk\n",
               fp);
         for (size_t i = 0; i < c->np; i++) {
                 const person_t *p = &c->p[i];
@@ -400,6 +400,8 @@ static int write_truth(wctx_t *w)
                 cnt[8] += city_age(c, p) < 15;
                 cnt[9] += city_age(c, p) >= 75;
         }
+        for (size_t h = 0; h < c->nh; h++)
+                cnt[10] += (uint64_t)city_landslide_risk(&c->h[h]);
         qsort(ix, (size_t)n, sizeof(*ix), cmp_u64pair);
         for (uint64_t k = 0; k < n; k++)
                 truth_row(c, fp, (size_t)ix[k][1]);
@@ -416,9 +418,10 @@ static int write_truth(wctx_t *w)
                 "\nnhi_active\t%" PRIu64 "\nlate_elderly_active\t%" PRIu64
                 "\nchild_allowance_receiving\t%" PRIu64 "\nchild_rearing_receiving\t%" PRIu64
                 "\npublic_assistance_active\t%" PRIu64 "\nunder_15\t%" PRIu64
-                "\naged_75_plus\t%" PRIu64 "\nfiscal_year\t%d\n",
+                "\naged_75_plus\t%" PRIu64 "\nfiscal_year\t%d\nlandslide_risk_households\t%" PRIu64
+                "\n",
                 c->np, c->nh, cnt[0], n, cnt[1], cnt[2], cnt[3], cnt[4], cnt[5], cnt[6], cnt[7],
-                cnt[8], cnt[9], c->fy);
+                cnt[8], cnt[9], c->fy, cnt[10]);
         rc = fclose(fp) ? -1 : 0;
         fp = NULL;
 fail:
