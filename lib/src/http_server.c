@@ -25,6 +25,7 @@ struct osh_http_server {
         int verify_peers;
         void *opaque;
         char *cert, *key, *ca; /* PEM text; MHD keeps pointers to them */
+        char **headers;        /* opts.headers copied: name, value, ..., NULL */
         uint16_t port;
 };
 
@@ -150,7 +151,8 @@ int osh_http_reply_header(osh_http_reply_t *rep, const char *name, const char *v
         return 0;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, osh_http_reply_t *rep, int close)
+static enum MHD_Result send_reply(const osh_http_server_t *s, struct MHD_Connection *conn,
+                                  osh_http_reply_t *rep, int close)
 {
         struct MHD_Response *r;
         enum MHD_Result ret;
@@ -169,6 +171,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, osh_http_reply_t 
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
         for (size_t i = 0; i < rep->extra_cnt; i++)
                 MHD_add_response_header(r, rep->extra[i][0], rep->extra[i][1]);
+        for (size_t i = 0; s->headers && s->headers[i]; i += 2)
+                MHD_add_response_header(r, s->headers[i], s->headers[i + 1]);
         if (close)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(conn, (unsigned)rep->status, r);
@@ -176,15 +180,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, osh_http_reply_t 
         return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *reason,
-                                  const char *allow, int close)
+static enum MHD_Result send_error(const osh_http_server_t *s, struct MHD_Connection *conn,
+                                  int status, const char *reason, const char *allow, int close)
 {
         osh_http_reply_t rep = {0};
 
         osh_http_reply_error(&rep, status, reason);
         if (allow)
                 osh_http_reply_header(&rep, "Allow", allow);
-        return send_reply(conn, &rep, close);
+        return send_reply(s, conn, &rep, close);
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -192,6 +196,43 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const
 const char *osh_http_request_header(const osh_http_request_t *req, const char *name)
 {
         return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+}
+
+const char *osh_http_request_arg(const osh_http_request_t *req, const char *name)
+{
+        return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *osh_http_request_remote(const osh_http_request_t *req, char *buf, size_t size)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(req->conn_, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+        snprintf(buf, size, "unknown");
+        if (sa && sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+                          (socklen_t)size);
+        else if (sa && sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+                          (socklen_t)size);
+        return buf;
+}
+
+static int copy_headers(osh_http_server_t *s, const char *const *h)
+{
+        size_t n = 0;
+
+        while (h && h[n] && h[n + 1])
+                n += 2;
+        if (!n)
+                return 0;
+        if (!(s->headers = calloc(n + 1, sizeof(*s->headers))))
+                return -1;
+        for (size_t i = 0; i < n; i++)
+                if (!(s->headers[i] = strdup(h[i])))
+                        return -1;
+        return 0;
 }
 
 static osh_http_peer_t peer_status(const osh_http_server_t *s, struct MHD_Connection *conn)
@@ -321,7 +362,7 @@ static enum MHD_Result begin(osh_http_server_t *s, struct MHD_Connection *conn, 
         struct req_state *st;
 
         if (!rt)
-                return send_error(conn, allow[0] ? 405 : 404,
+                return send_error(s, conn, allow[0] ? 405 : 404,
                                   allow[0] ? "method not allowed" : "no such path",
                                   allow[0] ? allow : NULL, 1);
         st = calloc(1, sizeof(*st));
@@ -334,11 +375,11 @@ static enum MHD_Result begin(osh_http_server_t *s, struct MHD_Connection *conn, 
         if (rt->precheck) {
                 rt->precheck(s->opaque, &req, &rep);
                 if (rep.status)
-                        return send_reply(conn, &rep, 1);
+                        return send_reply(s, conn, &rep, 1);
                 free(rep.body);
         }
         if (req.content_length >= 0 && (uint64_t)req.content_length > st->limit)
-                return send_error(conn, 413, "request body too large", NULL, 1);
+                return send_error(s, conn, 413, "request body too large", NULL, 1);
         return MHD_YES;
 }
 
@@ -361,12 +402,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
         }
         if (st->too_large)
-                return send_error(conn, 413, "request body too large", NULL, 1);
+                return send_error(s, conn, 413, "request body too large", NULL, 1);
         fill_request(s, conn, method, url, ct, sizeof(ct), &req);
         req.body = st->buf ? st->buf : (const uint8_t *)"";
         req.body_len = st->len;
         st->route->handler(s->opaque, &req, &rep);
-        return send_reply(conn, &rep, 0);
+        return send_reply(s, conn, &rep, 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -531,6 +572,10 @@ osh_http_server_t *osh_http_server_start(const osh_http_server_opts_t *opts,
         }
         s->max_body = opts->max_body ? opts->max_body : OSH_HTTP_DEFAULT_MAX_BODY;
         s->opaque = opts->opaque;
+        if (copy_headers(s, opts->headers)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         if (copy_routes(s, routes, n, errstr, errstr_size) ||
             load_tls(s, opts, errstr, errstr_size))
                 goto fail;
@@ -569,5 +614,8 @@ void osh_http_server_stop(osh_http_server_t *s)
         free(s->cert);
         free(s->key);
         free(s->ca);
+        for (size_t i = 0; s->headers && s->headers[i]; i++)
+                free(s->headers[i]);
+        free(s->headers);
         free(s);
 }

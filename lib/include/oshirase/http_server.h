@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #define OSH_HTTP_DEFAULT_MAX_BODY  (16u * 1024u * 1024u)
-#define OSH_HTTP_MAX_EXTRA_HEADERS 4
+#define OSH_HTTP_MAX_EXTRA_HEADERS 6
 
 /* What the TLS layer knows about the client. */
 typedef enum {
@@ -54,7 +54,7 @@ typedef struct osh_http_reply {
         uint8_t *body; /* malloc'd, owned by the reply */
         size_t body_len;
         size_t extra_cnt;
-        char extra[OSH_HTTP_MAX_EXTRA_HEADERS][2][128]; /* name, value */
+        char extra[OSH_HTTP_MAX_EXTRA_HEADERS][2][160]; /* name, value */
 } osh_http_reply_t;
 
 /* Handler (body complete) or pre-check (headers only, body == NULL).
@@ -80,6 +80,10 @@ typedef struct osh_http_server_opts {
         unsigned threads;           /* worker threads; 0: 2 */
         unsigned timeout_s;         /* idle connection timeout; 0: 30 */
         void *opaque;               /* passed to handlers */
+        /* Optional, copied: name, value, name, value, ..., NULL. Added to
+         * every response, the 404/405/413 the server writes itself
+         * included (security headers). */
+        const char *const *headers;
 } osh_http_server_opts_t;
 
 typedef struct osh_http_server osh_http_server_t;
@@ -102,6 +106,13 @@ void osh_http_server_stop(osh_http_server_t *s);
  * the handler call. */
 const char *osh_http_request_header(const osh_http_request_t *req, const char *name);
 
+/* A query-string argument (%-decoded), NULL if absent. Valid during the
+ * handler call. */
+const char *osh_http_request_arg(const osh_http_request_t *req, const char *name);
+/* The client's numeric address written into buf ("unknown" if not known);
+ * returns buf. */
+const char *osh_http_request_remote(const osh_http_request_t *req, char *buf, size_t size);
+
 /* Reply helpers: each replaces the body. 0 / -1 (OOM: the server then sends
  * 500). Bodies are copied. */
 int osh_http_reply_set(osh_http_reply_t *rep, int status, const char *content_type,
@@ -114,7 +125,7 @@ int osh_http_reply_error(osh_http_reply_t *rep, int status, const char *reason);
 /* Takes ownership of a malloc'd body. */
 void osh_http_reply_take(osh_http_reply_t *rep, int status, const char *content_type, uint8_t *body,
                          size_t len);
-/* Adds a response header (copied, truncated to 127 bytes). 0 / -1 when full. */
+/* Adds a response header (copied, truncated to 159 bytes). 0 / -1 when full. */
 int osh_http_reply_header(osh_http_reply_t *rep, const char *name, const char *value);
 
 /* The reason phrase of a status code ("Not Found"), "Unknown" otherwise. */

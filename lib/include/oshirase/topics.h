@@ -14,6 +14,7 @@
 #define OSH_TOPIC_STATUS       "notify.status.v1"
 #define OSH_TOPIC_OPS          "ops.status.v1"
 #define OSH_TOPIC_HEALTH       "ops.health.v1"
+#define OSH_TOPIC_STAFF_AUDIT  "staff.audit.v1"
 
 /* Record headers. Every record a service produces from a batch carries the
  * batch id, so consumers can replay from a batch without an index. */
