@@ -296,8 +296,7 @@ static int parse_campaign_obj(json_t *o, con_campaign_t *c, char *errstr, size_t
                                             "links", "confidential", NULL};
 
         if (get_str(o, "set_name", 0, CON_MAX_SHORT, 0, &c->set_name, errstr, errstr_size) ||
-            parse_target(o, c, errstr, errstr_size) ||
-            parse_channels(o, c, errstr, errstr_size) ||
+            parse_target(o, c, errstr, errstr_size) || parse_channels(o, c, errstr, errstr_size) ||
             get_bool(o, "test", &c->test, errstr, errstr_size) ||
             get_bool(o, "critical", &c->critical, errstr, errstr_size) ||
             parse_tests(o, c, errstr, errstr_size))
@@ -311,9 +310,10 @@ static int parse_campaign_obj(json_t *o, con_campaign_t *c, char *errstr, size_t
 int con_api_parse_campaign(const void *body, size_t len, con_campaign_t *out, char *errstr,
                            size_t errstr_size)
 {
-        static const char *const keys[] = {
-            "set_name", "condition", "category",        "include_possible", "send_at", "template",
-            "channels", "channel_policy", "test", "critical", "test_recipients", NULL};
+        static const char *const keys[] = {"set_name",         "condition",       "category",
+                                           "include_possible", "send_at",         "template",
+                                           "channels",         "channel_policy",  "test",
+                                           "critical",         "test_recipients", NULL};
 
         PARSE(keys, parse_campaign_obj(o, out, errstr, errstr_size), con_campaign_clear);
 }

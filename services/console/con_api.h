@@ -19,8 +19,15 @@
 #define CON_MAX_ITEM_TEXT 500
 
 /* Channels in the order of campaign.requests.v1's Channel enum. */
-enum { CON_CH_LINE, CON_CH_EMAIL, CON_CH_WEBHOOK, CON_CH_TWITTER, CON_CH_FACEBOOK, CON_CH_SMS,
-       CON_CH__CNT };
+enum {
+        CON_CH_LINE,
+        CON_CH_EMAIL,
+        CON_CH_WEBHOOK,
+        CON_CH_TWITTER,
+        CON_CH_FACEBOOK,
+        CON_CH_SMS,
+        CON_CH__CNT
+};
 extern const char *const con_channel_names[CON_CH__CNT];
 
 typedef struct con_login_req {

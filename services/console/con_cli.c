@@ -59,8 +59,7 @@ int con_cli_main(int argc, char **argv)
                 return 2;
         }
         if (!(a = con_accounts_open(file, 1, err, sizeof(err))) ||
-            con_accounts_add(a, pos[0], pw, role, totp, secret, sizeof(secret), err,
-                             sizeof(err))) {
+            con_accounts_add(a, pos[0], pw, role, totp, secret, sizeof(secret), err, sizeof(err))) {
                 fprintf(stderr, "console: %s\n", err);
                 goto done;
         }

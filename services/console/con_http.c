@@ -46,10 +46,14 @@ static const char *const security_headers[] = {
     "Content-Security-Policy",
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options", "nosniff",
-    "X-Frame-Options", "DENY",
-    "Referrer-Policy", "no-referrer",
-    "Strict-Transport-Security", "max-age=31536000",
+    "X-Content-Type-Options",
+    "nosniff",
+    "X-Frame-Options",
+    "DENY",
+    "Referrer-Policy",
+    "no-referrer",
+    "Strict-Transport-Security",
+    "max-age=31536000",
     NULL};
 
 static int64_t now_ms(void)
@@ -70,8 +74,8 @@ static void reply_json(osh_http_reply_t *rep, int status, json_t *j)
         if (!s) {
                 osh_http_reply_error(rep, 500, "out of memory");
         } else {
-                osh_http_reply_take(rep, status, "application/json; charset=utf-8",
-                                    (uint8_t *)s, strlen(s));
+                osh_http_reply_take(rep, status, "application/json; charset=utf-8", (uint8_t *)s,
+                                    strlen(s));
         }
         osh_http_reply_header(rep, "Cache-Control", "no-store");
 }
@@ -242,8 +246,9 @@ static void on_dictionary(void *opaque, const osh_http_request_t *req, osh_http_
                                                                osh_dict_type_name(e->type)));
         }
         for (size_t i = 0; i < k.c->conf->nwards; i++)
-                json_array_append_new(wards, json_pack("{s:i,s:s}", "code", k.c->conf->wards[i].code,
-                                                       "label", k.c->conf->wards[i].label));
+                json_array_append_new(wards,
+                                      json_pack("{s:i,s:s}", "code", k.c->conf->wards[i].code,
+                                                "label", k.c->conf->wards[i].label));
         /* Per-channel limits: the dispatcher's LINE and e-mail defaults, SMS
          * and +メッセージ (RCS) from seed 003 §6. */
         reply_json(rep, 200,
@@ -451,14 +456,13 @@ static void on_campaign_new(call_t *k)
                 goto done;
         pending = !cp.test && audience > k->c->conf->approval_threshold;
         random_id("con", id, sizeof(id));
-        rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:s%}", "id", id, "title",
-                        cp.tpl.title ? cp.tpl.title : "", "set_name",
-                        cp.set_name ? cp.set_name : "", "state",
-                        pending ? "PENDING_APPROVAL" : "REQUESTED", "author", k->s.user,
-                        "approver", "", "audience", (json_int_t)audience, "test", cp.test,
-                        "critical", cp.critical, "send_at", (json_int_t)cp.send_at_ms,
-                        "created_at", (json_int_t)now_ms(), "request", k->req->body,
-                        k->req->body_len);
+        rec =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:s%}", "id", id, "title",
+                      cp.tpl.title ? cp.tpl.title : "", "set_name", cp.set_name ? cp.set_name : "",
+                      "state", pending ? "PENDING_APPROVAL" : "REQUESTED", "author", k->s.user,
+                      "approver", "", "audience", (json_int_t)audience, "test", cp.test, "critical",
+                      cp.critical, "send_at", (json_int_t)cp.send_at_ms, "created_at",
+                      (json_int_t)now_ms(), "request", k->req->body, k->req->body_len);
         root = con_store_lock(k->c->store);
         json_object_set_new(json_object_get(root, "campaigns"), id, rec);
         if (con_store_unlock(k->c->store, 1)) {
@@ -503,9 +507,10 @@ static void on_campaigns(void *opaque, const osh_http_request_t *req, osh_http_r
                 if (r)
                         json_object_set(view, "history", json_object_get(r, "history"));
                 json_object_del(c, "request");
-                json_object_set_new(c, "audience",
-                                    con_view_count(json_integer_value(json_object_get(c, "audience")),
-                                                   json_is_true(json_object_get(c, "test")) ? 1 : min));
+                json_object_set_new(
+                    c, "audience",
+                    con_view_count(json_integer_value(json_object_get(c, "audience")),
+                                   json_is_true(json_object_get(c, "test")) ? 1 : min));
                 json_object_set_new(c, "result", view);
                 json_array_append(out, c);
         }
@@ -605,8 +610,7 @@ static void on_cancel(void *opaque, const osh_http_request_t *req, osh_http_repl
         if (strcmp(state, "REQUESTED"))
                 return reply_error(rep, 409, "this send cannot be cancelled");
         if (!(r = con_link_request(k.c->link, id, "CANCEL", &none, k.c->conf->min_audience,
-                                   k.s.user, (int)k.c->conf->preview_timeout_ms, err,
-                                   sizeof(err))))
+                                   k.s.user, (int)k.c->conf->preview_timeout_ms, err, sizeof(err))))
                 return reply_error(rep, 504, err);
         seg_state = json_string_value(json_object_get(r, "state"));
         if (seg_state && !strcmp(seg_state, "CANCELLED")) {
@@ -706,8 +710,8 @@ static void on_upload(void *opaque, const osh_http_request_t *req, osh_http_repl
             !(cl = osh_http_client_new(&tls)))
                 return reply_error(rep, 500, "cannot sign the upload");
         snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
-        if (osh_http_request(cl, "POST", url, headers, req->body, req->body_len, 600000,
-                             64u << 20, &resp)) {
+        if (osh_http_request(cl, "POST", url, headers, req->body, req->body_len, 600000, 64u << 20,
+                             &resp)) {
                 snprintf(detail, sizeof(detail), "cloud-ingest unreachable: %s", resp.errstr);
                 reply_error(rep, 502, detail);
         } else {
@@ -715,7 +719,8 @@ static void on_upload(void *opaque, const osh_http_request_t *req, osh_http_repl
                 snprintf(detail, sizeof(detail), "HTTP %ld accepted=%lld rejected=%lld",
                          resp.status, (long long)json_integer_value(json_object_get(j, "accepted")),
                          (long long)json_integer_value(json_object_get(j, "rejected")));
-                reply_json(rep, (int)resp.status, j ? j : json_pack("{s:s}", "error", "bad answer"));
+                reply_json(rep, (int)resp.status,
+                           j ? j : json_pack("{s:s}", "error", "bad answer"));
         }
         audit(&k, NULL, "UPLOAD", "destinations", detail, resp.status == 200 ? "OK" : "FAILED");
         osh_http_response_free(&resp);
@@ -739,8 +744,9 @@ static void on_users(void *opaque, const osh_http_request_t *req, osh_http_reply
                                     sizeof(secret), err, sizeof(err))) {
                 reply_error(rep, 400, err);
         } else {
-                reply_json(rep, 200, json_pack("{s:s,s:s,s:s}", "name", u.name, "role", u.role,
-                                               "totp_secret", secret));
+                reply_json(rep, 200,
+                           json_pack("{s:s,s:s,s:s}", "name", u.name, "role", u.role, "totp_secret",
+                                     secret));
                 audit(&k, NULL, "USER_CREATE", u.name, u.role, "OK");
         }
         con_user_req_clear(&u);
@@ -789,8 +795,7 @@ static int start_http(console_t *c, char *errstr, size_t errstr_size)
         return c->http ? 0 : -1;
 }
 
-console_t *console_new(osh_service_t *svc, const con_conf_t *conf, char *errstr,
-                       size_t errstr_size)
+console_t *console_new(osh_service_t *svc, const con_conf_t *conf, char *errstr, size_t errstr_size)
 {
         console_t *c = calloc(1, sizeof(*c));
 
@@ -804,8 +809,9 @@ console_t *console_new(osh_service_t *svc, const con_conf_t *conf, char *errstr,
             !(c->store = con_store_open(conf->state_file, errstr, errstr_size)))
                 goto fail;
         if (con_accounts_count(c->acc) == 0) {
-                snprintf(errstr, errstr_size, "%s holds no account: create the first admin with "
-                                              "`console create-admin NAME`",
+                snprintf(errstr, errstr_size,
+                         "%s holds no account: create the first admin with "
+                         "`console create-admin NAME`",
                          conf->accounts_file);
                 goto fail;
         }

@@ -106,16 +106,15 @@ static json_t *request_json(const char *id, const char *action, const con_campai
                         json_array_append_new(ch, json_string(con_channel_names[i]));
         for (size_t i = 0; i < c->ntests; i++)
                 json_array_append_new(tests, json_string(c->tests[i]));
-        return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:b,s:o,s:b,s:n,s:i,s:n,s:b,s:s,s:I}",
-                         "campaign_id", id, "action", action, "condition",
-                         c->condition ? c->condition : "true", "category",
-                         c->category ? c->category : "", "template", template_json(&c->tpl),
-                         "channels", ch, "channel_policy", c->policy_all ? "ALL" : "PREFERRED",
-                         "send_at", c->send_at_ms ? json_integer(c->send_at_ms) : json_null(),
-                         "test", c->test, "test_recipients", tests, "critical", c->critical,
-                         "max_recipients", "min_audience", min_audience, "rate_per_minute",
-                         "include_possible", c->include_possible, "requested_by", by,
-                         "requested_at", (json_int_t)now_ms());
+        return json_pack(
+            "{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:b,s:o,s:b,s:n,s:i,s:n,s:b,s:s,s:I}", "campaign_id",
+            id, "action", action, "condition", c->condition ? c->condition : "true", "category",
+            c->category ? c->category : "", "template", template_json(&c->tpl), "channels", ch,
+            "channel_policy", c->policy_all ? "ALL" : "PREFERRED", "send_at",
+            c->send_at_ms ? json_integer(c->send_at_ms) : json_null(), "test", c->test,
+            "test_recipients", tests, "critical", c->critical, "max_recipients", "min_audience",
+            min_audience, "rate_per_minute", "include_possible", c->include_possible,
+            "requested_by", by, "requested_at", (json_int_t)now_ms());
 }
 
 static waiter_t *waiter_add(con_link_t *l, const char *id, const char *action)
@@ -153,9 +152,9 @@ static json_t *wait_for(con_link_t *l, waiter_t *w, int wait_ms)
         return r;
 }
 
-json_t *con_link_request(con_link_t *l, const char *id, const char *action,
-                         const con_campaign_t *c, int min_audience, const char *by, int wait_ms,
-                         char *errstr, size_t errstr_size)
+json_t *con_link_request(con_link_t *l, const char *id, const char *action, const con_campaign_t *c,
+                         int min_audience, const char *by, int wait_ms, char *errstr,
+                         size_t errstr_size)
 {
         json_t *req = request_json(id, action, c, min_audience, by), *res = NULL;
         waiter_t *w = NULL;
@@ -187,8 +186,7 @@ json_t *con_link_request(con_link_t *l, const char *id, const char *action,
         res = wait_for(l, w, wait_ms);
         pthread_mutex_unlock(&l->mu);
         if (!res)
-                snprintf(errstr, errstr_size, "the segmenter did not answer within %d ms",
-                         wait_ms);
+                snprintf(errstr, errstr_size, "the segmenter did not answer within %d ms", wait_ms);
 done:
         json_decref(req);
         return res;
@@ -198,10 +196,9 @@ int con_link_audit(con_link_t *l, const con_audit_t *a)
 {
         json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "at", (json_int_t)now_ms(),
                               "actor", a->actor ? a->actor : "", "role", a->role ? a->role : "",
-                              "action", a->action, "target", a->target ? a->target : "",
-                              "detail", a->detail ? a->detail : "", "outcome",
-                              a->outcome ? a->outcome : "OK", "remote",
-                              a->remote ? a->remote : "", "instance", l->instance);
+                              "action", a->action, "target", a->target ? a->target : "", "detail",
+                              a->detail ? a->detail : "", "outcome", a->outcome ? a->outcome : "OK",
+                              "remote", a->remote ? a->remote : "", "instance", l->instance);
         int rc = j ? produce_json(l, OSH_TOPIC_STAFF_AUDIT, a->actor ? a->actor : "", j) : -1;
 
         json_decref(j);
@@ -310,8 +307,8 @@ static void *consume_loop(void *arg)
 static rd_kafka_conf_t *conf_for(osh_service_t *svc, osh_kafka_role_t role, char *errstr,
                                  size_t errstr_size)
 {
-        rd_kafka_conf_t *c = osh_kafka_conf_new(svc->cfg, "kafka.", role, NULL, errstr,
-                                                errstr_size);
+        rd_kafka_conf_t *c =
+            osh_kafka_conf_new(svc->cfg, "kafka.", role, NULL, errstr, errstr_size);
 
         /* A preview is a round trip: do not let batching add to it. */
         if (c && role == OSH_KAFKA_PRODUCER &&

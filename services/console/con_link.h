@@ -33,9 +33,9 @@ void con_link_destroy(con_link_t *l); /* NULL ok: stops the thread, flushes */
  * wait_ms > 0, waits for the result of this id and action and returns it
  * (new reference, campaign.results.v1 as JSON); NULL with errstr on a
  * timeout or a failure to send. With wait_ms == 0 returns json_null(). */
-json_t *con_link_request(con_link_t *l, const char *id, const char *action,
-                         const con_campaign_t *c, int min_audience, const char *by, int wait_ms,
-                         char *errstr, size_t errstr_size);
+json_t *con_link_request(con_link_t *l, const char *id, const char *action, const con_campaign_t *c,
+                         int min_audience, const char *by, int wait_ms, char *errstr,
+                         size_t errstr_size);
 
 typedef struct con_audit {
         const char *actor, *role, *action, *target, *detail, *outcome, *remote;
@@ -44,7 +44,7 @@ typedef struct con_audit {
 int con_link_audit(con_link_t *l, const con_audit_t *a);
 
 /* Copies (new references) of what the consumer has seen. */
-json_t *con_link_results(con_link_t *l);  /* {id: result + "history": [[ms, sent], ...]} */
+json_t *con_link_results(con_link_t *l); /* {id: result + "history": [[ms, sent], ...]} */
 json_t *con_link_audit_log(con_link_t *l, const char *actor, const char *action, size_t limit);
 json_t *con_link_snapshot(con_link_t *l); /* last END marker of resident.abstracted.v1, or null */
 /* 1 once the consumer reached the end of its topics at least once. */

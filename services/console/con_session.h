@@ -11,8 +11,8 @@
 
 #include "con_accounts.h"
 
-#define CON_TOKEN_HEX  64
-#define CON_COOKIE     "osh_console"
+#define CON_TOKEN_HEX    64
+#define CON_COOKIE       "osh_console"
 #define CON_SESSIONS_MAX 4096
 
 typedef struct con_session_info {

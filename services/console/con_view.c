@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 json_t *con_view_count(int64_t n, int min)
 {
         return n < min ? json_pack("{s:i}", "lt", min) : json_integer(n);
@@ -48,8 +47,8 @@ json_t *con_view_result(json_t *r, int min)
 
 int64_t con_view_audience(json_t *r, int include_possible)
 {
-        int64_t a = num(r, "certain") + (include_possible ? num(r, "possible") : 0) -
-                    num(r, "suppressed");
+        int64_t a =
+            num(r, "certain") + (include_possible ? num(r, "possible") : 0) - num(r, "suppressed");
 
         return a < 0 ? 0 : a;
 }

@@ -11,8 +11,7 @@
 
 #include "con_http.h"
 
-#define CHIBA_WARDS                                                                                \
-        "12101:中央区,12102:花見川区,12103:稲毛区,12104:若葉区,12105:緑区,12106:美浜区"
+#define CHIBA_WARDS "12101:中央区,12102:花見川区,12103:稲毛区,12104:若葉区,12105:緑区,12106:美浜区"
 
 const osh_cfg_entry_t con_config_table[] = {
     {"listen.host", OSH_CFG_STR, "127.0.0.1", "OSH_CONSOLE_HOST", "numeric address to listen on"},
@@ -24,9 +23,11 @@ const osh_cfg_entry_t con_config_table[] = {
      "staff accounts (0600; create the first admin with `console create-admin`)"},
     {"state.file", OSH_CFG_STR, "console.state.json", "OSH_CONSOLE_STATE",
      "destination sets, templates and sends awaiting approval"},
-    {"session.idle", OSH_CFG_DURATION_MS, "15m", NULL, "sign out after this long without a request"},
+    {"session.idle", OSH_CFG_DURATION_MS, "15m", NULL,
+     "sign out after this long without a request"},
     {"session.max", OSH_CFG_DURATION_MS, "8h", NULL, "sign out this long after sign-in"},
-    {"lockout.failures", OSH_CFG_INT, "5", NULL, "consecutive failed sign-ins that lock an account"},
+    {"lockout.failures", OSH_CFG_INT, "5", NULL,
+     "consecutive failed sign-ins that lock an account"},
     {"lockout.time", OSH_CFG_DURATION_MS, "15m", NULL, "how long a locked account stays locked"},
     {"approval.threshold", OSH_CFG_INT, "1000", "OSH_CONSOLE_APPROVAL",
      "a send to more recipients needs a second staff member's approval"},
@@ -38,7 +39,8 @@ const osh_cfg_entry_t con_config_table[] = {
      "ward picker: municipality_code:label[,...]"},
     {"ingest.url", OSH_CFG_STR, NULL, "OSH_CONSOLE_INGEST_URL",
      "cloud-ingest base URL for destination uploads (unset: uploads off)"},
-    {"ingest.key.id", OSH_CFG_STR, NULL, "OSH_CONSOLE_INGEST_KEY_ID", "HMAC key id at cloud-ingest"},
+    {"ingest.key.id", OSH_CFG_STR, NULL, "OSH_CONSOLE_INGEST_KEY_ID",
+     "HMAC key id at cloud-ingest"},
     {"ingest.key.file", OSH_CFG_STR, NULL, "OSH_CONSOLE_INGEST_KEY_FILE",
      "file holding that key's secret"},
     {"ingest.ca", OSH_CFG_STR, NULL, "OSH_CONSOLE_INGEST_CA", "CA PEM that signed cloud-ingest"},
@@ -62,9 +64,10 @@ int con_wards_parse(const char *s, con_conf_t *conf, char *errstr, size_t errstr
                 con_ward_t *w = &conf->wards[conf->nwards];
 
                 if (!colon || colon > p + n || num_end != colon || code <= 0 || code > 99999 ||
-                    conf->nwards == CON_WARDS_MAX || (size_t)(p + n - colon - 1) >= sizeof(w->label) ||
-                    p + n == colon + 1) {
-                        snprintf(errstr, errstr_size, "wards: expected code:label[,...] near \"%.20s\"", p);
+                    conf->nwards == CON_WARDS_MAX ||
+                    (size_t)(p + n - colon - 1) >= sizeof(w->label) || p + n == colon + 1) {
+                        snprintf(errstr, errstr_size,
+                                 "wards: expected code:label[,...] near \"%.20s\"", p);
                         return -1;
                 }
                 w->code = (int)code;
@@ -101,7 +104,8 @@ static int read_secret(con_conf_t *c, const char *path, char *errstr, size_t err
 
 static int check_ranges(const osh_config_t *cfg, con_conf_t *c, char *errstr, size_t errstr_size)
 {
-        int64_t port = osh_config_int(cfg, "listen.port"), thr = osh_config_int(cfg, "http.threads");
+        int64_t port = osh_config_int(cfg, "listen.port"),
+                thr = osh_config_int(cfg, "http.threads");
         int64_t fails = osh_config_int(cfg, "lockout.failures");
         int64_t minaud = osh_config_int(cfg, "min.audience");
 

@@ -17,7 +17,7 @@ static const char *const topics[] = {
     "resident.raw.v1",   "resident.rejects.v1",  "batch.control.v1",    "resident.abstracted.v1",
     "destinations.v1",   "campaign.requests.v1", "campaign.results.v1", "notify.dispatch.v1",
     "notify.status.v1",  "ops.status.v1",        "ops.health.v1",       "privacy.report.v1",
-    "ingest.offsets.v1",
+    "ingest.offsets.v1", "staff.audit.v1",
 };
 #define NTOPICS (sizeof(topics) / sizeof(topics[0]))
 
