@@ -5,8 +5,10 @@
 #include "oshirase/config.h"
 #include "oshirase/log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -273,6 +275,34 @@ static int check_common(const struct slot *s, const char *v, int64_t num, char *
         return -1;
 }
 
+/* v is one of the '|'-separated words of list. */
+static int in_list(const char *v, const char *list)
+{
+        size_t len = strlen(v);
+
+        for (const char *p = list; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
+                if (strncmp(p, v, len) == 0 && (p[len] == '|' || !p[len]))
+                        return 1;
+        return 0;
+}
+
+/* The entry's declared checks: allowed values, range, checker. */
+static int check_declared(const osh_cfg_entry_t *e, const char *v, int64_t num, char *why, size_t n)
+{
+        if (e->allowed && !in_list(v, e->allowed)) {
+                snprintf(why, n, "invalid value " VAL_FMT " (%s)", v, e->allowed);
+                return -1;
+        }
+        if ((e->flags & OSH_CFG_RANGE) && e->type != OSH_CFG_STR &&
+            (num < e->min || num > e->max)) {
+                snprintf(why, n, VAL_FMT " is outside %" PRId64 "..%" PRId64, v, e->min, e->max);
+                return -1;
+        }
+        if (e->check && *v)
+                return e->check(v, why, n);
+        return 0;
+}
+
 /* Parses v for slot s into *num. 0, or -1 with why filled. */
 static int check_value(const struct slot *s, const char *v, int64_t *num, char *why, size_t n)
 {
@@ -309,6 +339,8 @@ static int check_value(const struct slot *s, const char *v, int64_t *num, char *
                 snprintf(why, n, "%s out of range " VAL_FMT, names[s->e->type], v);
                 return -1;
         }
+        if (check_declared(s->e, v, *num, why, n) < 0)
+                return -1;
         return check_common(s, v, *num, why, n);
 }
 
@@ -420,7 +452,8 @@ static const char *slot_value(const struct slot *s)
 }
 
 /* Picks each key's effective source and parses its value. Only defaults
- * can fail here (a bad table); other sources were checked when set. */
+ * (a bad table) and required keys left unset can fail here; other sources
+ * were checked when set. */
 static int resolve(osh_config_t *cfg, char *errstr, size_t errstr_size)
 {
         char why[256];
@@ -437,6 +470,11 @@ static int resolve(osh_config_t *cfg, char *errstr, size_t errstr_size)
                 s->num = 0;
                 if (v && check_value(s, v, &s->num, why, sizeof(why)) < 0) {
                         snprintf(errstr, errstr_size, "default of %s: %s", s->e->key, why);
+                        return -1;
+                }
+                if ((s->e->flags & OSH_CFG_REQUIRED) && (!v || !*v)) {
+                        snprintf(errstr, errstr_size, "%s: required%s%s", s->e->key,
+                                 s->e->env ? ", set it or " : "", s->e->env ? s->e->env : "");
                         return -1;
                 }
         }
@@ -893,6 +931,68 @@ int osh_config_bool(const osh_config_t *cfg, const char *key)
 const char *osh_config_source(const osh_config_t *cfg, const char *key)
 {
         return src_names[need_slot(cfg, key, "source", 1)->src];
+}
+
+void osh_config_fill(const osh_config_t *cfg, void *conf)
+{
+        for (size_t i = 0; i < cfg->nslots; i++) {
+                const struct slot *s = &cfg->slots[i];
+                char *at = (char *)conf + s->e->offset;
+                if (!(s->e->flags & OSH_CFG_TARGET))
+                        continue;
+                if (s->e->type == OSH_CFG_STR)
+                        *(const char **)(void *)at = slot_value(s);
+                else if (s->e->type == OSH_CFG_BOOL)
+                        *(int *)(void *)at = s->num != 0;
+                else
+                        *(int64_t *)(void *)at = s->num;
+        }
+}
+
+int osh_cfg_check_url(const char *val, char *why, size_t why_size)
+{
+        const char *host = NULL;
+
+        if (strncmp(val, "http://", 7) == 0)
+                host = val + 7;
+        else if (strncmp(val, "https://", 8) == 0)
+                host = val + 8;
+        if (!host || !*host || *host == '/' || *host == ':') {
+                snprintf(why, why_size, "invalid URL " VAL_FMT " (http[s]://host[:port][/path])",
+                         val);
+                return -1;
+        }
+        for (const char *p = val; *p; p++) {
+                if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+                        snprintf(why, why_size, "URL " VAL_FMT " holds a space or control byte",
+                                 val);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+int osh_cfg_check_ip(const char *val, char *why, size_t why_size)
+{
+        unsigned char addr[sizeof(struct in6_addr)];
+
+        if (inet_pton(AF_INET, val, addr) == 1 || inet_pton(AF_INET6, val, addr) == 1)
+                return 0;
+        snprintf(why, why_size, "invalid address " VAL_FMT " (a numeric IPv4 or IPv6 address)",
+                 val);
+        return -1;
+}
+
+int osh_cfg_check_file(const char *val, char *why, size_t why_size)
+{
+        FILE *fp = fopen(val, "r");
+
+        if (!fp) {
+                snprintf(why, why_size, "cannot read " VAL_FMT ": %s", val, strerror(errno));
+                return -1;
+        }
+        fclose(fp);
+        return 0;
 }
 
 size_t osh_config_positional_count(const osh_config_t *cfg)

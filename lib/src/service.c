@@ -46,6 +46,13 @@ int osh_service_init(osh_service_t *svc, const char *name, const osh_cfg_entry_t
         if (!svc->cfg)
                 return OSH_CONFIG_FAIL;
         rc = osh_config_load(svc->cfg, argc, argv, NULL, errstr, sizeof(errstr));
+        /* Services take options only: a stray word is a value that lost its
+         * key (a bare bool flag never takes the next argument). */
+        if (rc == OSH_CONFIG_RUN && osh_config_positional_count(svc->cfg)) {
+                snprintf(errstr, sizeof(errstr), "unexpected argument \"%.64s\" (use --key=value)",
+                         osh_config_positional(svc->cfg, 0));
+                rc = OSH_CONFIG_FAIL;
+        }
         if (rc != OSH_CONFIG_RUN) {
                 if (rc == OSH_CONFIG_FAIL)
                         fprintf(stderr, "%s: %s\n", name, errstr);

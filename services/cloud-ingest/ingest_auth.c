@@ -69,6 +69,11 @@ static int load_list(ci_auth_t *a, const char *keys, char *errstr, size_t errstr
         }
         memset(copy, 0, strlen(keys));
         free(copy);
+        if (rc) {
+                char why[256];
+                snprintf(why, sizeof(why), "%s", errstr);
+                snprintf(errstr, errstr_size, "auth.keys: %s", why);
+        }
         return rc;
 }
 

@@ -24,6 +24,9 @@
                     #ch ": requests N/s|m|h|d[:burst], 0 = unlimited"                              \
         }
 
+#define DISP_DURATION_MAX_MS (24 * 3600 * 1000LL)      /* a day: longer is a typo */
+#define DISP_GIVE_UP_MAX_MS  (30 * 24 * 3600 * 1000LL) /* a month */
+
 const osh_cfg_entry_t disp_config_table[] = {
     {"group.id", OSH_CFG_STR, "sns-dispatcher", "OSH_GROUP_ID", "consumer group"},
     {"ledger.path", OSH_CFG_STR, "sns-dispatcher.ledger", "OSH_LEDGER_PATH",
@@ -33,13 +36,19 @@ const osh_cfg_entry_t disp_config_table[] = {
     {"templates.dir", OSH_CFG_STR, "templates", "OSH_TEMPLATES_DIR", "message templates"},
     {"quiet.hours", OSH_CFG_STR, "", "OSH_QUIET_HOURS",
      "hold non-critical sends in this local window, e.g. 21:00-08:00"},
-    {"quiet.utc_offset", OSH_CFG_INT, "540", NULL, "minutes east of UTC (Asia/Tokyo: 540)"},
-    {"retry.base", OSH_CFG_DURATION_MS, "1s", NULL, "first retry delay (doubles, jittered)"},
-    {"retry.max", OSH_CFG_DURATION_MS, "5m", NULL, "longest retry delay"},
+    {"quiet.utc_offset", OSH_CFG_INT, "540", NULL, "minutes east of UTC (Asia/Tokyo: 540)",
+     .flags = OSH_CFG_RANGE, .min = -720, .max = 840},
+    {"retry.base", OSH_CFG_DURATION_MS, "1s", NULL, "first retry delay (doubles, jittered)",
+     .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
+    {"retry.max", OSH_CFG_DURATION_MS, "5m", NULL, "longest retry delay", .flags = OSH_CFG_RANGE,
+     .min = 1, .max = DISP_DURATION_MAX_MS},
     {"retry.give_up", OSH_CFG_DURATION_MS, "24h", NULL,
-     "after this long a retryable failure becomes FAILED_PERM"},
-    {"http.timeout", OSH_CFG_DURATION_MS, "10s", NULL, "per provider request"},
-    {"report.interval", OSH_CFG_DURATION_MS, "5s", NULL, "delivery report period"},
+     "after this long a retryable failure becomes FAILED_PERM", .flags = OSH_CFG_RANGE, .min = 1,
+     .max = DISP_GIVE_UP_MAX_MS},
+    {"http.timeout", OSH_CFG_DURATION_MS, "10s", NULL, "per provider request",
+     .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
+    {"report.interval", OSH_CFG_DURATION_MS, "5s", NULL, "delivery report period",
+     .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
     CHAN_KEYS(line, LINE, "https://api.line.me", "5000", "5", "2000/s"),
     CHAN_KEYS(email, EMAIL, "", "100000", "1", "0"),
     CHAN_KEYS(webhook, WEBHOOK, "", "10000", "1", "0"),

@@ -822,6 +822,104 @@ static void test_parse_replay(void **state)
         }
 }
 
+/* ---- declarative checks ---------------------------------------------- */
+
+typedef struct decl_conf {
+        const char *mode;
+        int64_t window;
+        int fast;
+        const char *url;
+} decl_conf_t;
+
+static int check_no_x(const char *val, char *why, size_t n)
+{
+        if (!strchr(val, 'x'))
+                return 0;
+        snprintf(why, n, "no x allowed");
+        return -1;
+}
+
+static const osh_cfg_entry_t decl_table[] = {
+    {"d.mode", OSH_CFG_STR, "a", "OSH_D_MODE", "mode", .allowed = "a|bb|c", .flags = OSH_CFG_TARGET,
+     .offset = offsetof(decl_conf_t, mode)},
+    {"d.window", OSH_CFG_INT, "6", "OSH_D_WINDOW", "window",
+     .flags = OSH_CFG_RANGE | OSH_CFG_TARGET, .min = 2, .max = 32,
+     .offset = offsetof(decl_conf_t, window)},
+    {"d.fast", OSH_CFG_BOOL, "false", NULL, "fast", .flags = OSH_CFG_TARGET,
+     .offset = offsetof(decl_conf_t, fast)},
+    {"d.url", OSH_CFG_STR, NULL, "OSH_D_URL", "url", .flags = OSH_CFG_REQUIRED | OSH_CFG_TARGET,
+     .check = osh_cfg_check_url, .offset = offsetof(decl_conf_t, url)},
+    {"d.word", OSH_CFG_STR, NULL, NULL, "word", .check = check_no_x},
+};
+
+/* Loads decl_table from args; returns the load's result, g_err says why. */
+static int decl_load(const char *const *env, const char *const *args, decl_conf_t *out)
+{
+        osh_config_t *cfg =
+            osh_config_new(PROG, decl_table, sizeof(decl_table) / sizeof(decl_table[0]));
+        int rc;
+
+        assert_non_null(cfg);
+        rc = load(cfg, NULL, env, args);
+        if (rc == OSH_CONFIG_RUN && out) {
+                osh_config_fill(cfg, out);
+                out->mode = strdup(out->mode); /* cfg owns the strings */
+                out->url = strdup(out->url);
+        }
+        osh_config_destroy(cfg);
+        return rc;
+}
+
+static void test_declared_checks(void **state)
+{
+        const struct {
+                const char *const *env, *const *args;
+                const char *why; /* in the error, with the key */
+        } bad[] = {
+            {NONE, LIST("--d.url=https://h", "--d.mode=b"),
+             "--d.mode: invalid value \"b\" (a|bb|c)"},
+            {NONE, LIST("--d.url=https://h", "--d.mode=bbb"), "--d.mode"},
+            {LIST("OSH_D_WINDOW=1"), LIST("--d.url=https://h"),
+             "(d.window): \"1\" is outside 2..32"},
+            {NONE, LIST("--d.url=https://h", "--d.window=33"), "--d.window"},
+            {NONE, NONE, "d.url: required, set it or OSH_D_URL"},
+            {NONE, LIST("--d.url="), "d.url: required"},
+            {NONE, LIST("--d.url=ftp://h"), "--d.url: invalid URL"},
+            {NONE, LIST("--d.url=https:///p"), "--d.url: invalid URL"},
+            {LIST("OSH_D_URL=http://h/a b"), NONE, "(d.url): URL \"http://h/a b\" holds a space"},
+            {NONE, LIST("--d.url=https://h", "--d.word=axe"), "--d.word: no x allowed"},
+        };
+        decl_conf_t c = {0};
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                if (decl_load(bad[i].env, bad[i].args, NULL) != OSH_CONFIG_FAIL)
+                        fail_msg("case %zu accepted", i);
+                assert_contains(g_err, bad[i].why);
+        }
+        assert_int_equal(decl_load(NONE,
+                                   LIST("--d.url=https://h:1/p", "--d.mode=bb", "--d.window=32",
+                                        "--d.fast", "--d.word=ok"),
+                                   &c),
+                         OSH_CONFIG_RUN);
+        assert_string_equal(c.mode, "bb");
+        assert_int_equal(c.window, 32);
+        assert_int_equal(c.fast, 1);
+        assert_string_equal(c.url, "https://h:1/p");
+        free((char *)c.mode);
+        free((char *)c.url);
+}
+
+static void test_check_file(void **state)
+{
+        char why[256], path[64];
+
+        write_file("x", path, sizeof(path));
+        assert_int_equal(osh_cfg_check_file(path, why, sizeof(why)), 0);
+        unlink(path);
+        assert_int_equal(osh_cfg_check_file(path, why, sizeof(why)), -1);
+        assert_contains(why, "cannot read");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -843,6 +941,8 @@ int main(void)
             cmocka_unit_test(test_parse_size),
             cmocka_unit_test(test_parse_int_and_bool),
             cmocka_unit_test(test_parse_replay),
+            cmocka_unit_test(test_declared_checks),
+            cmocka_unit_test(test_check_file),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,9 +192,13 @@ static int load(const char *text, rb_config_t *rc)
         int rc_load;
 
         assert_non_null(cfg);
-        assert_int_equal(
-            osh_config_load_text(cfg, "test.conf", text, strlen(text), err, sizeof(err)), 0);
-        assert_int_equal(osh_config_load(cfg, 1, argv, env, err, sizeof(err)), OSH_CONFIG_RUN);
+        memset(rc, 0, sizeof(*rc));
+        /* The table's declared checks refuse some values already here. */
+        if (osh_config_load_text(cfg, "test.conf", text, strlen(text), err, sizeof(err)) ||
+            osh_config_load(cfg, 1, argv, env, err, sizeof(err)) != OSH_CONFIG_RUN) {
+                osh_config_destroy(cfg);
+                return -1;
+        }
         err[0] = '\0';
         rc_load = rb_config_load(rc, cfg, err, sizeof(err));
         rb_config_fini(rc);
@@ -240,12 +244,13 @@ static void test_config(void **state)
                        "allow=batch.control.v1\n",
                        "uplink");
         expect_refused("mode=ftp\nsource.segment=core\ntarget.segment=processing\n", "mode");
+        expect_refused(UP "uplink.url=ingest:8443\nspool.dir=/tmp/s\n", "uplink.url");
         expect_refused(K2K "allow=batch.control.v1\ndead.letter.topic=batch.control.v1\n",
                        "dead.letter");
         expect_refused(UP "spool.dir=/tmp/s\nuplink.key.id=k\nuplink.secret=s\n", "uplink.url");
         expect_refused(UP "uplink.url=https://x\nspool.dir=/tmp/s\n", "client certificate");
         expect_refused(UP "uplink.url=https://x\nspool.dir=/tmp/s\nuplink.key.id=k\n", "secret");
-        expect_refused(UP "uplink.url=https://x\nspool.dir=/tmp/s\nuplink.cert=c\n"
+        expect_refused(UP "uplink.url=https://x\nspool.dir=/tmp/s\nuplink.cert=/dev/null\n"
                           "spool.max.bytes=1k\n",
                        "spool.max.bytes");
 }

@@ -42,12 +42,38 @@ typedef enum {
         OSH_CFG_SIZE,        /* "512", "64k", "5M", "1G" (bytes, 1024-based) */
 } osh_cfg_type_t;
 
+/* Entry flags. */
+#define OSH_CFG_REQUIRED 0x1u /* unset or empty fails the load */
+#define OSH_CFG_RANGE    0x2u /* INT/DURATION/SIZE: min <= value <= max */
+#define OSH_CFG_TARGET   0x4u /* osh_config_fill writes the value at offset */
+
+/* One key. The first five fields are what every entry has; the rest are
+ * optional declarative checks (zero = none), written with designated
+ * initialisers:
+ *
+ *   {"lag.window", OSH_CFG_INT, "6", "OSH_MONITOR_LAG_WINDOW", "samples",
+ *    .flags = OSH_CFG_RANGE | OSH_CFG_TARGET, .min = 2, .max = 32,
+ *    .offset = offsetof(mon_conf_t, lag_window)},
+ *
+ * Every check runs on every source's value as it is set (so the error names
+ * the key and where the value came from) and on the default; REQUIRED runs
+ * once all sources are read. */
 typedef struct osh_cfg_entry {
         const char *key; /* dotted, e.g. "relay.allow" */
         osh_cfg_type_t type;
         const char *def; /* default as text; NULL = unset */
         const char *env; /* environment variable, e.g. "OSH_RELAY_ALLOW"; NULL = none */
         const char *help;
+        unsigned flags;      /* OSH_CFG_REQUIRED | OSH_CFG_RANGE | OSH_CFG_TARGET */
+        const char *allowed; /* STR: the only accepted values, "a|b|c"; NULL = any */
+        int64_t min, max;    /* with OSH_CFG_RANGE (ms for durations, bytes for sizes) */
+        /* STR: checks a non-empty value (syntax of a list, a URL, ...);
+         * 0, or -1 with why (no key: the loader adds it). NULL = none. */
+        int (*check)(const char *val, char *why, size_t why_size);
+        /* With OSH_CFG_TARGET: offsetof() the field osh_config_fill writes:
+         * const char * (STR, owned by cfg), int64_t (INT/DURATION/SIZE) or
+         * int (BOOL). */
+        size_t offset;
 } osh_cfg_entry_t;
 
 typedef struct osh_config osh_config_t;
@@ -91,6 +117,18 @@ int64_t osh_config_int(const osh_config_t *cfg, const char *key);
 int osh_config_bool(const osh_config_t *cfg, const char *key);
 /* Where the effective value came from: "default", "file", "env" or "flag". */
 const char *osh_config_source(const osh_config_t *cfg, const char *key);
+
+/* Writes every table entry marked OSH_CFG_TARGET into conf at its offset
+ * (see osh_cfg_entry_t). Strings stay owned by cfg. */
+void osh_config_fill(const osh_config_t *cfg, void *conf);
+
+/* Checkers for osh_cfg_entry_t.check. */
+/* An http:// or https:// URL with a host, no whitespace or control bytes. */
+int osh_cfg_check_url(const char *val, char *why, size_t why_size);
+/* A numeric IPv4 or IPv6 address (listeners take no host names). */
+int osh_cfg_check_ip(const char *val, char *why, size_t why_size);
+/* A path that names a readable file (secrets, certificates, rules). */
+int osh_cfg_check_file(const char *val, char *why, size_t why_size);
 
 /* Positionals are owned by cfg; NULL when i is out of range. */
 size_t osh_config_positional_count(const osh_config_t *cfg);

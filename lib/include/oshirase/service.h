@@ -30,7 +30,8 @@ typedef struct osh_service {
         void *conf;
 } osh_service_t;
 
-/* Loads the configuration (table is borrowed for the service's lifetime),
+/* Loads the configuration (table is borrowed for the service's lifetime;
+ * a positional argument is an error),
  * starts logging, installs signal handlers, initialises the schema registry
  * and, unless --check, starts the heartbeat on the cluster that hb_prefix's
  * pass-through keys describe (e.g. "kafka."). Returns OSH_CONFIG_RUN,
