@@ -1,3 +1,4 @@
+#include "oshirase/clock.h"
 #include "oshirase/heartbeat.h"
 
 #include <ctype.h>
@@ -44,14 +45,6 @@ struct osh_heartbeat {
         size_t named_cnt;
 };
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The schema's Segment enum is upper case; configuration is lower case. */
 static void segment_symbol(const char *seg, char *out, size_t size)
 {
@@ -82,7 +75,7 @@ osh_heartbeat_t *osh_heartbeat_new(rd_kafka_conf_t *conf, const osh_heartbeat_id
         segment_symbol(id->segment, hb->segment, sizeof(hb->segment));
         snprintf(hb->state, sizeof(hb->state), "%s", OSH_STATE_STARTING);
         hb->interval_ms = interval_ms > 0 ? interval_ms : 5000;
-        hb->started_ms = now_ms();
+        hb->started_ms = osh_wall_ms();
         hb->lag = -1;
         hb->schema = osh_schema_for_topic(OSH_TOPIC_OPS);
         if (!hb->schema) {
@@ -169,7 +162,7 @@ static int fill(osh_heartbeat_t *hb, avro_value_t *v)
         rc |= lag >= 0 ? osh_value_set_long(v, "lag", lag) : osh_value_set_null(v, "lag");
         rc |= osh_value_set_string(v, "last_batch_id", hb->batch_id[0] ? hb->batch_id : NULL);
         rc |= osh_value_set_string(v, "version", OSH_VERSION);
-        rc |= osh_value_set_long(v, "timestamp", now_ms());
+        rc |= osh_value_set_long(v, "timestamp", osh_wall_ms());
         rc |= osh_value_set_long(v, "started_at", hb->started_ms);
         rc |= osh_value_field(v, "counters", &map);
         for (size_t i = 0; !rc && i < hb->named_cnt; i++) {
@@ -242,13 +235,7 @@ static void *run(void *arg)
                 if (osh_heartbeat_emit(hb) == 0)
                         touch_alive(hb);
                 osh_producer_poll(hb->producer, 0);
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += hb->interval_ms / 1000;
-                until.tv_nsec += (hb->interval_ms % 1000) * 1000000;
-                if (until.tv_nsec >= 1000000000) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000;
-                }
+                until = osh_wall_deadline(hb->interval_ms);
                 pthread_mutex_lock(&hb->lock);
                 while (!hb->stop && pthread_cond_timedwait(&hb->wake, &hb->lock, &until) == 0)
                         ;

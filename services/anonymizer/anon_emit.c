@@ -10,6 +10,7 @@
 #include "anon_abs.h"
 #include "anon_int.h"
 #include "anon_svc.h"
+#include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/topics.h"
 
@@ -232,29 +233,21 @@ static void log_report(anon_t *a, const char *id, const anon_stats_t *st)
 }
 
 /* Monotonic seconds, for the release's timing line (not in any output). */
-static double mono_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
 {
         anon_stats_t st = {.in = osh_batch_tracker_count(a->tracker, ob->id),
                            .rejected = ob->rejected};
         osh_batch_sum_t sum = {0};
-        double t0 = mono_s(), t1, t2;
+        double t0 = osh_mono_s(), t1, t2;
 
         if (anon_batch_finish(ob->buf, &st)) {
                 osh_error("batch %s: out of memory judging the batch", ob->id);
                 return -1;
         }
-        t1 = mono_s();
+        t1 = osh_mono_s();
         osh_info("batch %s complete: releasing %" PRId64 " record(s)", ob->id, st.out);
         if (send_marker(a, ob->id, end, 0, NULL) || send_records(a, ob, end, &sum) ||
-            send_report(a, ob->id, end, &st) || (t2 = mono_s(), 0) ||
+            send_report(a, ob->id, end, &st) || (t2 = osh_mono_s(), 0) ||
             osh_producer_flush(a->prod, 60000)) {
                 osh_error("batch %s: output not delivered; END withheld, offsets not committed",
                           ob->id);
@@ -270,7 +263,7 @@ int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
                           ob->id, st.in);
         log_report(a, ob->id, &st);
         osh_info("batch %s: judged in %.3f s, produced in %.3f s, flushed (with END) in %.3f s",
-                 ob->id, t1 - t0, t2 - t1, mono_s() - t2);
+                 ob->id, t1 - t0, t2 - t1, osh_mono_s() - t2);
         a->out += st.out;
         a->suppressed += st.suppressed;
         a->rejected += st.rejected;

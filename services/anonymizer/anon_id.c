@@ -40,32 +40,32 @@ static int key_from_hex(anon_key_t *k, const char *text, const char *origin, cha
         return 0;
 }
 
-int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
-                  size_t errstr_size)
+int anon_key_from_secret(anon_key_t *k, const osh_secret_t *sec, char *errstr, size_t errstr_size)
 {
-        char buf[2 * ANON_KEY_MAX + 64];
-        size_t n;
-        FILE *fp;
-        int rc;
-
         memset(k, 0, sizeof(*k));
-        if (hex && *hex)
-                return key_from_hex(k, hex, "anon.hmac.key", errstr, errstr_size);
-        if (!path || !*path) {
+        if (!sec->data) {
                 snprintf(errstr, errstr_size,
                          "no HMAC key: set anon.hmac.key.file (or OSH_ANON_HMAC_KEY); the key "
                          "must stay in the processing segment");
                 return -1;
         }
-        if (!(fp = fopen(path, "rb"))) {
-                snprintf(errstr, errstr_size, "HMAC key file %s: %s", path, strerror(errno));
+        return key_from_hex(k, sec->data, sec->origin, errstr, errstr_size);
+}
+
+int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
+                  size_t errstr_size)
+{
+        osh_secret_t sec = {NULL, 0, "anon.hmac.key"};
+        int rc;
+
+        if (path && *path && osh_secret_read_file(path, &sec, errstr, errstr_size))
                 return -1;
-        }
-        n = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[n] = 0;
-        rc = key_from_hex(k, buf, path, errstr, errstr_size);
-        memset(buf, 0, sizeof(buf));
+        if (!sec.data && hex && *hex)
+                sec.data = strdup(hex);
+        if (sec.data)
+                sec.len = strlen(sec.data);
+        rc = anon_key_from_secret(k, &sec, errstr, errstr_size);
+        osh_secret_wipe(&sec);
         return rc;
 }
 

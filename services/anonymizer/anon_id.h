@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oshirase/secret.h"
 #include "oshirase/sha256.h"
 
 #define ANON_UID_MAX 64 /* registered ids: 1..64 of [A-Za-z0-9_-] */
@@ -21,9 +22,13 @@ typedef struct anon_key {
         osh_hmac_t *mac; /* keyed once at load: the per-record HMAC skips the key schedule */
 } anon_key_t;
 
-/* Loads the key from hex text (hex, e.g. from the environment) or else from
- * the file at path (hex text; surrounding white space ignored). Refuses a
- * missing, malformed or short (< 32 bytes) key; errstr never shows it. */
+/* Sets the key from a secret holding hex text (osh_secret_load of
+ * "anon.hmac.key"; surrounding white space ignored). Refuses a missing,
+ * malformed or short (< 32 bytes) key; errstr never shows it. sec is
+ * borrowed (the caller wipes it). */
+int anon_key_from_secret(anon_key_t *k, const osh_secret_t *sec, char *errstr, size_t errstr_size);
+/* The same from the file at path when set (osh_secret_read_file), else
+ * from hex text. For tests and tools. */
 int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
                   size_t errstr_size);
 /* Wipes the key and frees its MAC context. Every loaded key needs it. */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "anon_int.h"
+#include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
@@ -31,14 +32,6 @@ const osh_cfg_entry_t anon_config_table[] = {
      "largest batch buffered; a larger batch is abandoned (error)"},
 };
 const size_t anon_config_table_len = sizeof(anon_config_table) / sizeof(anon_config_table[0]);
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- offsets: never past the first record of an unreleased batch ---- */
 
@@ -352,6 +345,18 @@ static int int_override(const osh_config_t *cfg, const char *key, int lo, int hi
         return 0;
 }
 
+/* The 利用者ID key by the one secret rule (oshirase/secret.h). */
+static int load_key(anon_t *a, const osh_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        osh_secret_t sec;
+        int rc = osh_secret_load(cfg, "anon.hmac.key", &sec, errstr, errstr_size);
+
+        if (!rc)
+                rc = anon_key_from_secret(&a->key, &sec, errstr, errstr_size);
+        osh_secret_wipe(&sec);
+        return rc;
+}
+
 static int load_rules(anon_t *a, char *errstr, size_t errstr_size)
 {
         const osh_config_t *cfg = a->svc->cfg;
@@ -388,9 +393,7 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "compiled-in schemas missing");
                 return -1;
         }
-        if (load_rules(a, errstr, errstr_size) ||
-            anon_key_load(&a->key, osh_config_str(cfg, "anon.hmac.key"),
-                          osh_config_str(cfg, "anon.hmac.key.file"), errstr, errstr_size))
+        if (load_rules(a, errstr, errstr_size) || load_key(a, cfg, errstr, errstr_size))
                 return -1;
         a->flags = calloc(a->rules->flag_bytes + 1, 1);
         a->values = calloc(a->rules->value_count + 1, sizeof(int32_t));
@@ -470,7 +473,7 @@ static int anon_loop(anon_t *a)
                         return 1;
                 }
                 osh_producer_poll(a->prod, 0);
-                if ((t = now_ms()) >= next) {
+                if ((t = osh_mono_ms()) >= next) {
                         store_offsets(a);
                         publish(a);
                         next = t + 1000;

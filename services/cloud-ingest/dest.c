@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/account.h"
 #include "oshirase/csv.h"
 #include "oshirase/log.h"
@@ -354,10 +355,8 @@ static void reply_report(struct upload *u, osh_http_reply_t *rep)
 void ci_dest_upload(ci_dest_t *d, const uint8_t *body, size_t len, osh_http_reply_t *rep)
 {
         struct upload u = {.d = d, .errors = json_array()};
-        struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        u.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        u.now_ms = osh_wall_ms();
         snprintf(u.source, sizeof(u.source), "upload-%" PRId64, u.now_ms);
         if (!u.errors || parse_upload(body, len, &u) < 0)
                 osh_http_reply_error(rep, 503, "out of memory");

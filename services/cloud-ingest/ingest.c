@@ -9,6 +9,7 @@
 
 #include "ingest_state.h"
 #include "ingest_store.h"
+#include "oshirase/clock.h"
 #include "oshirase/allowlist.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
@@ -43,14 +44,6 @@ typedef struct delivery {
         int32_t partition;
         int64_t offset;
 } delivery_t;
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err, int32_t partition,
                         int64_t offset)
@@ -529,7 +522,7 @@ static void ingest_locked(ci_ingest_t *ci, const Osh__TransferBatch *b, osh_http
         } else {
                 ci->dup++;
         }
-        ci->last_batch_ms = now_ms();
+        ci->last_batch_ms = osh_wall_ms();
         if (ci->hb) {
                 osh_heartbeat_count(ci->hb, OSH_CTR_IN, b->n_records);
                 osh_heartbeat_count(ci->hb, OSH_CTR_OUT, (uint64_t)published);

@@ -1,9 +1,9 @@
 /* cloud-ingest's configuration table and service object (see server.h). */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "dest.h"
 #include "ingest_auth.h"
+#include "oshirase/clock.h"
 #include "oshirase/allowlist.h"
 #include "oshirase/log.h"
 #include "oshirase/service.h"
@@ -13,6 +13,7 @@
 #define CI_DURATION_MAX_MS  (24 * 3600 * 1000LL) /* a day: longer is a typo */
 #define CI_BODY_MAX_BYTES   (1LL << 30)          /* the server buffers a body */
 #define CI_HTTP_THREADS_MAX 256
+#define CI_IDLE_SLICE_MS    1000 /* osh_sleep_ms wakes at once on a signal anyway */
 
 /* The allow-list parses (against the schema registry, ready by configure)
  * and lets only exchange -> cloud records in, as the run requires. */
@@ -105,7 +106,7 @@ static void *ci_open(osh_service_t *svc, char *errstr, size_t errstr_size)
 static int ci_run(void *srv)
 {
         while (!osh_shutdown_requested())
-                usleep(100 * 1000);
+                osh_sleep_ms(CI_IDLE_SLICE_MS);
         return 0;
 }
 

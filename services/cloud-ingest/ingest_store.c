@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
 #include "oshirase/serde.h"
@@ -301,11 +302,9 @@ static int scan(ci_store_t *st, rd_kafka_t *rk, const char *topic, int from_dst,
                 snprintf(errstr, errstr_size, "cannot assign %s", topic);
                 goto out;
         }
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = osh_mono_ms();
         while (remaining) {
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if ((t.tv_sec - t0.tv_sec) * 1000 > SCAN_TIMEOUT_MS) {
+                if (osh_mono_ms() - t0 > SCAN_TIMEOUT_MS) {
                         snprintf(errstr, errstr_size, "timed out reading %s", topic);
                         goto out;
                 }

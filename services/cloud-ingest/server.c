@@ -8,6 +8,7 @@
 #include "dest.h"
 #include "ingest.h"
 #include "ingest_auth.h"
+#include "oshirase/clock.h"
 #include "oshirase/http_server.h"
 #include "oshirase/log.h"
 #include "watch.h"
@@ -19,14 +20,6 @@ struct ci_server {
         ci_dest_t *dest;
         osh_http_server_t *http;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void precheck(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
@@ -42,7 +35,7 @@ static int admit(ci_server_t *s, const osh_http_request_t *req, const char *medi
 {
         char reason[128];
 
-        if (ci_auth_check(s->auth, req, now_ms(), rep))
+        if (ci_auth_check(s->auth, req, osh_wall_ms(), rep))
                 return -1;
         if (!req->content_type || strcmp(req->content_type, media)) {
                 snprintf(reason, sizeof(reason), "Content-Type must be %s", media);
@@ -82,7 +75,7 @@ static void on_probe(void *opaque, const osh_http_request_t *req, osh_http_reply
                 return;
         }
         resp.probe_id = pr->probe_id;
-        resp.received_ms = now_ms();
+        resp.received_ms = osh_wall_ms();
         ci_ingest_counters(s->ingest, &ic.batches_ok, &ic.batches_duplicate, &ic.batches_rejected,
                            &ic.records_published, &ic.last_batch_ms);
         resp.ingest = &ic;

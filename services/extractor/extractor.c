@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/batch.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
@@ -16,28 +17,15 @@
 
 #define FLUSH_MS 60000 /* delivery of a whole batch before it counts as failed */
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Waits until sent records fit rate per second since t0 (osh_mono_ms). */
 static void pace(int64_t rate, uint64_t sent, int64_t t0)
 {
-        struct timespec ts;
         int64_t due;
 
         if (rate <= 0)
                 return;
         due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate);
-        if (due > now_ms()) {
-                ts.tv_sec = 0;
-                ts.tv_nsec = (long)(due - now_ms()) * 1000000L;
-                if (ts.tv_nsec > 0)
-                        nanosleep(&ts, NULL);
-        }
+        osh_sleep_ms(due - osh_mono_ms());
 }
 
 static int kafka_send(void *opaque, const char *topic, const char *batch_id, const char *key,
@@ -77,7 +65,7 @@ void ext_sink_kafka(ext_sink_t *s, osh_producer_t *p)
 static int emit_records(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b, int64_t rate,
                         osh_batch_sum_t *sum)
 {
-        int64_t t0 = now_ms();
+        int64_t t0 = osh_mono_ms();
 
         for (size_t i = 0; i < ext_batch_record_count(b); i++) {
                 const char *key;
@@ -106,7 +94,7 @@ static int emit_records(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b
 static int emit_rejects(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b)
 {
         char errstr[256], key[96];
-        int64_t now = now_ms();
+        int64_t now = osh_wall_ms(); /* the rejects' timestamp */
 
         for (size_t i = 0; i < ext_batch_reject_count(b); i++) {
                 void *val = NULL;
@@ -174,7 +162,7 @@ static int emit_batch(osh_service_t *svc, const ext_sink_t *sk, ext_batch_t *b,
 {
         osh_batch_sum_t sum = {0, 0};
         osh_batch_marker_t m;
-        int64_t t = now_ms();
+        int64_t t = osh_wall_ms(); /* the markers' timestamp */
         const char *inst = o->instance ? o->instance : "extractor";
 
         marker(&m, b, 0, t);
@@ -294,7 +282,7 @@ ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_ru
                 eo.input = spool;
                 fetched = 1;
         }
-        t_open = now_ms();
+        t_open = osh_mono_ms();
         b = ext_batch_open(&eo, errstr, sizeof(errstr));
         if (!b) {
                 osh_error("batch failed: %s", errstr);
@@ -306,7 +294,7 @@ ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_ru
                 res = EXT_NOOP;
                 goto out;
         }
-        t_parse = now_ms();
+        t_parse = osh_mono_ms();
         if (ext_batch_parse(b, errstr, sizeof(errstr))) {
                 osh_error("batch %s failed: %s; nothing emitted",
                           *ext_batch_id(b) ? ext_batch_id(b) : "(unverified)", errstr);
@@ -326,7 +314,7 @@ ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_ru
                 uint64_t rej;
                 osh_service_count(svc, OSH_CTR_IN, total_read(b, &rej));
         }
-        t_emit = now_ms();
+        t_emit = osh_mono_ms();
         if (emit_batch(svc, sk, b, o)) {
                 res = EXT_UNDELIVERED;
                 goto out;
@@ -334,7 +322,7 @@ ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_ru
         report(b, ext_batch_record_count(b));
         osh_info("batch %s: opened in %" PRId64 " ms, read, verified and joined in %" PRId64
                  " ms, emitted and delivered in %" PRId64 " ms",
-                 ext_batch_id(b), t_parse - t_open, t_emit - t_parse, now_ms() - t_emit);
+                 ext_batch_id(b), t_parse - t_open, t_emit - t_parse, osh_mono_ms() - t_emit);
         if (o->ledger && ext_ledger_add(o->ledger, b, errstr, sizeof(errstr)))
                 osh_warn("batch %s complete, but %s: a re-run will emit it again", ext_batch_id(b),
                          errstr);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/http_client.h"
 #include "oshirase/log.h"
 #include "oshirase/retry.h"
@@ -93,15 +94,8 @@ static osh_delivery_t post_once(mon_alerter_t *a, const item_t *it, int64_t *ret
 /* Sleeps ms unless stopped; called with the lock held. 1 if stopped. */
 static int pause_ms(mon_alerter_t *a, int64_t ms)
 {
-        struct timespec ts;
+        struct timespec ts = osh_wall_deadline(ms);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
         while (!a->stop && pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
                 ;
         return a->stop;

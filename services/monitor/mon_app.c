@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -32,47 +33,6 @@ struct mon_app {
         int64_t next_lag, next_probe, next_eval, next_health;
 };
 
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A secret from "<prefix>.secret" or the first line of "<prefix>.secret.file".
- * *out is malloc'd (NULL when neither is set). 0 / -1. */
-static int load_secret(const osh_config_t *cfg, const char *prefix, char **out, char *errstr,
-                       size_t errstr_size)
-{
-        char key[64], line[1024];
-        const char *s, *path;
-        FILE *fp;
-
-        snprintf(key, sizeof(key), "%s.secret", prefix);
-        s = osh_config_str(cfg, key);
-        snprintf(key, sizeof(key), "%s.secret.file", prefix);
-        path = osh_config_str(cfg, key);
-        *out = NULL;
-        if (path && *path) {
-                fp = fopen(path, "r");
-                if (!fp || !fgets(line, sizeof(line), fp)) {
-                        if (fp)
-                                fclose(fp);
-                        snprintf(errstr, errstr_size, "%s: cannot read %s", key, path);
-                        return -1;
-                }
-                fclose(fp);
-                line[strcspn(line, "\r\n")] = '\0';
-                s = line;
-        }
-        if (s && *s && !(*out = strdup(s))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        return 0;
-}
-
 static int setup_model(mon_app_t *a, char *errstr, size_t errstr_size)
 {
         const osh_config_t *cfg = a->svc->cfg;
@@ -99,58 +59,44 @@ static int setup_model(mon_app_t *a, char *errstr, size_t errstr_size)
 static int setup_probe(mon_app_t *a, char *errstr, size_t errstr_size)
 {
         const osh_config_t *cfg = a->svc->cfg;
-        char source[160], *secret = NULL;
+        char source[160];
         const char *url = osh_config_str(cfg, "probe.url");
-        int rc = -1;
+        const osh_secret_t *secret = &((const mon_conf_t *)a->svc->conf)->probe_secret;
 
         if (!url || !*url)
                 return 0;
-        if (load_secret(cfg, "probe", &secret, errstr, errstr_size))
-                goto done;
         snprintf(source, sizeof(source), "exchange/%s", a->instance);
         mon_probe_opts_t o = {
             .url = url,
             .key_id = osh_config_str(cfg, "probe.key.id"),
-            .secret = secret,
-            .secret_len = secret ? strlen(secret) : 0,
+            .secret = secret->data,
+            .secret_len = secret->len,
             .tls = {osh_config_str(cfg, "probe.ca"), osh_config_str(cfg, "probe.cert"),
                     osh_config_str(cfg, "probe.cert.key")},
             .timeout_ms = osh_config_int(cfg, "probe.timeout"),
             .source = source,
         };
-        if (o.key_id && !secret) {
-                snprintf(errstr, errstr_size, "probe.key.id needs probe.secret(.file)");
-                goto done;
-        }
         a->prober = mon_prober_new(&o, errstr, errstr_size);
-        rc = a->prober ? 0 : -1;
-done:
-        free(secret);
-        return rc;
+        return a->prober ? 0 : -1;
 }
 
 static int setup_alerts(mon_app_t *a, char *errstr, size_t errstr_size)
 {
         const osh_config_t *cfg = a->svc->cfg;
         const char *url = osh_config_str(cfg, "alert.url");
-        char *secret = NULL;
-        int rc = -1;
+        const osh_secret_t *secret = &((const mon_conf_t *)a->svc->conf)->alert_secret;
 
         if (!url || !*url)
                 return 0;
-        if (load_secret(cfg, "alert", &secret, errstr, errstr_size))
-                return -1;
         mon_alert_opts_t o = {
             .url = url,
-            .secret = secret,
-            .secret_len = secret ? strlen(secret) : 0,
+            .secret = secret->data,
+            .secret_len = secret->len,
             .timeout_ms = osh_config_int(cfg, "alert.timeout"),
             .max_attempts = (unsigned)osh_config_int(cfg, "alert.attempts"),
         };
         a->alerter = mon_alerter_new(&o, errstr, errstr_size);
-        rc = a->alerter ? 0 : -1;
-        free(secret);
-        return rc;
+        return a->alerter ? 0 : -1;
 }
 
 static int setup_kafka(mon_app_t *a, char *errstr, size_t errstr_size)
@@ -287,7 +233,7 @@ static void evaluate(mon_app_t *a, int64_t now)
 
 static void tick(mon_app_t *a)
 {
-        int64_t now = wall_ms();
+        int64_t now = osh_wall_ms();
         mon_probe_result_t r;
 
         if (now >= a->next_lag) {
@@ -299,7 +245,7 @@ static void tick(mon_app_t *a)
                 mon_model_probe(a->model, &r);
                 a->next_probe = now + a->probe_every;
         }
-        now = wall_ms();
+        now = osh_wall_ms();
         if (now >= a->next_eval) {
                 evaluate(a, now);
                 a->next_eval = now + a->eval_every;

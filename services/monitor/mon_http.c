@@ -2,14 +2,7 @@
 
 #include <string.h>
 #include <time.h>
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "oshirase/clock.h"
 
 static void no_cache(osh_http_reply_t *rep)
 {
@@ -25,7 +18,7 @@ static void on_dashboard(void *opaque, const osh_http_request_t *req, osh_http_r
 
 static void on_status(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
-        char *s = mon_model_status_json(opaque, wall_ms());
+        char *s = mon_model_status_json(opaque, osh_wall_ms());
 
         if (!s) {
                 osh_http_reply_error(rep, 500, "out of memory");
@@ -37,7 +30,7 @@ static void on_status(void *opaque, const osh_http_request_t *req, osh_http_repl
 
 static void on_metrics(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
-        char *s = mon_model_metrics(opaque, wall_ms());
+        char *s = mon_model_metrics(opaque, osh_wall_ms());
 
         if (!s) {
                 osh_http_reply_error(rep, 500, "out of memory");

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/auth.h"
 #include "oshirase/log.h"
 
@@ -131,14 +132,6 @@ int mon_probe_read(const Osh__ProbeResponse *resp, const char *probe_id, mon_pro
         return 0;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sign(mon_prober_t *p, int64_t now_ms, const uint8_t *body, size_t len, char *hdr,
                 size_t size)
 {
@@ -187,7 +180,7 @@ void mon_prober_run(mon_prober_t *p, int64_t now_ms, mon_probe_result_t *r, mon_
         const char *headers[] = {"Content-Type: application/x-protobuf", auth, NULL};
         uint8_t *body = NULL;
         size_t len = 0;
-        int64_t t0 = mono_ms();
+        int64_t t0 = osh_mono_ms();
 
         memset(r, 0, sizeof(*r));
         memset(&resp, 0, sizeof(resp));
@@ -207,7 +200,7 @@ void mon_prober_run(mon_prober_t *p, int64_t now_ms, mon_probe_result_t *r, mon_
                 headers[1] = NULL;
         osh_http_request(p->http, "POST", p->url, headers, body, len, (long)p->timeout_ms,
                          OSH_TRANSFER_SMALL_MAX_BYTES, &resp);
-        r->rtt_ms = mono_ms() - t0;
+        r->rtt_ms = osh_mono_ms() - t0;
         answer(p, &resp, id, r, m);
         if (r->state != MON_PROBE_OK)
                 osh_debug("probe: %s (%s)", mon_probe_state_name(r->state), r->detail);

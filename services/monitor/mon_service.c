@@ -1,5 +1,6 @@
 /* The monitor's configuration table and service object (see monitor.h). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "oshirase/service.h"
 
@@ -84,6 +85,39 @@ static const osh_cfg_entry_t mon_config_table[] = {
      .flags = OSH_CFG_RANGE, .min = 1, .max = MON_INTERVAL_MAX_MS},
 };
 
+/* Reads the secrets now, so --check fails on an unreadable file or a key
+ * id without a secret as the run would. */
+static int mon_configure(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size)
+{
+        mon_conf_t *mc = calloc(1, sizeof(*mc));
+        const char *url = osh_config_str(svc->cfg, "probe.url");
+
+        *conf = mc;
+        if (!mc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (osh_secret_load(svc->cfg, "probe.secret", &mc->probe_secret, errstr, errstr_size) ||
+            osh_secret_load(svc->cfg, "alert.secret", &mc->alert_secret, errstr, errstr_size))
+                return -1;
+        if (url && *url && osh_config_str(svc->cfg, "probe.key.id") && !mc->probe_secret.data) {
+                snprintf(errstr, errstr_size, "probe.key.id needs probe.secret(.file)");
+                return -1;
+        }
+        return 0;
+}
+
+static void mon_unconfigure(void *conf)
+{
+        mon_conf_t *mc = conf;
+
+        if (!mc)
+                return;
+        osh_secret_wipe(&mc->probe_secret);
+        osh_secret_wipe(&mc->alert_secret);
+        free(mc);
+}
+
 static void *mon_open(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
         return mon_app_new(svc, errstr, errstr_size);
@@ -104,6 +138,8 @@ const osh_service_app_t mon_app = {
     .table = mon_config_table,
     .ntable = sizeof(mon_config_table) / sizeof(mon_config_table[0]),
     .hb_prefix = "kafka.",
+    .configure = mon_configure,
+    .unconfigure = mon_unconfigure,
     .open = mon_open,
     .run = mon_run,
     .close = mon_close,

@@ -1,5 +1,5 @@
 /* Uplink batching: records into one TransferBatch until a count, byte or
- * time limit (the caller checks the time with rb_batch_started()). */
+ * time limit (the caller times the linger; the stamp here is the envelope's wall time). */
 #ifndef RELAY_BATCH_H
 #define RELAY_BATCH_H
 

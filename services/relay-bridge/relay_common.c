@@ -2,17 +2,8 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "oshirase/log.h"
-
-int64_t rb_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 osh_consumer_t *rb_source_consumer(const rb_config_t *rc, const osh_service_t *svc, char *errstr,
                                    size_t errstr_size)

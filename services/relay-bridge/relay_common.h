@@ -34,6 +34,4 @@ void rb_refused(const rb_config_t *rc, osh_service_t *svc, rb_counts_t *cnt,
 /* Refreshes heartbeat counters and lag. */
 void rb_publish_counts(osh_service_t *svc, osh_consumer_t *c, const rb_counts_t *cnt);
 
-int64_t rb_now_ms(void);
-
 #endif

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/secret.h"
 #include "oshirase/topics.h"
 #include "relay.h"
 
@@ -29,34 +30,16 @@ static int load_segments(rb_config_t *rc, const osh_config_t *cfg, char *errstr,
 
 static int load_secret(rb_config_t *rc, const osh_config_t *cfg, char *errstr, size_t errstr_size)
 {
-        const char *s = osh_config_str(cfg, "uplink.secret");
-        const char *path = osh_config_str(cfg, "uplink.secret.file");
-        FILE *fp;
-        char buf[512];
-        size_t n;
+        osh_secret_t sec;
 
-        if (path) {
-                fp = fopen(path, "r");
-                if (!fp) {
-                        snprintf(errstr, errstr_size, "uplink.secret.file %s: cannot open", path);
-                        return -1;
-                }
-                n = fread(buf, 1, sizeof(buf) - 1, fp);
-                fclose(fp);
-                while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                        n--;
-                buf[n] = '\0';
-                s = buf;
-        }
-        if (rc->key_id && (!s || !*s)) {
+        if (osh_secret_load(cfg, "uplink.secret", &sec, errstr, errstr_size))
+                return -1;
+        if (rc->key_id && !sec.data) {
                 snprintf(errstr, errstr_size, "uplink.key.id needs uplink.secret(.file)");
                 return -1;
         }
-        if (s && *s) {
-                rc->secret = strdup(s);
-                rc->secret_len = strlen(s);
-        }
-        memset(buf, 0, sizeof(buf));
+        rc->secret = sec.data; /* ownership passes; rb_config_fini wipes it */
+        rc->secret_len = sec.len;
         return 0;
 }
 
@@ -140,9 +123,6 @@ void rb_config_fini(rb_config_t *rc)
 {
         osh_allowlist_destroy(rc->allow);
         rc->allow = NULL;
-        if (rc->secret) {
-                memset(rc->secret, 0, rc->secret_len);
-                free(rc->secret);
-                rc->secret = NULL;
-        }
+        osh_secret_wipe(&(osh_secret_t){rc->secret, rc->secret_len, NULL});
+        rc->secret = NULL;
 }

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/auth.h"
 #include "oshirase/log.h"
 #include "oshirase/transfer.h"
@@ -19,8 +20,8 @@ int rb_post(const rb_config_t *rc, osh_http_client_t *http, const char *url, con
         size_t n = 1, pre = strlen(auth);
 
         if (rc->key_id) {
-                if (osh_auth_sign(rc->key_id, rc->secret, rc->secret_len, "POST", path, rb_now_ms(),
-                                  body, len, auth + pre, sizeof(auth) - pre)) {
+                if (osh_auth_sign(rc->key_id, rc->secret, rc->secret_len, "POST", path,
+                                  osh_wall_ms(), body, len, auth + pre, sizeof(auth) - pre)) {
                         memset(resp, 0, sizeof(*resp));
                         snprintf(resp->errstr, sizeof(resp->errstr), "cannot sign request");
                         return -1;
@@ -101,7 +102,7 @@ int rb_probe(const rb_config_t *rc, osh_service_t *svc, osh_http_client_t *http,
         Osh__ProbeRequest req = OSH__PROBE_REQUEST__INIT;
         Osh__ProbeResponse *pr = NULL;
         osh_http_response_t resp;
-        int64_t t0 = rb_now_ms();
+        int64_t t0 = osh_mono_ms();
         uint8_t *buf = NULL;
         size_t len;
         json_t *doc = NULL;
@@ -134,7 +135,7 @@ int rb_probe(const rb_config_t *rc, osh_service_t *svc, osh_http_client_t *http,
                 osh_info("probe %s answered again", id);
         }
         last_ok = pr != NULL;
-        record(rc, svc, doc, pr != NULL, rb_now_ms() - t0);
+        record(rc, svc, doc, pr != NULL, osh_mono_ms() - t0);
         json_decref(doc);
         osh_http_response_free(&resp);
         if (pr)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
 #include "oshirase/signal.h"
@@ -222,9 +223,9 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
                 if (k.dlq)
                         osh_producer_poll(k.dlq, 0);
                 rb_store_flush(k.cons, k.track);
-                if (rb_now_ms() >= next_hb) {
+                if (osh_mono_ms() >= next_hb) {
                         rb_publish_counts(svc, k.cons, &k.cnt);
-                        next_hb = rb_now_ms() + 1000;
+                        next_hb = osh_mono_ms() + 1000;
                 }
         }
         k2k_close(&k);

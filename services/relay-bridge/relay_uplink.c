@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/http_client.h"
 #include "oshirase/log.h"
 #include "oshirase/retry.h"
@@ -38,6 +39,9 @@
 #include "relay_batch.h"
 #include "relay_common.h"
 #include "relay_http.h"
+
+#define RB_SENDER_IDLE_MS 50   /* the sender's nap when the spool is empty */
+#define RB_SENDER_JOIN_MS 3000 /* shutdown waits this long for a request in flight */
 
 /* Highest offset a batch holds for one partition of the tracker. */
 typedef struct extent {
@@ -72,7 +76,8 @@ typedef struct uplink {
         int sender_started, stop;
         rb_counts_t cnt;
         unsigned attempt, rnd;
-        int64_t next_try_ms, next_probe_ms;
+        int64_t next_try_ms, next_probe_ms; /* osh_mono_ms() */
+        int64_t batch_t0;                   /* osh_mono_ms() when the open batch started */
         int paused, degraded, alarm, failing;
         uint64_t alarms, batches_ok, batches_dup, batches_retry, batches_rejected;
         char url[512], probe_url[512];
@@ -113,7 +118,7 @@ static void backoff(uplink_t *u, int64_t retry_after_ms, int slow)
         int64_t d = osh_backoff_ms(slow ? 30 : u->attempt, u->rc->retry_base_ms,
                                    u->rc->retry_max_ms, retry_after_ms, &u->rnd);
         u->attempt++;
-        u->next_try_ms = rb_now_ms() + d;
+        u->next_try_ms = osh_mono_ms() + d;
         u->batches_retry++;
         if (!u->failing)
                 osh_warn("cloud not accepting batches; spooling, retrying (next in %" PRId64 " ms)",
@@ -264,7 +269,7 @@ static int take_head(uplink_t *u, sendable_t **out, int *own)
         if (!u->mem_head)
                 u->mem_tail = NULL;
         *own = 0;
-        if (!st.count || rb_now_ms() < u->next_try_ms)
+        if (!st.count || osh_mono_ms() < u->next_try_ms)
                 return 1;
         if (u->mem_head && u->mem_head->seq == st.first_seq) {
                 *out = u->mem_head;
@@ -314,12 +319,7 @@ static void *sender_main(void *opaque)
         while (!__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE)) {
                 if (send_one(u))
                         continue;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 50 * 1000000L; /* also re-checks a due retry */
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                ts = osh_wall_deadline(RB_SENDER_IDLE_MS); /* also re-checks a due retry */
                 pthread_mutex_lock(&u->mu);
                 if (!u->stop)
                         pthread_cond_timedwait(&u->cv, &u->mu, &ts);
@@ -430,8 +430,11 @@ static void handle(uplink_t *u, const rd_kafka_message_t *m)
         }
         if (rb_batch_would_exceed(u->batch, m))
                 flush(u); /* full spool: the batch just grows past its limit for now */
-        if (!rb_batch_count(u->batch))
-                rb_batch_start(u->batch, osh_spool_next_seq(u->spool), rb_now_ms());
+        if (!rb_batch_count(u->batch)) {
+                /* The envelope carries the wall time; linger counts elapsed time. */
+                rb_batch_start(u->batch, osh_spool_next_seq(u->spool), osh_wall_ms());
+                u->batch_t0 = osh_mono_ms();
+        }
         snprintf(errstr, sizeof(errstr), "out of memory");
         if (note_extent(u, p, m->offset) || rb_batch_add(u->batch, m, errstr, sizeof(errstr))) {
                 osh_error("%s", errstr);
@@ -527,7 +530,7 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
 
         snprintf(u->url, sizeof(u->url), "%s/v1/batches", u->rc->url);
         snprintf(u->probe_url, sizeof(u->probe_url), "%s/v1/probe", u->rc->url);
-        u->rnd = (unsigned)rb_now_ms();
+        u->rnd = (unsigned)osh_mono_ms();
         u->track = rb_track_new();
         u->batch =
             rb_batch_new(osh_segment_name(u->rc->from), osh_segment_name(u->rc->to),
@@ -547,7 +550,7 @@ static int uplink_open(uplink_t *u, char *errstr, size_t errstr_size)
          * from the clock, so it never reuses a sequence the cloud saw with
          * other content (409). */
         if (st.next_seq == 1 &&
-            osh_spool_advance(u->spool, (uint64_t)rb_now_ms(), errstr, errstr_size))
+            osh_spool_advance(u->spool, (uint64_t)osh_wall_ms(), errstr, errstr_size))
                 return -1;
         if (st.count)
                 osh_info("spool %s: %" PRIu64 " batch(es), %" PRIu64
@@ -575,8 +578,7 @@ static int stop_sender(uplink_t *u)
         __atomic_store_n(&u->stop, 1, __ATOMIC_RELEASE);
         pthread_cond_signal(&u->cv);
         pthread_mutex_unlock(&u->mu);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 3;
+        ts = osh_wall_deadline(RB_SENDER_JOIN_MS);
         if (pthread_timedjoin_np(u->sender, NULL, &ts) == 0)
                 return 0;
         osh_warn("a request to the cloud is still in flight at shutdown; its batch stays spooled");
@@ -618,7 +620,7 @@ static int poll_timeout(const uplink_t *u)
         int64_t t = 100;
 
         if (rb_batch_count(u->batch)) {
-                int64_t left = rb_batch_started(u->batch) + u->rc->linger_ms - rb_now_ms();
+                int64_t left = u->batch_t0 + u->rc->linger_ms - osh_mono_ms();
                 t = left < t ? left : t;
         }
         return t < 0 ? 0 : (int)t;
@@ -650,20 +652,19 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
                 pthread_mutex_lock(&u->mu);
                 if (m)
                         handle(u, m);
-                if (rb_batch_count(u->batch) &&
-                    rb_now_ms() - rb_batch_started(u->batch) >= rc->linger_ms)
+                if (rb_batch_count(u->batch) && osh_mono_ms() - u->batch_t0 >= rc->linger_ms)
                         flush(u);
                 rb_store_flush(u->cons, u->track);
-                if (rb_now_ms() >= next_state) {
+                if (osh_mono_ms() >= next_state) {
                         update_state(u);
-                        next_state = rb_now_ms() + 200;
+                        next_state = osh_mono_ms() + 200;
                 }
                 pthread_mutex_unlock(&u->mu);
                 if (m)
                         rd_kafka_message_destroy(m);
-                if (rc->probe_interval_ms > 0 && rb_now_ms() >= u->next_probe_ms) {
+                if (rc->probe_interval_ms > 0 && osh_mono_ms() >= u->next_probe_ms) {
                         rb_probe(rc, svc, u->probe_http, u->probe_url);
-                        u->next_probe_ms = rb_now_ms() + rc->probe_interval_ms;
+                        u->next_probe_ms = osh_mono_ms() + rc->probe_interval_ms;
                 }
         }
         abandoned = uplink_close(u);

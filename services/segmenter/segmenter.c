@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/batch.h"
 #include "oshirase/dictionary.h"
 #include "oshirase/kafka.h"
@@ -51,14 +52,6 @@ struct segmenter {
         int caught_up;
         const osh_schema_t *s_abs, *s_dest, *s_req, *s_res, *s_disp;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- snapshot building ---- */
 
@@ -306,7 +299,7 @@ static int send_result(segmenter_t *s, const result_t *r)
         osh_value_set_string(&v, "recipient_list_checksum", r->checksum ? r->checksum : "");
         osh_value_set_string(&v, "snapshot_batch_id", s->store ? s->store->batch_id : "");
         osh_value_set_string(&v, "message", r->message ? r->message : "");
-        osh_value_set_long(&v, "computed_at", now_ms());
+        osh_value_set_long(&v, "computed_at", osh_wall_ms());
         if (osh_value_field(&v, "suppressed_by_reason", &map))
                 goto done;
         for (i = 0; r->by_reason && i < SEG_WHY__CNT; i++)
@@ -437,7 +430,7 @@ static void unschedule(segmenter_t *s, const char *campaign_id)
 
 static void run_due(segmenter_t *s)
 {
-        int64_t now = now_ms();
+        int64_t now = osh_wall_ms();
         seg_frozen_t f;
         size_t i;
 
@@ -480,7 +473,7 @@ static int evaluate(segmenter_t *s, const seg_request_t *rq, int want_list, seg_
 {
         seg_env_t env = {.view = &s->view,
                          .dict = s->dict,
-                         .now_ms = now_ms(),
+                         .now_ms = osh_wall_ms(),
                          .min_audience_floor =
                              (int32_t)osh_config_int(s->svc->cfg, "min.audience")};
 
@@ -504,7 +497,7 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
         seg_frozen_t f = {0};
         char err[256], *list = NULL;
         size_t len = 0;
-        int64_t now = now_ms();
+        int64_t now = osh_wall_ms();
 
         if (evaluate(s, rq, 1, &o)) {
                 osh_error("campaign evaluation: out of memory");
@@ -566,7 +559,7 @@ static void handle_frozen(segmenter_t *s, const seg_request_t *rq, seg_frozen_t 
                 frozen_result(s, f, SEG_ACT_CANCEL, "cancelled");
         } else if (rq->action == SEG_ACT_PREVIEW || f->state == SEG_ST_CANCELLED) {
                 frozen_result(s, f, rq->action, "campaign already frozen");
-        } else if (f->state == SEG_ST_FROZEN && f->send_at_ms > now_ms()) {
+        } else if (f->state == SEG_ST_FROZEN && f->send_at_ms > osh_wall_ms()) {
                 frozen_result(s, f, rq->action, "scheduled");
         } else if (emit_frozen(s, f->campaign_id, rq->action == SEG_ACT_RESEND, f) == 0) {
                 unschedule(s, f->campaign_id);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
 
@@ -37,21 +38,15 @@ struct disp_core {
         disp_core_stats_t st;
 };
 
+/* Wall time: quiet hours and give-up ages are calendar matters. */
 static int64_t real_now(void *opaque)
 {
-        struct timespec ts;
-
-        (void)opaque;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return osh_wall_ms();
 }
 
 static void real_sleep(void *opaque, int64_t ms)
 {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-        (void)opaque;
-        nanosleep(&ts, NULL);
+        osh_sleep_ms(ms);
 }
 
 disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,

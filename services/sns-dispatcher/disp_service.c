@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -284,14 +285,6 @@ fail:
         return NULL;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 #define GROUP_MAX 64
 
 /* Settles up to GROUP_MAX records already waiting (the first one may be
@@ -349,7 +342,7 @@ static void log_stats(disp_service_t *s)
 
 int disp_service_run(disp_service_t *s)
 {
-        int64_t next_report = mono_ms() + s->report_ms, wait = 0;
+        int64_t next_report = osh_mono_ms() + s->report_ms, wait = 0;
 
         osh_service_ready(s->svc);
         while (!osh_shutdown_requested()) {
@@ -360,10 +353,10 @@ int disp_service_run(disp_service_t *s)
                 if (rc < 0 || wait == -2 || disp_ledger_sync(s->ledger) < 0)
                         return -1;
                 osh_producer_poll(s->prod, 0);
-                if (mono_ms() >= next_report) {
+                if (osh_mono_ms() >= next_report) {
                         disp_core_report(s->core, 0, on_report, s);
                         log_stats(s);
-                        next_report = mono_ms() + s->report_ms;
+                        next_report = osh_mono_ms() + s->report_ms;
                 }
         }
         return 0;

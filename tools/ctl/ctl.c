@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/avro_json.h"
 #include "oshirase/config.h"
 #include "oshirase/dictionary.h"
@@ -45,14 +46,6 @@ static const char usage[] =
     "  schemas     list compiled-in schemas with their fingerprints\n"
     "  watermarks  print low/high offsets of every partition of --topic\n"
     "  seal-dictionary  encrypt --in (a dictionary TSV) with --key.file into --out\n";
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const osh_schema_t *pick_schema(const osh_config_t *cfg)
 {
@@ -290,7 +283,7 @@ static int cmd_consume(const osh_config_t *cfg)
 {
         const char *topic = osh_config_str(cfg, "topic");
         int64_t want = osh_config_int(cfg, "count"), got = 0;
-        int64_t deadline = now_ms() + osh_config_int(cfg, "timeout");
+        int64_t deadline = osh_mono_ms() + osh_config_int(cfg, "timeout");
         int npart = 0, eofs = 0;
         unsigned char at_eof[1024] = {0}; /* a partition can report EOF, then get more */
         rd_kafka_t *rk;
@@ -302,7 +295,7 @@ static int cmd_consume(const osh_config_t *cfg)
         rk = assign_all(cfg, topic, &npart);
         if (!rk)
                 return 1;
-        while (now_ms() < deadline && !osh_shutdown_requested() &&
+        while (osh_mono_ms() < deadline && !osh_shutdown_requested() &&
                (want ? got < want : eofs < npart)) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 if (!m)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include "oshirase/clock.h"
 
 typedef struct idem {
         char *key;
@@ -27,14 +28,6 @@ struct fake_state {
         double win_n[FAKE_API__CNT];
 };
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 fake_state_t *fake_state_new(const fake_conf_t *conf, const char *log_path)
 {
         fake_state_t *st = calloc(1, sizeof(*st));
@@ -53,7 +46,7 @@ fake_state_t *fake_state_new(const fake_conf_t *conf, const char *log_path)
                 free(st);
                 return NULL;
         }
-        st->start_ms = now_ms();
+        st->start_ms = osh_mono_ms();
         st->rnd = (unsigned)st->start_ms;
         return st;
 }
@@ -92,7 +85,7 @@ static void reply_json(osh_http_reply_t *rep, int status, json_t *j)
 
 int fake_gate(fake_state_t *st, fake_api_t api, osh_http_reply_t *rep)
 {
-        int64_t t = now_ms(), since;
+        int64_t t = osh_mono_ms(), since;
         int verdict = 0;
         double r;
 
@@ -207,7 +200,7 @@ void fake_log(fake_state_t *st, void *obj)
         json_t *j = obj;
         char *s;
 
-        json_object_set_new(j, "ts", json_integer(now_ms() - st->start_ms));
+        json_object_set_new(j, "ts", json_integer(osh_mono_ms() - st->start_ms));
         s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(j);
         if (!s)

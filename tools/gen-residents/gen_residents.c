@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "city.h"
+#include "oshirase/clock.h"
 #include "destinations.h"
 #include "write.h"
 
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
         dest_counts_t dn;
         double v;
         city_t city;
-        struct timespec t0, t1;
+        double t0;
         int c;
 
         while ((c = getopt_long(argc, argv, "o:n:s:e:d:g:a:r:cD:h", opts, NULL)) != -1) {
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "gen-residents: %s: %s\n", wo.dir, strerror(errno));
                 return 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = osh_mono_s();
         if (city_build(&city, &co)) {
                 fprintf(stderr, "gen-residents: out of memory\n");
                 return 1;
@@ -140,10 +141,8 @@ int main(int argc, char **argv)
                 city_free(&city);
                 return 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         fprintf(stderr, "gen-residents: %zu residents in %zu households written to %s in %.2fs\n",
-                city.np, city.nh, wo.dir,
-                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+                city.np, city.nh, wo.dir, osh_mono_s() - t0);
         if (dest)
                 fprintf(stderr,
                         "gen-residents: %llu destinations (line %llu, email %llu, webhook %llu; "

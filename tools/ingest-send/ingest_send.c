@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/auth.h"
 #include "oshirase/batch.h"
 #include "oshirase/http_client.h"
@@ -33,14 +34,6 @@ typedef struct args {
         int64_t offset, count;
         int end;
 } args_t;
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int parse_args(int argc, char **argv, args_t *a)
 {
@@ -128,13 +121,13 @@ static int add_end_marker(osh_transfer_builder_t *b, const args_t *a, const osh_
             osh_value_set_enum(&v, "kind", "END") || osh_value_set_string(&v, "topic", a->topic) ||
             osh_value_set_long(&v, "record_count", sum->count) ||
             osh_value_set_string(&v, "checksum", cks) ||
-            osh_value_set_long(&v, "extract_time", now_ms() - 60000) ||
+            osh_value_set_long(&v, "extract_time", osh_wall_ms() - 60000) ||
             osh_serde_encode_alloc(s, &v, &buf, &len, err, sizeof(err)))
                 goto out;
         r = (osh_transfer_record_t){OSH_TOPIC_BATCH,
                                     0,
                                     a->offset + a->count,
-                                    now_ms(),
+                                    osh_wall_ms(),
                                     a->batch_id,
                                     strlen(a->batch_id),
                                     buf,
@@ -257,8 +250,8 @@ static int post(const args_t *a, const char *path, const uint8_t *body, size_t l
         snprintf(url, sizeof(url), "%s%s", a->url, path);
         if (a->key_id && a->secret) {
                 strcpy(auth, "Authorization: ");
-                osh_auth_sign(a->key_id, a->secret, strlen(a->secret), "POST", path, now_ms(), body,
-                              len, auth + strlen(auth), sizeof(auth) - strlen(auth));
+                osh_auth_sign(a->key_id, a->secret, strlen(a->secret), "POST", path, osh_wall_ms(),
+                              body, len, auth + strlen(auth), sizeof(auth) - strlen(auth));
         }
         rc = osh_http_request(c, "POST", url, h, body, len, 30000, 1 << 20, r);
         if (rc)
@@ -303,7 +296,7 @@ int main(int argc, char **argv)
         } else {
                 Osh__ProbeRequest pr = OSH__PROBE_REQUEST__INIT;
                 pr.probe_id = "probe-1";
-                pr.sent_ms = now_ms();
+                pr.sent_ms = osh_wall_ms();
                 pr.source = "exchange/test";
                 if (osh_transfer_pack_message(&pr.base, &body, &len, err, sizeof(err)))
                         goto out;
