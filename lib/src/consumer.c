@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
@@ -279,23 +280,15 @@ int osh_consumer_store(osh_consumer_t *c, const rd_kafka_message_t *m)
         return 0;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to timeout_ms (cut to the shutdown budget) for the commit
  * result on q. RD_KAFKA_RESP_ERR__TIMED_OUT if none came. */
 static rd_kafka_resp_err_t commit_wait(rd_kafka_queue_t *q, int timeout_ms)
 {
-        int64_t start = mono_ms();
+        int64_t start = osh_mono_ms();
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 
         for (;;) {
-                int left = osh_shutdown_budget_ms(timeout_ms - (int)(mono_ms() - start));
+                int left = osh_shutdown_budget_ms(timeout_ms - (int)(osh_mono_ms() - start));
                 rd_kafka_event_t *ev;
                 if (left <= 0)
                         return err;
@@ -425,7 +418,7 @@ static void close_handle(rd_kafka_t *rk, int timeout_ms, void (*done)(void *), v
 {
         closer_t *cl = calloc(1, sizeof(*cl));
         rd_kafka_error_t *error = NULL;
-        int64_t start = mono_ms();
+        int64_t start = osh_mono_ms();
 
         if (cl) {
                 cl->q = rd_kafka_queue_new(rk);
@@ -438,7 +431,7 @@ static void close_handle(rd_kafka_t *rk, int timeout_ms, void (*done)(void *), v
         }
         /* Serving q runs the rebalance callback (revoke: commit). */
         while (!rd_kafka_consumer_closed(rk)) {
-                int left = osh_shutdown_budget_ms(timeout_ms - (int)(mono_ms() - start));
+                int left = osh_shutdown_budget_ms(timeout_ms - (int)(osh_mono_ms() - start));
                 if (left <= 0) {
                         osh_warn("consumer %s: not closed in time (broker unreachable?): offsets "
                                  "processed since the last commit are not committed and will "
@@ -469,13 +462,7 @@ int osh_kafka_close_wait(int timeout_ms)
         struct timespec until;
         int left;
 
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
+        until = osh_wall_deadline(timeout_ms);
         pthread_mutex_lock(&closing_lock);
         while (closing > 0 && pthread_cond_timedwait(&closing_done, &closing_lock, &until) == 0)
                 ;

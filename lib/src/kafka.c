@@ -1,3 +1,4 @@
+#include "oshirase/clock.h"
 #include "oshirase/kafka.h"
 
 #include <inttypes.h>
@@ -256,23 +257,15 @@ void osh_producer_poll(osh_producer_t *p, int timeout_ms)
         rd_kafka_poll(p->rk, timeout_ms);
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Flushes in short slices so that a shutdown requested meanwhile cuts the
  * wait to what is left of its grace (a 60 s flush against a dead broker
  * would otherwise outlive the 10 s a service has to exit). */
 static void flush_bounded(osh_producer_t *p, int timeout_ms)
 {
-        int64_t start = mono_ms();
+        int64_t start = osh_mono_ms();
 
         while (rd_kafka_outq_len(p->rk) > 0) {
-                int64_t left = timeout_ms - (mono_ms() - start);
+                int64_t left = timeout_ms - (osh_mono_ms() - start);
                 left = osh_shutdown_budget_ms(left > 0 ? (int)left : 0);
                 if (left <= 0)
                         break;

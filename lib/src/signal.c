@@ -1,4 +1,5 @@
 #include "oshirase/signal.h"
+#include "oshirase/clock.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -10,18 +11,10 @@ static volatile sig_atomic_t shutdown_flag;
  * (clock_gettime is async-signal-safe). */
 static volatile int64_t shutdown_at_ms;
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void request(void)
 {
         if (!shutdown_flag)
-                shutdown_at_ms = mono_ms();
+                shutdown_at_ms = osh_mono_ms();
         shutdown_flag = 1;
 }
 
@@ -59,7 +52,7 @@ int osh_shutdown_left_ms(int limit_ms)
 
         if (!shutdown_flag)
                 return limit_ms;
-        left = shutdown_at_ms + limit_ms - mono_ms();
+        left = shutdown_at_ms + limit_ms - osh_mono_ms();
         return left > 0 ? (int)left : 0;
 }
 

@@ -45,7 +45,8 @@ static int load(const char *value, const char *file, osh_secret_t *out, char *er
         if (file)
                 snprintf(f, sizeof(f), "--probe.secret.file=%s", file), argv[argc++] = f;
         argv[argc] = NULL;
-        assert_int_equal(osh_config_load(cfg, argc, argv, (char *[]){NULL}, err, n), OSH_CONFIG_RUN);
+        assert_int_equal(osh_config_load(cfg, argc, argv, (char *[]){NULL}, err, n),
+                         OSH_CONFIG_RUN);
         rc = osh_secret_load(cfg, "probe.secret", out, err, n);
         osh_config_destroy(cfg);
         return rc;
