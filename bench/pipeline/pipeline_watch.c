@@ -74,7 +74,8 @@ static rd_kafka_t *watch_new(const char *bootstrap, char *errstr, size_t errstr_
         }
         l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
         for (int i = 0; i < md->topics[0].partition_cnt; i++)
-                rd_kafka_topic_partition_list_add(l, OSH_TOPIC_BATCH, md->topics[0].partitions[i].id)
+                rd_kafka_topic_partition_list_add(l, OSH_TOPIC_BATCH,
+                                                  md->topics[0].partitions[i].id)
                     ->offset = RD_KAFKA_OFFSET_END;
         if (rd_kafka_assign(rk, l)) {
                 snprintf(errstr, errstr_size, "cannot assign %s", OSH_TOPIC_BATCH);

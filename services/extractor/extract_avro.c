@@ -229,4 +229,3 @@ fail:
         avro_value_decref(&rec);
         return rc;
 }
-

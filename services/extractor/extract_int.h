@@ -84,7 +84,7 @@ struct ext_batch {
         ext_person_t *persons;
         size_t np, pcap;
         ext_keyidx_t by_atena, by_setai, apps_by_atena; /* by_setai -> household */
-        int32_t *hfirst;                            /* household -> first person */
+        int32_t *hfirst;                                /* household -> first person */
         size_t nh;
         size_t cur_atena, cur_app, cur_setai; /* last hits: search hints */
         ext_chunk_t *chunks;

@@ -127,7 +127,7 @@ static int j_applicant(ext_batch_t *b, const jrow_t *j)
                 return -1;
         /* withdrawn consent: remembered for duplicate detection only */
         switch (ext_keyidx_put(&b->apps_by_atena, r->u.app.atena,
-                           r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX)) {
+                               r->u.app.doui ? (uint32_t)b->napps : UINT32_MAX)) {
         case -1:
                 return -1;
         case 0:
@@ -182,7 +182,8 @@ static int j_resident(ext_batch_t *b, const jrow_t *j)
         if (osh_grow(&b->persons, &b->pcap, b->np, sizeof(*b->persons), 4096))
                 return -1;
         p = &b->persons[b->np++];
-        *p = (ext_person_t){r->u.res.atena, r->u.res.setai, r->u.res.birth, r->u.res.rel, -1, -1, 0};
+        *p =
+            (ext_person_t){r->u.res.atena, r->u.res.setai, r->u.res.birth, r->u.res.rel, -1, -1, 0};
         ap = ext_keyidx_get(&b->apps_by_atena, r->u.res.atena, &b->cur_app);
         if (!ap || *ap == UINT32_MAX)
                 return L_NOT_APPLICANT;
@@ -263,7 +264,8 @@ static int j_household(ext_batch_t *b, const jrow_t *j)
         return joined ? L_JOINED : L_NOT_APPLICANT; /* its applicants use the household */
 }
 
-static void apply_status(ext_batch_t *b, const ext_xfile_t *f, ext_applicant_t *a, const ext_row_t *r)
+static void apply_status(ext_batch_t *b, const ext_xfile_t *f, ext_applicant_t *a,
+                         const ext_row_t *r)
 {
         uint8_t on = r->u.st.active;
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/jdate.h"
 #include "oshirase/log.h"
 #include "oshirase/signal.h"
@@ -16,9 +16,8 @@
 #include "oshirase/topics.h"
 #include "extractor.h"
 
-#define PREPARE_MS    10000 /* to learn the output topics' partitions at start */
-#define SLEEP_SLICE_MS 100  /* a poll interval's sleep notices a signal this soon */
-#define MAX_THREADS   8     /* as extract_plan.c caps them */
+#define PREPARE_MS  10000 /* to learn the output topics' partitions at start */
+#define MAX_THREADS 8     /* as extract_plan.c caps them */
 
 static const osh_cfg_entry_t ext_config_table[] = {
     {"input", OSH_CFG_STR, NULL, "OSH_EXTRACTOR_INPUT",
@@ -224,16 +223,6 @@ fail:
         return NULL;
 }
 
-static void sleep_ms(int64_t ms)
-{
-        while (ms > 0 && !osh_shutdown_requested()) {
-                int64_t slice = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-                struct timespec ts = {0, (long)slice * 1000000L};
-                nanosleep(&ts, NULL);
-                ms -= slice;
-        }
-}
-
 /* One-shot: the batch's result is the exit code. Watching: a failed batch
  * is counted and remembered (watch.c), and only a signal stops it. */
 static int ext_run(void *app)
@@ -247,7 +236,7 @@ static int ext_run(void *app)
                         osh_service_count(a->svc, OSH_CTR_ERRORS, 1);
                 a->o.force = 0; /* a forced replay applies to the first poll only */
                 if (a->conf->watch)
-                        sleep_ms(a->conf->poll_ms);
+                        osh_sleep_ms(a->conf->poll_ms);
         } while (a->conf->watch && !osh_shutdown_requested());
         return (EXT_IS_FAILURE(r) || r == EXT_HELD) && !a->conf->watch ? 1 : 0;
 }
