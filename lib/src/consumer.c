@@ -17,6 +17,8 @@
  * shutdown: osh_shutdown_budget_ms). */
 #define COMMIT_TIMEOUT_MS 10000
 #define CLOSE_TIMEOUT_MS  10000
+/* A watermark query (offset reset, replay start) waits at most this. */
+#define WATERMARK_TIMEOUT_MS 5000
 
 /* Per-partition state: whether the replay point has been applied and passed,
  * and whether the partition is at its end. */
@@ -28,7 +30,23 @@ struct part {
         int state;
         int assigned;
         int at_eof;
+        int64_t replay_low; /* low watermark when a replay began here, -1 none */
+        int64_t next;       /* offset expected next, -1 unknown */
 };
+
+/* Records removed by the broker before this process's consumers read them
+ * (docs: "Silent loss"); the heartbeat reports it. */
+static int64_t records_lost;
+
+int64_t osh_kafka_records_lost(void)
+{
+        return __atomic_load_n(&records_lost, __ATOMIC_RELAXED);
+}
+
+static void count_lost(int64_t n)
+{
+        __atomic_add_fetch(&records_lost, n, __ATOMIC_RELAXED);
+}
 
 struct osh_consumer {
         rd_kafka_t *rk;
@@ -61,6 +79,8 @@ static struct part *part_get(osh_consumer_t *c, const char *topic, int32_t parti
         if (!np->topic)
                 return NULL;
         np->partition = partition;
+        np->replay_low = -1;
+        np->next = -1;
         c->part_cnt++;
         return np;
 }
@@ -86,6 +106,39 @@ static void seek_by_time(osh_consumer_t *c, rd_kafka_topic_partition_list_t *par
         rd_kafka_topic_partition_list_destroy(q);
 }
 
+/* -1 when the broker does not answer in time. */
+static int64_t low_watermark(osh_consumer_t *c, const char *topic, int32_t partition)
+{
+        int64_t lo, hi;
+
+        if (rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi,
+                                             WATERMARK_TIMEOUT_MS))
+                return -1;
+        return lo;
+}
+
+/* Where each assigned partition must go on: the group's committed offset
+ * (0 for a group that never committed, which must read from the start).
+ * Partitions a replay repositions are left to replay_check. */
+static void expect_committed(osh_consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+
+        for (int i = 0; i < parts->cnt; i++) {
+                struct part *p = part_get(c, parts->elems[i].topic, parts->elems[i].partition);
+                if (p && p->replay_low < 0 && parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+                        rd_kafka_topic_partition_list_add(q, p->topic, p->partition);
+        }
+        if (q->cnt > 0 && !rd_kafka_committed(c->rk, q, WATERMARK_TIMEOUT_MS)) {
+                for (int i = 0; i < q->cnt; i++) {
+                        struct part *p = part_get(c, q->elems[i].topic, q->elems[i].partition);
+                        if (p && !q->elems[i].err)
+                                p->next = q->elems[i].offset >= 0 ? q->elems[i].offset : 0;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(q);
+}
+
 static void apply_replay(osh_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
 {
         rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -102,6 +155,7 @@ static void apply_replay(osh_consumer_t *c, rd_kafka_topic_partition_list_t *par
                 p->state = c->replay == OSH_REPLAY_NONE ? PART_LIVE : PART_FILTERING;
                 if (c->replay == OSH_REPLAY_NONE)
                         continue;
+                p->replay_low = low_watermark(c, tp->topic, tp->partition);
                 if (c->replay == OSH_REPLAY_EARLIEST)
                         p->state = PART_LIVE;
                 rd_kafka_topic_partition_list_add(fresh, tp->topic, tp->partition);
@@ -128,6 +182,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 apply_replay(c, parts);
+                expect_committed(c, parts);
                 rd_kafka_assign(rk, parts);
                 osh_info("assigned %d partition(s)", parts->cnt);
                 return;
@@ -219,6 +274,43 @@ static int replay_passes(const osh_consumer_t *c, const rd_kafka_message_t *m)
         return id && !strcmp(id, c->replay_batch);
 }
 
+/* A replay that starts on the first record the broker still holds, when
+ * that record is already part of what is replayed, cannot have found all
+ * of it: the records before it were removed. Said once per partition. */
+static void replay_check(osh_consumer_t *c, struct part *p, const rd_kafka_message_t *m)
+{
+        int64_t low = p->replay_low;
+
+        p->replay_low = -1;
+        if (low <= 0 || m->offset != low ||
+            (c->replay != OSH_REPLAY_EARLIEST && !replay_passes(c, m)))
+                return;
+        osh_error("replay %s%s: %s[%" PRId32 "] starts at offset %" PRId64 ": the %" PRId64
+                  " record(s) before it were removed by the broker, the replay is incomplete",
+                  c->replay == OSH_REPLAY_BATCH ? "of batch " : "",
+                  c->replay == OSH_REPLAY_BATCH ? c->replay_batch : "", p->topic, p->partition, low,
+                  low);
+        count_lost(low);
+}
+
+/* Offsets follow each other (no transactions, no compaction on these
+ * topics), so a record after a hole, or a first record after the group's
+ * committed offset, means the broker removed records before this group
+ * read them: an alarm (osh_kafka_records_lost, heartbeat), never a silent
+ * reset by auto.offset.reset. */
+static void gap_check(struct part *p, const rd_kafka_message_t *m)
+{
+        if (p->next >= 0 && m->offset > p->next) {
+                osh_error("%s[%" PRId32 "]: expected offset %" PRId64
+                          ", the broker's next is %" PRId64 ": %" PRId64
+                          " record(s) were removed before this consumer read them "
+                          "(DATA LOST)",
+                          p->topic, p->partition, p->next, m->offset, m->offset - p->next);
+                count_lost(m->offset - p->next);
+        }
+        p->next = m->offset + 1;
+}
+
 /* Returns 1 if m must be skipped because it precedes the replay point. */
 static int replay_skip(osh_consumer_t *c, const rd_kafka_message_t *m)
 {
@@ -227,6 +319,9 @@ static int replay_skip(osh_consumer_t *c, const rd_kafka_message_t *m)
         if (!p)
                 return 0;
         p->at_eof = 0;
+        if (p->replay_low >= 0)
+                replay_check(c, p, m);
+        gap_check(p, m);
         if (p->state != PART_FILTERING)
                 return 0;
         if (replay_passes(c, m)) {

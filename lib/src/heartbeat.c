@@ -145,6 +145,8 @@ int osh_heartbeat_set_named(osh_heartbeat_t *hb, const char *name, int64_t value
 static int fill(osh_heartbeat_t *hb, avro_value_t *v)
 {
         int64_t lag = __atomic_load_n(&hb->lag, __ATOMIC_RELAXED);
+        /* data removed before it was read: an alarm, never silent */
+        int64_t lost = osh_kafka_records_lost();
         avro_value_t map, e;
         int rc = 0;
 
@@ -153,7 +155,9 @@ static int fill(osh_heartbeat_t *hb, avro_value_t *v)
         rc |= osh_value_set_string(v, "instance", hb->instance);
         if (osh_value_set_enum(v, "segment", hb->segment))
                 rc |= osh_value_set_enum(v, "segment", "UNKNOWN");
-        rc |= osh_value_set_enum(v, "state", hb->state);
+        rc |= osh_value_set_enum(
+            v, "state",
+            lost > 0 && !strcmp(hb->state, OSH_STATE_RUNNING) ? OSH_STATE_DEGRADED : hb->state);
         rc |= osh_value_set_long(v, "records_in", (int64_t)osh_heartbeat_counter(hb, OSH_CTR_IN));
         rc |= osh_value_set_long(v, "records_out", (int64_t)osh_heartbeat_counter(hb, OSH_CTR_OUT));
         rc |= osh_value_set_long(v, "records_rejected",
@@ -168,6 +172,10 @@ static int fill(osh_heartbeat_t *hb, avro_value_t *v)
         for (size_t i = 0; !rc && i < hb->named_cnt; i++) {
                 rc |= avro_value_add(&map, hb->named[i].name, &e, NULL, NULL);
                 rc |= avro_value_set_long(&e, hb->named[i].value);
+        }
+        if (!rc && lost > 0) {
+                rc |= avro_value_add(&map, OSH_HB_RECORDS_LOST, &e, NULL, NULL);
+                rc |= avro_value_set_long(&e, lost);
         }
         pthread_mutex_unlock(&hb->lock);
         return rc ? -1 : 0;

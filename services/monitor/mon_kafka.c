@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "oshirase/heartbeat.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -23,6 +24,18 @@ static const char *get_str(avro_value_t *v, const char *field, int enumeration)
         if (enumeration)
                 return osh_value_get_enum(v, field, &s) == 0 ? s : NULL;
         return osh_value_get_string(v, field, &s, NULL) == 0 ? s : NULL;
+}
+
+/* counters[name] of a heartbeat, 0 when absent */
+static int64_t get_counter(avro_value_t *v, const char *name)
+{
+        avro_value_t map, e;
+        int64_t x = 0;
+
+        if (avro_value_get_by_name(v, "counters", &map, NULL) ||
+            avro_value_get_by_name(&map, name, &e, NULL) || avro_value_get_long(&e, &x))
+                return 0;
+        return x;
 }
 
 int mon_heartbeat_decode(const void *buf, size_t len, mon_model_t *m, char *errstr,
@@ -47,6 +60,7 @@ int mon_heartbeat_decode(const void *buf, size_t len, mon_model_t *m, char *errs
             .errors = get_long(&v, "errors"),
             .lag = osh_value_is_null(&v, "lag") == 0 ? get_long(&v, "lag") : -1,
             .last_batch = get_str(&v, "last_batch_id", 0),
+            .records_lost = get_counter(&v, OSH_HB_RECORDS_LOST),
         };
         rc = mon_model_heartbeat(m, &hb);
         if (rc)

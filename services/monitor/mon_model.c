@@ -84,6 +84,7 @@ static void svc_update(mon_model_t *m, svc_t *s, const mon_heartbeat_t *hb)
         s->rejected = hb->records_rejected;
         s->errors = hb->errors;
         s->lag = hb->lag;
+        s->lost = hb->records_lost;
         if (hb->lag >= 0) {
                 mon_lag_sample_t smp = {hb->records_in, hb->records_in + hb->lag, hb->ts_ms};
                 mon_lag_window_push(&s->win, &smp);
@@ -172,6 +173,11 @@ void mon_model_lag_sample(mon_model_t *m, size_t i, int32_t n, const int64_t *co
                 for (p = 0; p < n; p++)
                         mon_lag_window_init(&g->win[p], m->o.window);
         g->nparts = n;
+        g->lost = 0;
+        for (p = 0; p < n; p++) {
+                if (committed[p] >= 0 && low[p] > committed[p])
+                        g->lost += low[p] - committed[p];
+        }
         for (p = 0; p < n; p++) {
                 mon_lag_sample_t s = {committed[p] >= 0 ? committed[p] : low[p], hwm[p], now_ms};
                 mon_lag_window_push(&g->win[p], &s);
@@ -211,6 +217,8 @@ static const char *svc_health(const mon_model_t *m, const svc_t *s, int64_t now)
                 return "STOPPED";
         if (!mon_svc_fresh(m, s, now))
                 return "STALE";
+        if (s->lost > 0)
+                return "DATA_LOST"; /* records removed before it read them */
         return s->state;
 }
 
@@ -218,7 +226,8 @@ static mon_health_t health_of_service(const char *h)
 {
         if (!strcmp(h, "RUNNING"))
                 return MON_HEALTH_OK;
-        if (!strcmp(h, "STOPPED") || !strcmp(h, "STALE") || !strcmp(h, "FAILED"))
+        if (!strcmp(h, "STOPPED") || !strcmp(h, "STALE") || !strcmp(h, "FAILED") ||
+            !strcmp(h, "DATA_LOST"))
                 return MON_HEALTH_ERROR;
         return MON_HEALTH_WARN; /* STARTING, DEGRADED, STOPPING */
 }
@@ -345,10 +354,10 @@ static mon_health_t eval_groups(mon_model_t *m, int64_t now, mon_transition_t *o
                             mon_lag_worse(g->status, mon_lag_judge(&g->win[p], m->o.window, alive));
                         g->lag += mon_lag_current(&g->win[p]);
                 }
-                h = worst(h, health_of_lag(g->status));
+                h = worst(h, g->lost > 0 ? MON_HEALTH_ERROR : health_of_lag(g->status));
                 snprintf(subject, sizeof(subject), "%s/%s", g->group, g->topic);
-                transition(g->reported, mon_lag_status_name(g->status), "consumer", subject, out,
-                           max, n);
+                transition(g->reported, g->lost > 0 ? "DATA_LOST" : mon_lag_status_name(g->status),
+                           "consumer", subject, out, max, n);
         }
         return h;
 }

@@ -42,6 +42,7 @@ typedef struct mon_heartbeat {
         int64_t started_ms;  /* 0 = unknown */
         int64_t records_in, records_out, records_rejected, errors;
         int64_t lag;            /* -1 = not a consumer / unknown */
+        int64_t records_lost;   /* removed by the broker before read (counter) */
         const char *last_batch; /* NULL = none */
         int from_probe;         /* 1: reported by the cloud through the probe */
 } mon_heartbeat_t;

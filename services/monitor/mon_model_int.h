@@ -12,7 +12,7 @@ typedef struct svc {
         char service[64], instance[MON_NAME_MAX], segment[16], state[16];
         char last_batch[MON_NAME_MAX];
         int from_probe;
-        int64_t ts_ms, started_ms, in, out, rejected, errors, lag;
+        int64_t ts_ms, started_ms, in, out, rejected, errors, lag, lost;
         mon_lag_window_t win; /* (records_in, records_in + lag) per heartbeat */
         mon_lag_status_t lag_status;
         const char *health; /* static string, set by evaluate */
@@ -25,6 +25,7 @@ typedef struct grp {
         mon_lag_window_t win[MON_MAX_PARTITIONS];
         mon_lag_status_t status;
         int64_t lag;
+        int64_t lost; /* committed below the low watermark: removed unread */
         char reported[16];
 } grp_t;
 

@@ -14,14 +14,14 @@
 
 static json_t *svc_json(const mon_model_t *m, const svc_t *s, int64_t now)
 {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:f, s:I, s:I, s:I, s:I}",
-                      "service", s->service, "instance", s->instance, "segment", s->segment,
-                      "state", s->state, "health", s->health ? s->health : "", "fresh",
-                      mon_svc_fresh(m, s, now), "source", s->from_probe ? "probe" : "heartbeat",
-                      "last_seen_ms", (json_int_t)s->ts_ms, "age_s", (now - s->ts_ms) / 1000.0,
-                      "records_in", (json_int_t)s->in, "records_out", (json_int_t)s->out,
-                      "records_rejected", (json_int_t)s->rejected, "errors", (json_int_t)s->errors);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I}", "service",
+            s->service, "instance", s->instance, "segment", s->segment, "state", s->state, "health",
+            s->health ? s->health : "", "fresh", mon_svc_fresh(m, s, now), "source",
+            s->from_probe ? "probe" : "heartbeat", "last_seen_ms", (json_int_t)s->ts_ms, "age_s",
+            (now - s->ts_ms) / 1000.0, "records_in", (json_int_t)s->in, "records_out",
+            (json_int_t)s->out, "records_rejected", (json_int_t)s->rejected, "errors",
+            (json_int_t)s->errors, "records_lost", (json_int_t)s->lost);
         if (!o)
                 return NULL;
         json_object_set_new(o, "lag", s->lag >= 0 ? json_integer(s->lag) : json_null());
@@ -34,9 +34,10 @@ static json_t *svc_json(const mon_model_t *m, const svc_t *s, int64_t now)
 
 static json_t *grp_json(const grp_t *g)
 {
-        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "group", g->group, "topic", g->topic,
-                         "service", g->service, "status", mon_lag_status_name(g->status), "lag",
-                         (json_int_t)g->lag, "partitions", (int)g->nparts);
+        return json_pack(
+            "{s:s, s:s, s:s, s:s, s:I, s:i, s:I}", "group", g->group, "topic", g->topic, "service",
+            g->service, "status", g->lost > 0 ? "DATA_LOST" : mon_lag_status_name(g->status), "lag",
+            (json_int_t)g->lag, "partitions", (int)g->nparts, "records_lost", (json_int_t)g->lost);
 }
 
 static json_t *probe_json(const mon_model_t *m, int64_t now)

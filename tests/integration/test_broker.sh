@@ -73,3 +73,20 @@ assert_eq $'k\tcrosses' "$(osh_it_consume "$OSH_BOOTSTRAP_CLOUD" batch.control.v
         "--single: written via core, read via cloud"
 osh_it_stop_service broker 0
 assert_no_file "$OSH_BROKER_ENV" "env file removed on SIGTERM (--single)"
+
+# ---- capacity: partitions sized for what a topic must hold (issue 15.6) ------
+osh_it_start_broker
+cap() { grep -o "  $1 .*" "$(osh_it_log broker)"; }
+held() { cap "$1" | sed -E 's/.*holds ([0-9]+) records.*/\1/'; }
+assert_ge "$(held destinations.v1)" 1000000 "a city-sized destinations list fits: $(cap destinations.v1)"
+# Chiba: 973,183 residents -> ~187,000 records a weekly snapshot.
+assert_ge "$(held resident.raw.v1)" $((2 * 187000)) "two weekly raw snapshots fit"
+assert_ge "$(held resident.abstracted.v1)" $((3 * 187000)) "three abstracted snapshots fit"
+assert_not_contains "$(cat "$(osh_it_log broker)")" "TOO SMALL"
+osh_it_stop_service broker 0
+# A table count that cannot hold the declared need is raised, and said.
+printf 'big.topic.v1 1 - - - 50000x1000\n' >"$OSH_IT_TMP/need.conf"
+osh_it_start_broker --topics "$OSH_IT_TMP/need.conf"
+assert_eq 10 "$(partitions big.topic.v1 "$OSH_BOOTSTRAP_CORE")" "50 MB need 10 partitions of 5 MiB"
+assert_contains "$(cat "$(osh_it_log broker)")" "1 partitions cannot hold 50000 records"
+osh_it_stop_service broker 0

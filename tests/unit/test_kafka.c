@@ -429,6 +429,52 @@ static void test_heartbeat_record(void **state)
         osh_consumer_destroy(c);
 }
 
+/* Issue 15.6: the mock keeps ~5 MiB per partition and drops older records.
+ * A group whose committed offset is gone, and a replay from the earliest,
+ * both count what they missed (never a silent reset) and read on from the
+ * first record held. */
+static void test_removed_records_are_an_alarm(void **state)
+{
+        char topic[64];
+        static char big[200000];
+        long sum;
+        int64_t lo, hi, lost0 = osh_kafka_records_lost();
+        osh_replay_t earliest = {.kind = OSH_REPLAY_EARLIEST};
+        osh_producer_t *p = producer(NULL, NULL);
+        osh_consumer_t *c;
+
+        new_topic(topic, sizeof(topic), 1);
+        send_n(p, topic, 0, 5, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 10000), 0);
+        c = consumer(topic, "g-lost", NULL);
+        assert_int_equal(drain(c, &sum, 1), 5);
+        assert_int_equal(osh_consumer_commit(c), 0);
+        osh_consumer_destroy(c);
+        assert_int_equal(osh_kafka_records_lost(), lost0); /* nothing removed yet */
+
+        srand(15);
+        for (size_t i = 0; i < sizeof(big); i++) /* lz4 must not shrink it */
+                big[i] = (char)rand();
+        for (int i = 0; i < 40; i++) { /* 8 MB: the mock drops the oldest */
+                osh_kafka_msg_t m = {.topic = topic, .value = big, .value_len = sizeof(big)};
+                assert_int_equal(osh_producer_send(p, &m, NULL), 0);
+                assert_int_equal(osh_producer_flush(p, 10000), 0);
+        }
+        assert_int_equal(
+            rd_kafka_query_watermark_offsets(osh_producer_handle(p), topic, 0, &lo, &hi, 5000), 0);
+        assert_true(lo > 5);
+        c = consumer(topic, "g-lost", NULL);
+        assert_int_equal(drain(c, &sum, 1), hi - lo);
+        assert_int_equal(osh_kafka_records_lost() - lost0, lo - 5);
+        osh_consumer_destroy(c);
+
+        c = consumer(topic, "g-lost-replay", &earliest);
+        assert_int_equal(drain(c, &sum, 1), hi - lo);
+        assert_int_equal(osh_kafka_records_lost() - lost0, 2 * lo - 5);
+        osh_consumer_destroy(c);
+        osh_producer_destroy(p);
+}
+
 static int64_t mono_ms(void)
 {
         struct timespec ts;
@@ -486,6 +532,7 @@ int main(void)
             cmocka_unit_test(test_replay_timestamp),
             cmocka_unit_test(test_consumer_prefetch_threshold),
             cmocka_unit_test(test_heartbeat_record),
+            cmocka_unit_test(test_removed_records_are_an_alarm),
             cmocka_unit_test(test_shutdown_is_bounded_with_broker_down),
         };
         return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -117,6 +117,41 @@ static void test_freshness(void **state)
         mon_model_destroy(m);
 }
 
+/* Issue 15.6: records removed before they were read are an alarm, from a
+ * service's heartbeat (counter records_lost) or from a watched group whose
+ * committed offset fell below the low watermark. */
+static void test_data_lost_is_an_alarm(void **state)
+{
+        mon_model_t *m = model();
+        mon_heartbeat_t hb = {.service = "anonymizer",
+                              .instance = "anon-1",
+                              .state = "DEGRADED",
+                              .ts_ms = T0,
+                              .lag = -1,
+                              .records_lost = 14};
+        int64_t committed = 5, low = 19, hwm = 40;
+        json_t *st;
+
+        assert_int_equal(mon_model_heartbeat(m, &hb), 0);
+        assert_int_equal(mon_model_evaluate(m, T0, NULL, 0, NULL), MON_HEALTH_ERROR);
+        st = status(m, T0);
+        assert_string_equal(svc_health(st, "anon-1"), "DATA_LOST");
+        json_decref(st);
+        mon_model_destroy(m);
+
+        m = model();
+        assert_int_equal(mon_model_watch(m, "anonymizer", "resident.raw.v1", NULL), 0);
+        beat(m, "anonymizer", "anon-1", "RUNNING", T0, 10, 0);
+        mon_model_lag_sample(m, 0, 1, &committed, &low, &hwm, T0);
+        assert_int_equal(mon_model_evaluate(m, T0, NULL, 0, NULL), MON_HEALTH_ERROR);
+        st = status(m, T0);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(st, "consumers"), 0), "status")),
+                            "DATA_LOST");
+        json_decref(st);
+        mon_model_destroy(m);
+}
+
 static void sample(mon_model_t *m, size_t i, int64_t c, int64_t h, int64_t now)
 {
         int64_t low = 0;
@@ -358,9 +393,13 @@ static void test_rejects_bad_input(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_freshness),         cmocka_unit_test(test_group_stall_then_stop),
-            cmocka_unit_test(test_heartbeat_lag),     cmocka_unit_test(test_probe_states),
-            cmocka_unit_test(test_metrics),           cmocka_unit_test(test_health_record),
+            cmocka_unit_test(test_freshness),
+            cmocka_unit_test(test_data_lost_is_an_alarm),
+            cmocka_unit_test(test_group_stall_then_stop),
+            cmocka_unit_test(test_heartbeat_lag),
+            cmocka_unit_test(test_probe_states),
+            cmocka_unit_test(test_metrics),
+            cmocka_unit_test(test_health_record),
             cmocka_unit_test(test_rejects_bad_input),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

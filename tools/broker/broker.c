@@ -30,9 +30,17 @@ static const char *const SEG_NAMES[NSEG] = {"core", "processing", "exchange", "c
 static const char *const SEG_ENV[NSEG] = {"OSH_BOOTSTRAP_CORE", "OSH_BOOTSTRAP_PROCESSING",
                                           "OSH_BOOTSTRAP_EXCHANGE", "OSH_BOOTSTRAP_CLOUD"};
 
+/* What the mock keeps per partition before it drops the oldest records
+ * without a word (librdkafka's rdkafka_mock.c: 5 MiB or 100,000 message
+ * sets), so a topic must be given partitions for what it has to hold. */
+#define MOCK_PART_BYTES   (5LL * 1024 * 1024)
+#define MOCK_PART_MSGSETS 100000
+
 typedef struct {
         char name[250];
-        int parts[NSEG]; /* 0 = not in this segment's cluster */
+        int parts[NSEG];      /* 0 = not in this segment's cluster */
+        long long hold_count; /* records the topic must hold, 0 = not said */
+        long long hold_bytes; /* per record, key + value + headers */
 } topic_t;
 
 typedef struct {
@@ -142,20 +150,64 @@ bad:
 
 /* ---- topic table ----------------------------------------------------- */
 
+/* "<records>x<bytes per record>": what the topic must hold. */
+static int parse_hold(const char *s, topic_t *t)
+{
+        char *end;
+
+        errno = 0;
+        t->hold_count = strtoll(s, &end, 10);
+        if (errno || end == s || *end != 'x' || t->hold_count < 1)
+                return -1;
+        s = end + 1;
+        t->hold_bytes = strtoll(s, &end, 10);
+        if (errno || end == s || *end || t->hold_bytes < 1 || t->hold_bytes > MOCK_PART_BYTES)
+                return -1;
+        return 0;
+}
+
+/* Partitions topic t needs to hold what it must; 0 when it said nothing. */
+static int partitions_needed(const topic_t *t)
+{
+        long long bytes = t->hold_count * t->hold_bytes;
+        long long by_size = (bytes + MOCK_PART_BYTES - 1) / MOCK_PART_BYTES;
+        /* a message set holds at least one record */
+        long long by_sets = (t->hold_count + MOCK_PART_MSGSETS - 1) / MOCK_PART_MSGSETS;
+        long long need = by_size > by_sets ? by_size : by_sets;
+
+        if (!t->hold_count)
+                return 0;
+        return need > MAX_PARTITIONS ? MAX_PARTITIONS : (int)need;
+}
+
+/* Raises a table count that could not hold what the topic must. */
+static void size_partitions(topic_t *t)
+{
+        int need = partitions_needed(t);
+
+        for (int i = 0; i < NSEG; i++) {
+                if (!t->parts[i] || t->parts[i] >= need)
+                        continue;
+                osh_warn("%s: %d partitions cannot hold %lld records of %lld B: %d instead",
+                         t->name, t->parts[i], t->hold_count, t->hold_bytes, need);
+                t->parts[i] = need;
+        }
+}
+
 static int parse_topic_line(broker_t *b, char *line, int lineno, char *errstr, size_t errstr_size)
 {
-        char *tok[NSEG + 1], *save = NULL, *p;
+        char *tok[NSEG + 2], *save = NULL, *p;
         topic_t *t;
         int n = 0, i;
 
         for (p = strtok_r(line, " \t\r", &save); p; p = strtok_r(NULL, " \t\r", &save)) {
-                if (n == NSEG + 1)
+                if (n == NSEG + 2)
                         goto bad;
                 tok[n++] = p;
         }
         if (n == 0)
                 return 0;
-        if (n != NSEG + 1)
+        if (n != NSEG + 1 && n != NSEG + 2)
                 goto bad;
         if (!osh_transfer_topic_valid(tok[0]) || b->ntopics == MAX_TOPICS)
                 goto bad;
@@ -167,13 +219,17 @@ static int parse_topic_line(broker_t *b, char *line, int lineno, char *errstr, s
                 else if (parse_int(tok[i + 1], 1, MAX_PARTITIONS, &t->parts[i]) == -1)
                         goto bad;
         }
+        if (n == NSEG + 2 && parse_hold(tok[NSEG + 1], t) == -1)
+                goto bad;
+        size_partitions(t);
         b->ntopics++;
         return 0;
 bad:
-        snprintf(errstr, errstr_size,
-                 "line %d: want '<topic> <core> <processing> <exchange> <cloud>' with "
-                 "partition counts 1..%d or '-' (at most %d topics)",
-                 lineno, MAX_PARTITIONS, MAX_TOPICS);
+        snprintf(
+            errstr, errstr_size,
+            "line %d: want '<topic> <core> <processing> <exchange> <cloud> [<records>x<bytes>]' "
+            "with partition counts 1..%d or '-' (at most %d topics)",
+            lineno, MAX_PARTITIONS, MAX_TOPICS);
         return -1;
 }
 
@@ -380,12 +436,41 @@ static int write_env_file(const broker_t *b)
         return 0;
 }
 
+/* Per topic: partitions and what they hold before the mock drops data. */
+static void print_capacity(const broker_t *b)
+{
+        osh_info("capacity per topic (%lld MiB or %d message sets per partition; the "
+                 "oldest records beyond are dropped):",
+                 MOCK_PART_BYTES >> 20, MOCK_PART_MSGSETS);
+        for (size_t i = 0; i < b->ntopics; i++) {
+                const topic_t *t = &b->topics[i];
+                int n = 0;
+                for (int seg = 0; seg < NSEG; seg++) {
+                        int k = topic_parts(b, t, seg);
+                        n = k > n ? k : n;
+                }
+                if (!t->hold_count) {
+                        osh_info("  %-24s %4d partition(s), %5lld MiB", t->name, n,
+                                 n * MOCK_PART_BYTES >> 20);
+                        continue;
+                }
+                long long cap = n * MOCK_PART_BYTES / t->hold_bytes;
+                if (cap > (long long)n * MOCK_PART_MSGSETS)
+                        cap = (long long)n * MOCK_PART_MSGSETS;
+                osh_info("  %-24s %4d partition(s), %5lld MiB: holds %lld records of %lld B "
+                         "(must hold %lld)%s",
+                         t->name, n, n * MOCK_PART_BYTES >> 20, cap, t->hold_bytes, t->hold_count,
+                         cap < t->hold_count ? ": TOO SMALL (--partitions?)" : "");
+        }
+}
+
 static void print_limits(void)
 {
         osh_info("limits of the embedded broker (librdkafka %s mock cluster):",
                  rd_kafka_version_str());
         osh_info("  in memory only: nothing survives a restart");
-        osh_info("  ~5 MiB retained per partition; older data is silently dropped");
+        osh_info("  5 MiB or 100,000 message sets retained per partition; older data is "
+                 "dropped (consumers raise DATA LOST; see the capacity below)");
         osh_info("  no CreateTopics/DeleteTopics/DescribeConfigs: topics come from topics.conf; "
                  "unknown topics are auto-created with 4 partitions");
         osh_info("  no ListGroups/DescribeGroups (DescribeGroups can hang rd_kafka_destroy)");
@@ -422,6 +507,7 @@ int main(int argc, char **argv)
                         goto fail;
         if (write_env_file(&b) == -1)
                 goto fail;
+        print_capacity(&b);
         osh_info("ready: %zu topics, env file %s", b.ntopics, b.env_file);
 
         if (sigwait(&set, &sig) != 0)

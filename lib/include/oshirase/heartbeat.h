@@ -24,6 +24,11 @@ typedef enum {
 #define OSH_STATE_STOPPING "STOPPING"
 #define OSH_STATE_STOPPED  "STOPPED"
 
+/* Counter (in the record's counters map) of records the broker removed
+ * before this process read them (osh_kafka_records_lost); present only
+ * when non-zero, and the state then reads DEGRADED instead of RUNNING. */
+#define OSH_HB_RECORDS_LOST "records_lost"
+
 typedef struct osh_heartbeat_id {
         const char *service;
         const char *instance;

@@ -103,7 +103,9 @@ osh_consumer_t *osh_consumer_new(rd_kafka_conf_t *conf, const char *group_id,
                                  const char *const *topics, size_t topic_cnt,
                                  const osh_replay_t *replay, char *errstr, size_t errstr_size);
 /* Returns the next record or NULL on timeout/shutdown. Partition EOFs and
- * transient errors are handled here; records before the replay point are
+ * transient errors are handled here; an offset the broker no longer holds
+ * is counted as lost (osh_kafka_records_lost) and reading resumes at the
+ * first record held; records before the replay point are
  * skipped (and their offsets stored). Caller frees with
  * rd_kafka_message_destroy(). */
 rd_kafka_message_t *osh_consumer_poll(osh_consumer_t *c, int timeout_ms);
@@ -131,6 +133,12 @@ void osh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
 /* Waits up to timeout_ms for the destroys left in the background; returns
  * how many still run (logged). osh_service_fini calls it. */
 int osh_kafka_close_wait(int timeout_ms);
+
+/* Records the broker removed before a consumer of this process read them:
+ * an offset below the low watermark, or a replay that starts on the first
+ * record still held. Each is logged as an error; the heartbeat reports the
+ * sum (counter records_lost, state DEGRADED). */
+int64_t osh_kafka_records_lost(void);
 
 /* Returns the header value as a NUL-terminated copy in buf, or NULL. */
 const char *osh_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,
