@@ -92,6 +92,12 @@ static int fill_marker(avro_value_t *v, const osh_batch_marker_t *m, const char 
 int osh_batch_marker_send(osh_producer_t *p, const osh_batch_marker_t *m, const char *producer,
                           const char *instance)
 {
+        return osh_batch_marker_send_hdrs(p, m, producer, instance, NULL);
+}
+
+int osh_batch_marker_send_hdrs(osh_producer_t *p, const osh_batch_marker_t *m, const char *producer,
+                               const char *instance, rd_kafka_headers_t *hdrs)
+{
         const osh_schema_t *s = osh_schema_for_topic(OSH_TOPIC_BATCH);
         char errstr[256];
         avro_value_t v;
@@ -99,8 +105,11 @@ int osh_batch_marker_send(osh_producer_t *p, const osh_batch_marker_t *m, const 
         size_t len;
         int rc = -1;
 
-        if (!s || osh_value_new(s, &v))
+        if (!s || osh_value_new(s, &v)) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
                 return -1;
+        }
         if (fill_marker(&v, m, producer, instance) ||
             osh_serde_encode_alloc(s, &v, &buf, &len, errstr, sizeof(errstr))) {
                 osh_error("batch marker %s: cannot encode", m->batch_id);
@@ -111,13 +120,16 @@ int osh_batch_marker_send(osh_producer_t *p, const osh_batch_marker_t *m, const 
                                .key = m->batch_id,
                                .key_len = strlen(m->batch_id),
                                .value = buf,
-                               .value_len = len};
-        if (osh_batch_header(&msg.headers, m->batch_id))
-                goto done;
-        rc = osh_producer_send(p, &msg, NULL);
-        if (rc)
+                               .value_len = len,
+                               .headers = hdrs};
+        hdrs = NULL;
+        if (osh_batch_header(&msg.headers, m->batch_id) == 0)
+                rc = osh_producer_send(p, &msg, NULL);
+        if (rc && msg.headers)
                 rd_kafka_headers_destroy(msg.headers);
 done:
+        if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
         free(buf);
         avro_value_decref(&v);
         return rc;

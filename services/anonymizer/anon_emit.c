@@ -9,6 +9,7 @@
 
 #include "anon_abs.h"
 #include "anon_int.h"
+#include "anon_resume.h"
 #include "anon_svc.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
@@ -61,7 +62,9 @@ static int64_t batch_ts(const osh_batch_marker_t *end)
         return end->reference_date > 0 ? (int64_t)end->reference_date * 86400000 : 1;
 }
 
-static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum_t *sum)
+/* Encodes and sums every record; sends those not on the topic already. */
+static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum_t *sum,
+                       anon_resume_t *rs)
 {
         osh_avro_buf_t *b = &a->abs_buf;
         size_t uid_len = strlen(r->uid);
@@ -85,6 +88,11 @@ static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum
                 goto done;
         osh_batch_sum_add_hash(
             sum, osh_batch_record_hash_with(a->hasher, r->uid, uid_len, b->p, b->len));
+        if (anon_resume_has(rs, OSH_TOPIC_ABSTRACTED, r->uid, uid_len)) {
+                a->resumed++;
+                rc = 0;
+                goto done;
+        }
         rc = osh_producer_send(a->prod, &m, NULL);
 done:
         if (rc && m.headers)
@@ -92,8 +100,17 @@ done:
         return rc;
 }
 
+/* The dead letter's key, as anon_emit_reject() writes it. */
+static int reject_out(anon_t *a, anon_resume_t *rs, int32_t part, int64_t off)
+{
+        char key[96];
+        int n = snprintf(key, sizeof(key), "%s:%" PRId32 ":%" PRId64, OSH_TOPIC_RAW, part, off);
+
+        return anon_resume_has(rs, a->dlq_topic, key, (size_t)n);
+}
+
 static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end,
-                        osh_batch_sum_t *sum)
+                        osh_batch_sum_t *sum, anon_resume_t *rs)
 {
         int64_t ts = batch_ts(end);
         anon_abs_t r = {.batch_id = ob->id,
@@ -109,11 +126,11 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                 int64_t off;
                 anon_batch_get(ob->buf, i, &r.uid, &r.flags, &r.values, &st, &part, &off);
                 r.nranges = anon_batch_ranges(ob->buf, i, &r.ranges, &r.unknown);
-                if (st == ANON_REC_DUPLICATE)
+                if (st == ANON_REC_DUPLICATE && !reject_out(a, rs, part, off))
                         rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
                                               "another record of the batch has the same 利用者ID");
-                else if (st != ANON_REC_SUPPRESSED)
-                        rc = send_record(a, &r, ts, sum);
+                else if (st != ANON_REC_SUPPRESSED && st != ANON_REC_DUPLICATE)
+                        rc = send_record(a, &r, ts, sum, rs);
         }
         return rc;
 }
@@ -173,7 +190,7 @@ static int fill_report(anon_t *a, avro_value_t *v, const char *id, const osh_bat
 }
 
 static int send_report(anon_t *a, const char *id, const osh_batch_marker_t *end,
-                       const anon_stats_t *st)
+                       const anon_stats_t *st, anon_resume_t *rs)
 {
         char errstr[256];
         avro_value_t v;
@@ -181,6 +198,8 @@ static int send_report(anon_t *a, const char *id, const osh_batch_marker_t *end,
         size_t len;
         int rc = -1;
 
+        if (anon_resume_has(rs, OSH_TOPIC_PRIVACY, id, strlen(id)))
+                return 0;
         if (osh_value_new(a->rep_s, &v))
                 return -1;
         if (fill_report(a, &v, id, end, st) ||
@@ -204,8 +223,9 @@ done:
         return rc;
 }
 
+/* hdrs (taken over) go on the marker. */
 static int send_marker(anon_t *a, const char *id, const osh_batch_marker_t *end, int is_end,
-                       const osh_batch_sum_t *sum)
+                       const osh_batch_sum_t *sum, rd_kafka_headers_t *hdrs)
 {
         osh_batch_marker_t m = *end;
 
@@ -216,8 +236,8 @@ static int send_marker(anon_t *a, const char *id, const osh_batch_marker_t *end,
         m.record_count = sum ? sum->count : 0;
         if (sum)
                 osh_batch_sum_hex(sum, m.checksum);
-        return osh_batch_marker_send(a->prod, &m, a->svc->name,
-                                     osh_config_str(a->svc->cfg, "instance"));
+        return osh_batch_marker_send_hdrs(a->prod, &m, a->svc->name,
+                                          osh_config_str(a->svc->cfg, "instance"), hdrs);
 }
 
 static void log_report(anon_t *a, const char *id, const anon_stats_t *st)
@@ -232,38 +252,77 @@ static void log_report(anon_t *a, const char *id, const anon_stats_t *st)
                  a->rules->version);
 }
 
-/* Monotonic seconds, for the release's timing line (not in any output). */
-int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
+/* A fresh release: START (with where it begins) delivered before any
+ * record, so that a record of the batch on a topic implies its START. */
+static int begin(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
 {
-        anon_stats_t st = {.in = osh_batch_tracker_count(a->tracker, ob->id),
-                           .rejected = ob->rejected};
-        osh_batch_sum_t sum = {0};
-        double t0 = osh_mono_s(), t1, t2;
+        rd_kafka_headers_t *h;
 
-        if (anon_batch_finish(ob->buf, &st)) {
-                osh_error("batch %s: out of memory judging the batch", ob->id);
+        if (osh_producer_flush(a->prod, 60000) || !(h = anon_resume_start_headers(a)))
                 return -1;
-        }
-        t1 = osh_mono_s();
-        osh_info("batch %s complete: releasing %" PRId64 " record(s)", ob->id, st.out);
-        if (send_marker(a, ob->id, end, 0, NULL) || send_records(a, ob, end, &sum) ||
-            send_report(a, ob->id, end, &st) || (t2 = osh_mono_s(), 0) ||
+        return send_marker(a, ob->id, end, 0, NULL, h) || osh_producer_flush(a->prod, 30000);
+}
+
+static int release(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end,
+                   const anon_stats_t *st, anon_resume_t *rs)
+{
+        osh_batch_sum_t sum = {0};
+
+        if ((rs->state == ANON_RESUME_FRESH && begin(a, ob, end)) ||
+            send_records(a, ob, end, &sum, rs) || send_report(a, ob->id, end, st, rs) ||
             osh_producer_flush(a->prod, 60000)) {
                 osh_error("batch %s: output not delivered; END withheld, offsets not committed",
                           ob->id);
                 return -1;
         }
-        if (send_marker(a, ob->id, end, 1, &sum) || osh_producer_flush(a->prod, 30000)) {
+        if (send_marker(a, ob->id, end, 1, &sum, NULL) || osh_producer_flush(a->prod, 30000)) {
                 osh_error("batch %s: END not delivered; offsets not committed", ob->id);
                 return -1;
         }
+        return 0;
+}
+
+int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
+{
+        anon_stats_t st = {.in = osh_batch_tracker_count(a->tracker, ob->id),
+                           .rejected = ob->rejected};
+        anon_resume_t rs;
+        double t0 = osh_mono_s(), t1, t2;
+        int64_t resumed = a->resumed;
+
+        if (anon_batch_finish(ob->buf, &st)) {
+                osh_error("batch %s: out of memory judging the batch", ob->id);
+                return -1;
+        }
+        if (anon_resume_find(a, ob, &rs))
+                return -1;
+        t1 = osh_mono_s();
+        if (rs.state == ANON_RESUME_DONE) {
+                osh_info("batch %s: released by an earlier run (its END is out); not written "
+                         "again",
+                         ob->id);
+                anon_resume_clear(&rs);
+                return 0;
+        }
+        osh_info("batch %s complete: releasing %" PRId64 " record(s)", ob->id, st.out);
+        if (release(a, ob, end, &st, &rs)) {
+                anon_resume_clear(&rs);
+                return -1;
+        }
+        t2 = osh_mono_s();
+        anon_resume_clear(&rs);
         if (st.in != st.out + st.suppressed + st.rejected)
                 osh_error("batch %s: counts do not reconcile (in %" PRId64 " != out + suppressed "
                           "+ rejected)",
                           ob->id, st.in);
         log_report(a, ob->id, &st);
-        osh_info("batch %s: judged in %.3f s, produced in %.3f s, flushed (with END) in %.3f s",
-                 ob->id, t1 - t0, t2 - t1, osh_mono_s() - t2);
+        if (a->resumed > resumed)
+                osh_info("batch %s: resumed an earlier run's release: %" PRId64
+                         " record(s) were out already and not written again",
+                         ob->id, a->resumed - resumed);
+        osh_info("batch %s: judged and resume point found in %.3f s, produced and flushed (with "
+                 "END) in %.3f s",
+                 ob->id, t1 - t0, t2 - t1);
         a->out += st.out;
         a->suppressed += st.suppressed;
         a->rejected += st.rejected;

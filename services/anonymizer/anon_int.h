@@ -11,6 +11,7 @@
 #include "oshirase/batch.h"
 #include "oshirase/dictionary.h"
 #include "oshirase/kafka.h"
+#include "oshirase/scan.h"
 #include "oshirase/serde.h"
 #include "oshirase/service.h"
 
@@ -43,6 +44,7 @@ typedef struct anon {
         int64_t max_records;
         osh_consumer_t *cons;
         osh_producer_t *prod;
+        osh_scan_t *scan; /* reads our own output back after a restart (anon_resume.h) */
         osh_batch_tracker_t *tracker;
         anon_open_t *open;
         anon_poff_t *consumed;
@@ -56,6 +58,7 @@ typedef struct anon {
         osh_sha256_t *hasher;   /* the END checksum's, reused for every record */
         const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
         int64_t in, out, rejected, suppressed, batches;
+        int64_t resumed; /* records an earlier run had written, not written again */
 } anon_t;
 
 /* Dead-letters one raw record (value may be empty) with its reason. 0 / -1. */

@@ -422,7 +422,10 @@ static int anon_connect(anon_t *a, char *errstr, size_t errstr_size)
                 return conf ? -1 : (rd_kafka_conf_destroy(conf), -1);
         a->cons = osh_consumer_new(conf, osh_config_str(cfg, "anon.group.id"), topics, 2,
                                    &a->svc->replay, errstr, errstr_size);
-        return a->cons ? 0 : -1;
+        if (!a->cons)
+                return -1;
+        a->scan = osh_scan_new(cfg, "kafka.", errstr, errstr_size);
+        return a->scan ? 0 : -1;
 }
 
 /* Open batches are dropped unreleased: their offsets were never stored, so
@@ -433,6 +436,7 @@ static void anon_teardown(anon_t *a)
                 store_offsets(a);
         osh_producer_destroy(a->prod);
         osh_consumer_destroy(a->cons);
+        osh_scan_destroy(a->scan);
         while (a->open) {
                 anon_open_t *ob = a->open;
                 a->open = ob->next;
@@ -456,6 +460,7 @@ static void publish(anon_t *a)
         osh_heartbeat_set_lag(a->svc->hb, osh_consumer_lag(a->cons));
         osh_heartbeat_set_named(a->svc->hb, "suppressed", a->suppressed);
         osh_heartbeat_set_named(a->svc->hb, "batches", a->batches);
+        osh_heartbeat_set_named(a->svc->hb, "resumed", a->resumed);
 }
 
 static int anon_loop(anon_t *a)

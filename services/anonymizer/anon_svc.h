@@ -7,9 +7,10 @@
  * Crash safety: consumer offsets are stored only up to the first record of
  * the oldest batch not yet released, and a batch counts as released only
  * after its records, report and END were acknowledged. A kill -9 therefore
- * makes the restart re-read whole batches; the output it writes again is
- * byte-identical (same keys, values, headers), so consumers de-duplicate by
- * (batch id, 利用者ID) and the END's count + checksum stay valid. */
+ * makes the restart re-read whole batches; before releasing one it reads
+ * back what an earlier run already wrote of it (anon_resume.h) and writes
+ * only the rest, so each record is on the topics once and the END's count +
+ * checksum equal those of a clean run. */
 #ifndef ANON_SVC_H
 #define ANON_SVC_H
 

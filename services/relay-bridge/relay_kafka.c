@@ -1,7 +1,14 @@
 /* kafka -> kafka crossing. At-least-once: a source offset is stored only
  * after the target (or the dead-letter topic) acknowledged the record and
  * every record before it in that partition (relay_track). A delivery that
- * fails for good stops the relay without storing, so a restart re-reads. */
+ * fails for good stops the relay without storing, so a restart re-reads.
+ *
+ * What a restart re-reads is not written twice: at start-up the relay reads
+ * the tail of each target partition back for the last record it wrote from
+ * that source partition (its osh.src header names the source offset; the
+ * idempotent producer keeps a partition's records in order), and skips
+ * source records up to that offset (docs/architecture.md, "Crash
+ * recovery"). A replay (--replay) re-sends on purpose and skips nothing. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +17,7 @@
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
+#include "oshirase/scan.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
 #include "relay_common.h"
@@ -24,6 +32,7 @@ typedef struct k2k {
         osh_producer_t *dlq; /* on the source cluster; NULL without dead.letter.topic */
         rb_track_t *track;
         rb_counts_t cnt;
+        uint64_t resumed; /* re-read records the target held already: not sent again */
         int failed;
 } k2k_t;
 
@@ -101,6 +110,12 @@ static int handle(k2k_t *k, const rd_kafka_message_t *m)
         }
         k->cnt.in++;
         osh_service_count(k->svc, OSH_CTR_IN, 1);
+        if (v == OSH_ALLOW_OK && m->offset <= rb_tpart_mark(p)) { /* on the target (resume_point) */
+                free(f);
+                k->resumed++;
+                rb_store(k->cons, p, rb_track_done(p, m->offset));
+                return 0;
+        }
         f->part = p;
         f->offset = m->offset;
         if (v != OSH_ALLOW_OK) {
@@ -161,6 +176,72 @@ static int check_partitions(k2k_t *k, char *errstr, size_t errstr_size)
         return 0;
 }
 
+typedef struct resume_ctx {
+        char prefix[OSH_SRC_TOPIC_MAX + 300]; /* "<cluster>/<topic>/<partition>/" */
+        size_t plen;
+        int64_t last;
+} resume_ctx_t;
+
+/* A record this relay wrote from the source partition: its source offset. */
+static int on_tail(void *opaque, const rd_kafka_message_t *m)
+{
+        resume_ctx_t *c = opaque;
+        rd_kafka_headers_t *h;
+        const void *v;
+        size_t len;
+        osh_src_t src;
+
+        if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, OSH_HDR_SRC, &v, &len) ||
+            !v || len <= c->plen || memcmp(v, c->prefix, c->plen) || osh_src_parse(v, len, &src))
+                return 0;
+        c->last = src.offset;
+        return 1;
+}
+
+/* Marks, per source partition of topic t, the highest source offset the
+ * target already holds from us. */
+static int resume_point(k2k_t *k, osh_scan_t *sc, const char *t, int parts, char *errstr,
+                        size_t errstr_size)
+{
+        for (int p = 0; p < parts; p++) {
+                resume_ctx_t c = {.last = -1};
+                rb_tpart_t *tp = rb_track_part(k->track, t, p);
+                int n = snprintf(c.prefix, sizeof(c.prefix), "%s/%s/%d/",
+                                 k->rc->src_cluster ? k->rc->src_cluster : "", t, p);
+                if (!tp || n < 0 || (size_t)n >= sizeof(c.prefix)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                c.plen = (size_t)n;
+                if (osh_scan_last(sc, t, p, on_tail, &c, errstr, errstr_size) < 0)
+                        return -1;
+                rb_tpart_set_mark(tp, c.last);
+                if (c.last >= 0)
+                        osh_info("%s[%d]: the target holds up to source offset %" PRId64
+                                 "; not sending those again",
+                                 t, p, c.last);
+        }
+        return 0;
+}
+
+static int find_resume_points(k2k_t *k, char *errstr, size_t errstr_size)
+{
+        osh_scan_t *sc;
+        int rc = 0;
+
+        if (k->svc->replay.kind != OSH_REPLAY_NONE)
+                return 0;
+        if (!(sc = osh_scan_new(k->svc->cfg, "kafka.target.", errstr, errstr_size)))
+                return -1;
+        for (size_t i = 0; !rc && i < osh_allowlist_topic_count(k->rc->allow); i++) {
+                const char *t = osh_allowlist_topic(k->rc->allow, i);
+                int parts = partition_count(osh_consumer_handle(k->cons), t, errstr, errstr_size);
+                rc = parts < 0 ? -1 : resume_point(k, sc, t, parts, errstr, errstr_size);
+        }
+        osh_scan_destroy(sc);
+        return rc;
+}
+
 static int k2k_open(k2k_t *k, char *errstr, size_t errstr_size)
 {
         rd_kafka_conf_t *conf;
@@ -181,7 +262,10 @@ static int k2k_open(k2k_t *k, char *errstr, size_t errstr_size)
                         return -1;
                 osh_producer_set_delivery_cb(k->dlq, on_delivery, k);
         }
-        return check_partitions(k, errstr, errstr_size);
+        return check_partitions(k, errstr, errstr_size) ||
+                       find_resume_points(k, errstr, errstr_size)
+                   ? -1
+                   : 0;
 }
 
 /* Producers first: their last delivery reports store offsets, which the
@@ -225,14 +309,17 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
                 rb_store_flush(k.cons, k.track);
                 if (osh_mono_ms() >= next_hb) {
                         rb_publish_counts(svc, k.cons, &k.cnt);
+                        if (svc->hb)
+                                osh_heartbeat_set_named(svc->hb, "resumed", (int64_t)k.resumed);
                         next_hb = osh_mono_ms() + 1000;
                 }
         }
         k2k_close(&k);
-        osh_info("relayed %" PRIu64 " of %" PRIu64 " record(s), refused %" PRIu64 " (topic %" PRIu64
-                 ", not-avro %" PRIu64 ", fingerprint %" PRIu64 ", malformed %" PRIu64 ")",
-                 k.cnt.out, k.cnt.in, k.cnt.in - k.cnt.out, k.cnt.refused[OSH_ALLOW_TOPIC],
-                 k.cnt.refused[OSH_ALLOW_NOT_AVRO], k.cnt.refused[OSH_ALLOW_FINGERPRINT],
-                 k.cnt.refused[OSH_ALLOW_MALFORMED]);
+        osh_info("relayed %" PRIu64 " of %" PRIu64 " record(s), %" PRIu64
+                 " already on the target, refused %" PRIu64 " (topic %" PRIu64 ", not-avro %" PRIu64
+                 ", fingerprint %" PRIu64 ", malformed %" PRIu64 ")",
+                 k.cnt.out, k.cnt.in, k.resumed, k.cnt.in - k.cnt.out - k.resumed,
+                 k.cnt.refused[OSH_ALLOW_TOPIC], k.cnt.refused[OSH_ALLOW_NOT_AVRO],
+                 k.cnt.refused[OSH_ALLOW_FINGERPRINT], k.cnt.refused[OSH_ALLOW_MALFORMED]);
         return k.failed ? 1 : 0;
 }

@@ -54,6 +54,10 @@ uint64_t osh_batch_record_hash_with(osh_sha256_t *h, const void *key, size_t key
  * with the osh.batch.id header. producer/instance name the writer. 0 / -1. */
 int osh_batch_marker_send(osh_producer_t *p, const osh_batch_marker_t *m, const char *producer,
                           const char *instance);
+/* The same with extra headers (hdrs is taken over, also on failure; NULL
+ * ok): e.g. the anonymizer's resume point on its START. */
+int osh_batch_marker_send_hdrs(osh_producer_t *p, const osh_batch_marker_t *m, const char *producer,
+                               const char *instance, rd_kafka_headers_t *hdrs);
 /* Decodes a batch.control.v1 value. 0 / -1 with errstr. */
 int osh_batch_marker_decode(const void *buf, size_t len, osh_batch_marker_t *out, char *errstr,
                             size_t errstr_size);

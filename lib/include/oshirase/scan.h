@@ -1,0 +1,60 @@
+/* Recovery reads: a topic's records read outside any consumer group (assign
+ * only, nothing committed), so that a restarted stage can learn what an
+ * earlier incarnation of itself already wrote and not write it again
+ * (docs/architecture.md, "Crash recovery"). */
+#ifndef OSHIRASE_SCAN_H
+#define OSHIRASE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "oshirase/config.h"
+
+typedef struct osh_scan osh_scan_t;
+
+/* A reader on the cluster that cfg's `prefix` keys (e.g. "kafka.") name.
+ * NULL with errstr. Free with osh_scan_destroy() (NULL ok). */
+osh_scan_t *osh_scan_new(const osh_config_t *cfg, const char *prefix, char *errstr,
+                         size_t errstr_size);
+void osh_scan_destroy(osh_scan_t *s);
+
+/* Partitions of topic (0: no such topic), -1 with errstr. */
+int osh_scan_partitions(osh_scan_t *s, const char *topic, char *errstr, size_t errstr_size);
+/* The partition's low and high watermarks, asked of the broker now. 0 / -1. */
+int osh_scan_watermarks(osh_scan_t *s, const char *topic, int32_t partition, int64_t *lo,
+                        int64_t *hi, char *errstr, size_t errstr_size);
+
+/* Called once per record, in offset order. The return value is the
+ * caller's: osh_scan_last() takes 1 as "this record matches". */
+typedef int(osh_scan_fn)(void *opaque, const rd_kafka_message_t *m);
+
+/* Reads topic[partition] from `from` (raised to the low watermark) up to,
+ * not including, `to` (< 0: the high watermark read now). 0 / -1 with
+ * errstr (also after 30 s without reaching `to`). */
+int osh_scan_range(osh_scan_t *s, const char *topic, int32_t partition, int64_t from, int64_t to,
+                   osh_scan_fn *fn, void *opaque, char *errstr, size_t errstr_size);
+
+/* Reads backwards from the high watermark in growing windows until a
+ * window where fn returned 1 for some record: fn sees each window's records
+ * in order, so the last record it accepted is the partition's last match.
+ * Records are given to fn once each. 1 found, 0 none down to the low
+ * watermark, -1 with errstr. */
+int osh_scan_last(osh_scan_t *s, const char *topic, int32_t partition, osh_scan_fn *fn,
+                  void *opaque, char *errstr, size_t errstr_size);
+
+/* A set of record keys met in a scan (e.g. what an earlier incarnation
+ * already wrote), looked up while writing again. Zero-initialise; keys are
+ * strings (cut at a NUL). Not thread-safe: a lookup sorts on first use. */
+typedef struct osh_keyset {
+        char **k;
+        size_t n, cap;
+        int sorted;
+} osh_keyset_t;
+
+int osh_keyset_add(osh_keyset_t *s, const void *key, size_t len); /* 0 / -1 (OOM) */
+int osh_keyset_has(osh_keyset_t *s, const void *key, size_t len); /* 1 / 0 */
+void osh_keyset_clear(osh_keyset_t *s);
+
+#endif

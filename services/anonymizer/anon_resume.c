@@ -1,0 +1,210 @@
+#include "anon_resume.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anon_int.h"
+#include "oshirase/log.h"
+#include "oshirase/provenance.h"
+#include "oshirase/topics.h"
+
+#define FROM_MAX 4096
+
+/* The topics a release writes besides batch.control.v1. */
+static size_t out_topics(const anon_t *a, const char *t[3])
+{
+        size_t n = 0;
+
+        t[n++] = OSH_TOPIC_ABSTRACTED;
+        t[n++] = OSH_TOPIC_PRIVACY;
+        if (a->dlq_topic && *a->dlq_topic)
+                t[n++] = a->dlq_topic;
+        return n;
+}
+
+/* "/<topic>/<partition>/<offset>" per partition, space-separated (the
+ * provenance format with an empty cluster). */
+rd_kafka_headers_t *anon_resume_start_headers(anon_t *a)
+{
+        const char *t[3];
+        char from[FROM_MAX], err[256];
+        size_t len = 0, n = out_topics(a, t);
+        rd_kafka_headers_t *h;
+
+        from[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                int parts = osh_scan_partitions(a->scan, t[i], err, sizeof(err));
+                if (parts < 0)
+                        goto fail;
+                for (int p = 0; p < parts; p++) {
+                        int64_t lo, hi;
+                        int w;
+                        if (osh_scan_watermarks(a->scan, t[i], p, &lo, &hi, err, sizeof(err)))
+                                goto fail;
+                        w = osh_src_format(from + len + (len > 0), sizeof(from) - len - 1, "", t[i],
+                                           p, hi);
+                        if (w < 0) {
+                                snprintf(err, sizeof(err), "too many output partitions");
+                                goto fail;
+                        }
+                        if (len)
+                                from[len] = ' ';
+                        len += (size_t)w + (len > 0);
+                }
+        }
+        if ((h = rd_kafka_headers_new(2)))
+                rd_kafka_header_add(h, ANON_HDR_FROM, -1, from, (ssize_t)len);
+        return h;
+fail:
+        osh_error("cannot note where the release begins: %s", err);
+        return NULL;
+}
+
+typedef struct find_ctx {
+        anon_resume_t *r;
+        const char *id;
+        const char *topic; /* while reading an output topic */
+        int bad;
+} find_ctx_t;
+
+static int is_batch(const rd_kafka_message_t *m, const char *id)
+{
+        char b[OSH_BATCH_ID_MAX];
+
+        return osh_kafka_header(m, OSH_HDR_BATCH_ID, b, sizeof(b)) && !strcmp(b, id);
+}
+
+/* batch.control.v1: our last START or END of the batch decides. */
+static int on_marker(void *opaque, const rd_kafka_message_t *m)
+{
+        find_ctx_t *c = opaque;
+        osh_batch_marker_t mk;
+        char err[128];
+        rd_kafka_headers_t *h;
+        const void *v;
+        size_t len;
+
+        if (!is_batch(m, c->id) ||
+            osh_batch_marker_decode(m->payload, m->len, &mk, err, sizeof(err)) ||
+            strcmp(mk.topic, OSH_TOPIC_ABSTRACTED) || strcmp(mk.batch_id, c->id))
+                return 0;
+        free(c->r->from);
+        c->r->from = NULL;
+        c->r->state = mk.is_end ? ANON_RESUME_DONE : ANON_RESUME_PARTIAL;
+        if (!mk.is_end && !rd_kafka_message_headers(m, &h) &&
+            !rd_kafka_header_get_last(h, ANON_HDR_FROM, &v, &len) && v &&
+            (c->r->from = malloc(len + 1))) {
+                memcpy(c->r->from, v, len);
+                c->r->from[len] = '\0';
+        }
+        return 1;
+}
+
+static int on_output(void *opaque, const rd_kafka_message_t *m)
+{
+        find_ctx_t *c = opaque;
+        char k[OSH_SRC_TOPIC_MAX + 512];
+        int n;
+
+        if (!m->key || m->key_len > 500 || !is_batch(m, c->id))
+                return 0;
+        n = snprintf(k, sizeof(k), "%s\t%.*s", c->topic, (int)m->key_len, (const char *)m->key);
+        if (osh_keyset_add(&c->r->have, k, (size_t)n))
+                c->bad = 1;
+        return 1;
+}
+
+/* The lowest offset of the batch's input markers on batch.control.v1[p]:
+ * our START of this release cannot be before it. */
+static int64_t marker_floor(const anon_open_t *ob, int32_t p)
+{
+        int64_t lo = 0;
+
+        for (size_t i = 0; i < ob->nfirst; i++)
+                if (ob->first[i].topic == ANON_T_BATCH && ob->first[i].part == p)
+                        lo = ob->first[i].off;
+        return lo;
+}
+
+static int read_markers(anon_t *a, const anon_open_t *ob, find_ctx_t *c, char *err, size_t size)
+{
+        int parts = osh_scan_partitions(a->scan, OSH_TOPIC_BATCH, err, size);
+
+        for (int p = 0; p < parts; p++)
+                if (osh_scan_range(a->scan, OSH_TOPIC_BATCH, p, marker_floor(ob, p), -1, on_marker,
+                                   c, err, size))
+                        return -1;
+        return parts < 0 ? -1 : 0;
+}
+
+/* Reads every output partition the START names, from where it says. */
+static int read_outputs(anon_t *a, find_ctx_t *c, char *err, size_t size)
+{
+        char *save = NULL, *tok, *from = strdup(c->r->from);
+        osh_src_t src;
+        int rc = 0;
+
+        if (!from)
+                return -1;
+        for (tok = strtok_r(from, " ", &save); tok && !rc; tok = strtok_r(NULL, " ", &save)) {
+                if (osh_src_parse(tok, strlen(tok), &src)) {
+                        snprintf(err, size, "%s: unreadable entry", ANON_HDR_FROM);
+                        rc = -1;
+                        break;
+                }
+                c->topic = src.topic;
+                rc = osh_scan_range(a->scan, src.topic, src.partition, src.offset, -1, on_output, c,
+                                    err, size);
+        }
+        free(from);
+        return rc || c->bad ? -1 : 0;
+}
+
+int anon_resume_find(anon_t *a, const anon_open_t *ob, anon_resume_t *r)
+{
+        find_ctx_t c = {.r = r, .id = ob->id};
+        char err[512] = "out of memory";
+
+        memset(r, 0, sizeof(*r));
+        if (a->svc->replay.kind != OSH_REPLAY_NONE)
+                return 0;
+        if (read_markers(a, ob, &c, err, sizeof(err)))
+                goto fail;
+        if (r->state == ANON_RESUME_PARTIAL && !r->from) {
+                /* a START from before osh.anon.from: nothing to go by */
+                osh_warn("batch %s: an earlier release began without %s; releasing it whole",
+                         ob->id, ANON_HDR_FROM);
+                r->state = ANON_RESUME_FRESH;
+        }
+        if (r->state == ANON_RESUME_PARTIAL && read_outputs(a, &c, err, sizeof(err)))
+                goto fail;
+        if (r->state != ANON_RESUME_FRESH)
+                osh_info("batch %s: an earlier run %s; %zu of its records are out already", ob->id,
+                         r->state == ANON_RESUME_DONE ? "released it whole" : "began releasing it",
+                         r->have.n);
+        return 0;
+fail:
+        osh_error("batch %s: cannot tell how far an earlier release got: %s", ob->id, err);
+        anon_resume_clear(r);
+        return -1;
+}
+
+int anon_resume_has(anon_resume_t *r, const char *topic, const char *key, size_t key_len)
+{
+        char k[OSH_SRC_TOPIC_MAX + 512];
+        int n;
+
+        if (r->state != ANON_RESUME_PARTIAL || key_len > 500)
+                return 0;
+        n = snprintf(k, sizeof(k), "%s\t%.*s", topic, (int)key_len, key);
+        return osh_keyset_has(&r->have, k, (size_t)n);
+}
+
+void anon_resume_clear(anon_resume_t *r)
+{
+        osh_keyset_clear(&r->have);
+        free(r->from);
+        memset(r, 0, sizeof(*r));
+}
