@@ -10,7 +10,8 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libmicrohttpd-dev libgnutls28-dev
   kcat curl procps jq python3-aiosmtpd apprise openssl
   python3-yaml yamllint
-  chromium
+  chromium chromium-driver python3-selenium fonts-ipafont-gothic
+  libsodium-dev liboath-dev
 )
 
 missing=()

@@ -46,13 +46,19 @@ static void test_accounts_file(void **state)
         assert_null(a); /* missing file without create */
         a = con_accounts_open(path, 1, err, sizeof(err));
         assert_non_null(a);
-        assert_int_equal(con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), 0);
-        assert_int_equal(con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
+        assert_int_equal(
+            con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), 0);
+        assert_int_equal(
+            con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "exists"));
-        assert_int_equal(con_accounts_add(a, "Bad Name", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
-        assert_int_equal(con_accounts_add(a, "short", "123", CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
+        assert_int_equal(
+            con_accounts_add(a, "Bad Name", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
+        assert_int_equal(
+            con_accounts_add(a, "short", "123", CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "password"));
-        assert_int_equal(con_accounts_add(a, "tina", PW, CON_ROLE_AUTHOR, 1, secret, sizeof(secret), err, sizeof(err)), 0);
+        assert_int_equal(con_accounts_add(a, "tina", PW, CON_ROLE_AUTHOR, 1, secret, sizeof(secret),
+                                          err, sizeof(err)),
+                         0);
         assert_int_equal(strlen(secret), 32);
         con_accounts_destroy(a);
 
@@ -62,7 +68,7 @@ static void test_accounts_file(void **state)
         char text[2048] = "";
         assert_true(fread(text, 1, sizeof(text) - 1, fp) > 0);
         fclose(fp);
-        assert_null(strstr(text, PW));            /* only the hash */
+        assert_null(strstr(text, PW));               /* only the hash */
         assert_non_null(strstr(text, "$argon2id$")); /* argon2id */
 
         a = con_accounts_open(path, 0, err, sizeof(err));
@@ -88,17 +94,24 @@ static void test_login_and_lockout(void **state)
         con_role_t role = CON_ROLE_VIEWER;
         int64_t t = 1000000;
 
-        assert_int_equal(con_accounts_add(a, "alice", PW, CON_ROLE_APPROVER, 0, NULL, 0, err, sizeof(err)), 0);
-        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role), CON_LOGIN_OK);
+        assert_int_equal(
+            con_accounts_add(a, "alice", PW, CON_ROLE_APPROVER, 0, NULL, 0, err, sizeof(err)), 0);
+        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role),
+                         CON_LOGIN_OK);
         assert_int_equal(role, CON_ROLE_APPROVER);
-        assert_int_equal(con_accounts_login(a, "nobody", PW, NULL, t, 3, 60000, &role), CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "alice", "wrong-password", NULL, t, 3, 60000, &role), CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "alice", "wrong-password", NULL, t, 3, 60000, &role), CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "nobody", PW, NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "alice", "wrong-password", NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "alice", "wrong-password", NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
         assert_int_equal(con_accounts_login(a, "alice", "wrong-password", NULL, t, 3, 60000, &role),
                          CON_LOGIN_NOW_LOCKED);
         /* the right password does not open a locked account */
-        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 1000, 3, 60000, &role), CON_LOGIN_LOCKED);
-        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 61000, 3, 60000, &role), CON_LOGIN_OK);
+        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 1000, 3, 60000, &role),
+                         CON_LOGIN_LOCKED);
+        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 61000, 3, 60000, &role),
+                         CON_LOGIN_OK);
         con_accounts_destroy(a);
 }
 
@@ -109,17 +122,24 @@ static void test_totp(void **state)
         con_role_t role;
         int64_t t = 1700000000000LL;
 
-        assert_int_equal(con_accounts_add(a, "tina", PW, CON_ROLE_AUTHOR, 1, secret, sizeof(secret), err, sizeof(err)), 0);
+        assert_int_equal(con_accounts_add(a, "tina", PW, CON_ROLE_AUTHOR, 1, secret, sizeof(secret),
+                                          err, sizeof(err)),
+                         0);
         assert_int_equal(con_totp_code(secret, t, code), 0);
         assert_int_equal(con_totp_code(secret, t - 30000, prev), 0);
-        assert_int_equal(con_accounts_login(a, "tina", PW, NULL, t, 10, 60000, &role), CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "tina", PW, NULL, t, 10, 60000, &role),
+                         CON_LOGIN_BAD);
         assert_int_equal(con_accounts_login(a, "tina", PW, "000000", t, 10, 60000, &role),
                          strcmp(code, "000000") ? CON_LOGIN_BAD : CON_LOGIN_OK);
-        assert_int_equal(con_accounts_login(a, "tina", "wrong-password", code, t, 10, 60000, &role), CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "tina", PW, code, t, 10, 60000, &role), CON_LOGIN_OK);
+        assert_int_equal(con_accounts_login(a, "tina", "wrong-password", code, t, 10, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "tina", PW, code, t, 10, 60000, &role),
+                         CON_LOGIN_OK);
         /* a code is good once, and an older step after a newer one never */
-        assert_int_equal(con_accounts_login(a, "tina", PW, code, t, 10, 60000, &role), CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "tina", PW, prev, t, 10, 60000, &role), CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "tina", PW, code, t, 10, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "tina", PW, prev, t, 10, 60000, &role),
+                         CON_LOGIN_BAD);
         con_accounts_destroy(a);
 }
 
@@ -168,13 +188,14 @@ static void test_api_parsers(void **state)
         con_login_req_t l;
         con_template_t t;
 
-        assert_int_equal(P(con_api_parse_campaign,
-                           "{\"condition\":\"nhi\",\"template\":{\"title\":\"t\",\"items\":[{\"label\":"
-                           "\"会場\",\"value\":\"区役所\"}],\"links\":[\"https://x.jp/\"]},"
-                           "\"channels\":[\"LINE\",\"EMAIL\"],\"test\":true,\"test_recipients\":[\"U1\"],"
-                           "\"send_at\":1489503600000}",
-                           &c),
-                         0);
+        assert_int_equal(
+            P(con_api_parse_campaign,
+              "{\"condition\":\"nhi\",\"template\":{\"title\":\"t\",\"items\":[{\"label\":"
+              "\"会場\",\"value\":\"区役所\"}],\"links\":[\"https://x.jp/\"]},"
+              "\"channels\":[\"LINE\",\"EMAIL\"],\"test\":true,\"test_recipients\":[\"U1\"],"
+              "\"send_at\":1489503600000}",
+              &c),
+            0);
         assert_string_equal(c.condition, "nhi");
         assert_int_equal(c.channels, 3);
         assert_int_equal(c.tpl.nitems, 1);
@@ -184,26 +205,41 @@ static void test_api_parsers(void **state)
 
         assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"nhi\"}", &c), -1);
         assert_string_equal(err, "template must be an object");
-        assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"nhi\",\"template\":{}}", &c), -1);
+        assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"nhi\",\"template\":{}}", &c),
+                         -1);
         assert_string_equal(err, "a template needs a title or a body");
-        assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"nhi\",\"test\":true,\"template\":{\"title\":\"t\"}}", &c), -1);
+        assert_int_equal(P(con_api_parse_campaign,
+                           "{\"condition\":\"nhi\",\"test\":true,\"template\":{\"title\":\"t\"}}",
+                           &c),
+                         -1);
         assert_string_equal(err, "a test send needs test_recipients");
-        assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"x\",\"template\":{\"title\":\"t\",\"links\":[\"javascript:alert(1)\"]}}", &c), -1);
+        assert_int_equal(P(con_api_parse_campaign,
+                           "{\"condition\":\"x\",\"template\":{\"title\":\"t\",\"links\":["
+                           "\"javascript:alert(1)\"]}}",
+                           &c),
+                         -1);
         assert_non_null(strstr(err, "links[0]"));
-        assert_int_equal(P(con_api_parse_campaign, "{\"condition\":\"x\",\"channels\":[\"FAX\"],\"template\":{\"title\":\"t\"}}", &c), -1);
+        assert_int_equal(
+            P(con_api_parse_campaign,
+              "{\"condition\":\"x\",\"channels\":[\"FAX\"],\"template\":{\"title\":\"t\"}}", &c),
+            -1);
         assert_non_null(strstr(err, "channels[0]"));
         assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\\r\\nb\"}", &c), -1);
         assert_string_equal(err, "condition holds control characters");
         assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\\u0000b\"}", &c), -1);
-        assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\",\"condition\":\"b\"}", &c), -1);
+        assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\",\"condition\":\"b\"}", &c),
+                         -1);
         assert_non_null(strstr(err, "malformed JSON"));
         assert_int_equal(P(con_api_parse_preview, "[1]", &c), -1);
         assert_string_equal(err, "the body must be a JSON object");
         assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\",\"send_at\":-5}", &c), -1);
         assert_int_equal(P(con_api_parse_preview, "{\"condition\":\"a\",\"evil\":1}", &c), -1);
         assert_string_equal(err, "unknown field \"evil\"");
-        assert_int_equal(P(con_api_parse_template, "{\"name\":\"n\",\"title\":\"<script>alert(1)</script>\"}", &t), 0);
-        assert_string_equal(t.title, "<script>alert(1)</script>"); /* stored as text; the page escapes */
+        assert_int_equal(P(con_api_parse_template,
+                           "{\"name\":\"n\",\"title\":\"<script>alert(1)</script>\"}", &t),
+                         0);
+        assert_string_equal(t.title,
+                            "<script>alert(1)</script>"); /* stored as text; the page escapes */
         con_template_clear(&t);
         assert_int_equal(P(con_api_parse_template, "{\"title\":\"a\\nb\",\"name\":\"n\"}", &t), -1);
         assert_string_equal(err, "title holds control characters");
@@ -213,16 +249,17 @@ static void test_api_parsers(void **state)
         con_login_req_clear(&l);
         assert_int_equal(P(con_api_parse_login, "{\"user\":\"a\"}", &l), -1);
         assert_string_equal(err, "password is required");
-        assert_int_equal(con_api_parse_id("{\"id\":\"c-1\"}", 12, id, sizeof(id), err, sizeof(err)), 0);
+        assert_int_equal(con_api_parse_id("{\"id\":\"c-1\"}", 12, id, sizeof(id), err, sizeof(err)),
+                         0);
         assert_string_equal(id, "c-1");
         assert_int_equal(con_api_parse_id(NULL, 0, id, sizeof(id), err, sizeof(err)), -1);
 }
 
 static void test_redaction(void **state)
 {
-        json_t *r = json_pack("{s:s,s:i,s:i,s:i,s:{s:i,s:i},s:{s:i}}", "state", "PREVIEWED", "certain", 42,
-                              "possible", 3, "suppressed", 0, "suppressed_by_reason", "opt_out", 2,
-                              "excluded", 12, "delivery", "SENT", 9);
+        json_t *r = json_pack("{s:s,s:i,s:i,s:i,s:{s:i,s:i},s:{s:i}}", "state", "PREVIEWED",
+                              "certain", 42, "possible", 3, "suppressed", 0, "suppressed_by_reason",
+                              "opt_out", 2, "excluded", 12, "delivery", "SENT", 9);
         json_t *v = con_view_result(r, 10);
         char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 
@@ -238,22 +275,24 @@ static void test_redaction(void **state)
         json_object_set_new(r, "state", json_string("REJECTED"));
         json_object_set_new(r, "message", json_string("audience 7 is below the minimum of 10"));
         v = con_view_result(r, 10);
-        assert_string_equal(json_string_value(json_object_get(v, "message")), "below the minimum audience");
+        assert_string_equal(json_string_value(json_object_get(v, "message")),
+                            "below the minimum audience");
         json_decref(v);
         json_decref(r);
 }
 
 static void test_csv(void **state)
 {
-        json_t *c = json_pack("{s:{s:s,s:s,s:{s:i,s:{s:i,s:i}}}}", "con-1", "title", "=HYPERLINK(\"x\")",
-                              "state", "REQUESTED", "result", "recipients", 120, "delivery", "SENT", 100,
-                              "FAILED_PERM", 3);
+        json_t *c = json_pack("{s:{s:s,s:s,s:{s:i,s:{s:i,s:i}}}}", "con-1", "title",
+                              "=HYPERLINK(\"x\")", "state", "REQUESTED", "result", "recipients",
+                              120, "delivery", "SENT", 100, "FAILED_PERM", 3);
         size_t len = 0;
         char *csv = con_view_csv(c, 10, &len);
 
         assert_non_null(csv);
         assert_int_equal(strlen(csv), len);
-        assert_non_null(strstr(csv, "\"con-1\",\"'=HYPERLINK(\"\"x\"\")\",\"REQUESTED\",120,100,<10,<10,<10\r\n"));
+        assert_non_null(strstr(
+            csv, "\"con-1\",\"'=HYPERLINK(\"\"x\"\")\",\"REQUESTED\",120,100,<10,<10,<10\r\n"));
         free(csv);
         json_decref(c);
 }

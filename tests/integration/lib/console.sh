@@ -3,7 +3,8 @@
 # dispatch.sh): broker, a seeded mini city published as a framed snapshot,
 # segmenter, cloud-ingest, provider fakes, aiosmtpd, sns-dispatcher and the
 # console over HTTPS with five staff accounts:
-#   root (admin), alice (author), bob (approver), vic (viewer), tina (author + TOTP)
+#   root (admin), alice (author), bob (approver), vic and val (viewers),
+#   tina (author + TOTP)
 # Sets CON_URL, CON_CA, CON_PW (every account's password), CON_TOTP (tina's
 # base32 secret), CON_SEND_MS.
 
@@ -62,6 +63,7 @@ con_start_all() {
         con_add_user alice author
         con_add_user bob approver
         con_add_user vic viewer
+        con_add_user val viewer
         CON_TOTP=$(con_add_user tina author --totp | sed -n 's/^TOTP secret.*: //p')
         local port
         port=$(osh_it_free_port)
