@@ -15,9 +15,13 @@
 const char *const disp_status_names[DISP_N_STATUS] = {"QUEUED",      "SENT",        "DELIVERED",
                                                       "FAILED_TEMP", "FAILED_PERM", "SUPPRESSED"};
 
+/* The delivery report of one campaign, kept equal to what the ledger
+ * holds: final recipients by status, recipients still pending (QUEUED),
+ * and dispatches settled / pending for the DONE verdict. */
 typedef struct campaign {
         char *id;
         int64_t counts[DISP_N_STATUS];
+        int64_t settled, pending; /* dispatches */
         int dirty;
 } campaign_t;
 
@@ -37,6 +41,8 @@ struct disp_core {
         unsigned rnd;
         disp_core_stats_t st;
 };
+
+static void rebuild(disp_core_t *c);
 
 /* Wall time: quiet hours and give-up ages are calendar matters. */
 static int64_t real_now(void *opaque)
@@ -78,6 +84,7 @@ disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
         c->http = osh_http_client_new(NULL);
         if (!c->http)
                 goto fail;
+        rebuild(c);
         return c;
 fail:
         if (!c)
@@ -131,26 +138,61 @@ static void emit(disp_core_t *c, const disp_job_t *job, int status, const char *
                             (int)recipients,
                             (int)attempt,
                             c->clock.now_ms(c->clock.opaque)};
-        campaign_t *cp = campaign(c, job->campaign_id);
-
-        if (cp) {
-                cp->counts[status] += (int64_t)recipients;
-                cp->dirty = 1;
-        }
         if (c->status_fn)
                 c->status_fn(c->opaque, &st);
 }
 
 enum { ST_QUEUED, ST_SENT, ST_DELIVERED, ST_TEMP, ST_PERM, ST_SUPPRESSED };
 
+/* A dispatch of campaign_id of n recipients enters (+1) or leaves (-1) the
+ * pending queue. */
+static void count_pending(disp_core_t *c, const char *campaign_id, int dir, size_t n)
+{
+        campaign_t *cp = *campaign_id ? campaign(c, campaign_id) : NULL;
+
+        if (cp) {
+                cp->pending += dir;
+                cp->counts[ST_QUEUED] += dir * (int64_t)n;
+                cp->dirty = 1;
+        }
+}
+
+/* A final entry of the ledger, counted into its campaign. */
+static void count_final(disp_core_t *c, const char *status, const disp_final_meta_t *m)
+{
+        campaign_t *cp = m->campaign_id && *m->campaign_id ? campaign(c, m->campaign_id) : NULL;
+
+        if (!cp)
+                return;
+        cp->settled++;
+        cp->counts[strcmp(status, "SENT") ? ST_PERM : ST_SENT] += m->recipients;
+        cp->counts[ST_PERM] += m->perm;
+        cp->dirty = 1;
+}
+
+/* Writes the final entry of job and counts it (the pending entry the ledger
+ * drops leaves the queue). 0 / -1 (I/O). */
+static int put_final(disp_core_t *c, const disp_job_t *job, const char *status,
+                     const disp_final_meta_t *m)
+{
+        int was_pending = disp_ledger_is_pending(c->ledger, job->key);
+
+        if (disp_ledger_put_final(c->ledger, job->key, status, m) < 0)
+                return -1;
+        if (was_pending)
+                count_pending(c, job->campaign_id, -1, job->n_rcpt);
+        count_final(c, status, m);
+        return 0;
+}
+
 /* Final failure for every recipient. */
 static int fail_perm(disp_core_t *c, const disp_job_t *job, const char *code, const char *why,
                      unsigned attempt)
 {
         size_t n = job->n_rcpt + job->n_invalid;
-        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)n};
+        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)n, 0};
 
-        if (disp_ledger_put_final(c->ledger, job->key, "FAILED_PERM", &m) < 0)
+        if (put_final(c, job, "FAILED_PERM", &m) < 0)
                 return -1;
         c->st.failed_perm++;
         emit(c, job, ST_PERM, code, NULL, why, n, attempt);
@@ -221,9 +263,12 @@ static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t l
 {
         disp_pending_t p = {(char *)job->key, due, first, attempt, (unsigned char *)rec, len};
         char detail[96];
+        int was_pending = disp_ledger_is_pending(c->ledger, job->key);
 
         if (disp_ledger_put_pending(c->ledger, &p) < 0)
                 return -1;
+        if (!was_pending)
+                count_pending(c, job->campaign_id, 1, job->n_rcpt);
         snprintf(detail, sizeof(detail), "%s; due in %lld s", why,
                  (long long)((due - c->clock.now_ms(c->clock.opaque)) / 1000));
         emit(c, job, attempt ? ST_TEMP : ST_QUEUED, code, NULL, detail, job->n_rcpt, attempt);
@@ -265,7 +310,8 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
                   osh_delivery_t d, const disp_send_res_t *res, unsigned attempt, int64_t first)
 {
         int64_t now = c->clock.now_ms(c->clock.opaque);
-        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)res->n_ok};
+        disp_final_meta_t m = {job->campaign_id, (int)job->channel, (int)res->n_ok,
+                               (int)(res->n_perm + job->n_invalid)};
 
         if (d == OSH_DELIVERY_RETRY) {
                 int64_t due =
@@ -283,7 +329,7 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
         }
         if (d == OSH_DELIVERY_FAIL && !res->n_ok)
                 return fail_perm(c, job, res->code, res->detail, attempt);
-        if (disp_ledger_put_final(c->ledger, job->key, "SENT", &m) < 0)
+        if (put_final(c, job, "SENT", &m) < 0)
                 return -1;
         c->st.sent++;
         emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
@@ -475,11 +521,58 @@ int64_t disp_core_tick(disp_core_t *c, int max)
 void disp_core_report(disp_core_t *c, int all, disp_report_fn *fn, void *opaque)
 {
         for (size_t i = 0; i < c->ncamp; i++) {
-                if (!all && !c->camp[i].dirty)
+                campaign_t *cp = &c->camp[i];
+                int64_t expected = disp_ledger_expected(c->ledger, cp->id);
+                disp_report_t r = {
+                    cp->id,      cp->counts,
+                    expected,    cp->settled,
+                    cp->pending, expected >= 0 && cp->settled >= expected && !cp->pending};
+                if (!all && !cp->dirty)
                         continue;
-                c->camp[i].dirty = 0;
-                fn(opaque, c->camp[i].id, c->camp[i].counts);
+                cp->dirty = 0;
+                fn(opaque, &r);
         }
+}
+
+int disp_core_expect(disp_core_t *c, const char *campaign_id, int64_t dispatches)
+{
+        campaign_t *cp = campaign(c, campaign_id);
+
+        if (disp_ledger_put_expected(c->ledger, campaign_id, dispatches) < 0)
+                return -1;
+        if (cp)
+                cp->dirty = 1;
+        return 0;
+}
+
+static void rebuild_final(void *opaque, const char *key, const char *status,
+                          const disp_final_meta_t *m)
+{
+        (void)key;
+        count_final(opaque, status, m);
+}
+
+static void rebuild_pending(void *opaque, const disp_pending_t *p)
+{
+        disp_core_t *c = opaque;
+        disp_job_t job;
+        char err[128];
+
+        if (disp_job_decode(p->rec, p->rec_len, &job, err, sizeof(err)) == 0) {
+                screen(c, &job);
+                count_pending(c, job.campaign_id, 1, job.n_rcpt);
+        }
+        disp_job_free(&job);
+}
+
+/* The delivery report after a restart: everything the ledger settled or
+ * holds, counted as if the run had not stopped. */
+static void rebuild(disp_core_t *c)
+{
+        disp_ledger_foreach_final(c->ledger, rebuild_final, c);
+        disp_ledger_foreach_pending(c->ledger, rebuild_pending, c);
+        for (size_t i = 0; i < c->ncamp; i++)
+                c->camp[i].dirty = 1;
 }
 
 void disp_core_stats(const disp_core_t *c, disp_core_stats_t *out)

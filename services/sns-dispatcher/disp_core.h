@@ -28,9 +28,17 @@ typedef struct disp_status {
 } disp_status_t;
 
 typedef void(disp_status_fn)(void *opaque, const disp_status_t *st);
-/* Delivery report of one campaign: recipients per status (index as
- * disp_status_names). */
-typedef void(disp_report_fn)(void *opaque, const char *campaign_id, const int64_t *counts);
+/* Delivery report of one campaign, rebuilt from the ledger after a restart. */
+typedef struct disp_report {
+        const char *campaign_id;
+        const int64_t *counts; /* recipients per status (index as disp_status_names): final
+                                  statuses, and QUEUED for those still pending (waiting for
+                                  a retry, quiet hours, a schedule or the rate limit) */
+        int64_t expected;      /* dispatches of the frozen list (segmenter's answer), -1 unknown */
+        int64_t settled, pending; /* dispatches */
+        int done; /* every expected dispatch settled, none pending: the final answer */
+} disp_report_t;
+typedef void(disp_report_fn)(void *opaque, const disp_report_t *r);
 
 #define DISP_N_STATUS 6
 extern const char *const disp_status_names[DISP_N_STATUS];
@@ -52,7 +60,8 @@ typedef struct disp_clock {
 } disp_clock_t;
 
 /* conf strings and ledger are borrowed and must outlive the core. clock may
- * be NULL (real time). NULL with errstr (bad rate spec, OOM). */
+ * be NULL (real time). The campaigns' delivery reports are rebuilt from the
+ * ledger (final and pending entries). NULL with errstr (bad rate spec, OOM). */
 disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
                            const disp_clock_t *clock, disp_status_fn *status_fn, void *opaque,
                            char *errstr, size_t errstr_size);
@@ -72,6 +81,10 @@ int64_t disp_core_tick(disp_core_t *c, int max);
 /* Calls fn for every campaign whose counts changed since the last call
  * (all campaigns with all=1). */
 void disp_core_report(disp_core_t *c, int all, disp_report_fn *fn, void *opaque);
+
+/* Records how many dispatches campaign_id's frozen list holds (from the
+ * segmenter's SEND answer on campaign.results.v1), in the ledger. 0 / -1. */
+int disp_core_expect(disp_core_t *c, const char *campaign_id, int64_t dispatches);
 
 typedef struct disp_core_stats {
         uint64_t in, sent, failed_perm, retries, duplicates, held;

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oshirase/grow.h"
 #include "oshirase/sha256.h"
 
 typedef struct slot {
         char *key;
         char status[16]; /* "" while not final */
         long pend;       /* index into pending[], -1 none */
-        int acked, channel, recipients;
+        int acked, channel, recipients, perm;
         char rcpt; /* per-recipient entry ("key\x1Findex"): 'S' or 'P' */
         char *campaign;
 } slot_t;
@@ -27,6 +28,11 @@ struct disp_ledger {
         size_t cap, used, finals;
         disp_pending_t *pending;
         size_t npend, pend_cap;
+        struct expected {
+                char *campaign;
+                int64_t n;
+        } * expected;
+        size_t nexp, exp_cap;
 };
 
 static uint64_t fnv(const char *s)
@@ -116,6 +122,7 @@ static int mem_final(disp_ledger_t *l, const char *key, const char *status,
         s->campaign = strdup(m && m->campaign_id ? m->campaign_id : "");
         s->channel = m ? m->channel : 0;
         s->recipients = m ? m->recipients : 0;
+        s->perm = m ? m->perm : 0;
         s->acked = 0;
         if (s->pend >= 0)
                 drop_pending(l, s);
@@ -206,12 +213,13 @@ int disp_ledger_sync(disp_ledger_t *l)
         return fdatasync(l->fd);
 }
 
-/* "F key status campaign channel recipients" (campaign already tab-free). */
+/* "F key status campaign channel recipients perm" (campaign already
+ * tab-free; files from before perm have 6 fields). */
 static int final_line(char *line, size_t size, const char *key, const char *status,
-                      const char *campaign, int channel, int recipients)
+                      const char *campaign, int channel, int recipients, int perm)
 {
-        int n = snprintf(line, size, "F\t%s\t%s\t%s\t%d\t%d\n", key, status,
-                         campaign ? campaign : "", channel, recipients);
+        int n = snprintf(line, size, "F\t%s\t%s\t%s\t%d\t%d\t%d\n", key, status,
+                         campaign ? campaign : "", channel, recipients, perm);
 
         return n < 0 || (size_t)n >= size ? -1 : n;
 }
@@ -221,14 +229,15 @@ int disp_ledger_put_final(disp_ledger_t *l, const char *key, const char *status,
 {
         char line[512], camp[201];
         const char *c = meta && meta->campaign_id ? meta->campaign_id : "";
-        disp_final_meta_t m = {camp, meta ? meta->channel : 0, meta ? meta->recipients : 0};
+        disp_final_meta_t m = {camp, meta ? meta->channel : 0, meta ? meta->recipients : 0,
+                               meta ? meta->perm : 0};
         int n;
 
         snprintf(camp, sizeof(camp), "%s", c);
         for (char *p = camp; *p; p++)
                 if (*p == '\t' || *p == '\n')
                         *p = ' ';
-        n = final_line(line, sizeof(line), key, status, camp, m.channel, m.recipients);
+        n = final_line(line, sizeof(line), key, status, camp, m.channel, m.recipients, m.perm);
         if (n < 0 || strchr(key, '\t') || strchr(key, '\n'))
                 return -1;
         if (append(l, line, (size_t)n) < 0)
@@ -258,9 +267,86 @@ void disp_ledger_foreach_unacked(disp_ledger_t *l,
                 disp_final_meta_t m;
                 if (!s->key || !s->status[0] || s->acked)
                         continue;
-                m = (disp_final_meta_t){s->campaign, s->channel, s->recipients};
+                m = (disp_final_meta_t){s->campaign, s->channel, s->recipients, s->perm};
                 fn(opaque, s->key, s->status, &m);
         }
+}
+
+void disp_ledger_foreach_final(disp_ledger_t *l,
+                               void (*fn)(void *opaque, const char *key, const char *status,
+                                          const disp_final_meta_t *meta),
+                               void *opaque)
+{
+        for (size_t i = 0; i < l->cap; i++) {
+                slot_t *s = &l->slots[i];
+                disp_final_meta_t m;
+                if (!s->key || !s->status[0])
+                        continue;
+                m = (disp_final_meta_t){s->campaign, s->channel, s->recipients, s->perm};
+                fn(opaque, s->key, s->status, &m);
+        }
+}
+
+void disp_ledger_foreach_pending(disp_ledger_t *l,
+                                 void (*fn)(void *opaque, const disp_pending_t *p), void *opaque)
+{
+        for (size_t i = 0; i < l->npend; i++)
+                fn(opaque, &l->pending[i]);
+}
+
+size_t disp_ledger_unacked_count(const disp_ledger_t *l)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < l->cap; i++)
+                n += l->slots[i].key && l->slots[i].status[0] && !l->slots[i].acked;
+        return n;
+}
+
+static struct expected *find_expected(const disp_ledger_t *l, const char *campaign)
+{
+        for (size_t i = 0; i < l->nexp; i++)
+                if (!strcmp(l->expected[i].campaign, campaign))
+                        return &l->expected[i];
+        return NULL;
+}
+
+static int mem_expected(disp_ledger_t *l, const char *campaign, int64_t n)
+{
+        struct expected *e = find_expected(l, campaign);
+
+        if (!e) {
+                char *c = strdup(campaign);
+                if (!c || osh_grow(&l->expected, &l->exp_cap, l->nexp, sizeof(*e), 16) < 0) {
+                        free(c);
+                        return -1;
+                }
+                e = &l->expected[l->nexp++];
+                e->campaign = c;
+        }
+        e->n = n;
+        return 0;
+}
+
+int disp_ledger_put_expected(disp_ledger_t *l, const char *campaign_id, int64_t n)
+{
+        char line[320];
+        int len;
+
+        if (disp_ledger_expected(l, campaign_id) == n)
+                return 0;
+        len = snprintf(line, sizeof(line), "E\t%s\t%" PRId64 "\n", campaign_id, n);
+        if (len < 0 || (size_t)len >= sizeof(line) || strpbrk(campaign_id, "\t\n") ||
+            append(l, line, (size_t)len) < 0)
+                return -1;
+        return mem_expected(l, campaign_id, n);
+}
+
+int64_t disp_ledger_expected(const disp_ledger_t *l, const char *campaign_id)
+{
+        const struct expected *e = find_expected(l, campaign_id);
+
+        return e ? e->n : -1;
 }
 
 #define RCPT_SEP '\x1F' /* dispatch ids never hold control characters */
@@ -332,18 +418,20 @@ int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p)
 /* One line of the file into memory; malformed (torn) lines are skipped. */
 static void load_line(disp_ledger_t *l, char *line)
 {
-        char *f[6];
+        char *f[7];
         int n = 0;
 
-        for (char *s = line, *t; n < 6 && s; s = t) {
+        for (char *s = line, *t; n < 7 && s; s = t) {
                 t = strchr(s, '\t');
                 if (t)
                         *t++ = '\0';
                 f[n++] = s;
         }
-        if (n == 6 && !strcmp(f[0], "F") && f[2][0]) {
-                disp_final_meta_t m = {f[3], atoi(f[4]), atoi(f[5])};
+        if ((n == 6 || n == 7) && !strcmp(f[0], "F") && f[2][0]) {
+                disp_final_meta_t m = {f[3], atoi(f[4]), atoi(f[5]), n == 7 ? atoi(f[6]) : 0};
                 mem_final(l, f[1], f[2], &m);
+        } else if (n == 3 && !strcmp(f[0], "E")) {
+                mem_expected(l, f[1], strtoll(f[2], NULL, 10));
         } else if (n == 4 && !strcmp(f[0], "R") && (f[3][0] == 'S' || f[3][0] == 'P')) {
                 mem_rcpt(l, f[1], strtoul(f[2], NULL, 10), f[3][0]);
         } else if (n == 2 && !strcmp(f[0], "A")) {
@@ -410,7 +498,7 @@ static int compact(disp_ledger_t *l, char *errstr, size_t errstr_size)
                 if (!sl->key || !sl->status[0])
                         continue;
                 n = final_line(line, sizeof(line), sl->key, sl->status, sl->campaign, sl->channel,
-                               sl->recipients);
+                               sl->recipients, sl->perm);
                 if (n < 0 || write_all(fd, line, (size_t)n) < 0)
                         goto fail;
                 if (sl->acked) {
@@ -418,6 +506,13 @@ static int compact(disp_ledger_t *l, char *errstr, size_t errstr_size)
                         if (write_all(fd, line, (size_t)n) < 0)
                                 goto fail;
                 }
+        }
+        for (size_t i = 0; i < l->nexp; i++) {
+                char line[320];
+                int n = snprintf(line, sizeof(line), "E\t%s\t%" PRId64 "\n",
+                                 l->expected[i].campaign, l->expected[i].n);
+                if (n < 0 || (size_t)n >= sizeof(line) || write_all(fd, line, (size_t)n) < 0)
+                        goto fail;
         }
         for (size_t i = 0; i < l->npend; i++) {
                 size_t len;
@@ -485,6 +580,9 @@ void disp_ledger_close(disp_ledger_t *l)
         }
         for (size_t i = 0; i < l->npend; i++)
                 pend_free(&l->pending[i]);
+        for (size_t i = 0; i < l->nexp; i++)
+                free(l->expected[i].campaign);
+        free(l->expected);
         free(l->slots);
         free(l->pending);
         free(l->path);

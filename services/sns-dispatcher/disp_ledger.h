@@ -47,7 +47,8 @@ const char *disp_ledger_final(disp_ledger_t *l, const char *key);
 typedef struct disp_final_meta {
         const char *campaign_id; /* tabs and newlines are replaced by spaces */
         int channel;
-        int recipients;
+        int recipients; /* SENT: recipients sent; FAILED_PERM: all recipients */
+        int perm;       /* SENT: recipients refused for good beside them */
 } disp_final_meta_t;
 
 /* Records a final status (and drops any pending entry). meta may be NULL.
@@ -71,6 +72,24 @@ void disp_ledger_foreach_unacked(disp_ledger_t *l,
 int disp_ledger_put_rcpt(disp_ledger_t *l, const char *key, size_t index, char outcome);
 /* 'S', 'P', or 0 when recipient index of key is not settled. */
 char disp_ledger_rcpt(disp_ledger_t *l, const char *key, size_t index);
+
+/* Calls fn for every final entry (the delivery report is rebuilt from
+ * them after a restart). */
+void disp_ledger_foreach_final(disp_ledger_t *l,
+                               void (*fn)(void *opaque, const char *key, const char *status,
+                                          const disp_final_meta_t *meta),
+                               void *opaque);
+/* Calls fn for every pending entry. */
+void disp_ledger_foreach_pending(disp_ledger_t *l,
+                                 void (*fn)(void *opaque, const disp_pending_t *p), void *opaque);
+/* Dispatches a campaign's frozen list holds, as the segmenter answered
+ * (so the report knows when the campaign is complete, across restarts).
+ * 0 / -1 (I/O); an unchanged value writes nothing. */
+int disp_ledger_put_expected(disp_ledger_t *l, const char *campaign_id, int64_t n);
+/* The expected count of campaign_id, -1 when unknown. */
+int64_t disp_ledger_expected(const disp_ledger_t *l, const char *campaign_id);
+/* Unacknowledged final entries. */
+size_t disp_ledger_unacked_count(const disp_ledger_t *l);
 
 /* Records or replaces the pending entry p->key (everything is copied). */
 int disp_ledger_put_pending(disp_ledger_t *l, const disp_pending_t *p);

@@ -141,10 +141,13 @@ static void on_status(void *opaque, const disp_status_t *st)
                           (uint64_t)st->recipients);
 }
 
-static void on_report(void *opaque, const char *campaign_id, const int64_t *counts)
+/* campaign.results.v1: DISPATCHING while anything is left, DONE only in
+ * the final answer (every dispatch of the frozen list settled). */
+static void on_report(void *opaque, const disp_report_t *r)
 {
         disp_service_t *s = opaque;
         const osh_schema_t *sch = osh_schema_for_topic(OSH_TOPIC_RESULTS);
+        const int64_t *counts = r->counts;
         avro_value_t v, map, item;
         char line[256];
         int n = 0;
@@ -152,22 +155,49 @@ static void on_report(void *opaque, const char *campaign_id, const int64_t *coun
         for (int i = 0; i < DISP_N_STATUS; i++)
                 n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%" PRId64,
                               disp_status_names[i], counts[i]);
-        osh_info("delivery report campaign %s:%s", campaign_id, line);
+        osh_info("delivery report campaign %s:%s settled=%" PRId64 "/%" PRId64 "%s", r->campaign_id,
+                 line, r->settled, r->expected, r->done ? " DONE" : "");
         if (!sch || osh_value_new(sch, &v) < 0)
                 return;
-        osh_value_set_string(&v, "campaign_id", campaign_id);
+        osh_value_set_string(&v, "campaign_id", r->campaign_id);
         osh_value_set_enum(&v, "action", "SEND");
-        osh_value_set_enum(&v, "state",
-                           counts[0] + counts[3] > counts[1] + counts[4] + counts[5] ? "DISPATCHING"
-                                                                                     : "DONE");
+        osh_value_set_enum(&v, "state", r->done ? "DONE" : "DISPATCHING");
         osh_value_set_long(&v, "recipients", counts[1] + counts[4] + counts[5]);
         osh_value_set_long(&v, "computed_at", (int64_t)time(NULL) * 1000);
         if (osh_value_field(&v, "delivery", &map) == 0)
                 for (int i = 0; i < DISP_N_STATUS; i++)
                         if (osh_value_add(sch, &map, disp_status_names[i], &item) == 0)
                                 avro_value_set_long(&item, counts[i]);
-        produce(s, OSH_TOPIC_RESULTS, campaign_id, &v, sch, NULL);
+        produce(s, OSH_TOPIC_RESULTS, r->campaign_id, &v, sch, NULL);
         avro_value_decref(&v);
+}
+
+/* The segmenter's answer to a SEND (FROZEN or DISPATCHING, no delivery map:
+ * the dispatcher's own answers carry one) says how many dispatches the
+ * frozen list holds. 0 / -1 (ledger). */
+static int on_result(disp_service_t *s, const rd_kafka_message_t *m)
+{
+        const osh_schema_t *sch = osh_schema_for_topic(OSH_TOPIC_RESULTS);
+        const char *action = NULL, *state = NULL, *id = NULL;
+        avro_value_t v, map;
+        size_t len, nmap = 1;
+        int64_t recipients = -1;
+        char err[128];
+        int rc = 0;
+
+        if (!sch || osh_serde_decode(sch, m->payload, m->len, &v, NULL, err, sizeof(err)) < 0)
+                return 0; /* not ours to judge */
+        if (osh_value_get_enum(&v, "action", &action) == 0 &&
+            osh_value_get_enum(&v, "state", &state) == 0 &&
+            osh_value_get_string(&v, "campaign_id", &id, &len) == 0 &&
+            osh_value_get_long(&v, "recipients", &recipients) == 0 &&
+            osh_value_field(&v, "delivery", &map) == 0 && avro_value_get_size(&map, &nmap) == 0 &&
+            !nmap && !strcmp(action, "SEND") &&
+            (!strcmp(state, "FROZEN") || !strcmp(state, "DISPATCHING")) && id && *id &&
+            recipients >= 0)
+                rc = disp_core_expect(s->core, id, recipients);
+        avro_value_decref(&v);
+        return rc;
 }
 
 static void load_conf(disp_service_t *s)
@@ -239,10 +269,69 @@ int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t 
         return 0;
 }
 
+#define STATUS_SCAN_MS 15000
+
+/* One notify.status.v1 record: a final status of a ledger entry marks it
+ * acknowledged. */
+static void ack_status(disp_service_t *s, const rd_kafka_message_t *m)
+{
+        const osh_schema_t *sch = osh_schema_for_topic(OSH_TOPIC_STATUS);
+        const char *id = NULL, *status = NULL;
+        avro_value_t v;
+        size_t len;
+        char err[128];
+
+        if (!sch || osh_serde_decode(sch, m->payload, m->len, &v, NULL, err, sizeof(err)) < 0)
+                return;
+        if (osh_value_get_string(&v, "dispatch_id", &id, &len) == 0 &&
+            osh_value_get_enum(&v, "status", &status) == 0 &&
+            (!strcmp(status, "SENT") || !strcmp(status, "FAILED_PERM")) &&
+            disp_ledger_final(s->ledger, id))
+                disp_ledger_put_acked(s->ledger, id);
+        avro_value_decref(&v);
+}
+
+/* After a crash some final statuses may have reached the broker without
+ * their acknowledgement reaching the ledger: read notify.status.v1 once
+ * (own group, from the earliest offset to the end) so that only the ones
+ * really missing are emitted again, and each dispatch has one final
+ * status. If the scan cannot finish in time, the rest is re-emitted (a
+ * duplicate is better than a loss) and the log says so. */
+static void ack_from_topic(disp_service_t *s)
+{
+        const char *topics[] = {OSH_TOPIC_STATUS};
+        osh_replay_t earliest = {.kind = OSH_REPLAY_EARLIEST};
+        int64_t deadline = osh_mono_ms() + STATUS_SCAN_MS;
+        size_t before = disp_ledger_unacked_count(s->ledger);
+        rd_kafka_conf_t *kc;
+        osh_consumer_t *c;
+        rd_kafka_message_t *m;
+        char group[160], err[256];
+
+        if (!before)
+                return;
+        snprintf(group, sizeof(group), "%s.status-scan", osh_config_str(s->svc->cfg, "group.id"));
+        kc = osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, err, sizeof(err));
+        c = kc ? osh_consumer_new(kc, group, topics, 1, &earliest, err, sizeof(err)) : NULL;
+        while (c && !osh_consumer_at_end(c) && osh_mono_ms() < deadline &&
+               !osh_shutdown_requested())
+                if ((m = osh_consumer_poll(c, 200))) {
+                        ack_status(s, m);
+                        rd_kafka_message_destroy(m);
+                }
+        if (!c || !osh_consumer_at_end(c))
+                osh_warn("status scan did not finish%s%s: re-emitting every unacknowledged final "
+                         "status",
+                         c ? "" : ": ", c ? "" : err);
+        osh_info("status scan: %zu of %zu unacknowledged final statuses already on %s",
+                 before - disp_ledger_unacked_count(s->ledger), before, OSH_TOPIC_STATUS);
+        osh_consumer_destroy(c);
+}
+
 disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
         disp_service_t *s = calloc(1, sizeof(*s));
-        const char *topics[] = {OSH_TOPIC_DISPATCH};
+        const char *topics[] = {OSH_TOPIC_DISPATCH, OSH_TOPIC_RESULTS};
         static const char *const out_topics[] = {OSH_TOPIC_STATUS, OSH_TOPIC_RESULTS};
         rd_kafka_conf_t *kc;
 
@@ -272,9 +361,10 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
                 goto fail;
         osh_producer_prepare(s->prod, out_topics, 2, 5000);
         osh_producer_set_delivery_cb(s->prod, on_delivery, s);
+        ack_from_topic(s);
         disp_ledger_foreach_unacked(s->ledger, reemit, s);
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);
-        if (!kc || !(s->cons = osh_consumer_new(kc, osh_config_str(svc->cfg, "group.id"), topics, 1,
+        if (!kc || !(s->cons = osh_consumer_new(kc, osh_config_str(svc->cfg, "group.id"), topics, 2,
                                                 &svc->replay, errstr, errstr_size)))
                 goto fail;
         osh_info("ledger: %zu settled, %zu pending", disp_ledger_final_count(s->ledger),
@@ -299,9 +389,14 @@ static int handle_group(disp_service_t *s, int timeout_ms)
                 char key[320] = "";
                 if (m[n]->key_len && m[n]->key_len < sizeof(key))
                         memcpy(key, m[n]->key, m[n]->key_len);
-                osh_service_count(s->svc, OSH_CTR_IN, 1);
-                if (disp_core_handle(s->core, m[n]->payload, m[n]->len, key) < 0)
-                        rc = -1;
+                if (!strcmp(rd_kafka_topic_name(m[n]->rkt), OSH_TOPIC_RESULTS)) {
+                        if (on_result(s, m[n]) < 0)
+                                rc = -1;
+                } else {
+                        osh_service_count(s->svc, OSH_CTR_IN, 1);
+                        if (disp_core_handle(s->core, m[n]->payload, m[n]->len, key) < 0)
+                                rc = -1;
+                }
                 n++;
                 if (rc < 0 || osh_shutdown_requested())
                         break;
