@@ -269,7 +269,7 @@ int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t 
         return 0;
 }
 
-#define STATUS_SCAN_MS 15000
+#define STATUS_SCAN_MS 30000
 
 /* One notify.status.v1 record: a final status of a ledger entry marks it
  * acknowledged. */
@@ -293,7 +293,7 @@ static void ack_status(disp_service_t *s, const rd_kafka_message_t *m)
 
 /* After a crash some final statuses may have reached the broker without
  * their acknowledgement reaching the ledger: read notify.status.v1 once
- * (own group, from the earliest offset to the end) so that only the ones
+ * (own group, from the earliest offset to the end, at most 30 s) so that only the ones
  * really missing are emitted again, and each dispatch has one final
  * status. If the scan cannot finish in time, the rest is re-emitted (a
  * duplicate is better than a loss) and the log says so. */

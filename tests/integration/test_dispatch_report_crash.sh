@@ -65,6 +65,7 @@ echo "[test_dispatch_report_crash] killed with $before of $N dispatches settled"
 disp_start again --line.rate 100/s:5 --webhook.rate 100/s:5 --group.id disp-it --ledger.path "$OSH_IT_TMP/ledger-b"
 osh_it_wait_until 60 _done B || fail "campaign B never DONE after the crash: $(results B | tail -1)"
 sleep 1 # a late duplicate would show here
+echo "[test_dispatch_report_crash] $(grep -ho 'status scan.*' "$(osh_it_log again)")"
 osh_it_stop_service again
 crashed=$(summary B)
 
