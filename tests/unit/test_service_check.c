@@ -51,6 +51,8 @@ static const char *const base_uplink[] = {"--mode",
                                           HMAC_HEX,
                                           NULL};
 
+static const char *const base_extractor[] = {"--input", "/tmp", NULL};
+
 static const struct service {
         const char *bin;
         const char *const *base;
@@ -58,7 +60,7 @@ static const struct service {
     {"monitor", base_monitor},       {"cloud-ingest", base_ingest},
     {"segmenter", base_segmenter},   {"sns-dispatcher", base_dispatcher},
     {"anonymizer", base_anonymizer}, {"relay-bridge", base_relay},
-    {"relay-bridge", base_uplink},
+    {"relay-bridge", base_uplink},   {"extractor", base_extractor},
 };
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -113,6 +115,10 @@ static const struct bad {
     {6, "--uplink.url", "ingest.example", "uplink.url"},
     {6, "--uplink.secret.file", MISSING, "uplink.secret.file"},
     {6, "--uplink.ca", MISSING, "uplink.ca"},
+    {7, "--encoding", "bogus", "encoding"},
+    {7, "--gaiji.replacement", "bogus", "gaiji.replacement"},
+    {7, "--reference.date", "2020-13-45", "reference.date"},
+    {7, "--emit.rate", "-5", "emit.rate"},
 };
 
 /* Runs bin --check base... [arg val] with an empty environment; returns the
