@@ -9,12 +9,15 @@
 
 #include "ingest_state.h"
 #include "ingest_store.h"
+#include "oshirase/kafka_scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/allowlist.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
+
+#define CI_METADATA_MS 5000 /* a partition count, asked once per topic */
 
 struct part_count {
         char *topic;
@@ -236,23 +239,14 @@ int ci_ingest_publish(ci_ingest_t *ci, osh_kafka_msg_t *msgs, size_t n)
 /* Partition count of a cloud topic (cached), 0 when unknown. */
 static int partition_count(ci_ingest_t *ci, const char *topic)
 {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt;
-        int count = 0;
+        char why[256];
+        int count;
 
         for (size_t i = 0; i < ci->pc_cnt; i++)
                 if (!strcmp(ci->pc[i].topic, topic))
                         return ci->pc[i].count;
-        rkt = rd_kafka_topic_new(osh_producer_handle(ci->p), topic, NULL);
-        if (rkt &&
-            rd_kafka_metadata(osh_producer_handle(ci->p), 0, rkt, &md, 5000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1 && !md->topics[0].err)
-                count = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        if (rkt)
-                rd_kafka_topic_destroy(rkt);
+        count = osh_kafka_partition_count(osh_producer_handle(ci->p), topic, CI_METADATA_MS, why,
+                                          sizeof(why));
         if (count > 0) {
                 struct part_count *n = realloc(ci->pc, (ci->pc_cnt + 1) * sizeof(*n));
                 if (n && (n[ci->pc_cnt].topic = strdup(topic))) {

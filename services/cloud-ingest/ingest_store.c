@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "ingest.h"
-#include "oshirase/clock.h"
+#include "oshirase/kafka_scan.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
 #include "oshirase/serde.h"
@@ -225,8 +225,6 @@ out:
 
 /* ---- recovery ---------------------------------------------------------- */
 
-typedef void(scan_cb)(ci_store_t *st, const rd_kafka_message_t *m);
-
 static rd_kafka_t *scan_consumer(const osh_config_t *cfg, char *errstr, size_t errstr_size)
 {
         rd_kafka_conf_t *conf =
@@ -250,88 +248,17 @@ static rd_kafka_t *scan_consumer(const osh_config_t *cfg, char *errstr, size_t e
         return rk;
 }
 
-static int topic_partitions(rd_kafka_t *rk, const char *topic)
+/* Published records are read from past what the checkpoints covered. */
+static int64_t after_checkpoint(void *opaque, const char *topic, int32_t partition)
 {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        int n = -1;
+        ci_store_t *st = opaque;
 
-        if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1)
-                n = md->topics[0].err ? 0 : md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        if (rkt)
-                rd_kafka_topic_destroy(rkt);
-        return n;
+        return ci_state_offset(st->dst, topic, partition) + 1;
 }
 
-/* Reads topic from start (per partition: dst watermark + 1, or the
- * beginning when from_dst is 0 or none) up to the high watermarks taken now. */
-static int scan(ci_store_t *st, rd_kafka_t *rk, const char *topic, int from_dst, scan_cb *cb,
-                char *errstr, size_t errstr_size)
+static void on_checkpoint(void *opaque, const rd_kafka_message_t *m)
 {
-        int n = topic_partitions(rk, topic), remaining = 0, rc = -1;
-        rd_kafka_topic_partition_list_t *l = NULL;
-        int64_t *hi = NULL, lo;
-
-        if (n < 0) {
-                snprintf(errstr, errstr_size, "no metadata for %s", topic);
-                return -1;
-        }
-        if (n == 0)
-                return 0;
-        hi = calloc((size_t)n, sizeof(*hi));
-        l = rd_kafka_topic_partition_list_new(n);
-        if (!hi || !l)
-                goto out;
-        for (int p = 0; p < n; p++) {
-                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p], 5000)) {
-                        snprintf(errstr, errstr_size, "no watermarks for %s [%d]", topic, p);
-                        goto out;
-                }
-                int64_t start = from_dst ? ci_state_offset(st->dst, topic, p) + 1 : 0;
-                if (start < lo)
-                        start = lo;
-                if (start >= hi[p])
-                        continue;
-                rd_kafka_topic_partition_list_add(l, topic, p)->offset = start;
-                remaining++;
-        }
-        if (remaining && rd_kafka_assign(rk, l)) {
-                snprintf(errstr, errstr_size, "cannot assign %s", topic);
-                goto out;
-        }
-        int64_t t0 = osh_mono_ms();
-        while (remaining) {
-                if (osh_mono_ms() - t0 > SCAN_TIMEOUT_MS) {
-                        snprintf(errstr, errstr_size, "timed out reading %s", topic);
-                        goto out;
-                }
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m)
-                        continue;
-                int32_t p = m->partition;
-                if (!m->err)
-                        cb(st, m);
-                if ((!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) && p >= 0 && p < n &&
-                    hi[p] >= 0 && m->offset + (m->err ? 0 : 1) >= hi[p]) {
-                        hi[p] = -1; /* done */
-                        remaining--;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rc = 0;
-out:
-        rd_kafka_assign(rk, NULL);
-        if (l)
-                rd_kafka_topic_partition_list_destroy(l);
-        free(hi);
-        return rc;
-}
-
-static void on_checkpoint(ci_store_t *st, const rd_kafka_message_t *m)
-{
+        ci_store_t *st = opaque;
         ci_checkpoint_t c;
 
         if (!m->payload || ci_checkpoint_decode(m->payload, m->len, &c)) {
@@ -351,8 +278,9 @@ static void on_checkpoint(ci_store_t *st, const rd_kafka_message_t *m)
 }
 
 /* A cloud record we published carries its source coordinates. */
-static void on_published(ci_store_t *st, const rd_kafka_message_t *m)
+static void on_published(void *opaque, const rd_kafka_message_t *m)
 {
+        ci_store_t *st = opaque;
         osh_src_t src;
 
         ci_state_offset_raise(st->dst, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
@@ -367,11 +295,13 @@ int ci_store_recover(ci_store_t *st, const osh_allowlist_t *al, char *errstr, si
 
         if (!rk)
                 return -1;
-        if (scan(st, rk, CI_TOPIC_OFFSETS, 0, on_checkpoint, errstr, errstr_size))
+        if (osh_kafka_scan(rk, CI_TOPIC_OFFSETS, NULL, on_checkpoint, st, SCAN_TIMEOUT_MS, errstr,
+                           errstr_size))
                 goto out;
         size_t ckpt = ci_state_offset_count(st->src);
         for (size_t i = 0; i < osh_allowlist_topic_count(al); i++)
-                if (scan(st, rk, osh_allowlist_topic(al, i), 1, on_published, errstr, errstr_size))
+                if (osh_kafka_scan(rk, osh_allowlist_topic(al, i), after_checkpoint, on_published,
+                                   st, SCAN_TIMEOUT_MS, errstr, errstr_size))
                         goto out;
         osh_info("recovered de-dup state: %zu source partitions (%zu from checkpoints)",
                  ci_state_offset_count(st->src), ckpt);

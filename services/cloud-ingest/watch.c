@@ -7,11 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "oshirase/kafka_scan.h"
 #include "oshirase/batch.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
+
+#define CI_WATCH_METADATA_MS 10000 /* each watched topic's partition count */
 
 struct svc {
         char service[64], instance[64], state[16];
@@ -213,28 +216,25 @@ static void *run(void *arg)
 /* Every partition of the watched topics, from the beginning. */
 static int assign_all(ci_watch_t *w, char *errstr, size_t errstr_size)
 {
-        const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(32);
+        char why[256] = "";
         int rc = -1;
 
-        if (rd_kafka_metadata(w->rk, 1, NULL, &md, 10000)) {
-                snprintf(errstr, errstr_size, "watch: no metadata from the cloud cluster");
-                goto out;
+        for (size_t k = 0; k < sizeof(watched) / sizeof(watched[0]); k++) {
+                /* A topic the cluster lacks is left out. */
+                int n = osh_kafka_partition_count(w->rk, watched[k], CI_WATCH_METADATA_MS, why,
+                                                  sizeof(why));
+                for (int p = 0; p < n; p++)
+                        rd_kafka_topic_partition_list_add(l, watched[k], p)->offset =
+                            RD_KAFKA_OFFSET_BEGINNING;
         }
-        for (int i = 0; i < md->topic_cnt; i++)
-                for (size_t k = 0; k < sizeof(watched) / sizeof(watched[0]); k++)
-                        if (!strcmp(md->topics[i].topic, watched[k]))
-                                for (int p = 0; p < md->topics[i].partition_cnt; p++)
-                                        rd_kafka_topic_partition_list_add(l, watched[k], p)
-                                            ->offset = RD_KAFKA_OFFSET_BEGINNING;
-        if (rd_kafka_assign(w->rk, l)) {
+        if (!l->cnt)
+                snprintf(errstr, errstr_size, "watch: no metadata from the cloud cluster (%s)",
+                         why);
+        else if (rd_kafka_assign(w->rk, l))
                 snprintf(errstr, errstr_size, "watch: cannot assign");
-                goto out;
-        }
-        rc = 0;
-out:
-        if (md)
-                rd_kafka_metadata_destroy(md);
+        else
+                rc = 0;
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "oshirase/heartbeat.h"
+#include "oshirase/kafka_scan.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -184,18 +185,9 @@ fail:
 
 static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
 {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        int n = -1;
+        char why[256]; /* unknown this round: the group gets no sample */
+        int n = osh_kafka_partition_count(rk, topic, timeout_ms, why, sizeof(why));
 
-        if (!rkt)
-                return -1;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1 && !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
         return n > MON_MAX_PARTITIONS ? MON_MAX_PARTITIONS : n;
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/kafka_scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
@@ -23,6 +24,7 @@
 #include "relay_common.h"
 
 #define RB_HDR_REFUSED "osh.relay.refused" /* on dead-letter copies: the reason */
+#define RB_METADATA_MS 10000               /* the start-up partition check */
 
 typedef struct k2k {
         const rb_config_t *rc;
@@ -134,34 +136,17 @@ static int handle(k2k_t *k, const rd_kafka_message_t *m)
         return 0;
 }
 
-static int partition_count(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size)
-{
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-        int n = -1;
-
-        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        else
-                snprintf(errstr, errstr_size, "metadata for %s on %s: %s", topic, rd_kafka_name(rk),
-                         rd_kafka_err2str(err ? err : md->topics[0].err));
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
 /* Same partition number on both sides: a target with fewer partitions
  * cannot hold the source's layout, so refuse rather than remap. */
 static int check_partitions(k2k_t *k, char *errstr, size_t errstr_size)
 {
         for (size_t i = 0; i < osh_allowlist_topic_count(k->rc->allow); i++) {
                 const char *t = osh_allowlist_topic(k->rc->allow, i);
-                int s = partition_count(osh_consumer_handle(k->cons), t, errstr, errstr_size);
-                int d = s < 0
-                            ? -1
-                            : partition_count(osh_producer_handle(k->prod), t, errstr, errstr_size);
+                int s = osh_kafka_partition_count(osh_consumer_handle(k->cons), t, RB_METADATA_MS,
+                                                  errstr, errstr_size);
+                int d = s < 0 ? -1
+                              : osh_kafka_partition_count(osh_producer_handle(k->prod), t,
+                                                          RB_METADATA_MS, errstr, errstr_size);
                 if (s < 0 || d < 0)
                         return -1;
                 if (d < s) {

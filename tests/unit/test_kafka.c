@@ -16,6 +16,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "oshirase/kafka_scan.h"
+
 #include "oshirase/heartbeat.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
@@ -518,6 +520,70 @@ static void test_shutdown_is_bounded_with_broker_down(void **state)
         assert_int_equal(osh_shutdown_budget_ms(500), 500);
 }
 
+/* ---- assign-mode scan (kafka_scan.h) ---- */
+
+struct scan_seen {
+        int n;
+        long sum;
+};
+
+static void scan_record(void *opaque, const rd_kafka_message_t *m)
+{
+        struct scan_seen *seen = opaque;
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%.*s", (int)m->len, (const char *)m->payload);
+        seen->sum += atol(buf + 1);
+        seen->n++;
+}
+
+static int64_t scan_from_2(void *opaque, const char *topic, int32_t partition)
+{
+        return 2;
+}
+
+static rd_kafka_t *scan_handle(void)
+{
+        char errstr[256];
+        rd_kafka_conf_t *conf =
+            osh_kafka_conf_new(NULL, NULL, OSH_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
+        rd_kafka_t *rk;
+
+        assert_non_null(conf);
+        assert_int_equal(osh_kafka_conf_set(conf, "group.id", "scan", errstr, sizeof(errstr)), 0);
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        assert_non_null(rk);
+        rd_kafka_poll_set_consumer(rk);
+        return rk;
+}
+
+static void test_scan_to_watermarks(void **state)
+{
+        char topic[64], errstr[256];
+        osh_producer_t *p = producer(NULL, NULL);
+        rd_kafka_t *rk = scan_handle();
+        struct scan_seen seen = {0, 0};
+
+        new_topic(topic, sizeof(topic), 3);
+        assert_int_equal(osh_kafka_partition_count(rk, topic, 5000, errstr, sizeof(errstr)), 3);
+        send_n(p, topic, 1, 10, NULL, 0); /* all to partition 0 */
+        assert_int_equal(osh_producer_flush(p, 5000), 0);
+        assert_int_equal(
+            osh_kafka_scan(rk, topic, NULL, scan_record, &seen, 10000, errstr, sizeof(errstr)), 0);
+        assert_int_equal(seen.n, 10);
+        assert_int_equal(seen.sum, 55);
+        /* from offset 2: v3..v10; records sent after the scan began are not waited for */
+        seen = (struct scan_seen){0, 0};
+        assert_int_equal(osh_kafka_scan(rk, topic, scan_from_2, scan_record, &seen, 10000, errstr,
+                                        sizeof(errstr)),
+                         0);
+        assert_int_equal(seen.n, 8);
+        assert_int_equal(seen.sum, 52);
+        osh_producer_destroy(p);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -533,6 +599,7 @@ int main(void)
             cmocka_unit_test(test_consumer_prefetch_threshold),
             cmocka_unit_test(test_heartbeat_record),
             cmocka_unit_test(test_removed_records_are_an_alarm),
+            cmocka_unit_test(test_scan_to_watermarks),
             cmocka_unit_test(test_shutdown_is_bounded_with_broker_down),
         };
         return cmocka_run_group_tests(tests, setup_all, teardown_all);

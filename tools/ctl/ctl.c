@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/kafka_scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/avro_json.h"
 #include "oshirase/config.h"
@@ -19,6 +20,8 @@
 #include "oshirase/signal.h"
 #include "oshirase/batch.h"
 #include "oshirase/topics.h"
+
+#define CTL_METADATA_MS 10000 /* the topic's partition count */
 
 static const osh_cfg_entry_t table[] = {
     {"bootstrap", OSH_CFG_STR, NULL, "OSH_BOOTSTRAP", "bootstrap servers of the cluster"},
@@ -243,10 +246,8 @@ static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *n
         rd_kafka_conf_t *conf =
             osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_CONSUMER, osh_config_str(cfg, "bootstrap"),
                                errstr, sizeof(errstr));
-        const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_t *rk;
-        rd_kafka_topic_t *rkt;
 
         if (!conf || osh_kafka_conf_set(conf, "group.id", "osh-ctl", errstr, sizeof(errstr)) ||
             osh_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))) {
@@ -258,24 +259,17 @@ static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *n
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
                 return NULL;
         }
-        rkt = rd_kafka_topic_new(rk, topic, NULL);
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
-                fprintf(stderr, "osh-ctl: no metadata for topic %s\n", topic);
-                if (md)
-                        rd_kafka_metadata_destroy(md);
-                rd_kafka_topic_destroy(rkt);
+        *npart = osh_kafka_partition_count(rk, topic, CTL_METADATA_MS, errstr, sizeof(errstr));
+        if (*npart < 0) {
+                fprintf(stderr, "osh-ctl: %s\n", errstr);
                 rd_kafka_destroy(rk);
                 return NULL;
         }
-        *npart = md->topics[0].partition_cnt;
         l = rd_kafka_topic_partition_list_new(*npart);
         for (int i = 0; i < *npart; i++)
-                rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id)
-                    ->offset = RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_assign(rk, l);
         rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
         return rk;
 }
 
