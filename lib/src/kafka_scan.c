@@ -25,8 +25,8 @@ static int count(rd_kafka_t *rk, const char *topic, int timeout_ms, rd_kafka_res
         if (!err && md->topic_cnt == 1 && !md->topics[0].err)
                 n = md->topics[0].partition_cnt;
         else if (!err)
-                *topic_err = md->topic_cnt == 1 ? md->topics[0].err
-                                                : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+                *topic_err =
+                    md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
         if (n < 0)
                 snprintf(errstr, errstr_size, "metadata for %s on %s: %s", topic, rd_kafka_name(rk),
                          rd_kafka_err2str(err ? err : *topic_err));
