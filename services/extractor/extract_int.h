@@ -32,6 +32,7 @@ typedef struct ext_xfile {
         char *buf;
         size_t len;
         int hash_failed;
+        size_t released;                      /* pages of buf below this were given back */
         uint64_t enc_rejected;                /* lines rejected for their encoding */
         char got_sha[OSH_SHA256_HEX_LEN + 1]; /* by a worker */
         ext_scan_file_t scan;
@@ -111,6 +112,9 @@ struct ext_batch {
 
 /* extract_open.c: a worker's task, the file's SHA-256 into got_sha. */
 void ext_hash_file(ext_xfile_t *f);
+/* extract_open.c: gives back the mapped pages of f below upto (an offset
+ * in f->buf) once nothing needs them in memory (joined, hashed). */
+void ext_release(ext_xfile_t *f, size_t upto);
 /* extract_plan.c: chunks for every file, then the threads that hash and
  * scan them. 0 / -1 (out of memory or threads). */
 int ext_plan_chunks(ext_batch_t *b);

@@ -392,6 +392,9 @@ static int join_chunk(ext_batch_t *b, ext_chunk_t *c, char *errstr, size_t errst
         f->st.read += c->read;
         b->gaiji += c->gaiji;
         f->next = c->stop;
+        /* joined: the join copied what it keeps */
+        if (f->buf)
+                ext_release(f, (size_t)(f->scan.data - f->buf) + c->stop);
         f->line_base += c->lines;
         f->header_seen |= c->header_seen;
         if (c->any) {
