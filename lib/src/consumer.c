@@ -466,13 +466,33 @@ typedef struct closer {
         void *arg;
 } closer_t;
 
+/* One round of a close: the close forwards the consumer's queue to q, so
+ * it brings records as well as the revoke; only the revoke needs an answer
+ * (librdkafka commits the stored offsets itself when it unassigns). */
+static void serve_close(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms)
+{
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+
+        if (!ev)
+                return;
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                const char *proto = rd_kafka_rebalance_protocol(rk);
+                if (proto && !strcmp(proto, "COOPERATIVE"))
+                        rd_kafka_error_destroy(rd_kafka_incremental_unassign(
+                            rk, rd_kafka_event_topic_partition_list(ev)));
+                else
+                        rd_kafka_assign(rk, NULL);
+        }
+        rd_kafka_event_destroy(ev);
+}
+
 /* Serves the close until it ends, then frees everything. */
 static void *closer_run(void *arg)
 {
         closer_t *cl = arg;
 
         while (!rd_kafka_consumer_closed(cl->rk))
-                rd_kafka_queue_poll_callback(cl->q, POLL_SLICE_MS);
+                serve_close(cl->rk, cl->q, POLL_SLICE_MS);
         rd_kafka_queue_destroy(cl->q);
         rd_kafka_destroy_flags(cl->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         if (cl->done)
@@ -524,7 +544,6 @@ static void close_handle(rd_kafka_t *rk, int timeout_ms, void (*done)(void *), v
                 rd_kafka_error_destroy(error);
                 goto destroy;
         }
-        /* Serving q runs the rebalance callback (revoke: commit). */
         while (!rd_kafka_consumer_closed(rk)) {
                 int left = osh_shutdown_budget_ms(timeout_ms - (int)(osh_mono_ms() - start));
                 if (left <= 0) {
@@ -536,7 +555,7 @@ static void close_handle(rd_kafka_t *rk, int timeout_ms, void (*done)(void *), v
                         close_in_background(cl);
                         return;
                 }
-                rd_kafka_queue_poll_callback(cl->q, left < POLL_SLICE_MS ? left : POLL_SLICE_MS);
+                serve_close(rk, cl->q, left < POLL_SLICE_MS ? left : POLL_SLICE_MS);
         }
 destroy:
         if (cl && cl->q)
