@@ -82,7 +82,10 @@ echo " accepted by the provider fakes: $(wc -l <"$T/accepted.jsonl") request(s);
 
 echo
 echo "-- monitor (exchange segment) ------------------------------------------------------"
-if curl -sf "http://127.0.0.1:$mon_port/status" >"$T/status.json"; then
+# The demo saves the status in which it saw the monitor judge OK; without
+# it, ask the monitor now.
+if [ -s "$T/status.json" ] || curl -sf "http://127.0.0.1:$mon_port/status" >"$T/status.json"; then
+        echo " (status of $(date -d "@$(($(stat -c %Y "$T/status.json")))" '+%H:%M:%S'))"
         jq -r '
   (.services // [])[] | " \(.segment // "?" | ascii_downcase | .[0:10] | . + " " * (10 - length)) \(.service | . + " " * (16 - length)) \(.instance // "" | . + " " * (16 - length)) \(.health // .state) (in \(.records_in // 0), out \(.records_out // 0), rejected \(.records_rejected // 0), lag \(.lag // "-"))"' \
                 "$T/status.json" 2>/dev/null | sort -u || true

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <jansson.h>
@@ -602,6 +603,29 @@ fail:
 uint16_t osh_http_server_port(const osh_http_server_t *s)
 {
         return s->port;
+}
+
+int osh_http_server_write_port(const osh_http_server_t *s, const char *path, char *errstr,
+                               size_t errstr_size)
+{
+        char tmp[4096];
+        FILE *fp;
+        int ok;
+
+        if (!path || !*path)
+                return 0;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        fp = fopen(tmp, "w");
+        if (!fp)
+                goto fail;
+        ok = fprintf(fp, "%u\n", s->port) > 0;
+        ok = (fclose(fp) == 0) && ok;
+        if (ok && rename(tmp, path) == 0)
+                return 0;
+        unlink(tmp);
+fail:
+        snprintf(errstr, errstr_size, "port file %s: %s", path, strerror(errno));
+        return -1;
 }
 
 void osh_http_server_stop(osh_http_server_t *s)

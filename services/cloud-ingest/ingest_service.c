@@ -33,6 +33,8 @@ static const osh_cfg_entry_t ci_config_table[] = {
      .check = osh_cfg_check_ip},
     {"listen.port", OSH_CFG_INT, "8443", "OSH_INGEST_PORT", "port (0: any free port)",
      .flags = OSH_CFG_RANGE, .min = 0, .max = 65535},
+    {"listen.port.file", OSH_CFG_STR, NULL, "OSH_INGEST_PORT_FILE",
+     "write the bound port here once listening (with listen.port 0)"},
     {"tls.cert", OSH_CFG_STR, NULL, "OSH_INGEST_TLS_CERT",
      "server certificate PEM (unset: plain HTTP)", .check = osh_cfg_check_file},
     {"tls.key", OSH_CFG_STR, NULL, "OSH_INGEST_TLS_KEY", "server key PEM",

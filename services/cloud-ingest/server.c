@@ -126,7 +126,10 @@ static int start_http(ci_server_t *s, const osh_config_t *cfg, char *errstr, siz
         }
         s->http = osh_http_server_start(&o, routes, sizeof(routes) / sizeof(routes[0]), errstr,
                                         errstr_size);
-        return s->http ? 0 : -1;
+        if (!s->http)
+                return -1;
+        return osh_http_server_write_port(s->http, osh_config_str(cfg, "listen.port.file"), errstr,
+                                          errstr_size);
 }
 
 ci_server_t *ci_server_start(const osh_config_t *cfg, osh_heartbeat_t *hb, char *errstr,

@@ -126,7 +126,6 @@ static int setup_http(mon_app_t *a, char *errstr, size_t errstr_size)
         const osh_config_t *cfg = a->svc->cfg;
         const char *port_file = osh_config_str(cfg, "http.port.file");
         int64_t port = osh_config_int(cfg, "http.port");
-        FILE *fp;
 
         if (port < 0 || port > 65535) {
                 snprintf(errstr, errstr_size, "http.port: %lld out of range", (long long)port);
@@ -138,11 +137,7 @@ static int setup_http(mon_app_t *a, char *errstr, size_t errstr_size)
                 return -1;
         osh_info("dashboard on http://%s:%u/", osh_config_str(cfg, "http.host"),
                  osh_http_server_port(a->http));
-        if (port_file && *port_file && (fp = fopen(port_file, "w"))) {
-                fprintf(fp, "%u\n", osh_http_server_port(a->http));
-                fclose(fp);
-        }
-        return 0;
+        return osh_http_server_write_port(a->http, port_file, errstr, errstr_size);
 }
 
 mon_app_t *mon_app_new(osh_service_t *svc, char *errstr, size_t errstr_size)

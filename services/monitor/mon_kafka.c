@@ -213,7 +213,13 @@ static int sample_group(mon_sampler_t *s, size_t i, int64_t now_ms)
                 if (rd_kafka_query_watermark_offsets(s->rk[i], topic, p, &low[p], &hwm[p],
                                                      s->timeout_ms))
                         goto done;
-                committed[p] = parts->elems[p].err ? -1 : parts->elems[p].offset;
+                /* A partition whose committed offset could not be read
+                 * (a loaded broker) must not count as "no commit": its
+                 * sample would fall back to the low watermark and read as a
+                 * REWIND for a whole window. Skip the round instead. */
+                if (parts->elems[p].err)
+                        goto done;
+                committed[p] = parts->elems[p].offset;
         }
         mon_model_lag_sample(s->m, i, n, committed, low, hwm, now_ms);
         rc = 0;

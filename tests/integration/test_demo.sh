@@ -28,7 +28,12 @@ n() { awk -v k="$1" 'index($0, k) == 2 { print $NF }' <<<"$r"; }
 raw=$(n "resident.raw.v1 @ core")
 assert_ge "$raw" 100 "applicants extracted"
 assert_eq "$raw" "$(n "resident.raw.v1 @ processing")" "raw relayed to processing"
-assert_eq "$raw" "$(n "resident.abstracted.v1 @ cloud")" "every abstracted record reached the cloud"
+# The anonymizer suppresses records of groups smaller than k: in = out + suppressed.
+read -r p_in p_out p_sup < <(sed -nE 's/^ records in ([0-9]+), out ([0-9]+), suppressed ([0-9]+).*/\1 \2 \3/p' <<<"$r")
+assert_eq "$raw" "$p_in" "the anonymizer read every raw record"
+assert_eq "$p_in" "$((p_out + p_sup))" "privacy report reconciles (in = out + suppressed)"
+assert_eq "$p_out" "$(n "resident.abstracted.v1 @ processing")" "abstracted = anonymizer's out"
+assert_eq "$p_out" "$(n "resident.abstracted.v1 @ cloud")" "every abstracted record reached the cloud"
 assert_eq 9 "$(grep -c '^ seed-0[1-9]' <<<"$r")" "nine campaigns in the report"
 assert_ge "$(n "notify.dispatch.v1 @ cloud")" 1 "dispatches emitted"
 assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ seed-0/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \

@@ -12,15 +12,19 @@ osh_it_begin
 osh_it_start_broker
 CLOUD=$OSH_BOOTSTRAP_CLOUD
 SEND=$OSH_BIN/osh-ingest-send
-PORT=$(osh_it_free_port)
-URL=http://127.0.0.1:$PORT
+URL=
 AUTH=(--key-id relay --secret s3cret-key)
 printf 'relay s3cret-key\n# staff\nstaff st4ff-key\n' >"$OSH_IT_TMP/keys"
 
+# The server binds port 0 and writes the port it got: a port picked here
+# could be taken by another process before the server binds it.
 start_ingest() {
-        osh_it_start_service ingest cloud-ingest --listen.port "$PORT" \
+        rm -f "$OSH_IT_TMP/ingest.port"
+        osh_it_start_service ingest cloud-ingest --listen.port 0 \
+                --listen.port.file "$OSH_IT_TMP/ingest.port" \
                 --auth.keys.file "$OSH_IT_TMP/keys" --kafka.bootstrap.servers "$CLOUD" \
                 --heartbeat.interval 1s --segment cloud
+        URL=http://127.0.0.1:$(cat "$OSH_IT_TMP/ingest.port")
 }
 
 # count TOPIC: records on the cloud cluster.

@@ -99,6 +99,12 @@ osh_http_server_t *osh_http_server_start(const osh_http_server_opts_t *opts,
                                          size_t errstr_size);
 /* The bound port (useful with port 0). */
 uint16_t osh_http_server_port(const osh_http_server_t *s);
+/* Writes the bound port and a newline to path (NULL or "" = nothing), via a
+ * temporary file and rename, so whoever waits for the file reads a whole
+ * number. Lets a test start a server on port 0 instead of picking a port
+ * that another process may take before the server binds it. 0 / -1. */
+int osh_http_server_write_port(const osh_http_server_t *s, const char *path, char *errstr,
+                               size_t errstr_size);
 /* Stops accepting, waits for running handlers, frees. NULL ok. */
 void osh_http_server_stop(osh_http_server_t *s);
 
