@@ -67,17 +67,9 @@ osh_it_start_service seg segmenter --kafka.bootstrap.servers="$B" --state.dir="$
 osh_it_wait_until 20 log_has "snapshot B-IT-1: 600 residents" || fail "B-IT-1 never swapped in"
 
 # ---- previews of the nine seed campaigns against the oracle ----
-# the nine seed campaigns, and a staff campaign with the day-precise
-# child_age_months() that the seed conditions no longer use
-{
-        for f in "$OSH_SOURCE_DIR"/campaigns/*.json; do
-                jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$f"
-        done
-        jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1 |
-                .campaign_id = "seed-10-staff-child-age-months" |
-                .condition = "child_age_months(18..24) and ward = chuo"' \
-                "$OSH_SOURCE_DIR/campaigns/05-infant-checkup-18m.json"
-} | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+# shellcheck source=lib/campaigns.sh
+. "$(dirname "$0")/lib/campaigns.sh"
+seed_previews "$SEND_MS" | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
 "$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 10 --timeout 30s |
         jq -c .value >"$T/results.jsonl"
 n=0
