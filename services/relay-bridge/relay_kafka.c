@@ -220,7 +220,8 @@ static int find_resume_points(k2k_t *k, char *errstr, size_t errstr_size)
                 return -1;
         for (size_t i = 0; !rc && i < osh_allowlist_topic_count(k->rc->allow); i++) {
                 const char *t = osh_allowlist_topic(k->rc->allow, i);
-                int parts = partition_count(osh_consumer_handle(k->cons), t, errstr, errstr_size);
+                int parts = osh_kafka_partition_count(osh_consumer_handle(k->cons), t,
+                                                      RB_METADATA_MS, errstr, errstr_size);
                 rc = parts < 0 ? -1 : resume_point(k, sc, t, parts, errstr, errstr_size);
         }
         osh_scan_destroy(sc);
