@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "oshirase/serde.h"
+#include "oshirase/topics.h"
 #include "extract.h"
 
 #define ADDR "121010000100010001000000000000"
@@ -59,13 +60,14 @@ static void write_batch(const uint8_t *data, size_t size, size_t target)
         }
 }
 
-static ext_batch_t *read_batch(size_t chunk, size_t threads)
+static ext_batch_t *read_batch(size_t chunk, size_t threads, size_t raw_max)
 {
         ext_opts_t o = {.input = dir,
                         .reference = "20240401",
                         .max_field = 64,
                         .chunk_bytes = chunk,
-                        .threads = threads};
+                        .threads = threads,
+                        .raw_max = raw_max};
         char err[256];
         ext_batch_t *b = ext_batch_open(&o, err, sizeof(err));
 
@@ -83,9 +85,33 @@ static void same_rejects(const ext_batch_t *x, const ext_batch_t *y)
         for (size_t i = 0; i < ext_batch_reject_count(x); i++) {
                 const ext_reject_t *r = ext_batch_reject(x, i), *q = ext_batch_reject(y, i);
                 if (r->file != q->file || r->line != q->line || r->reason != q->reason ||
+                    r->column != q->column || r->field_len != q->field_len ||
                     strcmp(r->detail, q->detail) || r->raw_len != q->raw_len ||
                     memcmp(r->raw, q->raw, r->raw_len))
                         __builtin_trap();
+        }
+}
+
+/* Every reject encodes, decodes with the schema, and carries at most
+ * raw_max bytes of its line whatever the line held. */
+static void rejects_bounded(ext_batch_t *b, size_t raw_max)
+{
+        const osh_schema_t *s = osh_schema_for_topic(OSH_TOPIC_REJECTS);
+
+        for (size_t i = 0; i < ext_batch_reject_count(b); i++) {
+                char key[96], err[128];
+                void *val = NULL;
+                const void *raw;
+                size_t len, n;
+                avro_value_t v;
+                if (ext_batch_encode_reject(b, i, 0, key, sizeof(key), &val, &len, err,
+                                            sizeof(err)) ||
+                    osh_serde_decode(s, val, len, &v, NULL, err, sizeof(err)))
+                        __builtin_trap();
+                if (osh_value_get_bytes(&v, "raw", &raw, &n) || n > raw_max || len > 1024)
+                        __builtin_trap();
+                avro_value_decref(&v);
+                free(val);
         }
 }
 
@@ -129,14 +155,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size < 1)
                 return 0;
         write_batch(data + 1, size - 1, data[0] % N_FILES);
-        one = read_batch(0, 1);
-        many = read_batch(1 + data[0] / N_FILES % 16, 3);
+        one = read_batch(0, 1, 0);
+        many = read_batch(1 + data[0] / N_FILES % 16, 3, 16);
         if (!one != !many) /* a batch fails (truncated, bad header) both ways */
                 __builtin_trap();
         if (one) {
                 same_rejects(one, many);
                 same_counts(one, many);
                 same_records(one, many);
+                rejects_bounded(one, 0);
+                rejects_bounded(many, 16);
         }
         ext_batch_destroy(one);
         ext_batch_destroy(many);
