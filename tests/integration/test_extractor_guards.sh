@@ -83,6 +83,7 @@ assert_eq "$m0" "$(hi2 batch.control.v1)" "no marker for the failed batches"
 "$ext" --input "$T/city" --ledger "$T/ledger-g" --kafka.bootstrap.servers="$BS2" \
         >/dev/null 2>&1 || fail "first snapshot failed"
 m1=$(hi2 batch.control.v1)
+cp "$T/ledger-g" "$T/ledger-w"
 "$OSH_BIN/gen-residents" --out "$T/small" --residents 500 --seed 5 2>/dev/null
 if "$ext" --input "$T/small" --ledger "$T/ledger-g" --kafka.bootstrap.servers="$BS2" \
         >"$T/small.out" 2>"$T/small.log"; then
@@ -97,6 +98,20 @@ assert_eq "$m1" "$(hi2 batch.control.v1)" "nothing emitted for the held batch"
 "$ext" --input "$T/small" --ledger "$T/ledger-g" --confirm.batch "$held" \
         --kafka.bootstrap.servers="$BS2" >"$T/small2.out" 2>&1 || fail "confirmed batch failed"
 assert_eq $((m1 + 2)) "$(hi2 batch.control.v1)" "START and END once confirmed"
+# under --watch the held batch is read once, said once, and shown on the heartbeat
+osh_it_start_service watchh extractor --watch --poll.interval 100ms --input "$T/small" \
+        --ledger "$T/ledger-w" --heartbeat.interval 200ms --instance ext-held \
+        --kafka.bootstrap.servers="$BS2"
+degraded() {
+        "$ctl" consume --bootstrap "$BS2" --topic ops.status.v1 --timeout 5s 2>/dev/null |
+                jq -e -s 'map(select(.value.instance == "ext-held" and .value.state == "DEGRADED"
+                        and .value.counters.batches_held == 1)) | length > 0' >/dev/null
+}
+osh_it_wait_until 30 degraded || fail "no DEGRADED heartbeat with batches_held=1"
+sleep 1 # ten more polls
+assert_eq 1 "$(grep -c "held: " "$(osh_it_log watchh)")" "held once, not every poll"
+assert_eq $((m1 + 2)) "$(hi2 batch.control.v1)" "nothing emitted by the watcher"
+osh_it_stop_service watchh
 
 # --- a named pipe in a batch is refused at once, never opened for a blocking read
 cp -r "$T/city" "$T/fifo" && rm "$T/fifo/KOKUHO.csv" && mkfifo "$T/fifo/KOKUHO.csv"
