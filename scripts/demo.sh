@@ -49,6 +49,10 @@ today=$(TZ=Asia/Tokyo date +%Y%m%d)
 "$OSH_BIN/gen-residents" --residents "$residents" --out "$T/city" --encoding cp932 --dates era \
         --gaiji 0.001 --reference-date "$today" --destinations "$T/destinations.csv" >"$T/gen.out"
 tail -n 3 "$T/gen.out" >&2
+# Every second webhook destination becomes an SMS number (E.164), so the SMS channel
+# (Twilio's Messages API, served by the provider fakes) sends in the demo too.
+awk -F, -v OFS=, 'NR > 1 && $2 == "webhook" && ++w % 2 == 0 { $2 = "sms"; $3 = sprintf("+8190%08d", NR) } 1' \
+        "$T/destinations.csv" >"$T/destinations.sms.csv" && mv "$T/destinations.sms.csv" "$T/destinations.csv"
 
 say "secrets: a test CA, TLS certificates and HMAC keys (all throw-away, in $T)"
 "$ROOT/tests/integration/certs/gen.sh" "$T/certs"
@@ -84,7 +88,8 @@ osh_it_start_service sns-dispatcher sns-dispatcher --segment cloud "${common[@]}
         --webhook.url "$FAKE/hook" --webhook.secret demo-webhook-secret \
         --twitter.url "$FAKE" --twitter.token twitter-test-token \
         --facebook.url "$FAKE" --facebook.token facebook-test-token \
-        --email.url "smtp://127.0.0.1:$SMTP_PORT"
+        --email.url "smtp://127.0.0.1:$SMTP_PORT" \
+        --sms.url "$FAKE" --sms.token ACtest:sms-test-token --sms.from +815000000000
 
 # The monitor judges lag over windows of LAG_WINDOW samples LAG_INTERVAL s
 # apart; the end of the demo waits for its verdict with these (below).

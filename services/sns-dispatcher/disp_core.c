@@ -69,11 +69,8 @@ disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
         c->status_fn = status_fn;
         c->opaque = opaque;
         c->rnd = (unsigned)c->clock.now_ms(c->clock.opaque);
-        c->chan[DISP_CH_LINE] = &disp_channel_line;
-        c->chan[DISP_CH_EMAIL] = &disp_channel_email;
-        c->chan[DISP_CH_WEBHOOK] = &disp_channel_webhook;
-        c->chan[DISP_CH_TWITTER] = &disp_channel_twitter;
-        c->chan[DISP_CH_FACEBOOK] = &disp_channel_facebook;
+        for (size_t i = 0; disp_channels[i]; i++)
+                c->chan[disp_channels[i]->kind] = disp_channels[i];
         for (int i = 0; i < DISP_CH__CNT; i++)
                 if (disp_bucket_parse(conf->rate[i], &c->bucket[i],
                                       c->clock.now_ms(c->clock.opaque)) < 0) {
@@ -213,13 +210,13 @@ static int bracketed(const char *t, size_t tl)
  * (a title already in 【】 is not wrapped again; nothing is added when the
  * text already starts with it). E-mail and webhooks carry the title
  * separately. Caller frees. */
-static char *with_title(const disp_job_t *job, char *text)
+static char *with_title(const disp_channel_t *ch, const disp_job_t *job, char *text)
 {
         size_t tl = strlen(job->title), n = tl + strlen(text) + 16;
         int wrap = !bracketed(job->title, tl);
         char *out;
 
-        if (!tl || job->channel == DISP_CH_EMAIL || job->channel == DISP_CH_WEBHOOK)
+        if (!tl || !ch || !ch->titled)
                 return text;
         out = malloc(n);
         if (out) {
@@ -241,7 +238,8 @@ static char *render(disp_core_t *c, disp_job_t *job, char *err, size_t err_size)
 
         if (job->text[0] || !job->template_name[0]) {
                 out = strdup(job->text);
-                out = out ? with_title(job, out) : NULL; /* templates carry their own */
+                out = out ? with_title(c->chan[job->channel], job, out)
+                          : NULL; /* templates carry their own */
         } else {
                 tpl = disp_template_load(c->conf->templates_dir ? c->conf->templates_dir
                                                                 : "templates",

@@ -8,9 +8,6 @@
 #include "oshirase/serde.h"
 #include "oshirase/topics.h"
 
-static const char *const chan_names[DISP_CH__CNT] = {"LINE",     "EMAIL", "WEBHOOK", "TWITTER",
-                                                     "FACEBOOK", "SMS",   "OTHER"};
-
 static char *dup_field(avro_value_t *v, const char *f)
 {
         const char *s = NULL;
@@ -80,10 +77,7 @@ static int get_flags(avro_value_t *rec, disp_job_t *job)
         if (osh_value_is_null(rec, "not_before") == 0 &&
             osh_value_get_long(rec, "not_before", &job->not_before_ms) < 0)
                 return -1;
-        job->channel = DISP_CH_OTHER;
-        for (int i = 0; i < DISP_CH__CNT; i++)
-                if (!strcmp(sym, chan_names[i]))
-                        job->channel = (disp_chan_kind_t)i;
+        job->channel = disp_channel_kind(sym);
         return 0;
 }
 

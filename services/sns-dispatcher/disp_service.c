@@ -15,20 +15,11 @@
 
 #include "disp_core.h"
 
-#define CHAN_KEYS(ch, CH, url, chars, parts, rate)                                                 \
-        {#ch ".url", OSH_CFG_STR, url, "OSH_" #CH "_URL", #ch ": provider base URL (empty: off)"}, \
-            {#ch ".token", OSH_CFG_STR, NULL, "OSH_" #CH "_TOKEN", #ch ": access token"},          \
-            {#ch ".max_chars", OSH_CFG_INT, chars, NULL, #ch ": characters per message"},          \
-            {#ch ".max_parts", OSH_CFG_INT, parts, NULL, #ch ": messages one notice may use"},     \
-        {                                                                                          \
-#ch ".rate", OSH_CFG_STR, rate, "OSH_" #CH "_RATE",                                \
-                    #ch ": requests N/s|m|h|d[:burst], 0 = unlimited"                              \
-        }
-
 #define DISP_DURATION_MAX_MS (24 * 3600 * 1000LL)      /* a day: longer is a typo */
 #define DISP_GIVE_UP_MAX_MS  (30 * 24 * 3600 * 1000LL) /* a month */
 
-const osh_cfg_entry_t disp_config_table[] = {
+/* The service's own keys; each channel's come from its plugin. */
+static const osh_cfg_entry_t base_table[] = {
     {"group.id", OSH_CFG_STR, "sns-dispatcher", "OSH_GROUP_ID", "consumer group"},
     {"ledger.path", OSH_CFG_STR, "sns-dispatcher.ledger", "OSH_LEDGER_PATH",
      "sent-ledger file (survives restarts; never delete it to resend)"},
@@ -50,15 +41,27 @@ const osh_cfg_entry_t disp_config_table[] = {
      .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
     {"report.interval", OSH_CFG_DURATION_MS, "5s", NULL, "delivery report period",
      .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
-    CHAN_KEYS(line, LINE, "https://api.line.me", "5000", "5", "2000/s"),
-    CHAN_KEYS(email, EMAIL, "", "100000", "1", "0"),
-    CHAN_KEYS(webhook, WEBHOOK, "", "10000", "1", "0"),
-    CHAN_KEYS(twitter, TWITTER, "https://api.twitter.com", "492", "1", "1000/d:50"),
-    CHAN_KEYS(facebook, FACEBOOK, "https://graph.facebook.com", "500", "3", "0"),
-    {"email.from", OSH_CFG_STR, "noreply@city.example.lg.jp", "OSH_EMAIL_FROM", "e-mail From"},
-    {"webhook.secret", OSH_CFG_STR, NULL, "OSH_WEBHOOK_SECRET", "webhook HMAC-SHA-256 key"},
 };
-const size_t disp_config_table_len = sizeof(disp_config_table) / sizeof(disp_config_table[0]);
+
+#define DISP_CONFIG_MAX 96
+
+osh_service_app_t disp_app;
+
+osh_cfg_entry_t disp_config_table[DISP_CONFIG_MAX];
+size_t disp_config_table_len;
+
+/* The whole table: the service's keys, then every registered channel's. */
+__attribute__((constructor)) static void build_table(void)
+{
+        size_t n = sizeof(base_table) / sizeof(base_table[0]);
+
+        memcpy(disp_config_table, base_table, sizeof(base_table));
+        for (size_t i = 0; disp_channels[i]; i++)
+                for (size_t k = 0; k < disp_channels[i]->nconfig; k++)
+                        if (n < DISP_CONFIG_MAX) /* a unit test checks it all fits */
+                                disp_config_table[n++] = disp_channels[i]->config[k];
+        disp_config_table_len = disp_app.ntable = n;
+}
 
 struct disp_service {
         osh_service_t *svc;
@@ -70,11 +73,6 @@ struct disp_service {
         int64_t report_ms;
         disp_core_stats_t last;
 };
-
-static const char *const chan_keys[DISP_CH__CNT] = {"line",     "email", "webhook", "twitter",
-                                                    "facebook", NULL,    NULL};
-static const char *const chan_syms[DISP_CH__CNT] = {"LINE",     "EMAIL", "WEBHOOK", "TWITTER",
-                                                    "FACEBOOK", "SMS",   "OTHER"};
 
 /* msg_opaque (malloc()ed ledger key or NULL) goes to on_delivery. */
 static void produce(disp_service_t *s, const char *topic, const char *key, avro_value_t *v,
@@ -120,7 +118,7 @@ static void on_status(void *opaque, const disp_status_t *st)
                 return;
         osh_value_set_string(&v, "dispatch_id", st->dispatch_id);
         osh_value_set_string(&v, "campaign_id", st->campaign_id);
-        osh_value_set_enum(&v, "channel", chan_syms[st->channel]);
+        osh_value_set_enum(&v, "channel", disp_channel_symbol(st->channel));
         osh_value_set_enum(&v, "status", st->status);
         osh_value_set_string(&v, "provider_code", st->code);
         if (st->message_id[0])
@@ -200,26 +198,45 @@ static int on_result(disp_service_t *s, const rd_kafka_message_t *m)
         return rc;
 }
 
+/* A key of ch's own table ending in suffix, or NULL. */
+static const char *channel_key(const disp_channel_t *ch, const char *suffix)
+{
+        for (size_t k = 0; k < ch->nconfig; k++) {
+                const char *key = ch->config[k].key, *dot = strchr(key, '.');
+                if (dot && !strcmp(dot + 1, suffix))
+                        return key;
+        }
+        return NULL;
+}
+
+static const char *channel_str(const osh_config_t *cfg, const disp_channel_t *ch,
+                               const char *suffix)
+{
+        const char *key = channel_key(ch, suffix);
+
+        return key ? osh_config_str(cfg, key) : NULL;
+}
+
+static void load_channel(const osh_config_t *cfg, const disp_channel_t *ch, disp_chan_conf_t *c,
+                         const char **rate)
+{
+        c->url = channel_str(cfg, ch, "url");
+        c->token = channel_str(cfg, ch, "token");
+        c->from = channel_str(cfg, ch, "from");
+        c->secret = channel_str(cfg, ch, "secret");
+        c->max_chars = (size_t)osh_config_int(cfg, channel_key(ch, "max_chars"));
+        c->max_parts = (size_t)osh_config_int(cfg, channel_key(ch, "max_parts"));
+        c->timeout_ms = (long)osh_config_int(cfg, "http.timeout");
+        *rate = channel_str(cfg, ch, "rate");
+}
+
 static void load_conf(disp_service_t *s)
 {
         const osh_config_t *cfg = s->svc->cfg;
-        char k[64];
 
-        for (int i = 0; i < DISP_CH__CNT; i++) {
-                disp_chan_conf_t *c = &s->conf.chan[i];
-                if (!chan_keys[i])
-                        continue;
-#define KEY(suffix) (snprintf(k, sizeof(k), "%s." suffix, chan_keys[i]), k)
-                c->url = osh_config_str(cfg, KEY("url"));
-                c->token = osh_config_str(cfg, KEY("token"));
-                c->max_chars = (size_t)osh_config_int(cfg, KEY("max_chars"));
-                c->max_parts = (size_t)osh_config_int(cfg, KEY("max_parts"));
-                s->conf.rate[i] = osh_config_str(cfg, KEY("rate"));
-#undef KEY
-                c->timeout_ms = (long)osh_config_int(cfg, "http.timeout");
-        }
-        s->conf.chan[DISP_CH_EMAIL].from = osh_config_str(cfg, "email.from");
-        s->conf.chan[DISP_CH_WEBHOOK].secret = osh_config_str(cfg, "webhook.secret");
+        for (size_t i = 0; disp_channels[i]; i++)
+                load_channel(cfg, disp_channels[i], &s->conf.chan[disp_channels[i]->kind],
+                             &s->conf.rate[disp_channels[i]->kind]);
         s->conf.templates_dir = osh_config_str(cfg, "templates.dir");
         s->conf.retry_base_ms = osh_config_int(cfg, "retry.base");
         s->conf.retry_max_ms = osh_config_int(cfg, "retry.max");
@@ -251,16 +268,13 @@ int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t 
 {
         disp_quiet_t q;
         disp_bucket_t b;
-        char k[64];
 
         if (disp_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"), 0, &q) < 0) {
                 snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
                 return -1;
         }
-        for (int i = 0; i < DISP_CH__CNT; i++) {
-                if (!chan_keys[i])
-                        continue;
-                snprintf(k, sizeof(k), "%s.rate", chan_keys[i]);
+        for (size_t i = 0; disp_channels[i]; i++) {
+                const char *k = channel_key(disp_channels[i], "rate");
                 if (disp_bucket_parse(osh_config_str(svc->cfg, k), &b, 0) < 0) {
                         snprintf(errstr, errstr_size, "%s: want N/s, N/m, N/h or N/d[:burst]", k);
                         return -1;
@@ -486,10 +500,10 @@ static void disp_close(void *app)
 }
 
 /* disp_service_run says ready itself. */
-const osh_service_app_t disp_app = {
+osh_service_app_t disp_app = {
     .name = "sns-dispatcher",
     .table = disp_config_table,
-    .ntable = sizeof(disp_config_table) / sizeof(disp_config_table[0]),
+    .ntable = 0, /* build_table sets it */
     .hb_prefix = "kafka.",
     .configure = disp_service_validate,
     .open = disp_open,

@@ -9,13 +9,15 @@
 #include "oshirase/config.h"
 #include "oshirase/service.h"
 
-extern const osh_cfg_entry_t disp_config_table[];
-extern const size_t disp_config_table_len;
+/* The service's keys followed by every registered channel's (built before
+ * main from channels/channel.c's registry). */
+extern osh_cfg_entry_t disp_config_table[];
+extern size_t disp_config_table_len;
 
 typedef struct disp_service disp_service_t;
 
 /* The sns-dispatcher service, for osh_service_main. */
-extern const osh_service_app_t disp_app;
+extern osh_service_app_t disp_app;
 
 /* Validates what the generic loader cannot (rate specs, quiet hours).
  * 0 / -1 with errstr. */

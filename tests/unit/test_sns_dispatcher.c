@@ -13,6 +13,7 @@
 #include "oshirase/retry.h"
 
 #include "channels/channel.h"
+#include "disp_service.h"
 #include "disp_limit.h"
 #include "disp_template.h"
 #include "disp_text.h"
@@ -160,6 +161,36 @@ static void test_line_counts_utf16_units(void **state)
         free(text);
 }
 
+/* Every plugin in the registry declares what the dispatcher needs, its
+ * symbol is the schema's, and the service's table holds its keys. */
+static void test_channel_registry(void **state)
+{
+        size_t n = 0;
+
+        (void)state;
+        for (size_t i = 0; disp_channels[i]; i++, n++) {
+                const disp_channel_t *ch = disp_channels[i];
+                char key[64];
+                int found = 0;
+                assert_non_null(ch->check_account);
+                assert_non_null(ch->send);
+                assert_true(ch->max_rcpt >= 1);
+                assert_int_equal(disp_channel_kind(ch->symbol), ch->kind);
+                assert_ptr_equal(disp_channel_of_kind(ch->kind), ch);
+                assert_non_null(osh_account_channel_by_symbol(ch->symbol)); /* cloud-ingest too */
+                snprintf(key, sizeof(key), "%s.rate", ch->name);
+                for (size_t k = 0; k < disp_config_table_len; k++)
+                        found |= !strcmp(disp_config_table[k].key, key);
+                assert_true(found);
+        }
+        assert_int_equal(n, 6);
+        assert_string_equal(disp_channel_symbol(DISP_CH_SMS), "SMS");
+        assert_string_equal(disp_channel_symbol(DISP_CH_OTHER), "OTHER");
+        assert_int_equal(disp_channel_kind("FAX"), DISP_CH_OTHER);
+        assert_int_equal(disp_app.ntable, disp_config_table_len);
+        assert_int_equal(disp_channel_sms.check_account("+819012345678", 13), NULL);
+}
+
 static void test_retry_key_is_deterministic_uuid(void **state)
 {
         char a[37], b[37], c[37];
@@ -291,6 +322,7 @@ int main(void)
             cmocka_unit_test(test_split_refuses_with_reason),
             cmocka_unit_test(test_channel_formats),
             cmocka_unit_test(test_line_counts_utf16_units),
+            cmocka_unit_test(test_channel_registry),
             cmocka_unit_test(test_retry_key_is_deterministic_uuid),
             cmocka_unit_test(test_template_render),
             cmocka_unit_test(test_seed_templates_render),

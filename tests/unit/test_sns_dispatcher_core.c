@@ -72,6 +72,7 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
 
 static const disp_channel_t stub = {
     .name = "stub",
+    .titled = 1,
     .check_account = osh_account_check_line,
     .max_rcpt = 500,
     .send = stub_send,

@@ -16,6 +16,7 @@ typedef enum {
         FAKE_API_TWITTER,
         FAKE_API_FACEBOOK,
         FAKE_API_WEBHOOK,
+        FAKE_API_SMS,
         FAKE_API__CNT
 } fake_api_t;
 
@@ -26,11 +27,12 @@ typedef struct fake_conf {
         int64_t outage_from_ms, outage_to_ms; /* since start: 503 */
         int64_t storm_from_ms, storm_to_ms;   /* since start: 429 + Retry-After */
         double rate[FAKE_API__CNT];           /* requests per second, 0 = unlimited */
-        size_t line_max_chars, twitter_max_chars, facebook_max_chars;
-        const char *invalid;      /* comma-separated account ids that do not exist */
-        long throttle_nth;        /* the Nth LINE request gets 429 (0: never) */
-        long throttle_after_s;    /* ... with this Retry-After */
-        const char *requests_log; /* every gated request: {"ms","api","status"} */
+        size_t line_max_chars, twitter_max_chars, facebook_max_chars, sms_max_chars;
+        const char *sms_sid, *sms_token; /* Twilio AccountSid and AuthToken to require */
+        const char *invalid;             /* comma-separated account ids that do not exist */
+        long throttle_nth;               /* the Nth LINE request gets 429 (0: never) */
+        long throttle_after_s;           /* ... with this Retry-After */
+        const char *requests_log;        /* every gated request: {"ms","api","status"} */
 } fake_conf_t;
 
 typedef struct fake_state fake_state_t;

@@ -1,12 +1,11 @@
 /* osh-fake-providers: stand-ins for the providers sns-dispatcher talks to,
  * built from their published API definitions (LINE's messaging-api.yml:
  * PushMessageRequest / MulticastRequest / ErrorResponse; X API v2 DM;
- * Graph API Send API). Each validates what the provider validates (bearer
- * token, JSON shape, id format, recipient and message counts, text length),
- * enforces rate limits with 429, honours X-Line-Retry-Key (409 for a key
- * already accepted), injects failures by configuration, and appends every
- * accepted message to a JSON-lines log, one line per recipient, so tests can
- * assert exactly what each resident received. */
+ * Graph API Send API; Twilio's Messages API for SMS). Each validates what the provider validates
+ * (bearer token, JSON shape, id format, recipient and message counts, text length), enforces rate
+ * limits with 429, honours X-Line-Retry-Key (409 for a key already accepted), injects failures by
+ * configuration, and appends every accepted message to a JSON-lines log, one line per recipient, so
+ * tests can assert exactly what each resident received. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "oshirase/config.h"
 #include "oshirase/http_server.h"
@@ -48,6 +48,10 @@ static const osh_cfg_entry_t table[] = {
     {"fail.outage", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 503"},
     {"fail.storm", OSH_CFG_STR, NULL, NULL, "FROM-TO seconds after start: 429 + Retry-After"},
     {"fail.invalid", OSH_CFG_STR, NULL, NULL, "comma-separated account ids that do not exist"},
+    {"sms.sid", OSH_CFG_STR, "ACtest", NULL, "Twilio AccountSid to require"},
+    {"sms.token", OSH_CFG_STR, "sms-test-token", NULL, "Twilio AuthToken to require"},
+    {"sms.max_chars", OSH_CFG_INT, "1600", NULL, "Twilio's Body limit (characters)"},
+    {"rate.sms", OSH_CFG_INT, "0", NULL, "SMS requests/s"},
     {"fail.throttle", OSH_CFG_STR, NULL, NULL,
      "N:S: the Nth LINE request gets 429 with Retry-After: S"},
     {"requests.log", OSH_CFG_STR, NULL, NULL,
@@ -443,6 +447,116 @@ static int window(const char *spec, int64_t *from, int64_t *to)
         return 0;
 }
 
+/* ---- Twilio Messages API ------------------------------------------------ */
+
+/* Value of name in an application/x-www-form-urlencoded body, decoded into
+ * out. 1 found, 0 absent. */
+static int form_get(const char *b, size_t len, const char *name, char *out, size_t out_size)
+{
+        size_t nl = strlen(name), i = 0;
+
+        while (i < len) {
+                size_t end = i;
+                while (end < len && b[end] != '&')
+                        end++;
+                if (end - i > nl && !memcmp(b + i, name, nl) && b[i + nl] == '=') {
+                        size_t o = 0;
+                        for (size_t k = i + nl + 1; k < end && o + 1 < out_size; k++) {
+                                unsigned v;
+                                if (b[k] == '+') {
+                                        out[o++] = ' ';
+                                } else if (b[k] == '%' && k + 2 < end + 1 &&
+                                           sscanf(b + k + 1, "%2x", &v) == 1) {
+                                        out[o++] = (char)v;
+                                        k += 2;
+                                } else {
+                                        out[o++] = b[k];
+                                }
+                        }
+                        out[o] = '\0';
+                        return 1;
+                }
+                i = end + 1;
+        }
+        return 0;
+}
+
+/* Twilio's error shape: {"code", "message", "more_info", "status"}. */
+static void twilio_error(osh_http_reply_t *rep, int status, int code, const char *msg)
+{
+        char info[96];
+
+        snprintf(info, sizeof(info), "https://www.twilio.com/docs/errors/%d", code);
+        reply_json(rep, status,
+                   json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", msg, "more_info",
+                             info, "status", status));
+}
+
+static int e164(const char *s)
+{
+        size_t n = strlen(s);
+
+        return n >= 9 && n <= 16 && s[0] == '+' && s[1] >= '1' && s[1] <= '9' &&
+               strspn(s + 1, "0123456789") == n - 1;
+}
+
+/* Basic auth "AccountSid:AuthToken" for the AccountSid in the path. */
+static int twilio_auth_ok(fake_state_t *st, const osh_http_request_t *req, const char *sid)
+{
+        const char *a = osh_http_request_header(req, "Authorization");
+        char want[256], b64[400];
+
+        snprintf(want, sizeof(want), "%s:%s", fake_conf(st)->sms_sid, fake_conf(st)->sms_token);
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)want, (int)strlen(want));
+        return a && !strncmp(a, "Basic ", 6) && !strcmp(a + 6, b64) &&
+               !strcmp(sid, fake_conf(st)->sms_sid);
+}
+
+/* POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded. */
+static void on_sms(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        fake_state_t *st = opaque;
+        const char *pfx = "/2010-04-01/Accounts/", *p = req->path + strlen(pfx);
+        const char *b = (const char *)req->body;
+        char sid[64], to[64], from[64], *body = malloc(req->body_len + 1), rid[40], msid[48];
+        size_t n = strcspn(p, "/");
+
+        if (!body || n == 0 || n >= sizeof(sid) || strcmp(p + n, "/Messages.json")) {
+                free(body);
+                twilio_error(rep, 404, 20404, "The requested resource was not found");
+                return;
+        }
+        memcpy(sid, p, n);
+        sid[n] = '\0';
+        if (!twilio_auth_ok(st, req, sid)) {
+                twilio_error(rep, 401, 20003, "Authenticate");
+        } else if (fake_gate(st, FAKE_API_SMS, rep)) {
+                /* answered */
+        } else if (!form_get(b, req->body_len, "To", to, sizeof(to))) {
+                twilio_error(rep, 400, 21604, "A 'To' phone number is required.");
+        } else if (!e164(to)) {
+                twilio_error(rep, 400, 21211, "Invalid 'To' Phone Number");
+        } else if (!form_get(b, req->body_len, "From", from, sizeof(from)) || !*from) {
+                twilio_error(rep, 400, 21603, "A 'From' phone number is required.");
+        } else if (!form_get(b, req->body_len, "Body", body, req->body_len + 1) || !*body) {
+                twilio_error(rep, 400, 21602, "Message body is required.");
+        } else if (fake_chars(body) > fake_conf(st)->sms_max_chars) {
+                twilio_error(rep, 400, 21617,
+                             "The concatenated message body exceeds the 1600 character limit.");
+        } else if (fake_invalid(st, to)) {
+                twilio_error(rep, 400, 21614, "'To' number is not a valid mobile number");
+        } else {
+                fake_request_id(st, rid);
+                snprintf(msid, sizeof(msid), "SM%.32s", rid);
+                fake_log(st, json_pack("{s:s, s:s, s:s, s:s, s:[s]}", "provider", "sms", "to", to,
+                                       "from", from, "request_id", rid, "texts", body));
+                reply_json(rep, 201,
+                           json_pack("{s:s, s:s, s:s, s:s, s:s}", "sid", msid, "account_sid", sid,
+                                     "to", to, "from", from, "status", "queued"));
+        }
+        free(body);
+}
+
 static int load_conf(const osh_config_t *cfg, fake_conf_t *c)
 {
         c->line_token = osh_config_str(cfg, "line.token");
@@ -460,6 +574,10 @@ static int load_conf(const osh_config_t *cfg, fake_conf_t *c)
         c->rate[FAKE_API_TWITTER] = (double)osh_config_int(cfg, "rate.twitter");
         c->rate[FAKE_API_FACEBOOK] = (double)osh_config_int(cfg, "rate.facebook");
         c->rate[FAKE_API_WEBHOOK] = (double)osh_config_int(cfg, "rate.webhook");
+        c->rate[FAKE_API_SMS] = (double)osh_config_int(cfg, "rate.sms");
+        c->sms_sid = osh_config_str(cfg, "sms.sid");
+        c->sms_token = osh_config_str(cfg, "sms.token");
+        c->sms_max_chars = (size_t)osh_config_int(cfg, "sms.max_chars");
         c->requests_log = osh_config_str(cfg, "requests.log");
         if (osh_config_str(cfg, "fail.throttle") &&
             (sscanf(osh_config_str(cfg, "fail.throttle"), "%ld:%ld", &c->throttle_nth,
@@ -476,6 +594,7 @@ static const osh_http_route_t routes[] = {
     {"POST", "/2/dm_conversations/with/*", on_twitter, NULL, 1u << 20},
     {"POST", "/v17.0/me/messages", on_facebook, NULL, 1u << 20},
     {"POST", "/hook*", on_webhook, NULL, 1u << 20},
+    {"POST", "/2010-04-01/Accounts/*", on_sms, NULL, 64u << 10},
 };
 
 static int write_file(const char *path, const char *text)

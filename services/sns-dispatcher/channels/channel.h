@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "oshirase/account.h"
+#include "oshirase/config.h"
 #include "oshirase/http_client.h"
 #include "oshirase/retry.h"
 
@@ -61,8 +62,21 @@ typedef struct disp_send_res {
         int64_t retry_after_ms;
 } disp_send_res_t;
 
+/* A channel plugin: everything the dispatcher knows of one provider lives
+ * in its file and is declared here; the core and the service only go
+ * through the registry (disp_channels). Adding a channel is one new file
+ * and one registry line in channel.c. */
 typedef struct disp_channel {
-        const char *name;
+        const char *name;      /* configuration key prefix: "line" gives line.url, ... */
+        disp_chan_kind_t kind; /* the Channel enum value records carry */
+        const char *symbol;    /* ... and its symbol, "LINE" */
+        /* The channel's configuration keys (DISP_CHAN_KEYS and its own); a
+         * "<name>.from" key fills conf->from, "<name>.secret" conf->secret. */
+        const osh_cfg_entry_t *config;
+        size_t nconfig;
+        /* Chat channels have no subject: the title becomes a 【title】 first
+         * line. E-mail and webhooks carry it apart. */
+        int titled;
         /* The lib validator of this channel's account ids (oshirase/account.h):
          * an id it refuses is FAILED_PERM before any request is built. */
         osh_account_check_fn *check_account;
@@ -87,11 +101,35 @@ typedef struct disp_channel {
                                disp_send_res_t *res);
 } disp_channel_t;
 
+/* The standard keys of a channel: url, token, max_chars, max_parts, rate,
+ * with the channel's defaults. */
+#define DISP_CHAN_KEYS(ch, CH, url, chars, parts, rate)                                            \
+        {#ch ".url", OSH_CFG_STR, url, "OSH_" #CH "_URL", #ch ": provider base URL (empty: off)"}, \
+            {#ch ".token", OSH_CFG_STR, NULL, "OSH_" #CH "_TOKEN", #ch ": access token"},          \
+            {#ch ".max_chars", OSH_CFG_INT, chars, NULL, #ch ": text units per message part"},     \
+            {#ch ".max_parts", OSH_CFG_INT, parts, NULL,                                           \
+             #ch ": message parts one notice may use"},                                            \
+        {                                                                                          \
+#ch ".rate", OSH_CFG_STR, rate, "OSH_" #CH "_RATE",                                \
+                    #ch ": requests N/s|m|h|d[:burst], 0 = unlimited"                              \
+        }
+#define DISP_CHAN_CONFIG(arr) .config = arr, .nconfig = sizeof(arr) / sizeof(arr[0])
+
+/* The registry, NULL-terminated (channels/channel.c). */
+extern const disp_channel_t *const disp_channels[];
+/* The registered channel of kind, or NULL. */
+const disp_channel_t *disp_channel_of_kind(disp_chan_kind_t kind);
+/* The Channel enum symbol of kind ("OTHER" when unregistered). */
+const char *disp_channel_symbol(disp_chan_kind_t kind);
+/* The kind whose symbol is sym, DISP_CH_OTHER if none is registered. */
+disp_chan_kind_t disp_channel_kind(const char *sym);
+
 extern const disp_channel_t disp_channel_line;
 extern const disp_channel_t disp_channel_email;
 extern const disp_channel_t disp_channel_webhook;
 extern const disp_channel_t disp_channel_twitter;
 extern const disp_channel_t disp_channel_facebook;
+extern const disp_channel_t disp_channel_sms;
 
 /* Shared by channels. */
 /* Splits text into the channel's message parts (disp_text_split_count with
@@ -105,5 +143,10 @@ void disp_channel_uuid(const char *key, unsigned n, char out[37]);
 /* Classifies an HTTP answer into res (code, detail from body) and returns
  * the delivery result (osh_delivery_from_http). */
 osh_delivery_t disp_channel_http_result(const osh_http_response_t *r, int rc, disp_send_res_t *res);
+/* POSTs body (a jansson json_t *, consumed) with conf->token as bearer and
+ * classifies the answer; the provider's message id (X dm_event_id,
+ * Messenger message_id) goes to res->message_id if still empty. */
+osh_delivery_t disp_channel_post_json(osh_http_client_t *http, const disp_chan_conf_t *conf,
+                                      const char *url, void *body, disp_send_res_t *res);
 
 #endif

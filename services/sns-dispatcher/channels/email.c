@@ -170,8 +170,17 @@ static osh_delivery_t email_send(osh_http_client_t *http, const disp_chan_conf_t
         return smtp_one(conf, req, &req->rcpt[0], parts->part[0], req->rcpt_index, res);
 }
 
+static const osh_cfg_entry_t email_config[] = {
+    DISP_CHAN_KEYS(email, EMAIL, "", "100000", "1", "0"),
+    {"email.from", OSH_CFG_STR, "noreply@city.example.lg.jp", "OSH_EMAIL_FROM", "e-mail From"},
+};
+
 const disp_channel_t disp_channel_email = {
     .name = "email",
+    .kind = DISP_CH_EMAIL,
+    .symbol = "EMAIL",
+    DISP_CHAN_CONFIG(email_config),
+    .titled = 0,
     .check_account = osh_account_check_email,
     .max_rcpt = 1,
     .max_parts = 1, /* one mail per notice */

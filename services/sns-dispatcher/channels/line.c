@@ -132,8 +132,16 @@ static osh_delivery_t line_send(osh_http_client_t *http, const disp_chan_conf_t 
         return d;
 }
 
+static const osh_cfg_entry_t line_config[] = {
+    DISP_CHAN_KEYS(line, LINE, "https://api.line.me", "5000", "5", "2000/s"),
+};
+
 const disp_channel_t disp_channel_line = {
     .name = "line",
+    .kind = DISP_CH_LINE,
+    .symbol = "LINE",
+    DISP_CHAN_CONFIG(line_config),
+    .titled = 1,
     .check_account = osh_account_check_line,
     .max_rcpt = LINE_MULTICAST_MAX,
     .count = DISP_COUNT_UTF16, /* LINE counts text in UTF-16 code units */

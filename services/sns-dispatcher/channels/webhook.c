@@ -79,8 +79,17 @@ static osh_delivery_t webhook_send(osh_http_client_t *http, const disp_chan_conf
                         res);
 }
 
+static const osh_cfg_entry_t webhook_config[] = {
+    DISP_CHAN_KEYS(webhook, WEBHOOK, "", "10000", "1", "0"),
+    {"webhook.secret", OSH_CFG_STR, NULL, "OSH_WEBHOOK_SECRET", "webhook HMAC-SHA-256 key"},
+};
+
 const disp_channel_t disp_channel_webhook = {
     .name = "webhook",
+    .kind = DISP_CH_WEBHOOK,
+    .symbol = "WEBHOOK",
+    DISP_CHAN_CONFIG(webhook_config),
+    .titled = 0,
     .check_account = osh_account_check_https_url,
     .max_rcpt = 1,
     .max_parts = 1, /* one JSON document per notice */
