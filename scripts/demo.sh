@@ -9,6 +9,7 @@
 #   scripts/demo.sh [--residents N] [--keep]
 #     --residents N   city size (default 100000; Chiba is 973183)
 #     --keep          leave everything running (dashboard stays up) until Ctrl-C
+#   DEMO_MAX_CSV_BYTES: cloud-ingest's max.csv.bytes (default 256M, a city)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
         case $1 in
         --residents) residents=$2; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "demo: unknown option $1" >&2; exit 2 ;;
         esac
 done
@@ -78,7 +79,7 @@ osh_it_spawn smtp /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c a
 osh_it_start_service cloud-ingest cloud-ingest --segment cloud "${common[@]}" \
         --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CLOUD" --listen.port "$INGEST_PORT" \
         --tls.cert "$C/server.pem" --tls.key "$C/server.key" --tls.client.ca "$C/ca.pem" \
-        --auth.mode any --auth.keys.file "$T/ingest.keys"
+        --auth.mode any --auth.keys.file "$T/ingest.keys" --max.csv.bytes "${DEMO_MAX_CSV_BYTES:-256M}"
 osh_it_start_service segmenter segmenter --segment cloud "${common[@]}" \
         --kafka.bootstrap.servers "$OSH_BOOTSTRAP_CLOUD" --state.dir "$T/segmenter-state"
 osh_it_start_service sns-dispatcher sns-dispatcher --segment cloud "${common[@]}" \
@@ -148,10 +149,18 @@ osh_it_start_service extractor extractor --segment core "${common[@]}" --input "
 mv "$T/city" "$T/drop/batch-$today"
 
 say "staff upload SNS destinations to cloud-ingest (mutual TLS)"
-curl -sS --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" \
-        -H 'Content-Type: text/csv' --data-binary @"$T/destinations.csv" \
-        "https://127.0.0.1:$INGEST_PORT/v1/destinations" >"$T/destinations.report.json"
-jq -c '{accepted, rejected}' "$T/destinations.report.json" >&2
+# Every step checks what it got and stops the demo with the reason: an
+# upload that accepted nothing would leave every campaign without recipients.
+code=$(curl -sS --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" \
+        -H 'Content-Type: text/csv' --data-binary @"$T/destinations.csv" -o "$T/destinations.report.json" \
+        -w '%{http_code}' "https://127.0.0.1:$INGEST_PORT/v1/destinations") ||
+        fail "destinations upload: cloud-ingest did not answer"
+jq -c '{accepted, rejected}' "$T/destinations.report.json" >&2 || true
+[ "$code" = 200 ] ||
+        fail "destinations upload answered HTTP $code: $(head -c 300 "$T/destinations.report.json")"
+jq -e '(.accepted | type == "number" and . > 0) and (.error == null)' "$T/destinations.report.json" \
+        >/dev/null || fail "destinations upload accepted nothing or failed:" \
+        "$(head -c 300 "$T/destinations.report.json")"
 
 # ---- wait for the batch to reach the cloud --------------------------------
 end_markers() { # BOOTSTRAP TOPIC: END markers for TOPIC on batch.control.v1
@@ -176,16 +185,23 @@ submit() { # ACTION
 # The segmenter may still be swapping in the snapshot: previews are cheap, so
 # repeat them until every campaign sees residents.
 say "previewing the nine seed campaigns"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-        submit PREVIEW
-        osh_it_wait_until 30 have_results PREVIEW || true
+previews_see_residents() { # every campaign's last preview was made on a snapshot
         [ "$(results | jq -s '[.[] | select(.action == "PREVIEW")] | group_by(.campaign_id)
-                | map(.[-1].population // .[-1].snapshot_size // 0) | min // 0')" != 0 ] && break
+                | length >= 9 and (map(.[-1].snapshot_batch_id // "" | length > 0) | all)')" = true ]
+}
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+        submit PREVIEW || fail "osh-ctl could not publish the previews: $(tail -3 "$T/ctl.err")"
+        osh_it_wait_until 30 have_results PREVIEW || true
+        previews_see_residents && break
         sleep 2
 done
+have_results PREVIEW || fail "not every campaign answered its PREVIEW: $(results | tail -3)"
+previews_see_residents || fail "the segmenter's previews still see no residents"
 say "sending the nine seed campaigns"
-submit SEND
-osh_it_wait_until 60 have_results SEND || echo "warning: not every SEND answered" >&2
+submit SEND || fail "osh-ctl could not publish the sends: $(tail -3 "$T/ctl.err")"
+osh_it_wait_until 120 have_results SEND ||
+        fail "not every campaign answered its SEND within 120 s: $(results | jq -c 'select(.action == "SEND")
+        | {campaign_id, state}' | sort -u)"
 dispatched() { "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic notify.dispatch.v1 --timeout 10s 2>/dev/null | wc -l; }
 finals() {
         "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic notify.status.v1 --timeout 10s 2>/dev/null |
@@ -193,7 +209,14 @@ finals() {
                 jq -rs 'group_by(.dispatch_id) | length'
 }
 all_final() { [ "$(finals)" -ge "$(dispatched)" ]; }
-osh_it_wait_until 300 all_final || echo "warning: some dispatches have no final status yet" >&2
+osh_it_wait_until 300 all_final ||
+        fail "$(($(dispatched) - $(finals))) of $(dispatched) dispatches have no final status after 300 s"
+sent() {
+        "$ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic notify.status.v1 --timeout 10s 2>/dev/null |
+                jq -c '.value | select(.status == "SENT" or .status == "DELIVERED")' | wc -l
+}
+[ "$(dispatched)" -gt 0 ] || fail "no campaign produced a dispatch: every recipient was suppressed"
+[ "$(sent)" -gt 0 ] || fail "$(dispatched) dispatches, none SENT or DELIVERED"
 # Let heartbeats, lag samples and the probe catch up before the report. A
 # slow moment (a loaded machine) clears once the lag window has moved past
 # it, so the wait is two whole windows of the monitor configured above plus

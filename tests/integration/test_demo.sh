@@ -43,3 +43,12 @@ assert_contains "$r" "probe of the cloud: OK" "probe over the data link"
 assert_contains "$r" "read " "extractor reconciliation printed"
 mails=$(grep -o 'SMTP server: [0-9]*' <<<"$r" | grep -o '[0-9]*$')
 assert_ge "$mails" 1 "e-mails delivered to the real SMTP server"
+
+# Every step checks its outcome (issue 15.13): an upload cloud-ingest refuses
+# (413 here) stops the demo with the reason instead of a report that passes.
+rc=0
+TMPDIR=$dtmp DEMO_OUT=$OSH_IT_TMP/demo-out-413 BUILD_DIR=$OSH_BUILD_DIR DEMO_MAX_CSV_BYTES=1K \
+        "$OSH_SOURCE_DIR/scripts/demo.sh" --residents 2000 >/dev/null 2>"$OSH_IT_TMP/demo413.stderr" || rc=$?
+assert_ne 0 "$rc" "the demo fails when the destinations upload is refused"
+assert_contains "$(cat "$OSH_IT_TMP/demo413.stderr")" "destinations upload answered HTTP 413"
+assert_no_file "$OSH_IT_TMP/demo-out-413/report.txt" "no report after a failed step"
