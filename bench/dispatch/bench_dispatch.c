@@ -4,9 +4,12 @@
  *   - LINE push: N_PUSH single-recipient dispatches,
  *   - LINE multicast: N_PUSH * 5 recipients in dispatches of 500,
  *   - webhook (HMAC-signed): N_PUSH dispatches,
- * then runs Apprise's CLI (`apprise -b TEXT json://...`) N_APPRISE times
- * against the same webhook sink, one invocation per message as an operator
- * would, and prints rates and the ratio. Kafka is left out on purpose: both
+ * then the peers, against the same fake: a raw libcurl loop over one kept-
+ * alive connection posting the same kind of bodies (LINE push and webhook:
+ * the floor), Apprise as a library in one Python process (min(N_PUSH, 500)
+ * notify() calls), and Apprise's CLI (`apprise -b TEXT json://...`)
+ * N_APPRISE times, one invocation per message as an operator would; prints
+ * rates and the ratios. Kafka is left out on purpose: both
  * sides are measured from "message in hand" to "provider answered".
  * "nosync" turns the ledger's per-entry fdatasync off (what it costs). */
 #include <inttypes.h>
@@ -17,6 +20,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "oshirase/serde.h"
 #include "oshirase/topics.h"
@@ -142,6 +147,91 @@ static double apprise_rate(int port, int n)
         return ok / t0;
 }
 
+/* Apprise as a library: one Python process, one Apprise object, n notify()
+ * calls to the same webhook sink (no start-up per message). */
+static double apprise_lib_rate(int port, int n)
+{
+        char cmd[1024];
+        double secs = 0;
+        int ok = 0;
+        FILE *fp;
+
+        snprintf(cmd, sizeof(cmd),
+                 "/usr/bin/python3 -c 'import apprise, time\n"
+                 "a = apprise.Apprise(); a.add(\"json://127.0.0.1:%d/hook/apprise-lib\")\n"
+                 "t = time.monotonic(); ok = 0\n"
+                 "for i in range(%d): ok += "
+                 "bool(a.notify(body=\"【特定健康診査のご案内】受診期限：12月25日 %%d\" %% i))\n"
+                 "print(ok, time.monotonic() - t)' 2>/dev/null",
+                 port, n);
+        fp = popen(cmd, "r");
+        if (!fp || fscanf(fp, "%d %lf", &ok, &secs) != 2 || secs <= 0) {
+                if (fp)
+                        pclose(fp);
+                printf("  %-22s (python3-apprise not importable)\n", "apprise library");
+                return 0;
+        }
+        pclose(fp);
+        printf("  %-22s %7d messages   %8d delivered      in %6.2f s = %9.1f messages/s\n",
+               "apprise library", n, ok, secs, ok / secs);
+        return ok / secs;
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *o)
+{
+        (void)p;
+        (void)o;
+        return size * n;
+}
+
+/* The floor: one libcurl handle (one kept-alive connection) posting the
+ * same kind of body to the same fake, nothing else. line != 0: LINE push
+ * with a bearer token and a fresh X-Line-Retry-Key each. */
+static double raw_curl_rate(const char *url, int n, int line)
+{
+        CURL *c = curl_easy_init();
+        struct curl_slist *h = NULL;
+        char body[512], rk[80];
+        double t0 = now_s(), dt;
+        int ok = 0;
+
+        for (int i = 0; c && i < n; i++) {
+                long code = 0;
+                curl_slist_free_all(h);
+                h = curl_slist_append(NULL, "Content-Type: application/json");
+                if (line) {
+                        h = curl_slist_append(h, "Authorization: Bearer line-test-token");
+                        snprintf(rk, sizeof(rk), "X-Line-Retry-Key: %08x-0000-4000-8000-%012x",
+                                 (unsigned)getpid(), (unsigned)i);
+                        h = curl_slist_append(h, rk);
+                        snprintf(body, sizeof(body),
+                                 "{\"to\":\"U%032x\",\"messages\":[{\"type\":\"text\",\"text\":"
+                                 "\"【特定健康診査のご案内】受診期限：12月25日\"}]}",
+                                 (unsigned)(900000 + i));
+                } else {
+                        snprintf(body, sizeof(body),
+                                 "{\"dispatch_id\":\"raw-%d\",\"recipient\":{\"user_id\":\"u%d\","
+                                 "\"account_id\":\"https://example.jp/hook/%d\"},\"text\":"
+                                 "\"【特定健康診査のご案内】受診期限：12月25日\"}",
+                                 i, i, i);
+                }
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+                if (curl_easy_perform(c) == CURLE_OK &&
+                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code < 300)
+                        ok++;
+        }
+        dt = now_s() - t0;
+        curl_slist_free_all(h);
+        if (c)
+                curl_easy_cleanup(c);
+        printf("  %-22s %7d messages   %8d delivered      in %6.2f s = %9.1f messages/s\n",
+               line ? "raw libcurl LINE push" : "raw libcurl webhook", n, ok, dt, ok / dt);
+        return ok / dt;
+}
+
 int main(int argc, char **argv)
 {
         size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
@@ -183,13 +273,25 @@ int main(int argc, char **argv)
         printf("bench-dispatch: sns-dispatcher core -> osh-fake-providers on loopback "
                "(ledger fsync %s, group commit of 64 as in the service, one connection)\n",
                sync ? "on" : "off");
-        run(core, "line-push", "LINE", n, 1);
+        double push_rate = run(core, "line-push", "LINE", n, 1), raw_push, raw_hook, aplib;
+        char push_url[160];
         run(core, "line-multicast", "LINE", n / 100 ? n / 100 : 1, 500);
         hook_rate = run(core, "webhook", "WEBHOOK", n, 1);
+        snprintf(push_url, sizeof(push_url), "%s/v2/bot/message/push", url);
+        raw_push = raw_curl_rate(push_url, (int)n, 1);
+        raw_hook = raw_curl_rate(hook, (int)n, 0);
+        aplib = apprise_lib_rate(port, (int)(n < 500 ? n : 500));
         ap = apprise_rate(port, na);
         if (ap > 0)
-                printf("  ratio webhook: sns-dispatcher / apprise = %.0fx (target >= 20x)\n",
+                printf("  ratio webhook: sns-dispatcher / apprise CLI = %.0fx (target >= 20x)\n",
                        hook_rate / ap);
+        if (aplib > 0)
+                printf("  ratio webhook: sns-dispatcher / apprise library = %.2fx\n",
+                       hook_rate / aplib);
+        printf("  ratio webhook: sns-dispatcher / raw libcurl = %.2f (goal >= 0.8)\n",
+               hook_rate / raw_hook);
+        printf("  ratio LINE push: sns-dispatcher / raw libcurl = %.2f (goal >= 0.8)\n",
+               push_rate / raw_push);
         disp_core_destroy(core);
         disp_ledger_close(l);
         kill(fakes, SIGTERM);
