@@ -350,21 +350,26 @@ static int64_t step_cost(const enf_t *e, size_t rep, const uint8_t *l, int d)
         return cost;
 }
 
-/* Whether dims index d is worth a look for a class: only a step within one
- * cost of the cheapest can win (COST_SCALE, NO_REACH), and looking costs
- * two table probes per class. */
-static int candidate(const enf_t *e, size_t rep, const uint8_t *l, int d)
+/* The steps worth a look for record rep's class: cost[d] gets each step's
+ * cost, or -1 when d is not worth it. Only a step within one cost of the
+ * cheapest can win (COST_SCALE, NO_REACH), and looking costs two table
+ * probes per class. Returns how many are worth it. */
+static int candidates(const enf_t *e, size_t rep, const uint8_t *l, int64_t *cost)
 {
-        int64_t min = -1, c = step_cost(e, rep, l, d);
+        int64_t min = -1;
+        int n = 0;
 
-        if (c < 0)
-                return 0;
-        for (int j = 0; j < e->r->ndims; j++) {
-                int64_t cj = step_cost(e, rep, l, j);
-                if (cj >= 0 && (min < 0 || cj < min))
-                        min = cj;
+        for (int d = 0; d < e->r->ndims; d++) {
+                cost[d] = step_cost(e, rep, l, d);
+                if (cost[d] >= 0 && (min < 0 || cost[d] < min))
+                        min = cost[d];
         }
-        return c * COST_SCALE < min * COST_SCALE + NO_REACH;
+        for (int d = 0; d < e->r->ndims; d++) {
+                if (cost[d] >= 0 && cost[d] * COST_SCALE >= min * COST_SCALE + NO_REACH)
+                        cost[d] = -1;
+                n += cost[d] >= 0;
+        }
+        return n;
 }
 
 /* Records of this round's small classes that one step could bring to k
@@ -390,9 +395,11 @@ static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, siz
         for (size_t c = 0; c < nc; c++) {
                 size_t rep = first[c];
                 uint8_t *l = LROW(e->K, r, rep);
+                int64_t cost[ANON_MAX_QUASI];
+                candidates(e, rep, l, cost);
                 for (int d = 0; d < r->ndims; d++) {
                         long m;
-                        if (!candidate(e, rep, l, d))
+                        if (cost[d] < 0)
                                 continue;
                         l[d]++;
                         make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
@@ -411,19 +418,20 @@ static int choose_step(enf_t *e, size_t rep, int32_t s)
         const anon_rules_t *r = e->r;
         uint8_t *l = LROW(e->K, r, rep);
         int best = -1;
-        int64_t best_score = 0;
+        int64_t best_score = 0, cost[ANON_MAX_QUASI];
         kkey_t k;
 
+        candidates(e, rep, l, cost);
         for (int d = 0; d < r->ndims; d++) {
                 long c;
                 int64_t score;
-                if (!candidate(e, rep, l, d))
+                if (cost[d] < 0)
                         continue;
                 l[d]++;
                 make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
                 l[d]--;
                 c = tab_find(e->t, &k);
-                score = step_cost(e, rep, l, d) * COST_SCALE;
+                score = cost[d] * COST_SCALE;
                 if ((c >= 0 ? e->t->cls[c].count : 0) + mass_of(e, &k, s) < e->k)
                         score += NO_REACH;
                 if (best < 0 || score < best_score)

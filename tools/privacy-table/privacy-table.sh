@@ -74,7 +74,8 @@ run() {
                 jq -c .value >"$T/$tag.results"
         "$ctl" consume --bootstrap "$B" --topic privacy.report.v1 --timeout 10s |
                 jq -c .value | tail -1 >"$T/$tag.report"
-        grep -a "judged in" "$(osh_it_log "anon-$tag")" | sed 's/.*judged in \([0-9.]*\) s.*/\1/' \
+        # "judged in X s" or "judged and resume point found in X s"
+        sed -nE 's/.*batch .*: judged[a-z ]* in ([0-9.]+) s.*/\1/p' "$(osh_it_log "anon-$tag")" \
                 >"$T/$tag.judge"
         osh_it_stop_service "seg-$tag"
         osh_it_stop_service "anon-$tag"
