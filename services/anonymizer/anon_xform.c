@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/jdate.h"
 #include "oshirase/dictionary.h"
 
 /* Dates a year-month can hold (YYYYMM, four-digit year): 1000-01-01 ..
@@ -11,41 +12,23 @@
 #define DAY_MIN (-354285)
 #define DAY_MAX 2932896
 
-/* Howard Hinnant's civil_from_days. */
-void anon_civil(int32_t days, int *y, int *m, int *d)
-{
-        int64_t z = (int64_t)days + 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        int64_t doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-
-        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 int32_t anon_yearmonth(int32_t days)
 {
-        int y, m, d;
+        osh_date_t d;
 
-        anon_civil(days, &y, &m, &d);
-        return y * 100 + m;
+        osh_date_from_days(days, &d);
+        return d.year * 100 + d.month;
 }
 
 int anon_age(int32_t birth, int32_t ref)
 {
-        int by, bm, bd, ry, rm, rd, age;
+        osh_date_t b, r;
 
         if (birth > ref)
                 return -1;
-        anon_civil(birth, &by, &bm, &bd);
-        anon_civil(ref, &ry, &rm, &rd);
-        age = ry - by;
-        if (rm < bm || (rm == bm && rd < bd))
-                age--;
-        return age;
+        osh_date_from_days(birth, &b);
+        osh_date_from_days(ref, &r);
+        return r.year - b.year - (r.month < b.month || (r.month == b.month && r.day < b.day));
 }
 
 /* The decoded fields the transforms share. */

@@ -31,8 +31,7 @@ typedef struct anon_out {
 anon_verdict_t anon_xform(const anon_rules_t *r, const anon_key_t *k, const anon_raw_t *raw,
                           anon_out_t *out);
 
-/* Calendar helpers (proleptic Gregorian, days since 1970-01-01). */
-void anon_civil(int32_t days, int *y, int *m, int *d);
+/* Calendar helpers over osh_date_from_days (days since 1970-01-01). */
 int32_t anon_yearmonth(int32_t days); /* YYYYMM */
 /* Completed years at ref (birthday counted on the day itself); -1 if born after ref. */
 int anon_age(int32_t birth, int32_t ref);

@@ -18,6 +18,7 @@
 #include "anon_id.h"
 #include "anon_rules.h"
 #include "anon_xform.h"
+#include "oshirase/jdate.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
@@ -32,7 +33,7 @@ static const osh_schema_t *raw_s;
 static uint8_t flags[64];
 static int32_t values[64];
 
-/* Days since 1970-01-01, written independently of anon_civil(). */
+/* Days since 1970-01-01, written independently of osh_date_from_days(). */
 static int32_t days(int y, int m, int d)
 {
         static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
@@ -197,14 +198,14 @@ static anon_verdict_t xform(avro_value_t *v, anon_out_t *o)
 
 static void test_calendar(void **state)
 {
-        int y, m, d;
+        osh_date_t d; /* the one conversion (jdate.h), as the anonymizer uses it */
 
-        anon_civil(0, &y, &m, &d);
-        assert_true(y == 1970 && m == 1 && d == 1);
-        anon_civil(days(2000, 2, 29), &y, &m, &d);
-        assert_true(y == 2000 && m == 2 && d == 29);
-        anon_civil(days(1900, 3, 1), &y, &m, &d);
-        assert_true(y == 1900 && m == 3 && d == 1);
+        osh_date_from_days(0, &d);
+        assert_true(d.year == 1970 && d.month == 1 && d.day == 1);
+        osh_date_from_days(days(2000, 2, 29), &d);
+        assert_true(d.year == 2000 && d.month == 2 && d.day == 29);
+        osh_date_from_days(days(1900, 3, 1), &d);
+        assert_true(d.year == 1900 && d.month == 3 && d.day == 1);
         assert_int_equal(anon_yearmonth(days(1925, 12, 31)), 192512);
         assert_int_equal(anon_age(days(1980, 10, 1), days(2024, 10, 1)), 44);
         assert_int_equal(anon_age(days(1980, 10, 2), days(2024, 10, 1)), 43);
