@@ -7,6 +7,7 @@
 
 #include "oshirase/grow.h"
 #include "oshirase/kafka.h"
+#include "oshirase/provenance.h"
 
 #define SCAN_TIMEOUT_MS 30000
 #define FIRST_WINDOW    64
@@ -167,6 +168,52 @@ int osh_scan_last(osh_scan_t *s, const char *topic, int32_t partition, osh_scan_
                         return -1;
         }
         return matched;
+}
+
+int osh_scan_marks(osh_scan_t *s, const char *topic, char *out, size_t size, char *errstr,
+                   size_t errstr_size)
+{
+        int parts = osh_scan_partitions(s, topic, errstr, errstr_size);
+        size_t len = strnlen(out, size);
+
+        for (int p = 0; p < parts; p++) {
+                int64_t lo, hi;
+                int w;
+                if (osh_scan_watermarks(s, topic, p, &lo, &hi, errstr, errstr_size))
+                        return -1;
+                if (len + 1 >= size || (w = osh_src_format(out + len + (len > 0), size - len - 1,
+                                                           "", topic, p, hi)) < 0) {
+                        snprintf(errstr, errstr_size, "%s: too many partitions to note", topic);
+                        return -1;
+                }
+                if (len)
+                        out[len] = ' ';
+                len += (size_t)w + (len > 0);
+        }
+        return parts < 0 ? -1 : 0;
+}
+
+int osh_scan_from_marks(osh_scan_t *s, const char *marks, osh_scan_fn *fn, void *opaque,
+                        char *errstr, size_t errstr_size)
+{
+        const char *p = marks, *e;
+        osh_src_t src;
+
+        for (; *p; p = *e ? e + 1 : e) {
+                e = strchr(p, ' ');
+                if (!e)
+                        e = p + strlen(p);
+                if (e == p)
+                        continue;
+                if (osh_src_parse(p, (size_t)(e - p), &src)) {
+                        snprintf(errstr, errstr_size, "unreadable mark \"%.*s\"", (int)(e - p), p);
+                        return -1;
+                }
+                if (osh_scan_range(s, src.topic, src.partition, src.offset, -1, fn, opaque, errstr,
+                                   errstr_size))
+                        return -1;
+        }
+        return 0;
 }
 
 int osh_keyset_add(osh_keyset_t *s, const void *key, size_t len)

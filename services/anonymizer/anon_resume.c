@@ -24,48 +24,27 @@ static size_t out_topics(const anon_t *a, const char *t[3])
         return n;
 }
 
-/* "/<topic>/<partition>/<offset>" per partition, space-separated (the
- * provenance format with an empty cluster). */
+/* The output topics' high watermarks now (osh_scan_marks). */
 rd_kafka_headers_t *anon_resume_start_headers(anon_t *a)
 {
         const char *t[3];
-        char from[FROM_MAX], err[256];
-        size_t len = 0, n = out_topics(a, t);
+        char from[FROM_MAX] = "", err[256];
+        size_t n = out_topics(a, t);
         rd_kafka_headers_t *h;
 
-        from[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-                int parts = osh_scan_partitions(a->scan, t[i], err, sizeof(err));
-                if (parts < 0)
-                        goto fail;
-                for (int p = 0; p < parts; p++) {
-                        int64_t lo, hi;
-                        int w;
-                        if (osh_scan_watermarks(a->scan, t[i], p, &lo, &hi, err, sizeof(err)))
-                                goto fail;
-                        w = osh_src_format(from + len + (len > 0), sizeof(from) - len - 1, "", t[i],
-                                           p, hi);
-                        if (w < 0) {
-                                snprintf(err, sizeof(err), "too many output partitions");
-                                goto fail;
-                        }
-                        if (len)
-                                from[len] = ' ';
-                        len += (size_t)w + (len > 0);
+        for (size_t i = 0; i < n; i++)
+                if (osh_scan_marks(a->scan, t[i], from, sizeof(from), err, sizeof(err))) {
+                        osh_error("cannot note where the release begins: %s", err);
+                        return NULL;
                 }
-        }
         if ((h = rd_kafka_headers_new(2)))
-                rd_kafka_header_add(h, ANON_HDR_FROM, -1, from, (ssize_t)len);
+                rd_kafka_header_add(h, ANON_HDR_FROM, -1, from, -1);
         return h;
-fail:
-        osh_error("cannot note where the release begins: %s", err);
-        return NULL;
 }
 
 typedef struct find_ctx {
         anon_resume_t *r;
         const char *id;
-        const char *topic; /* while reading an output topic */
         int bad;
 } find_ctx_t;
 
@@ -110,7 +89,8 @@ static int on_output(void *opaque, const rd_kafka_message_t *m)
 
         if (!m->key || m->key_len > 500 || !is_batch(m, c->id))
                 return 0;
-        n = snprintf(k, sizeof(k), "%s\t%.*s", c->topic, (int)m->key_len, (const char *)m->key);
+        n = snprintf(k, sizeof(k), "%s\t%.*s", rd_kafka_topic_name(m->rkt), (int)m->key_len,
+                     (const char *)m->key);
         if (osh_keyset_add(&c->r->have, k, (size_t)n))
                 c->bad = 1;
         return 1;
@@ -142,24 +122,7 @@ static int read_markers(anon_t *a, const anon_open_t *ob, find_ctx_t *c, char *e
 /* Reads every output partition the START names, from where it says. */
 static int read_outputs(anon_t *a, find_ctx_t *c, char *err, size_t size)
 {
-        char *save = NULL, *tok, *from = strdup(c->r->from);
-        osh_src_t src;
-        int rc = 0;
-
-        if (!from)
-                return -1;
-        for (tok = strtok_r(from, " ", &save); tok && !rc; tok = strtok_r(NULL, " ", &save)) {
-                if (osh_src_parse(tok, strlen(tok), &src)) {
-                        snprintf(err, size, "%s: unreadable entry", ANON_HDR_FROM);
-                        rc = -1;
-                        break;
-                }
-                c->topic = src.topic;
-                rc = osh_scan_range(a->scan, src.topic, src.partition, src.offset, -1, on_output, c,
-                                    err, size);
-        }
-        free(from);
-        return rc || c->bad ? -1 : 0;
+        return osh_scan_from_marks(a->scan, c->r->from, on_output, c, err, size) || c->bad ? -1 : 0;
 }
 
 int anon_resume_find(anon_t *a, const anon_open_t *ob, anon_resume_t *r)

@@ -74,23 +74,26 @@ static int read_all(const char *path, char **out, size_t *len)
         return 0;
 }
 
+#define META_MAX 4096
+
 static char *meta_text(const seg_frozen_t *m)
 {
-        char *s = malloc(2048);
+        char *s = malloc(META_MAX);
         int n;
 
         if (!s)
                 return NULL;
-        n = snprintf(s, 2048,
+        n = snprintf(s, META_MAX,
                      "campaign_id=%s\nstate=%s\ncreated_at=%" PRId64 "\nsend_at=%" PRId64
                      "\ncertain=%" PRId64 "\npossible=%" PRId64 "\nsuppressed=%" PRId64
-                     "\nrecipients=%" PRId64 "\nchecksum=%s\nsnapshot=%s\n",
+                     "\nrecipients=%" PRId64 "\nchecksum=%s\nsnapshot=%s\nreq_offset=%" PRId64
+                     "\nemitting=%d\nemit_resend=%d\nemit_from=%s\n",
                      m->campaign_id, seg_state_names[m->state], m->created_at_ms, m->send_at_ms,
                      m->certain, m->possible, m->suppressed, m->recipients, m->checksum,
-                     m->snapshot);
-        for (int i = 0; i < SEG_WHY__CNT && n > 0 && n < 2048; i++)
-                n += snprintf(s + n, 2048 - (size_t)n, "why.%s=%" PRId64 "\n", seg_reason_names[i],
-                              m->by_reason[i]);
+                     m->snapshot, m->req_offset, m->emitting, m->emit_resend, m->emit_from);
+        for (int i = 0; i < SEG_WHY__CNT && n > 0 && n < META_MAX; i++)
+                n += snprintf(s + n, META_MAX - (size_t)n, "why.%s=%" PRId64 "\n",
+                              seg_reason_names[i], m->by_reason[i]);
         return s;
 }
 
@@ -136,6 +139,7 @@ static void meta_parse(char *text, seg_frozen_t *m)
         int i;
 
         memset(m, 0, sizeof(*m));
+        m->req_offset = -1; /* meta written before req_offset existed */
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *v = strchr(line, '=');
                 if (!v)
@@ -163,6 +167,14 @@ static void meta_parse(char *text, seg_frozen_t *m)
                         snprintf(m->checksum, sizeof(m->checksum), "%s", v);
                 if (!strcmp(line, "snapshot"))
                         snprintf(m->snapshot, sizeof(m->snapshot), "%s", v);
+                if (!strcmp(line, "req_offset"))
+                        m->req_offset = strtoll(v, NULL, 10);
+                if (!strcmp(line, "emitting"))
+                        m->emitting = v[0] == '1';
+                if (!strcmp(line, "emit_resend"))
+                        m->emit_resend = v[0] == '1';
+                if (!strcmp(line, "emit_from"))
+                        snprintf(m->emit_from, sizeof(m->emit_from), "%s", v);
                 for (i = 0; i < SEG_WHY__CNT; i++)
                         if (!strncmp(line, "why.", 4) && !strcmp(line + 4, seg_reason_names[i]))
                                 m->by_reason[i] = strtoll(v, NULL, 10);

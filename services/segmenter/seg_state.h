@@ -4,7 +4,9 @@
  * text): request.avro (the request as received), list.tsv (the frozen list,
  * seg_list_serialise bytes) and meta (key=value; written last, atomically:
  * a campaign is frozen once meta exists). Files hold 利用者IDs and account
- * ids only, like the topics. */
+ * ids only, like the topics. meta also records the request offset last
+ * acted on and an emission under way, so that a restart resumes it and a
+ * replayed request does not emit again. */
 #ifndef SEG_STATE_H
 #define SEG_STATE_H
 
@@ -21,6 +23,13 @@ typedef struct seg_frozen {
         int64_t by_reason[SEG_WHY__CNT];
         char checksum[65];
         char snapshot[128];
+        int64_t req_offset; /* campaign.requests.v1 offset last acted on (-1: none) */
+        /* An emission under way: begun (meta written before its first record)
+         * and not yet flushed whole. emit_from holds notify.dispatch.v1's high
+         * watermarks when it began ("/<topic>/<partition>/<offset>" ...), so a
+         * restart reads back what is out and sends only the rest. */
+        int emitting, emit_resend;
+        char emit_from[1024];
 } seg_frozen_t;
 
 /* Saves request bytes, list bytes and meta. 0 / -1 with errstr. */

@@ -12,6 +12,7 @@
 #include "oshirase/dictionary.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
+#include "oshirase/scan.h"
 #include "oshirase/serde.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
@@ -38,6 +39,7 @@ struct segmenter {
         const char *state_dir, *excl_path;
         osh_consumer_t *state_c, *req_c;
         osh_producer_t *prod;
+        osh_scan_t *scan; /* reads our own topics back after a restart */
         osh_batch_tracker_t *tracker;
         open_batch_t open[MAX_OPEN_BATCHES];
         seg_store_t *store;
@@ -312,15 +314,62 @@ done:
         return rc;
 }
 
+typedef struct last_answer {
+        segmenter_t *s;
+        const char *id;
+        int state; /* -1: none */
+} last_answer_t;
+
+static int on_result(void *opaque, const rd_kafka_message_t *m)
+{
+        last_answer_t *c = opaque;
+        const char *st = NULL;
+        char err[128];
+        avro_value_t v;
+
+        if (!m->key || m->key_len != strlen(c->id) || memcmp(m->key, c->id, m->key_len) ||
+            osh_serde_decode(c->s->s_res, m->payload, m->len, &v, NULL, err, sizeof(err)))
+                return 0;
+        if (!osh_value_get_enum(&v, "state", &st))
+                for (int i = 0; i < 6; i++)
+                        if (!strcmp(st, seg_state_names[i]))
+                                c->state = i;
+        avro_value_decref(&v);
+        return 1;
+}
+
+/* The campaign's last answer on campaign.results.v1 (the dispatcher writes
+ * DONE there), or -1. */
+static int last_state(segmenter_t *s, const char *campaign_id)
+{
+        last_answer_t c = {s, campaign_id, -1};
+        char err[256];
+
+        if (osh_scan_last(s->scan, OSH_TOPIC_RESULTS, 0, on_result, &c, err, sizeof(err)) < 0)
+                osh_warn("campaign.results.v1: %s", err);
+        return c.state;
+}
+
+/* Answers for a frozen campaign; a campaign the dispatcher already reported
+ * DONE is never answered with an earlier state (its state never goes back). */
 static void frozen_result(segmenter_t *s, const seg_frozen_t *f, seg_action_t act, const char *msg)
 {
         result_t r = {f->campaign_id, act,           f->state,     f->certain,  f->possible,
                       f->suppressed,  f->recipients, f->by_reason, f->checksum, msg};
+
+        if ((f->state == SEG_ST_FROZEN || f->state == SEG_ST_DISPATCHING) &&
+            last_state(s, f->campaign_id) == SEG_ST_DONE) {
+                osh_info("campaign %s is DONE already: no %s answer after it", f->campaign_id,
+                         seg_state_names[f->state]);
+                return;
+        }
         send_result(s, &r);
 }
 
+/* Sends one line of the frozen list unless its dispatch id is in out
+ * (already on the topic): 1 skipped, 0 sent, -1 error. */
 static int dispatch_one(segmenter_t *s, const seg_request_t *rq, const seg_frozen_t *f,
-                        const char *text, char *line, int resend)
+                        const char *text, char *line, int resend, osh_keyset_t *out)
 {
         /* strsep keeps empty fields (an empty account id) */
         char *uid = strsep(&line, "\t"), *chan = strsep(&line, "\t"), *acc = strsep(&line, "\t"),
@@ -331,6 +380,10 @@ static int dispatch_one(segmenter_t *s, const seg_request_t *rq, const seg_froze
         if (!uid || !chan || !acc || !cert || osh_value_new(s->s_disp, &v))
                 return -1;
         seg_dispatch_id(f->campaign_id, uid, chan, id);
+        if (osh_keyset_has(out, id, strlen(id))) {
+                avro_value_decref(&v);
+                return 1;
+        }
         osh_value_set_string(&v, "dispatch_id", id);
         osh_value_set_string(&v, "campaign_id", f->campaign_id);
         osh_value_set_enum(&v, "channel", chan);
@@ -367,16 +420,56 @@ static int flush_dispatches(osh_producer_t *p, int timeout_ms)
         return osh_producer_flush(p, 0);
 }
 
-/* Emits the frozen list of campaign_id exactly as stored: the same request
- * bytes and list give byte-identical records on every replay. */
-static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, seg_frozen_t *f)
+static int on_dispatch(void *opaque, const rd_kafka_message_t *m)
 {
-        char err[256], *list = NULL, *text = NULL, *line, *save = NULL;
+        if (m->key && osh_keyset_add(opaque, m->key, m->key_len))
+                return -1;
+        return 1;
+}
+
+/* Notes, before the first record, that an emission begins and where on
+ * notify.dispatch.v1 (everything queued before is acknowledged first); or,
+ * for one a killed run began, reads back the dispatch ids out since then. */
+static int emit_begin(segmenter_t *s, seg_frozen_t *f, int resend, int64_t req_offset,
+                      osh_keyset_t *out, char *err, size_t size)
+{
+        if (f->emitting) {
+                if (osh_scan_from_marks(s->scan, f->emit_from, on_dispatch, out, err, size))
+                        return -1;
+                osh_info("campaign %s: resuming an emission a stopped run began: %zu of %" PRId64
+                         " dispatch record(s) are out already",
+                         f->campaign_id, out->n, f->recipients);
+                return 0;
+        }
+        if (flush_dispatches(s->prod, 30000)) {
+                snprintf(err, size, "earlier records not acknowledged");
+                return -1;
+        }
+        f->emitting = 1;
+        f->emit_resend = resend;
+        f->emit_from[0] = '\0';
+        if (req_offset >= 0)
+                f->req_offset = req_offset;
+        if (osh_scan_marks(s->scan, OSH_TOPIC_DISPATCH, f->emit_from, sizeof(f->emit_from), err,
+                           size))
+                return -1;
+        return seg_state_update(s->state_dir, f, err, size);
+}
+
+/* Emits the frozen list of campaign_id exactly as stored (the same request
+ * bytes and list give byte-identical records), once: an emission a killed
+ * run began is resumed, not started again. req_offset: the request asking
+ * for it (-1: a scheduled send). */
+static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, int64_t req_offset,
+                       seg_frozen_t *f)
+{
+        char err[256] = "", *list = NULL, *text = NULL, *line, *save = NULL;
         void *req = NULL;
-        size_t req_len, list_len, n = 0;
+        size_t req_len, list_len, n = 0, skipped = 0;
         avro_value_t v;
         seg_request_t rq = {0};
-        int rc = -1, decoded = 0;
+        osh_keyset_t out = {0};
+        int rc = -1, decoded = 0, one;
 
         if (seg_state_load(s->state_dir, campaign_id, f, &req, &req_len, &list, &list_len, err,
                            sizeof(err)) != 1)
@@ -384,21 +477,27 @@ static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, seg_
         if (osh_serde_decode(s->s_req, req, req_len, &v, NULL, err, sizeof(err)))
                 goto done;
         decoded = 1;
-        if (seg_request_from_avro(&v, &rq, err, sizeof(err)) || !(text = seg_render_text(&rq)))
+        if (seg_request_from_avro(&v, &rq, err, sizeof(err)) || !(text = seg_render_text(&rq)) ||
+            emit_begin(s, f, resend, req_offset, &out, err, sizeof(err)))
                 goto done;
-        for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
-                if (dispatch_one(s, &rq, f, text, line, resend))
+        for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+                if ((one = dispatch_one(s, &rq, f, text, line, f->emit_resend, &out)) < 0)
                         goto done;
+                skipped += (size_t)one;
+        }
         if (flush_dispatches(s->prod, 30000))
                 goto done;
         f->state = SEG_ST_DISPATCHING;
+        f->emitting = 0;
+        f->emit_from[0] = '\0';
         rc = seg_state_update(s->state_dir, f, err, sizeof(err));
-        osh_info("campaign dispatched: %zu records", n);
+        osh_info("campaign dispatched: %zu records (%zu were out already)", n - skipped, skipped);
 done:
         if (rc)
                 osh_error("emitting a frozen campaign failed: %s", err);
         if (decoded)
                 avro_value_decref(&v);
+        osh_keyset_clear(&out);
         seg_request_clear(&rq);
         free(text);
         free(req);
@@ -437,7 +536,7 @@ static void run_due(segmenter_t *s)
         for (i = 0; i < s->nsched; i++) {
                 if (s->sched[i].due_ms > now)
                         continue;
-                if (emit_frozen(s, s->sched[i].campaign_id, 0, &f) == 0)
+                if (emit_frozen(s, s->sched[i].campaign_id, 0, -1, &f) == 0)
                         frozen_result(s, &f, SEG_ACT_SEND, "scheduled send dispatched");
                 s->sched[i--] = s->sched[--s->nsched];
         }
@@ -445,7 +544,9 @@ static void run_due(segmenter_t *s)
 
 static void on_frozen_found(const seg_frozen_t *m, void *opaque)
 {
-        if (m->state == SEG_ST_FROZEN) /* scheduled, or crashed before it was emitted */
+        if (m->emitting) /* a killed run was emitting it: finish now */
+                schedule(opaque, m->campaign_id, 0);
+        else if (m->state == SEG_ST_FROZEN) /* scheduled, or killed before it was emitted */
                 schedule(opaque, m->campaign_id, m->send_at_ms);
 }
 
@@ -515,6 +616,7 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
         f.possible = o.possible;
         f.suppressed = o.suppressed;
         f.recipients = (int64_t)o.nlist;
+        f.req_offset = m->offset;
         memcpy(f.by_reason, o.by_reason, sizeof(f.by_reason));
         memcpy(f.checksum, o.checksum, sizeof(f.checksum));
         snprintf(f.snapshot, sizeof(f.snapshot), "%s", s->store->batch_id);
@@ -527,7 +629,7 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
         if (rq->send_at_ms > now) {
                 schedule(s, rq->campaign_id, rq->send_at_ms);
                 frozen_result(s, &f, SEG_ACT_SEND, "scheduled");
-        } else if (emit_frozen(s, rq->campaign_id, 0, &f) == 0) {
+        } else if (emit_frozen(s, rq->campaign_id, 0, m->offset, &f) == 0) {
                 frozen_result(s, &f, SEG_ACT_SEND, "");
         }
 done:
@@ -545,11 +647,15 @@ static void reject_request(segmenter_t *s, const seg_request_t *rq, const char *
 }
 
 /* A campaign that is already frozen is never evaluated again: replays and
- * resends use the stored list. */
-static void handle_frozen(segmenter_t *s, const seg_request_t *rq, seg_frozen_t *f)
+ * resends use the stored list. A request at or before the offset last acted
+ * on is a replay (a restart re-reads it): it never emits again; a SEND of a
+ * campaign already emitted does not either, only a RESEND does. */
+static void handle_frozen(segmenter_t *s, const seg_request_t *rq, seg_frozen_t *f, int64_t offset)
 {
+        int replayed = offset <= f->req_offset;
+
         if (rq->action == SEG_ACT_CANCEL) {
-                if (f->state != SEG_ST_FROZEN) {
+                if (f->state != SEG_ST_FROZEN || f->emitting) {
                         frozen_result(s, f, SEG_ACT_CANCEL, "already dispatched or cancelled");
                         return;
                 }
@@ -559,11 +665,21 @@ static void handle_frozen(segmenter_t *s, const seg_request_t *rq, seg_frozen_t 
                 frozen_result(s, f, SEG_ACT_CANCEL, "cancelled");
         } else if (rq->action == SEG_ACT_PREVIEW || f->state == SEG_ST_CANCELLED) {
                 frozen_result(s, f, rq->action, "campaign already frozen");
-        } else if (f->state == SEG_ST_FROZEN && f->send_at_ms > osh_wall_ms()) {
+        } else if (f->state == SEG_ST_FROZEN && !f->emitting && f->send_at_ms > osh_wall_ms()) {
                 frozen_result(s, f, rq->action, "scheduled");
-        } else if (emit_frozen(s, f->campaign_id, rq->action == SEG_ACT_RESEND, f) == 0) {
+        } else if (f->emitting) {
+                if (emit_frozen(s, f->campaign_id, f->emit_resend, -1, f) == 0) {
+                        unschedule(s, f->campaign_id);
+                        frozen_result(s, f, rq->action, "finished an interrupted emission");
+                }
+        } else if (f->state != SEG_ST_FROZEN && (replayed || rq->action != SEG_ACT_RESEND)) {
+                frozen_result(s, f, rq->action,
+                              replayed ? "request already acted on: not emitted again"
+                                       : "already emitted: not emitted again (RESEND sends again)");
+        } else if (emit_frozen(s, f->campaign_id, rq->action == SEG_ACT_RESEND, offset, f) == 0) {
                 unschedule(s, f->campaign_id);
-                frozen_result(s, f, rq->action, "re-emitted the frozen list");
+                frozen_result(s, f, rq->action,
+                              rq->action == SEG_ACT_RESEND ? "re-emitted the frozen list" : "");
         }
 }
 
@@ -591,7 +707,7 @@ static void handle_request(segmenter_t *s, const rd_kafka_message_t *m)
         found = seg_state_load(s->state_dir, rq.campaign_id, &f, NULL, NULL, NULL, NULL, err,
                                sizeof(err));
         if (found == 1) {
-                handle_frozen(s, &rq, &f);
+                handle_frozen(s, &rq, &f, m->offset);
         } else if (found < 0) {
                 reject_request(s, &rq, "frozen list damaged; see the segmenter log");
                 osh_error("%s", err);
@@ -642,9 +758,12 @@ static int open_clients(segmenter_t *s, char *errstr, size_t size)
                 return -1;
         pconf = osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, size);
         s->prod = pconf ? osh_producer_new(pconf, errstr, size) : NULL;
-        if (s->prod) /* the first campaign's records need not wait for metadata */
-                osh_producer_prepare(s->prod, out_topics, 2, 5000);
-        return s->prod ? 0 : -1;
+        if (!s->prod)
+                return -1;
+        /* the first campaign's records need not wait for metadata */
+        osh_producer_prepare(s->prod, out_topics, 2, 5000);
+        s->scan = osh_scan_new(s->svc->cfg, "kafka.", errstr, size);
+        return s->scan ? 0 : -1;
 }
 
 static int load_dictionary(segmenter_t *s, char *errstr, size_t size)
@@ -743,6 +862,7 @@ void segmenter_destroy(segmenter_t *s)
                 return;
         osh_consumer_destroy(s->req_c);
         osh_consumer_destroy(s->state_c);
+        osh_scan_destroy(s->scan);
         /* Bounded even with the broker gone: what is still queued is purged
          * and logged. Nothing is lost for good: a campaign is marked
          * DISPATCHING only after its records were flushed, so a restart

@@ -7,7 +7,7 @@
 #    independent oracle (oracle/seg_oracle.py) computes from the truth;
 #  - a send freezes the list (checksum) and emits one notify.dispatch.v1
 #    record per recipient with id = SHA-256(campaign \0 利用者ID \0 channel);
-#  - the same request again re-emits identical records;
+#  - the same SEND again emits nothing; a RESEND re-emits identical records;
 #  - a second snapshot without one resident takes over, and that resident
 #    is no longer targeted.
 # shellcheck source=lib/harness.sh
@@ -116,12 +116,20 @@ assert_eq "$id" "$(jq -r .dispatch_id <<<"$one")" "dispatch id = sha256(campaign
 jq -r '.recipients[].user_id' "$T/d1.jsonl" | sort >"$T/d1.users"
 assert_eq "" "$(sort "$T/excluded.txt" | comm -12 - "$T/d1.users")" "excluded residents not sent to"
 
-# ---- the same request again: the frozen list re-emitted record for record ----
+# ---- the same SEND again emits nothing; a RESEND re-emits the frozen list ----
 campaign "$C07" it-send-07 SEND |
         "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
+again() { results it-send-07 | grep -q 'already emitted: not emitted again'; }
+osh_it_wait_until 10 again || fail "no answer to the second SEND"
+assert_eq "$want" "$("$ctl" watermarks --bootstrap "$B" --topic notify.dispatch.v1 |
+        awk '{ n += $4 - $3 } END { print n + 0 }')" "a second SEND emits nothing"
+campaign "$C07" it-send-07 RESEND |
+        "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
 dispatches it-send-07 $((2 * want)) >"$T/d2.jsonl"
-assert_eq $((2 * want)) "$(wc -l <"$T/d2.jsonl")" "replayed dispatch records"
-assert_eq "$want" "$(sort -u "$T/d2.jsonl" | wc -l)" "replay emitted identical records"
+assert_eq $((2 * want)) "$(wc -l <"$T/d2.jsonl")" "resent dispatch records"
+assert_eq "$want" "$(jq -c 'del(.resend)' "$T/d2.jsonl" | sort -u | wc -l)" \
+        "the resend emitted the frozen list record for record"
+assert_eq "$want" "$(jq -c 'select(.resend)' "$T/d2.jsonl" | wc -l)" "marked as a resend"
 
 # ---- a second snapshot without one recipient ----
 gone=$(head -1 "$T/d1.users")
@@ -151,11 +159,12 @@ osh_it_wait_until 20 log_has "state caught up: 599 residents" || fail "restart: 
 read -r _ certain possible _ excluded nodest optout _ < <(grep '^07-' "$T/expected2.txt")
 jq -c --argjson t "$SEND_MS" '.send_at = $t | .min_audience = 1' "$C07" |
         "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
-campaign "$C07" it-send-07 SEND |
+campaign "$C07" it-send-07 RESEND |
         "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
 dispatches it-send-07 $((3 * want + want2)) >"$T/d4.jsonl"
 assert_eq $((3 * want)) "$(wc -l <"$T/d4.jsonl")" "it-send-07 re-emitted after the restart"
-assert_eq "$want" "$(sort -u "$T/d4.jsonl" | wc -l)" "the frozen list survived kill -9 unchanged"
+assert_eq "$want" "$(jq -c 'del(.resend)' "$T/d4.jsonl" | sort -u | wc -l)" \
+        "the frozen list survived kill -9 unchanged"
 got=$(results seed-07-specific-health-checkup | tail -1 | jq -r '"\(.snapshot_batch_id) \(.certain) \(.possible) \(.suppressed_by_reason.excluded) \(.suppressed_by_reason.no_destination) \(.suppressed_by_reason.opt_out)"')
 assert_eq "B-IT-2 $certain $possible $excluded $nodest $optout" "$got" "preview after the restart"
 

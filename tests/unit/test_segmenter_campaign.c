@@ -230,6 +230,10 @@ static void test_state_roundtrip(void **state)
         f.state = SEG_ST_FROZEN;
         f.send_at_ms = 123;
         f.by_reason[SEG_WHY_OPT_OUT] = 7;
+        f.req_offset = 42;
+        f.emitting = 1;
+        f.emit_resend = 1;
+        strcpy(f.emit_from, "/notify.dispatch.v1/0/5 /notify.dispatch.v1/1/0");
         osh_sha256(body, strlen(body), dig);
         osh_hex_encode(dig, 32, f.checksum);
         assert_int_equal(seg_state_save(dir, &f, "REQ", 3, body, strlen(body), err, sizeof(err)),
@@ -240,6 +244,11 @@ static void test_state_roundtrip(void **state)
         assert_int_equal(g.state, SEG_ST_FROZEN);
         assert_int_equal(g.send_at_ms, 123);
         assert_int_equal(g.by_reason[SEG_WHY_OPT_OUT], 7);
+        /* an emission under way survives a restart */
+        assert_int_equal(g.req_offset, 42);
+        assert_int_equal(g.emitting, 1);
+        assert_int_equal(g.emit_resend, 1);
+        assert_string_equal(g.emit_from, "/notify.dispatch.v1/0/5 /notify.dispatch.v1/1/0");
         assert_memory_equal(req, "REQ", 3);
         assert_string_equal(list, body);
         free(req);

@@ -44,6 +44,18 @@ int osh_scan_range(osh_scan_t *s, const char *topic, int32_t partition, int64_t 
 int osh_scan_last(osh_scan_t *s, const char *topic, int32_t partition, osh_scan_fn *fn,
                   void *opaque, char *errstr, size_t errstr_size);
 
+/* Where a writer's next records will go: appends "/<topic>/<partition>/<high
+ * watermark>" for every partition of topic to the string out (entries
+ * separated by spaces; the provenance format with an empty cluster). Taken
+ * once the writer's earlier output was acknowledged, it bounds exactly what
+ * the writer wrote since. 0 / -1 with errstr (also when out is too small). */
+int osh_scan_marks(osh_scan_t *s, const char *topic, char *out, size_t size, char *errstr,
+                   size_t errstr_size);
+/* Reads every partition named in marks (osh_scan_marks) from its offset up
+ * to its high watermark now. 0 / -1 with errstr. */
+int osh_scan_from_marks(osh_scan_t *s, const char *marks, osh_scan_fn *fn, void *opaque,
+                        char *errstr, size_t errstr_size);
+
 /* A set of record keys met in a scan (e.g. what an earlier incarnation
  * already wrote), looked up while writing again. Zero-initialise; keys are
  * strings (cut at a NUL). Not thread-safe: a lookup sorts on first use. */
