@@ -1,3 +1,4 @@
+#include "oshirase/grow.h"
 #include "oshirase/allowlist.h"
 
 #include <inttypes.h>
@@ -65,14 +66,8 @@ static int add_entry(osh_allowlist_t *al, const char *topic, uint64_t fp, const 
         for (size_t i = 0; i < al->n; i++)
                 if (al->e[i].fingerprint == fp && !strcmp(al->e[i].topic, topic))
                         return 0; /* duplicate entries are harmless */
-        if (al->n == al->cap) {
-                size_t cap = al->cap ? al->cap * 2 : 8;
-                ne = realloc(al->e, cap * sizeof(*ne));
-                if (!ne)
-                        return -1;
-                al->e = ne;
-                al->cap = cap;
-        }
+        if (osh_grow(&al->e, &al->cap, al->n, sizeof(*al->e), 8))
+                return -1;
         ne = &al->e[al->n];
         ne->topic = strdup(topic);
         if (!ne->topic)

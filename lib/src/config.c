@@ -2,6 +2,7 @@
  * env, flag) so precedence does not depend on the order sources are read,
  * and every value is validated when it is set, so a bad value is reported
  * with its origin even when a higher-precedence source overrides it. */
+#include "oshirase/grow.h"
 #include "oshirase/config.h"
 #include "oshirase/log.h"
 
@@ -387,14 +388,8 @@ static int kv_set(osh_config_t *cfg, const char *key, const char *val, int src)
         for (i = 0; i < cfg->nkv; i++)
                 if (strcmp(cfg->kv[i].key, key) == 0)
                         return replace_str(&cfg->kv[i].val[src], val);
-        if (cfg->nkv == cfg->kv_cap) {
-                size_t cap = cfg->kv_cap ? cfg->kv_cap * 2 : 8;
-                kv = realloc(cfg->kv, cap * sizeof(*kv));
-                if (!kv)
-                        return -1;
-                cfg->kv = kv;
-                cfg->kv_cap = cap;
-        }
+        if (osh_grow(&cfg->kv, &cfg->kv_cap, cfg->nkv, sizeof(*cfg->kv), 8))
+                return -1;
         kv = &cfg->kv[cfg->nkv];
         memset(kv, 0, sizeof(*kv));
         if (replace_str(&kv->key, key) < 0)

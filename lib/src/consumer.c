@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "oshirase/grow.h"
 #include "oshirase/clock.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
@@ -65,14 +66,8 @@ static struct part *part_get(osh_consumer_t *c, const char *topic, int32_t parti
         for (size_t i = 0; i < c->part_cnt; i++)
                 if (c->parts[i].partition == partition && !strcmp(c->parts[i].topic, topic))
                         return &c->parts[i];
-        if (c->part_cnt == c->part_cap) {
-                size_t cap = c->part_cap ? c->part_cap * 2 : 16;
-                np = realloc(c->parts, cap * sizeof(*np));
-                if (!np)
-                        return NULL;
-                c->parts = np;
-                c->part_cap = cap;
-        }
+        if (osh_grow(&c->parts, &c->part_cap, c->part_cnt, sizeof(*c->parts), 16))
+                return NULL;
         np = &c->parts[c->part_cnt];
         memset(np, 0, sizeof(*np));
         np->topic = strdup(topic);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "dict_seal.h"
+#include "oshirase/grow.h"
 #include "oshirase/dictionary.h"
 #include "oshirase/sha256.h"
 #include "serde_internal.h"
@@ -149,14 +150,8 @@ static int add_entry(osh_dict_t *d, char **cols, int line, char *err, size_t sz)
         e.field = e.type == OSH_DICT_FIELD ? cols[2] : NULL;
         if (check_unique(d, &e, err, sz) < 0)
                 return -1;
-        if (d->n == d->cap) {
-                size_t cap = d->cap ? d->cap * 2 : 64;
-                osh_dict_entry_t *ne = realloc(d->e, cap * sizeof(*ne));
-                if (!ne)
-                        goto oom;
-                d->e = ne;
-                d->cap = cap;
-        }
+        if (osh_grow(&d->e, &d->cap, d->n, sizeof(*d->e), 64))
+                goto oom;
         e.name = strdup(cols[0]);
         e.label = strdup(cols[3]);
         e.field = e.field ? strdup(e.field) : NULL;

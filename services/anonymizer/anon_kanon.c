@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "oshirase/grow.h"
 
 #define YM_ANY_LO  180001 /* the range a year-month generalised to "any" spans */
 #define YM_ANY_HI  219912
@@ -208,14 +209,8 @@ static long tab_add(ktab_t *t, const kkey_t *k)
         i = tab_probe(t, k, h);
         if (t->slot[i])
                 return (long)t->slot[i] - 1;
-        if (t->ncls == t->cls_cap) {
-                size_t cap = t->cls_cap ? t->cls_cap * 2 : 1024;
-                kcls_t *c = realloc(t->cls, cap * sizeof(*c));
-                if (!c)
-                        return -1;
-                t->cls = c;
-                t->cls_cap = cap;
-        }
+        if (osh_grow(&t->cls, &t->cls_cap, t->ncls, sizeof(*t->cls), 1024))
+                return -1;
         t->cls[t->ncls] = (kcls_t){*k, h, 0};
         t->slot[i] = (uint32_t)++t->ncls;
         return (long)t->ncls - 1;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "oshirase/grow.h"
 #include "oshirase/clock.h"
 #include "oshirase/account.h"
 #include "oshirase/csv.h"
@@ -219,14 +220,8 @@ static int encode_row(struct upload *u, const char *const *f, const size_t *len,
             osh_value_set_long(&v, "updated_at", u->now_ms) ||
             osh_value_set_string(&v, "source", u->source))
                 goto out;
-        if (u->n == u->cap) {
-                size_t cap = u->cap ? u->cap * 2 : 64;
-                struct row_out *nr = realloc(u->rows, cap * sizeof(*nr));
-                if (!nr)
-                        goto out;
-                u->rows = nr;
-                u->cap = cap;
-        }
+        if (osh_grow(&u->rows, &u->cap, u->n, sizeof(*u->rows), 64))
+                goto out;
         r = &u->rows[u->n];
         snprintf(r->key, sizeof(r->key), "%s", uid);
         if (osh_serde_encode_alloc(s, &v, &r->val, &r->len, err, sizeof(err)))

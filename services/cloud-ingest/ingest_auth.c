@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/grow.h"
 #include "oshirase/strutil.h"
 #include "oshirase/auth.h"
 
@@ -38,14 +39,8 @@ static int add_key(ci_auth_t *a, char *entry, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "key entry needs an id (< 64 chars) and a secret");
                 return -1;
         }
-        if (a->n == a->cap) {
-                size_t cap = a->cap ? a->cap * 2 : 4;
-                struct key *k = realloc(a->keys, cap * sizeof(*k));
-                if (!k)
-                        return -1;
-                a->keys = k;
-                a->cap = cap;
-        }
+        if (osh_grow(&a->keys, &a->cap, a->n, sizeof(*a->keys), 4))
+                return -1;
         snprintf(a->keys[a->n].id, sizeof(a->keys[0].id), "%s", id);
         a->keys[a->n].secret = strdup(secret);
         if (!a->keys[a->n].secret)

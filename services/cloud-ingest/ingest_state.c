@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "oshirase/grow.h"
 
 /* Few partitions and senders (tens): flat arrays searched linearly. */
 struct watermark {
@@ -72,14 +73,8 @@ int ci_state_offset_raise(ci_state_t *s, const char *topic, int32_t partition, i
                         w->offset = offset;
                 return 0;
         }
-        if (s->wm_cnt == s->wm_cap) {
-                size_t cap = s->wm_cap ? s->wm_cap * 2 : 16;
-                struct watermark *n = realloc(s->wm, cap * sizeof(*n));
-                if (!n)
-                        return -1;
-                s->wm = n;
-                s->wm_cap = cap;
-        }
+        if (osh_grow(&s->wm, &s->wm_cap, s->wm_cnt, sizeof(*s->wm), 16))
+                return -1;
         w = &s->wm[s->wm_cnt];
         w->topic = strdup(topic);
         if (!w->topic)
