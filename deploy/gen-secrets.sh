@@ -15,13 +15,16 @@
 #   tls/uplink.crt/.key         client certificate of relay-uplink   (exchange)
 #   secrets/uplink-hmac.key     HMAC key of the uplink bearer token  (exchange)
 #   secrets/ingest-keys         the same key as cloud-ingest's table (cloud)
+#   tls/console.crt/.key        server certificate of the staff console (cloud)
+#   secrets/console-ingest.key  the console's upload key at cloud-ingest (cloud)
 #   secrets/pseudonym.key       利用者ID = HMAC(宛名番号) key         (processing only)
 #   secrets/provider-tokens.env channel provider credentials          (cloud only)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 FILES=(tls/ca.crt tls/ca.key tls/cloud-ingest.crt tls/cloud-ingest.key tls/uplink.crt tls/uplink.key
-  secrets/uplink-hmac.key secrets/ingest-keys secrets/pseudonym.key secrets/provider-tokens.env)
+  secrets/uplink-hmac.key secrets/ingest-keys secrets/pseudonym.key secrets/provider-tokens.env
+  tls/console.crt tls/console.key secrets/console-ingest.key)
 
 # sns-dispatcher reads provider credentials from these environment variables.
 TOKENS=(OSH_LINE_TOKEN OSH_TWITTER_TOKEN OSH_FACEBOOK_TOKEN OSH_WEBHOOK_SECRET)
@@ -62,10 +65,14 @@ leaf() { # name, extendedKeyUsage, subjectAltName
 need tls/cloud-ingest.crt && leaf cloud-ingest serverAuth \
   "DNS:cloud-ingest,DNS:cloud-ingest.oshirase-cloud.svc,DNS:localhost,IP:127.0.0.1"
 need tls/uplink.crt && leaf uplink clientAuth "DNS:relay-uplink"
+need tls/console.crt && leaf console serverAuth "DNS:console,DNS:console.oshirase-cloud.svc,DNS:localhost,IP:127.0.0.1"
+need secrets/console-ingest.key && openssl rand -hex 32 | tr -d '\n' >secrets/console-ingest.key
 need secrets/uplink-hmac.key && openssl rand -hex 32 | tr -d '\n' >secrets/uplink-hmac.key
 # cloud-ingest's key table: "id secret" lines; the id is OSH_UPLINK_KEY_ID.
-if need secrets/ingest-keys || [ secrets/uplink-hmac.key -nt secrets/ingest-keys ]; then
-  printf 'uplink-1 %s\n' "$(cat secrets/uplink-hmac.key)" >secrets/ingest-keys
+if need secrets/ingest-keys || [ secrets/uplink-hmac.key -nt secrets/ingest-keys ] ||
+  [ secrets/console-ingest.key -nt secrets/ingest-keys ]; then
+  printf 'uplink-1 %s\nconsole %s\n' "$(cat secrets/uplink-hmac.key)" "$(cat secrets/console-ingest.key)" \
+    >secrets/ingest-keys
 fi
 need secrets/pseudonym.key && openssl rand -hex 32 | tr -d '\n' >secrets/pseudonym.key
 if need secrets/provider-tokens.env; then
@@ -77,7 +84,7 @@ fi
 
 # Containers run as uid 10001 and read these through bind mounts.
 if [ "$(id -u)" = 0 ]; then
-  chown 10001:10001 tls/*.crt tls/cloud-ingest.key tls/uplink.key secrets/*
+  chown 10001:10001 tls/*.crt tls/cloud-ingest.key tls/uplink.key tls/console.key secrets/*
   chmod 0400 tls/* secrets/*
   chmod 0444 tls/*.crt
 else
@@ -101,6 +108,8 @@ if [ "$k8s" = 1 ]; then
     "ca.crt=$(b64 tls/ca.crt)" "tls.crt=$(b64 tls/uplink.crt)" "tls.key=$(b64 tls/uplink.key)"
   secret oshirase-cloud cloud-ingest-credentials "keys=$(b64 secrets/ingest-keys)" \
     "ca.crt=$(b64 tls/ca.crt)" "tls.crt=$(b64 tls/cloud-ingest.crt)" "tls.key=$(b64 tls/cloud-ingest.key)"
+  secret oshirase-cloud console-credentials "ingest.key=$(b64 secrets/console-ingest.key)" \
+    "ca.crt=$(b64 tls/ca.crt)" "tls.crt=$(b64 tls/console.crt)" "tls.key=$(b64 tls/console.key)"
   secret oshirase-cloud provider-tokens "line=$(tok OSH_LINE_TOKEN)" "twitter=$(tok OSH_TWITTER_TOKEN)" \
     "facebook=$(tok OSH_FACEBOOK_TOKEN)" "webhook=$(tok OSH_WEBHOOK_SECRET)"
 else
