@@ -1,4 +1,4 @@
-/* Staff accounts (docs/architecture.md §console): a file of one line per
+/* Staff accounts (docs/architecture.md §10): a file of one line per
  * account, tab-separated
  *
  *   name  role  totp-secret-base32-or-"-"  argon2id-hash

@@ -1,5 +1,5 @@
 /* The console's only way to the rest of the system: Kafka on the cloud
- * cluster (docs/architecture.md §console). It never reads
+ * cluster (docs/architecture.md §10). It never reads
  * resident.abstracted.v1.
  *
  *   produces  campaign.requests.v1 (PREVIEW/SEND/CANCEL, key campaign id)

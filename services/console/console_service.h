@@ -1,4 +1,4 @@
-/* console: the staff web application (docs/architecture.md §console). Its
+/* console: the staff web application (docs/architecture.md §10). Its
  * configuration table, parsed configuration and app object; main.c only
  * calls osh_service_main(&console_app, ...). */
 #ifndef CONSOLE_SERVICE_H
