@@ -37,6 +37,7 @@ export OSH_SOURCE_DIR
 # shellcheck source=../../tests/integration/lib/console.sh
 . "$src/tests/integration/lib/console.sh"
 OSH_IT_TIMEOUT=600
+CON_KCAT_TIMEOUT=600
 osh_it_begin
 osh_it_start_broker
 t0=$(date +%s)

@@ -217,6 +217,7 @@ try:
     ok("LINE" in pv and "メール" in pv and "SMS" in pv and "RCS" in pv, "a preview per channel")
     ok("/ 660 文字" in pv and "/ 2730 文字" in pv and "/ 5000 文字" in pv, "length counters against each limit")
     ok("受付は9時から12時です。" in pv, "half-width digit normalisation visible")
+    ok("【" + XSS_TPL + "】\n受付は" in pv, "chat channels: the title as the 【title】 first line, as the dispatcher sends it")
     ok("全角数字" in by_id("tpl-warn").text, "normalisation announced")
     by_id("tpl-conf").click()
     wait.until(lambda _: "機密テンプレート" in by_id("tpl-warn").text)

@@ -194,9 +194,12 @@
       items, links, confidential: $('tpl-conf').checked };
   }
   function halfWidth(s) { return s.replace(/[０-９]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xFEE0)); }
-  function renderText(t) {
+  /* As the segmenter and sns-dispatcher build it: body, 【label】value items,
+   * links; chat channels put the title first as 【title】 (not wrapped
+   * again when already in 【】); e-mail carries it as the subject. */
+  function renderText(t, chat) {
     const lines = [];
-    if (t.title) lines.push(t.title);
+    if (chat && t.title) lines.push(/^【.*】$/.test(t.title) ? t.title : '【' + t.title + '】');
     if (t.body) lines.push(t.body);
     t.items.forEach((i) => lines.push('【' + i.label + '】' + i.value));
     t.links.forEach((l) => lines.push(l));
@@ -211,10 +214,9 @@
     if (t.confidential && (t.body || t.items.length)) msgs.push('機密テンプレートです。本文や項目は送られず、お知らせがあることだけが届きます。内容は本文に書かないでください。');
     if (fw) msgs.push('全角数字 ' + fw + ' 文字を半角に直して送ります。');
     warn.textContent = msgs.join(' '); warn.hidden = !msgs.length;
-    const text = renderText(t);
     (S.dict ? S.dict.channels : []).forEach((ch) => {
       const sec = el('div', null, 'chan');
-      const body = ch.name === 'EMAIL' ? '件名: ' + halfWidth(t.title) + '\n\n' + text : text;
+      const body = ch.name === 'EMAIL' ? '件名: ' + halfWidth(t.title) + '\n\n' + renderText(t, false) : renderText(t, true);
       const n = [...body].length;
       sec.appendChild(el('h4', { LINE: 'LINE', EMAIL: 'メール', SMS: 'SMS', RCS: '+メッセージ（RCS）' }[ch.name] || ch.name));
       sec.appendChild(el('p', n + ' / ' + ch.limit + ' 文字' + (n > ch.limit ? '（上限を超えています）' : ''), n > ch.limit ? 'counter over' : 'counter'));

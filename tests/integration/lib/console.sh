@@ -25,7 +25,7 @@ con_publish_city() {
         _con_marker B-IT-1 START 0 "" "$now"
         "$OSH_BIN/osh-ctl" produce --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic resident.abstracted.v1 \
                 --key.field user_id --header "osh.batch.id=B-IT-1" <"$T/abstracted.jsonl"
-        sum=$(timeout 20 kcat -C -q -b "$OSH_BOOTSTRAP_CLOUD" -t resident.abstracted.v1 -o beginning -e \
+        sum=$(timeout "${CON_KCAT_TIMEOUT:-20}" kcat -C -q -b "$OSH_BOOTSTRAP_CLOUD" -t resident.abstracted.v1 -o beginning -e \
                 -f '%K\t%S\t%h\t%k%s' | python3 "$OSH_SOURCE_DIR/tests/integration/oracle/batch_sum.py" B-IT-1)
         [[ ${sum% *} == "$1" ]] || fail "batch sum: $sum"
         _con_marker B-IT-1 END "${sum% *}" "${sum#* }" "$now"
