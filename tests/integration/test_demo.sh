@@ -36,7 +36,9 @@ assert_eq "$p_out" "$(n "resident.abstracted.v1 @ processing")" "abstracted = an
 assert_eq "$p_out" "$(n "resident.abstracted.v1 @ cloud")" "every abstracted record reached the cloud"
 assert_eq 9 "$(grep -c '^ seed-0[1-9]' <<<"$r")" "nine campaigns in the report"
 assert_ge "$(n "notify.dispatch.v1 @ cloud")" 1 "dispatches emitted"
-assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ seed-0/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \
+# campaigns/01 goes through the staff console: its row is the console's con-… id
+assert_eq 1 "$(grep -c '^ con-' <<<"$r")" "one campaign sent through the staff console"
+assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ (seed-0|con-)/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \
         "every dispatch ended SENT or FAILED_PERM"
 assert_contains "$r" "overall OK" "monitor judges the pipeline healthy: $(sed -n '/-- monitor/,$p' <<<"$r")"
 assert_contains "$r" "probe of the cloud: OK" "probe over the data link"
