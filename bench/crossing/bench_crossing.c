@@ -30,6 +30,7 @@
  * the child's (relay, stub) or this process's (baselines, mocks included).
  *
  *   bench-crossing [--records N] [--value-ints K] [--rounds R] [--stats]
+ *                  [--consumer KEY=VALUE (baselines' consumer; repeatable)]
  *                  [--only base+1hdr|base+4hdr|kafka|uplink|ingest[,...]]
  */
 #define _GNU_SOURCE
@@ -75,6 +76,8 @@ static struct {
         const char *only;
         int rounds;
         int stats;
+        const char *cconf[8]; /* --consumer KEY=VALUE for the baselines */
+        int ncconf;
         char bindir[4096];
         char tmp[256];
         size_t value_bytes;
@@ -268,7 +271,6 @@ static void probe_batches(const cluster_t *b, const char *topic)
         stats_on(cc, &st, 0);
         if (!(c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr))))
                 die(errstr);
-        rd_kafka_poll_set_consumer(c);
         l = rd_kafka_topic_partition_list_new(NPART);
         for (int i = 0; i < NPART; i++)
                 rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -276,6 +278,7 @@ static void probe_batches(const cluster_t *b, const char *topic)
         rd_kafka_topic_partition_list_destroy(l);
         while (eof < NPART) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
+                rd_kafka_poll(c, 0); /* statistics */
                 if (!m)
                         break;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -354,6 +357,13 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
 
         snprintf(group, sizeof(group), "bench-baseline-%d-%d", nhdrs, round);
         osh_kafka_conf_set(cc, "group.id", group, errstr, sizeof(errstr));
+        for (int i = 0; i < opt.ncconf; i++) {
+                char key[128];
+                const char *eq = strchr(opt.cconf[i], '=');
+                snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - opt.cconf[i]) : 0, opt.cconf[i]);
+                if (!eq || osh_kafka_conf_set(cc, key, eq + 1, errstr, sizeof(errstr)))
+                        die("bad --consumer KEY=VALUE");
+        }
         osh_kafka_conf_set(pc, "queue.buffering.max.messages", "500000", errstr, sizeof(errstr));
         rd_kafka_conf_set_dr_msg_cb(pc, on_dr);
         stats_on(cc, &cst, 0);
@@ -368,7 +378,11 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
                           RD_KAFKA_V_END);
         rd_kafka_flush(p, 10000);
         delivered = 0;
-        rd_kafka_poll_set_consumer(c);
+        /* With --stats the statistics stay on the main queue (served by
+         * rd_kafka_poll): forwarded to the consumer queue, librdkafka 2.0.2
+         * sometimes hung in rd_kafka_destroy. */
+        if (!opt.stats)
+                rd_kafka_poll_set_consumer(c);
         for (int i = 0; i < NPART; i++)
                 rd_kafka_topic_partition_list_add(l, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_assign(c, l);
@@ -377,6 +391,8 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
                 rd_kafka_message_t *m =
                     consumed < opt.records ? rd_kafka_consumer_poll(c, 100) : NULL;
                 rd_kafka_poll(p, m ? 0 : 10);
+                if (opt.stats && !(consumed & 1023))
+                        rd_kafka_poll(c, 0);
                 if (!m)
                         continue;
                 if (!m->err) {
@@ -409,7 +425,7 @@ static double run_baseline(const cluster_t *a, const cluster_t *b, int nhdrs, in
         if (opt.stats) { /* one more emission with the final counters */
                 usleep(150000);
                 rd_kafka_poll(p, 0);
-                rd_kafka_consumer_poll(c, 0);
+                rd_kafka_poll(c, 0);
         }
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
@@ -796,11 +812,13 @@ static void parse_args(int argc, char **argv)
                         opt.rounds = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--stats"))
                         opt.stats = 1;
+                else if (!strcmp(argv[i], "--consumer") && i + 1 < argc && opt.ncconf < 8)
+                        opt.cconf[opt.ncconf++] = argv[++i];
                 else if (!strcmp(argv[i], "--only") && i + 1 < argc)
                         opt.only = argv[++i];
                 else {
                         fprintf(stderr, "usage: bench-crossing [--records N] [--value-ints K] "
-                                        "[--rounds R] [--stats] [--only "
+                                        "[--rounds R] [--stats] [--consumer K=V] [--only "
                                         "base+1hdr|base+4hdr|kafka|uplink|ingest[,...]]\n");
                         exit(2);
                 }

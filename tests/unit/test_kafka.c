@@ -356,9 +356,10 @@ static void test_replay_timestamp(void **state)
         osh_producer_destroy(p);
 }
 
-/* A consumer's prefetch must not stop at librdkafka's 100K default: the
- * fetcher then idles up to 1 s while the stage has drained its queue
- * (docs/performance.md, bench-crossing --stats). */
+/* A consumer's prefetch must not stop at librdkafka's 100K default (the
+ * fetcher then idles up to 1 s while the stage has drained its queue), nor
+ * wait 500 ms on an empty Fetch (docs/performance.md, bench-crossing
+ * --stats). */
 static void test_consumer_prefetch_threshold(void **state)
 {
         char errstr[256], val[32];
@@ -375,6 +376,10 @@ static void test_consumer_prefetch_threshold(void **state)
         assert_int_equal(rd_kafka_conf_get(conf, "queued.max.messages.kbytes", val, &len),
                          RD_KAFKA_CONF_OK);
         assert_true(atol(val) <= 65536); /* memory stays bounded */
+        /* the mock holds an empty Fetch this long whatever arrives */
+        len = sizeof(val);
+        assert_int_equal(rd_kafka_conf_get(conf, "fetch.wait.max.ms", val, &len), RD_KAFKA_CONF_OK);
+        assert_true(atol(val) <= 50);
         rd_kafka_conf_destroy(conf);
 }
 
