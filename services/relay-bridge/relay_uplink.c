@@ -126,6 +126,19 @@ static void backoff(uplink_t *u, int64_t retry_after_ms, int slow)
         u->failing = 1;
 }
 
+/* The cloud's probe answered: a spool waiting out its back-off (up to
+ * retry.max after a long outage) is sent now, not when the timer says. */
+static void probe_answered(uplink_t *u)
+{
+        pthread_mutex_lock(&u->mu);
+        if (u->failing && u->next_try_ms > osh_mono_ms()) {
+                osh_info("uplink: the cloud's probe answers; sending the spool now");
+                u->next_try_ms = 0;
+                pthread_cond_signal(&u->cv);
+        }
+        pthread_mutex_unlock(&u->mu);
+}
+
 /* The head was refused for good: keep it in rejected/ for an operator and
  * let its offsets go, so one poisoned batch cannot block the link. */
 static void reject_head(uplink_t *u, uint64_t seq, const sendable_t *b, const char *why)
@@ -663,7 +676,8 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
                 if (m)
                         rd_kafka_message_destroy(m);
                 if (rc->probe_interval_ms > 0 && osh_mono_ms() >= u->next_probe_ms) {
-                        rb_probe(rc, svc, u->probe_http, u->probe_url);
+                        if (rb_probe(rc, svc, u->probe_http, u->probe_url) == 0)
+                                probe_answered(u);
                         u->next_probe_ms = osh_mono_ms() + rc->probe_interval_ms;
                 }
         }

@@ -103,10 +103,20 @@ osh_it_wait_until 5 grep -q '"ok": *false' "$OSH_IT_TMP/probe.json" || fail "pro
 # kill -9 with a full spool, restart still down, then the cloud comes back.
 osh_it_kill_service relay
 gen 1601 1700
-osh_it_start_service relay2 relay-bridge --config "$OSH_IT_TMP/uplink.conf"
+# A first retry 10-20 s away (retry.base 20s): the spool must go as soon as
+# the probe (every 1 s) sees the cloud back, not when that timer runs out.
+osh_it_start_service relay2 relay-bridge --config "$OSH_IT_TMP/uplink.conf" --retry.base 20s \
+        --retry.max 60s
 sleep 4
 assert_eq 1000 "$(arrived)" "still nothing while down"
 rm -f "$OSH_IT_TMP/down"
+t_back=$(date +%s.%N)
+osh_it_wait_until 30 bash -c "[[ \$(wc -l <'$OSH_IT_TMP/arrived') -gt 1000 ]]" ||
+        fail "nothing arrived 30 s after the cloud came back"
+resumed=$(echo "$(date +%s.%N) - $t_back" | bc)
+echo "[test_relay_uplink] resumed ${resumed}s after the cloud came back (probe every 1 s)" >&2
+awk -v r="$resumed" 'BEGIN { exit !(r < 4) }' ||
+        fail "resumed ${resumed}s after the cloud came back: not on the probe (1 s) but the back-off"
 osh_it_wait_until 30 bash -c "[[ \$(wc -l <'$OSH_IT_TMP/arrived') -ge 1700 ]]" ||
         fail "after the outage only $(arrived) of 1700 records arrived"
 osh_it_wait_until 10 bash -c "(( \$(find '$OSH_IT_TMP/spool' -maxdepth 1 -name '*.spl' | wc -l) == 0 ))" ||
