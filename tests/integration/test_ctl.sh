@@ -49,3 +49,21 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OSH_IT_TMP/dict.key"
         --key.file "$OSH_IT_TMP/dict.key" >/dev/null
 assert_not_contains "$(od -c "$OSH_IT_TMP/dict.sealed")" "n   h   i" "no item name in the clear"
 assert_eq 0 "$(grep -c 国民健康保険 "$OSH_IT_TMP/dict.sealed" || true)" "no label in the clear"
+
+# ---- watermarks (issue 15.19): never creates a topic, one round for all ----
+rc=0
+"$ctl" watermarks --bootstrap "$OSH_BOOTSTRAP_CORE" --topic no.such.topic.v1 >/dev/null \
+        2>"$OSH_IT_TMP/wm.err" || rc=$?
+assert_eq 1 "$rc" "watermarks of a missing topic fail"
+assert_contains "$(cat "$OSH_IT_TMP/wm.err")" "topic no.such.topic.v1 does not exist"
+assert_eq 0 "$(kcat -L -b "$OSH_BOOTSTRAP_CORE" -J | jq '[.topics[] | select(.topic == "no.such.topic.v1")] | length')" \
+        "and it was not created"
+printf 'k\tv1\nk\tv2\nk\tv3\n' | osh_it_produce "$OSH_BOOTSTRAP_CORE" resident.raw.v1 7
+t0=$(date +%s%N)
+wm=$("$ctl" watermarks --bootstrap "$OSH_BOOTSTRAP_CORE" --topic resident.raw.v1)
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "[test_ctl] watermarks of 32 partitions in ${ms} ms" >&2
+assert_eq 32 "$(wc -l <<<"$wm")" "one line per partition"
+assert_eq $'resident.raw.v1\t7\t0\t3' "$(grep -P '^resident.raw.v1\t7\t' <<<"$wm")" "low and high of partition 7"
+assert_eq 0 "$(awk -F'\t' '$2 != 7 && ($3 != 0 || $4 != 0)' <<<"$wm" | wc -l)" "the others are empty"
+((ms < 3000)) || fail "watermarks of 32 partitions took ${ms} ms"

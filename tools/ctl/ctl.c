@@ -240,25 +240,38 @@ static void print_message(const rd_kafka_message_t *m)
         json_decref(o);
 }
 
-static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *npart)
+/* A consumer handle on --bootstrap that commits nothing. NULL (said). */
+static rd_kafka_t *client(const osh_config_t *cfg)
 {
         char errstr[512];
         rd_kafka_conf_t *conf =
             osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_CONSUMER, osh_config_str(cfg, "bootstrap"),
                                errstr, sizeof(errstr));
-        rd_kafka_topic_partition_list_t *l;
-        rd_kafka_t *rk;
+        rd_kafka_t *rk = NULL;
 
         if (!conf || osh_kafka_conf_set(conf, "group.id", "osh-ctl", errstr, sizeof(errstr)) ||
             osh_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
                 return NULL;
         }
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!rk) {
+                rd_kafka_conf_destroy(conf);
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
-                return NULL;
         }
+        return rk;
+}
+
+static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *npart)
+{
+        char errstr[512];
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_t *rk = client(cfg);
+
+        if (!rk)
+                return NULL;
         *npart = osh_kafka_partition_count(rk, topic, CTL_METADATA_MS, errstr, sizeof(errstr));
         if (*npart < 0) {
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
@@ -326,21 +339,74 @@ static int cmd_schemas(void)
         return 0;
 }
 
+/* Partitions of topic from a listing of every topic (-1 and a message
+ * when it is not there): asking for the one topic would make a broker with
+ * auto-creation (the embedded one) create it. */
+static int listed_partitions(rd_kafka_t *rk, const char *topic, const char *bootstrap)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, CTL_METADATA_MS);
+        int n = -1;
+
+        if (err) {
+                fprintf(stderr, "osh-ctl: metadata: %s\n", rd_kafka_err2str(err));
+                return -1;
+        }
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err)
+                        n = md->topics[i].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (n < 0)
+                fprintf(stderr, "osh-ctl: topic %s does not exist on %s\n", topic,
+                        bootstrap ? bootstrap : "the cluster");
+        return n;
+}
+
+/* Low (which = RD_KAFKA_OFFSET_BEGINNING) or high (END) watermarks of
+ * partitions 0..n-1 in one ListOffsets round instead of two per partition. */
+static rd_kafka_topic_partition_list_t *watermarks(rd_kafka_t *rk, const char *topic, int n,
+                                                   int64_t which)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        rd_kafka_resp_err_t err;
+
+        for (int i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, topic, i)->offset = which;
+        err = rd_kafka_offsets_for_times(rk, l, CTL_METADATA_MS);
+        if (err) {
+                fprintf(stderr, "osh-ctl: watermarks of %s: %s\n", topic, rd_kafka_err2str(err));
+                rd_kafka_topic_partition_list_destroy(l);
+                return NULL;
+        }
+        return l;
+}
+
 static int cmd_watermarks(const osh_config_t *cfg)
 {
         const char *topic = osh_config_str(cfg, "topic");
-        int npart = 0;
-        rd_kafka_t *rk = topic ? assign_all(cfg, topic, &npart) : NULL;
+        rd_kafka_topic_partition_list_t *lo = NULL, *hi = NULL;
+        rd_kafka_t *rk = topic ? client(cfg) : NULL;
+        int n, rc = 1;
 
+        if (!topic)
+                fprintf(stderr, "osh-ctl watermarks: --topic is required\n");
         if (!rk)
-                return 1;
-        for (int i = 0; i < npart; i++) {
-                int64_t lo = -1, hi = -1;
-                rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000);
-                printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\n", topic, i, lo, hi);
+                return topic ? 1 : 2;
+        n = listed_partitions(rk, topic, osh_config_str(cfg, "bootstrap"));
+        if (n >= 0 && (lo = watermarks(rk, topic, n, RD_KAFKA_OFFSET_BEGINNING)) &&
+            (hi = watermarks(rk, topic, n, RD_KAFKA_OFFSET_END))) {
+                for (int i = 0; i < n; i++)
+                        printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\n", topic, i,
+                               lo->elems[i].err ? -1 : lo->elems[i].offset,
+                               hi->elems[i].err ? -1 : hi->elems[i].offset);
+                rc = 0;
         }
+        if (lo)
+                rd_kafka_topic_partition_list_destroy(lo);
+        if (hi)
+                rd_kafka_topic_partition_list_destroy(hi);
         rd_kafka_destroy(rk);
-        return 0;
+        return rc;
 }
 
 /* Staff's copy of the item names travels sealed (spec 14); validate the TSV
