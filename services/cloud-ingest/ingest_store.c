@@ -14,7 +14,8 @@
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
 
-#define SCAN_TIMEOUT_MS 30000
+#define SCAN_TIMEOUT_MS 30000 /* recovery reads one topic to its watermarks */
+#define SCAN_CLOSE_MS   10000 /* closing the recovery reader */
 
 struct ci_store {
         const osh_config_t *cfg;
@@ -307,6 +308,6 @@ int ci_store_recover(ci_store_t *st, const osh_allowlist_t *al, char *errstr, si
                  ci_state_offset_count(st->src), ckpt);
         rc = 0;
 out:
-        osh_kafka_consumer_close(rk, 10000);
+        osh_kafka_consumer_close(rk, SCAN_CLOSE_MS);
         return rc;
 }

@@ -15,6 +15,8 @@
 #include "oshirase/topics.h"
 
 #define CI_WATCH_METADATA_MS 10000 /* each watched topic's partition count */
+#define CI_WATCH_POLL_MS     200   /* the watcher notices stop this soon */
+#define CI_WATCH_CLOSE_MS    10000 /* consumer close at shutdown */
 
 struct svc {
         char service[64], instance[64], state[16];
@@ -203,7 +205,7 @@ static void *run(void *arg)
         ci_watch_t *w = arg;
 
         while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 200);
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, CI_WATCH_POLL_MS);
                 if (!m)
                         continue;
                 if (!m->err && m->rkt)
@@ -283,7 +285,7 @@ void ci_watch_stop(ci_watch_t *w)
                 pthread_join(w->thr, NULL);
         }
         if (w->rk) {
-                osh_kafka_consumer_close(w->rk, 10000);
+                osh_kafka_consumer_close(w->rk, CI_WATCH_CLOSE_MS);
         }
         osh_batch_tracker_destroy(w->tracker);
         pthread_mutex_destroy(&w->lock);

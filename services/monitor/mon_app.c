@@ -18,6 +18,8 @@
 #include "mon_probe.h"
 
 #define MON_MAX_TRANSITIONS 64
+#define MON_POLL_MS         100  /* heartbeat poll: the tick runs at least this often */
+#define MON_FLUSH_MS        2000 /* the last health record at shutdown */
 
 struct mon_app {
         osh_service_t *svc;
@@ -252,7 +254,7 @@ int mon_app_run(mon_app_t *a)
         rd_kafka_message_t *msg;
 
         while (!osh_shutdown_requested()) {
-                msg = osh_consumer_poll(a->status, 100);
+                msg = osh_consumer_poll(a->status, MON_POLL_MS);
                 if (msg) {
                         on_heartbeat(a, msg);
                         rd_kafka_message_destroy(msg);
@@ -270,7 +272,7 @@ void mon_app_destroy(mon_app_t *a)
         osh_http_server_stop(a->http);
         mon_alerter_destroy(a->alerter);
         if (a->health)
-                osh_producer_flush(a->health, 2000);
+                osh_producer_flush(a->health, MON_FLUSH_MS);
         osh_producer_destroy(a->health);
         osh_consumer_destroy(a->status);
         mon_prober_destroy(a->prober);
