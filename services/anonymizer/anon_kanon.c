@@ -23,16 +23,22 @@ typedef struct kkey {
 
 typedef struct kcls {
         kkey_t key;
-        uint64_t h;
         int32_t count;
 } kcls_t;
 
-/* Open-addressing table of classes. */
+/* Open-addressing table of classes (linear probing, load <= 1/2). A slot
+ * holds the key hash's low 32 bits above the class index + 1 (0 = empty):
+ * probing compares those bits before touching the class, and growing or
+ * deleting never reads a class at all. Enforcement deletes a class as it
+ * empties and reuses its index, so the table holds the live classes only
+ * (otherwise every step leaves one behind: 2 M classes, 200 MB at Chiba). */
 typedef struct ktab {
-        uint32_t *slot; /* class index + 1, 0 = empty */
+        uint64_t *slot;
         size_t cap;
         kcls_t *cls;
         size_t ncls, cls_cap;
+        uint32_t *freed; /* indexes of deleted classes (count 0), to reuse */
+        size_t nfreed, freed_cap;
 } ktab_t;
 
 struct anon_kanon {
@@ -152,68 +158,118 @@ static int tab_init(ktab_t *t, size_t n)
         return t->slot ? 0 : -1;
 }
 
+/* Empties t for another classification of the same records: the slots and
+ * classes stay allocated (ten passes at Chiba, 20 MB each otherwise). */
+static void tab_reset(ktab_t *t)
+{
+        memset(t->slot, 0, t->cap * sizeof(*t->slot));
+        t->ncls = t->nfreed = 0;
+}
+
 static void tab_free(ktab_t *t)
 {
         free(t->slot);
         free(t->cls);
+        free(t->freed);
         memset(t, 0, sizeof(*t));
 }
 
+#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
+#define SLOT_CLS(s) ((uint32_t)(s)-1)
+
+/* The slot holding k, or the empty slot where it would go. */
 static size_t tab_probe(const ktab_t *t, const kkey_t *k, uint64_t h)
 {
         size_t i = (size_t)h & (t->cap - 1);
 
-        while (t->slot[i]) {
-                const kcls_t *c = &t->cls[t->slot[i] - 1];
-                if (c->h == h && !memcmp(&c->key, k, sizeof(*k)))
+        for (uint64_t s; (s = t->slot[i]); i = (i + 1) & (t->cap - 1))
+                if (SLOT_TAG(s) == (uint32_t)h && !memcmp(&t->cls[SLOT_CLS(s)].key, k, sizeof(*k)))
                         break;
-                i = (i + 1) & (t->cap - 1);
-        }
         return i;
+}
+
+/* Puts a slot known to be absent at the first empty place from its home. */
+static void tab_place(ktab_t *t, uint64_t s)
+{
+        size_t i = SLOT_TAG(s) & (t->cap - 1);
+
+        while (t->slot[i])
+                i = (i + 1) & (t->cap - 1);
+        t->slot[i] = s;
 }
 
 static int tab_grow(ktab_t *t)
 {
-        uint32_t *old = t->slot;
+        uint64_t *old = t->slot;
         size_t oldcap = t->cap;
 
-        t->cap *= 2;
-        if (!(t->slot = calloc(t->cap, sizeof(*t->slot)))) {
+        if (!(t->slot = calloc(2 * oldcap, sizeof(*t->slot)))) {
                 t->slot = old;
-                t->cap = oldcap;
                 return -1;
         }
-        for (size_t i = 0; i < t->ncls; i++)
-                t->slot[tab_probe(t, &t->cls[i].key, t->cls[i].h)] = (uint32_t)i + 1;
+        t->cap = 2 * oldcap;
+        for (size_t i = 0; i < oldcap; i++)
+                if (old[i])
+                        tab_place(t, old[i]);
         free(old);
         return 0;
 }
 
-/* Class of k, or -1. */
-static long tab_find(const ktab_t *t, const kkey_t *k)
+/* Class of k (hash h), or -1. */
+static long tab_find(const ktab_t *t, const kkey_t *k, uint64_t h)
 {
-        uint64_t h = key_hash(k);
-        size_t i = tab_probe(t, k, h);
+        uint64_t s = t->slot[tab_probe(t, k, h)];
 
-        return t->slot[i] ? (long)t->slot[i] - 1 : -1;
+        return s ? (long)SLOT_CLS(s) : -1;
 }
 
-/* Class of k, added with count 0 if new; -1 on OOM. */
-static long tab_add(ktab_t *t, const kkey_t *k)
+/* A class index for a new class: a deleted one's, else the next. -1: OOM. */
+static long tab_new_class(ktab_t *t)
 {
-        uint64_t h = key_hash(k);
-        size_t i;
+        if (t->nfreed)
+                return (long)t->freed[--t->nfreed];
+        if (osh_grow(&t->cls, &t->cls_cap, t->ncls, sizeof(*t->cls), 1024))
+                return -1;
+        return (long)t->ncls++;
+}
 
-        if (2 * (t->ncls + 1) > t->cap && tab_grow(t))
+/* Class of k (hash h), added with count 0 if new; -1 on OOM. */
+static long tab_add(ktab_t *t, const kkey_t *k, uint64_t h)
+{
+        size_t i;
+        long c;
+
+        if (2 * (t->ncls - t->nfreed + 1) > t->cap && tab_grow(t))
                 return -1;
         i = tab_probe(t, k, h);
         if (t->slot[i])
-                return (long)t->slot[i] - 1;
-        if (osh_grow(&t->cls, &t->cls_cap, t->ncls, sizeof(*t->cls), 1024))
+                return (long)SLOT_CLS(t->slot[i]);
+        if ((c = tab_new_class(t)) < 0)
                 return -1;
-        t->cls[t->ncls] = (kcls_t){*k, h, 0};
-        t->slot[i] = (uint32_t)++t->ncls;
-        return (long)t->ncls - 1;
+        t->cls[c] = (kcls_t){*k, 0};
+        t->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)c + 1);
+        return c;
+}
+
+/* Deletes empty class c (backward shift: no tombstones, probes stay short)
+ * and keeps its index for reuse. On OOM it just stays, empty: harmless. */
+static void tab_del(ktab_t *t, uint32_t c)
+{
+        size_t m = t->cap - 1, i = key_hash(&t->cls[c].key) & m, j;
+
+        if (osh_grow(&t->freed, &t->freed_cap, t->nfreed, sizeof(*t->freed), 1024))
+                return;
+        while (SLOT_CLS(t->slot[i]) != c)
+                i = (i + 1) & m;
+        for (j = (i + 1) & m; t->slot[j]; j = (j + 1) & m) {
+                size_t home = SLOT_TAG(t->slot[j]) & m;
+                if (((j - home) & m) >= ((j - i) & m)) { /* home at or before the hole */
+                        t->slot[i] = t->slot[j];
+                        i = j;
+                }
+        }
+        t->slot[i] = 0;
+        t->freed[t->nfreed++] = c;
 }
 
 /* ---- measuring ---- */
@@ -229,14 +285,17 @@ static int bucket_of(int32_t size)
 #define LROW(K, r, i) ((K)->lvl + (i) * (size_t)(r)->ndims)
 
 /* Classes of the live records at their levels (drop: a dims index measured
- * as left out, or -1). cid gets each live record's class. 0 / -1. */
+ * as left out, or -1), into t (initialised here, or reset when it already
+ * was). cid gets each live record's class. 0 / -1. */
 static int classify(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K, int drop,
                     ktab_t *t, uint32_t *cid)
 {
         uint8_t l[ANON_MAX_QUASI];
         kkey_t k;
 
-        if (tab_init(t, v->n))
+        if (t->slot)
+                tab_reset(t);
+        else if (tab_init(t, v->n))
                 return -1;
         for (size_t i = 0; i < v->n; i++) {
                 long c;
@@ -246,7 +305,7 @@ static int classify(const anon_rules_t *r, const anon_kview_t *v, const anon_kan
                 if (drop >= 0)
                         l[drop] = DROPPED;
                 make_key(r, QROW(K, r, i), HROW(K, i), l, &k);
-                if ((c = tab_add(t, &k)) < 0)
+                if ((c = tab_add(t, &k, key_hash(&k))) < 0)
                         return -1;
                 t->cls[c].count++;
                 cid[i] = (uint32_t)c;
@@ -291,21 +350,18 @@ static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
         }
 }
 
-/* The quasi-identifier whose removal leaves the fewest unique records. */
+/* The quasi-identifier whose removal leaves the fewest unique records. t is
+ * reused for each measure. */
 static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K,
-                           uint32_t *cid, int64_t base, anon_risk_t *rk)
+                           ktab_t *t, uint32_t *cid, int64_t base, anon_risk_t *rk)
 {
         rk->top_dim = -1;
         rk->top_drop = 0;
         for (int d = 0; d < r->ndims && base; d++) {
-                ktab_t t;
                 int64_t drop;
-                if (classify(r, v, K, d, &t, cid)) {
-                        tab_free(&t);
+                if (classify(r, v, K, d, t, cid))
                         return -1;
-                }
-                drop = base - uniques(v, &t, cid);
-                tab_free(&t);
+                drop = base - uniques(v, t, cid);
                 if (drop > rk->top_drop)
                         rk->top_dim = d, rk->top_drop = drop;
         }
@@ -321,6 +377,8 @@ typedef struct enf {
         uint32_t *cid;
         ktab_t *t;
         ktab_t moves; /* this round: records of small classes one step could bring to a key */
+        uint32_t *mv; /* this round: class c's step d's moves class at [c * ndims + d] */
+        size_t mv_cap;
         int k;
         anon_risk_t *rk;
 } enf_t;
@@ -367,86 +425,108 @@ static int candidates(const enf_t *e, size_t rep, const uint8_t *l, int64_t *cos
         return n;
 }
 
-/* Records of this round's small classes that one step could bring to k
- * (the class's own s if the table has none: OOM only weakens the choice). */
-static int32_t mass_of(const enf_t *e, const kkey_t *k, int32_t s)
+/* The keys (and hashes) of record rep's candidate steps (cost[d] >= 0),
+ * their home slots in t fetched ahead: the probes that follow then miss
+ * the cache together rather than one after another. */
+static void step_keys(const enf_t *e, const ktab_t *t, size_t rep, const int64_t *cost,
+                      kkey_t *keys, uint64_t *hs)
 {
-        long c = e->moves.slot ? tab_find(&e->moves, k) : -1;
+        const anon_rules_t *r = e->r;
+        uint8_t *l = LROW(e->K, r, rep);
 
-        return c >= 0 ? e->moves.cls[c].count : s;
+        for (int d = 0; d < r->ndims; d++) {
+                if (cost[d] < 0)
+                        continue;
+                l[d]++;
+                make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &keys[d]);
+                l[d]--;
+                hs[d] = key_hash(&keys[d]);
+                __builtin_prefetch(&t->slot[hs[d] & (t->cap - 1)]);
+        }
 }
 
 /* Fills e->moves: every step every small class (first[c], size[c]) could
  * take, with the records it would bring, so that classes that can only
- * reach k together do. 0 / -1. */
+ * reach k together do; e->mv remembers where each went, so choosing needs
+ * no second look. The table starts at one slot pair per class and grows:
+ * most classes have one or two candidates, and a table sized for all
+ * ndims of them (32 MB at Chiba) costs a cache miss per probe. 0 / -1. */
 static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, size_t nc)
 {
         const anon_rules_t *r = e->r;
-        kkey_t k;
+        kkey_t keys[ANON_MAX_QUASI];
 
-        tab_free(&e->moves);
-        if (tab_init(&e->moves, nc * (size_t)r->ndims))
+        if (e->moves.slot && e->moves.cap >= 2 * nc + 2)
+                tab_reset(&e->moves); /* no page faults for a fresh table each round */
+        else if (tab_free(&e->moves), tab_init(&e->moves, nc))
+                return -1;
+        if (osh_grow(&e->mv, &e->mv_cap, nc * (size_t)r->ndims, sizeof(*e->mv), 1024))
                 return -1;
         for (size_t c = 0; c < nc; c++) {
                 size_t rep = first[c];
-                uint8_t *l = LROW(e->K, r, rep);
                 int64_t cost[ANON_MAX_QUASI];
-                candidates(e, rep, l, cost);
+                uint64_t hs[ANON_MAX_QUASI];
+                candidates(e, rep, LROW(e->K, r, rep), cost);
+                step_keys(e, &e->moves, rep, cost, keys, hs);
                 for (int d = 0; d < r->ndims; d++) {
                         long m;
                         if (cost[d] < 0)
                                 continue;
-                        l[d]++;
-                        make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
-                        l[d]--;
-                        if ((m = tab_add(&e->moves, &k)) < 0)
+                        if ((m = tab_add(&e->moves, &keys[d], hs[d])) < 0)
                                 return -1;
                         e->moves.cls[m].count += (int32_t)size[c];
+                        e->mv[c * (size_t)r->ndims + (size_t)d] = (uint32_t)m;
                 }
         }
         return 0;
 }
 
-/* The step for the class of record rep (size s): dims index, or -1. */
-static int choose_step(enf_t *e, size_t rep, int32_t s)
+/* The step for small class c of this round (record rep): dims
+ * index, or -1. *key and *into get the step's key and its class in e->t
+ * (-1: none yet), which most of the class's records will share. */
+static int choose_step(enf_t *e, size_t c, size_t rep, kkey_t *key, long *into)
 {
         const anon_rules_t *r = e->r;
         uint8_t *l = LROW(e->K, r, rep);
+        const uint32_t *mv = e->mv + c * (size_t)r->ndims;
         int best = -1;
         int64_t best_score = 0, cost[ANON_MAX_QUASI];
-        kkey_t k;
+        uint64_t hs[ANON_MAX_QUASI];
+        kkey_t keys[ANON_MAX_QUASI];
 
         candidates(e, rep, l, cost);
+        step_keys(e, e->t, rep, cost, keys, hs);
         for (int d = 0; d < r->ndims; d++) {
-                long c;
+                long t;
                 int64_t score;
                 if (cost[d] < 0)
                         continue;
-                l[d]++;
-                make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &k);
-                l[d]--;
-                c = tab_find(e->t, &k);
+                t = tab_find(e->t, &keys[d], hs[d]);
                 score = cost[d] * COST_SCALE;
-                if ((c >= 0 ? e->t->cls[c].count : 0) + mass_of(e, &k, s) < e->k)
+                if ((t >= 0 ? e->t->cls[t].count : 0) + e->moves.cls[mv[d]].count < e->k)
                         score += NO_REACH;
-                if (best < 0 || score < best_score)
+                if (best < 0 || score < best_score) {
                         best = d, best_score = score;
+                        *key = keys[d], *into = t;
+                }
         }
         return best;
 }
 
-/* Moves the members of one small class (a list through next[], from
- * first) one step, or suppresses them. 0 / -1. */
-static int step_class(enf_t *e, uint32_t first, int32_t s, const uint32_t *next)
+/* Moves the members of small class c (a list through next[], from first)
+ * one step, or suppresses them. Members whose key is the previous one's
+ * (nearly all) skip the table. 0 / -1. */
+static int step_class(enf_t *e, size_t cl, uint32_t first, const uint32_t *next)
 {
         const anon_rules_t *r = e->r;
-        int d = choose_step(e, first, s);
-        kkey_t k;
+        kkey_t last, k;
+        long into = -1;
+        int d = choose_step(e, cl, first, &last, &into);
 
         for (uint32_t i = first; i != NONE; i = next[i]) {
                 uint8_t *l = LROW(e->K, r, i);
-                long c;
-                e->t->cls[e->cid[i]].count--;
+                if (!--e->t->cls[e->cid[i]].count)
+                        tab_del(e->t, e->cid[i]);
                 if (d < 0) {
                         e->v->live[i] = 0;
                         e->rk->suppressed++;
@@ -454,10 +534,13 @@ static int step_class(enf_t *e, uint32_t first, int32_t s, const uint32_t *next)
                 }
                 l[d]++;
                 make_key(r, QROW(e->K, r, i), HROW(e->K, i), l, &k);
-                if ((c = tab_add(e->t, &k)) < 0)
-                        return -1;
-                e->t->cls[c].count++;
-                e->cid[i] = (uint32_t)c;
+                if (into < 0 || memcmp(&k, &last, sizeof(k))) {
+                        if ((into = tab_add(e->t, &k, key_hash(&k))) < 0)
+                                return -1;
+                        last = k;
+                }
+                e->t->cls[into].count++;
+                e->cid[i] = (uint32_t)into;
         }
         return 0;
 }
@@ -492,7 +575,7 @@ static int round_once(enf_t *e, uint32_t *small, size_t *ns, uint32_t *next, uin
         if (plan_moves(e, first, size, nc))
                 return -1;
         for (size_t c = 0; c < nc; c++)
-                if (step_class(e, first[c], (int32_t)size[c], next))
+                if (step_class(e, c, first[c], next))
                         return -1;
         return 0;
 }
@@ -533,6 +616,7 @@ static int enforce(enf_t *e)
         rc = 0;
 fail:
         tab_free(&e->moves);
+        free(e->mv);
         free(small);
         free(next);
         free(first);
@@ -703,13 +787,12 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         if (classify(r, v, k, -1, &t, cid))
                 goto fail;
         tally(&t, r->k_floor, rk, 0);
-        if (top_contributor(r, v, k, cid, (int64_t)rk->bucket_before[0], rk))
+        if (top_contributor(r, v, k, &t, cid, (int64_t)rk->bucket_before[0], rk))
                 goto fail;
-        tab_free(&t);
         if (classify(r, v, k, -1, &t, cid)) /* cid was reused by top_contributor */
                 goto fail;
         if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1) {
-                enf_t e = {r, v, k, cid, &t, {0}, r->k_floor, rk};
+                enf_t e = {r, v, k, cid, &t, {0}, NULL, 0, r->k_floor, rk};
                 if (enforce(&e))
                         goto fail;
         }
