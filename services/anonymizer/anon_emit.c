@@ -15,8 +15,8 @@
 #include "oshirase/log.h"
 #include "oshirase/topics.h"
 
-int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, const void *value,
-                     size_t len, int64_t ts_ms, const char *reason_sym, const char *detail)
+int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, int64_t ts_ms,
+                     const char *reason_sym, const char *detail)
 {
         char key[96], errstr[256];
         avro_value_t v;
@@ -31,7 +31,7 @@ int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off,
         bad |= osh_value_set_long(&v, "line", off);
         bad |= osh_value_set_enum(&v, "reason", reason_sym);
         bad |= osh_value_set_string(&v, "detail", detail);
-        bad |= osh_value_set_bytes(&v, "raw", value ? value : "", value ? len : 0);
+        bad |= osh_value_set_bytes(&v, "raw", "", 0);
         bad |= osh_value_set_string(&v, "batch_id", batch_id);
         bad |= osh_value_set_long(&v, "rejected_at", ts_ms);
         if (bad || osh_serde_encode_alloc(a->rej_s, &v, &buf, &blen, errstr, sizeof(errstr)))
@@ -83,16 +83,15 @@ static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum
                              .value = b->p,
                              .value_len = b->len,
                              .timestamp_ms = ts};
-        if (osh_batch_header(&m.headers, r->batch_id) ||
-            rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
-                goto done;
         osh_batch_sum_add_hash(
             sum, osh_batch_record_hash_with(a->hasher, r->uid, uid_len, b->p, b->len));
         if (anon_resume_has(rs, OSH_TOPIC_ABSTRACTED, r->uid, uid_len)) {
                 a->resumed++;
-                rc = 0;
-                goto done;
+                return 0;
         }
+        if (osh_batch_header(&m.headers, r->batch_id) ||
+            rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
+                goto done;
         rc = osh_producer_send(a->prod, &m, NULL);
 done:
         if (rc && m.headers)
@@ -127,7 +126,7 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                 anon_batch_get(ob->buf, i, &r.uid, &r.flags, &r.values, &st, &part, &off);
                 r.nranges = anon_batch_ranges(ob->buf, i, &r.ranges, &r.unknown);
                 if (st == ANON_REC_DUPLICATE && !reject_out(a, rs, part, off))
-                        rc = anon_emit_reject(a, ob->id, part, off, NULL, 0, ts, "DUPLICATE",
+                        rc = anon_emit_reject(a, ob->id, part, off, ts, "DUPLICATE",
                                               "another record of the batch has the same 利用者ID");
                 else if (st != ANON_REC_SUPPRESSED && st != ANON_REC_DUPLICATE)
                         rc = send_record(a, &r, ts, sum, rs);

@@ -61,9 +61,12 @@ typedef struct anon {
         int64_t resumed; /* records an earlier run had written, not written again */
 } anon_t;
 
-/* Dead-letters one raw record (value may be empty) with its reason. 0 / -1. */
-int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, const void *value,
-                     size_t len, int64_t ts_ms, const char *reason_sym, const char *detail);
+/* Dead-letters one raw record with its reason. The dead letter locates the
+ * record (resident.raw.v1, partition, offset) and never copies it: the raw
+ * record holds name, birth date and address, and stays where it is for an
+ * operator to read. 0 / -1. */
+int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, int64_t ts_ms,
+                     const char *reason_sym, const char *detail);
 /* Releases a complete batch: START, records, privacy report, flush, END,
  * flush. 0 / -1 (nothing may be committed then). */
 int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end);

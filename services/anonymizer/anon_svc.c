@@ -237,8 +237,8 @@ static int reject(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m, anon_
                 ob->rejected++; /* totalled when the batch is released */
         else
                 a->rejected++;
-        return anon_emit_reject(a, ob ? ob->id : NULL, m->partition, m->offset, m->payload, m->len,
-                                ts, reason_symbol(v), why);
+        return anon_emit_reject(a, ob ? ob->id : NULL, m->partition, m->offset, ts,
+                                reason_symbol(v), why);
 }
 
 /* The batch a raw record belongs to: its osh.batch.id header, else the

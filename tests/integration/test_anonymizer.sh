@@ -116,12 +116,16 @@ assert_ge "$(jq -r .key "$OSH_IT_TMP/abs.json" | grep -c "^LN[0-9]")" 1 "registe
 "$ctl" consume --bootstrap "$P" --topic resident.rejects.v1 --timeout 10s >"$OSH_IT_TMP/rej.json"
 assert_eq "DUPLICATE MISSING_FIELD PARSE_ERROR PARSE_ERROR" \
         "$(jq -r .value.reason "$OSH_IT_TMP/rej.json" | sort | xargs)" "dead-letter reasons"
+# a dead letter locates the raw record (partition:offset in its key), never copies it
+assert_eq 0 "$(jq -r '.value.raw // ""' "$OSH_IT_TMP/rej.json" | grep -c . || true)" \
+        "dead letters carry no raw record"
 assert_ge "$(jq -r .key "$OSH_IT_TMP/abs.json" | grep -cE "^[0-9a-f]{32}$")" 500 "HMAC ids"
 
 # PII scan: topics as bytes and JSON, plus the log.
 "$(dirname "$0")/lib/pii_scan.sh" --forbidden "$OSH_IT_TMP/forbidden.txt" \
         --topic "$P" resident.abstracted.v1 --topic "$P" privacy.report.v1 \
-        --topic "$P" batch.control.v1 --topic "$P" ops.status.v1 "$(osh_it_log anon)" ||
+        --topic "$P" batch.control.v1 --topic "$P" ops.status.v1 --topic "$P" resident.rejects.v1 \
+        "$(osh_it_log anon)" ||
         fail "personal data found past the anonymizer"
 # ... and the scan does find PII where it is (the raw topic): it can fail.
 if "$(dirname "$0")/lib/pii_scan.sh" --forbidden "$OSH_IT_TMP/forbidden.txt" \
