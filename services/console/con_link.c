@@ -244,11 +244,14 @@ static void on_result(con_link_t *l, json_t *r)
         hist = old ? json_incref(json_object_get(old, "history")) : NULL;
         if (!hist)
                 hist = json_array();
-        if (json_array_size(hist) < HISTORY_KEEP)
+        if (json_array_size(hist) < HISTORY_KEEP) {
+                /* "O" takes a reference of its own: a fresh 0 is handed over with "o" */
+                json_t *sent = json_object_get(json_object_get(r, "delivery"), "SENT");
                 json_array_append_new(
-                    hist, json_pack("[O,O]", json_object_get(r, "computed_at"),
-                                    json_object_get(json_object_get(r, "delivery"), "SENT")
-                                        ?: json_integer(0)));
+                    hist,
+                    sent ? json_pack("[O,O]", json_object_get(r, "computed_at"), sent)
+                         : json_pack("[O,o]", json_object_get(r, "computed_at"), json_integer(0)));
+        }
         /* a delivery report carries no counts: keep the frozen ones */
         if (old && !json_integer_value(json_object_get(r, "recipients")))
                 json_object_set(r, "recipients", json_object_get(old, "recipients"));
