@@ -44,6 +44,7 @@ rd_kafka_headers_t *anon_resume_start_headers(anon_t *a)
 
 typedef struct find_ctx {
         anon_resume_t *r;
+        const anon_open_t *ob;
         const char *id;
         int bad;
 } find_ctx_t;
@@ -98,8 +99,9 @@ static int on_output(void *opaque, const rd_kafka_message_t *m)
 
 /* The lowest offset of the batch's input markers on batch.control.v1[p]:
  * our START of this release cannot be before it. */
-static int64_t marker_floor(const anon_open_t *ob, int32_t p)
+static int64_t marker_floor(void *opaque, const char *topic, int32_t p)
 {
+        const anon_open_t *ob = ((find_ctx_t *)opaque)->ob;
         int64_t lo = 0;
 
         for (size_t i = 0; i < ob->nfirst; i++)
@@ -108,15 +110,9 @@ static int64_t marker_floor(const anon_open_t *ob, int32_t p)
         return lo;
 }
 
-static int read_markers(anon_t *a, const anon_open_t *ob, find_ctx_t *c, char *err, size_t size)
+static int read_markers(anon_t *a, find_ctx_t *c, char *err, size_t size)
 {
-        int parts = osh_scan_partitions(a->scan, OSH_TOPIC_BATCH, err, size);
-
-        for (int p = 0; p < parts; p++)
-                if (osh_scan_range(a->scan, OSH_TOPIC_BATCH, p, marker_floor(ob, p), -1, on_marker,
-                                   c, err, size))
-                        return -1;
-        return parts < 0 ? -1 : 0;
+        return osh_scan_topic(a->scan, OSH_TOPIC_BATCH, marker_floor, on_marker, c, err, size);
 }
 
 /* Reads every output partition the START names, from where it says. */
@@ -127,13 +123,13 @@ static int read_outputs(anon_t *a, find_ctx_t *c, char *err, size_t size)
 
 int anon_resume_find(anon_t *a, const anon_open_t *ob, anon_resume_t *r)
 {
-        find_ctx_t c = {.r = r, .id = ob->id};
+        find_ctx_t c = {.r = r, .ob = ob, .id = ob->id};
         char err[512] = "out of memory";
 
         memset(r, 0, sizeof(*r));
         if (a->svc->replay.kind != OSH_REPLAY_NONE)
                 return 0;
-        if (read_markers(a, ob, &c, err, sizeof(err)))
+        if (read_markers(a, &c, err, sizeof(err)))
                 goto fail;
         if (r->state == ANON_RESUME_PARTIAL && !r->from) {
                 /* a START from before osh.anon.from: nothing to go by */

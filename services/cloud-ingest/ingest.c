@@ -9,7 +9,7 @@
 
 #include "ingest_state.h"
 #include "ingest_store.h"
-#include "oshirase/kafka_scan.h"
+#include "oshirase/scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/allowlist.h"
 #include "oshirase/log.h"
@@ -245,8 +245,8 @@ static int partition_count(ci_ingest_t *ci, const char *topic)
         for (size_t i = 0; i < ci->pc_cnt; i++)
                 if (!strcmp(ci->pc[i].topic, topic))
                         return ci->pc[i].count;
-        count = osh_kafka_partition_count(osh_producer_handle(ci->p), topic, CI_METADATA_MS, why,
-                                          sizeof(why));
+        count = osh_scan_partition_count(osh_producer_handle(ci->p), topic, CI_METADATA_MS, why,
+                                         sizeof(why));
         if (count > 0) {
                 struct part_count *n = realloc(ci->pc, (ci->pc_cnt + 1) * sizeof(*n));
                 if (n && (n[ci->pc_cnt].topic = strdup(topic))) {

@@ -7,15 +7,12 @@
 #include <time.h>
 
 #include "ingest.h"
-#include "oshirase/kafka_scan.h"
+#include "oshirase/scan.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
 #include "oshirase/serde.h"
 #include "oshirase/sha256.h"
 #include "oshirase/topics.h"
-
-#define SCAN_TIMEOUT_MS 30000 /* recovery reads one topic to its watermarks */
-#define SCAN_CLOSE_MS   10000 /* closing the recovery reader */
 
 struct ci_store {
         const osh_config_t *cfg;
@@ -226,29 +223,6 @@ out:
 
 /* ---- recovery ---------------------------------------------------------- */
 
-static rd_kafka_t *scan_consumer(const osh_config_t *cfg, char *errstr, size_t errstr_size)
-{
-        rd_kafka_conf_t *conf =
-            osh_kafka_conf_new(cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, errstr_size);
-        rd_kafka_t *rk;
-
-        if (!conf)
-                return NULL;
-        /* assign() only: no group join, nothing committed */
-        if (osh_kafka_conf_set(conf, "group.id", "cloud-ingest-recover", errstr, errstr_size) ||
-            osh_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) {
-                rd_kafka_conf_destroy(conf);
-                return NULL;
-        }
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-        if (!rk) {
-                rd_kafka_conf_destroy(conf);
-                return NULL;
-        }
-        rd_kafka_poll_set_consumer(rk);
-        return rk;
-}
-
 /* Published records are read from past what the checkpoints covered. */
 static int64_t after_checkpoint(void *opaque, const char *topic, int32_t partition)
 {
@@ -257,7 +231,7 @@ static int64_t after_checkpoint(void *opaque, const char *topic, int32_t partiti
         return ci_state_offset(st->dst, topic, partition) + 1;
 }
 
-static void on_checkpoint(void *opaque, const rd_kafka_message_t *m)
+static int on_checkpoint(void *opaque, const rd_kafka_message_t *m)
 {
         ci_store_t *st = opaque;
         ci_checkpoint_t c;
@@ -265,7 +239,7 @@ static void on_checkpoint(void *opaque, const rd_kafka_message_t *m)
         if (!m->payload || ci_checkpoint_decode(m->payload, m->len, &c)) {
                 osh_warn("%s [%" PRId32 "] @%" PRId64 ": not a checkpoint, ignored",
                          CI_TOPIC_OFFSETS, m->partition, m->offset);
-                return;
+                return 0;
         }
         if (c.kind == 's') {
                 ci_state_offset_raise(st->src, c.name, c.partition, c.value);
@@ -276,10 +250,11 @@ static void on_checkpoint(void *opaque, const rd_kafka_message_t *m)
         } else {
                 ci_state_seq_record(st->src, c.name, (uint64_t)c.value, c.digest);
         }
+        return 0;
 }
 
 /* A cloud record we published carries its source coordinates. */
-static void on_published(void *opaque, const rd_kafka_message_t *m)
+static int on_published(void *opaque, const rd_kafka_message_t *m)
 {
         ci_store_t *st = opaque;
         osh_src_t src;
@@ -287,27 +262,27 @@ static void on_published(void *opaque, const rd_kafka_message_t *m)
         ci_state_offset_raise(st->dst, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
         if (!osh_src_from_message(m, &src))
                 ci_state_offset_raise(st->src, src.topic, src.partition, src.offset);
+        return 0;
 }
 
 int ci_store_recover(ci_store_t *st, const osh_allowlist_t *al, char *errstr, size_t errstr_size)
 {
-        rd_kafka_t *rk = scan_consumer(st->cfg, errstr, errstr_size);
+        osh_scan_t *sc = osh_scan_new(st->cfg, "kafka.", errstr, errstr_size);
         int rc = -1;
 
-        if (!rk)
+        if (!sc)
                 return -1;
-        if (osh_kafka_scan(rk, CI_TOPIC_OFFSETS, NULL, on_checkpoint, st, SCAN_TIMEOUT_MS, errstr,
-                           errstr_size))
+        if (osh_scan_topic(sc, CI_TOPIC_OFFSETS, NULL, on_checkpoint, st, errstr, errstr_size))
                 goto out;
         size_t ckpt = ci_state_offset_count(st->src);
         for (size_t i = 0; i < osh_allowlist_topic_count(al); i++)
-                if (osh_kafka_scan(rk, osh_allowlist_topic(al, i), after_checkpoint, on_published,
-                                   st, SCAN_TIMEOUT_MS, errstr, errstr_size))
+                if (osh_scan_topic(sc, osh_allowlist_topic(al, i), after_checkpoint, on_published,
+                                   st, errstr, errstr_size))
                         goto out;
         osh_info("recovered de-dup state: %zu source partitions (%zu from checkpoints)",
                  ci_state_offset_count(st->src), ckpt);
         rc = 0;
 out:
-        osh_kafka_consumer_close(rk, SCAN_CLOSE_MS);
+        osh_scan_destroy(sc);
         return rc;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "oshirase/kafka_scan.h"
+#include "oshirase/scan.h"
 #include "oshirase/batch.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -224,8 +224,8 @@ static int assign_all(ci_watch_t *w, char *errstr, size_t errstr_size)
 
         for (size_t k = 0; k < sizeof(watched) / sizeof(watched[0]); k++) {
                 /* A topic the cluster lacks is left out. */
-                int n = osh_kafka_partition_count(w->rk, watched[k], CI_WATCH_METADATA_MS, why,
-                                                  sizeof(why));
+                int n = osh_scan_partition_count(w->rk, watched[k], CI_WATCH_METADATA_MS, why,
+                                                 sizeof(why));
                 for (int p = 0; p < n; p++)
                         rd_kafka_topic_partition_list_add(l, watched[k], p)->offset =
                             RD_KAFKA_OFFSET_BEGINNING;

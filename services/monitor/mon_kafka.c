@@ -6,7 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "oshirase/heartbeat.h"
-#include "oshirase/kafka_scan.h"
+#include "oshirase/scan.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
 #include "oshirase/serde.h"
@@ -186,7 +186,7 @@ fail:
 static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
 {
         char why[256]; /* unknown this round: the group gets no sample */
-        int n = osh_kafka_partition_count(rk, topic, timeout_ms, why, sizeof(why));
+        int n = osh_scan_partition_count(rk, topic, timeout_ms, why, sizeof(why));
 
         return n > MON_MAX_PARTITIONS ? MON_MAX_PARTITIONS : n;
 }

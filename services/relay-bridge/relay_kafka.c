@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oshirase/kafka_scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/provenance.h"
@@ -142,11 +141,11 @@ static int check_partitions(k2k_t *k, char *errstr, size_t errstr_size)
 {
         for (size_t i = 0; i < osh_allowlist_topic_count(k->rc->allow); i++) {
                 const char *t = osh_allowlist_topic(k->rc->allow, i);
-                int s = osh_kafka_partition_count(osh_consumer_handle(k->cons), t, RB_METADATA_MS,
-                                                  errstr, errstr_size);
+                int s = osh_scan_partition_count(osh_consumer_handle(k->cons), t, RB_METADATA_MS,
+                                                 errstr, errstr_size);
                 int d = s < 0 ? -1
-                              : osh_kafka_partition_count(osh_producer_handle(k->prod), t,
-                                                          RB_METADATA_MS, errstr, errstr_size);
+                              : osh_scan_partition_count(osh_producer_handle(k->prod), t,
+                                                         RB_METADATA_MS, errstr, errstr_size);
                 if (s < 0 || d < 0)
                         return -1;
                 if (d < s) {
@@ -220,8 +219,8 @@ static int find_resume_points(k2k_t *k, char *errstr, size_t errstr_size)
                 return -1;
         for (size_t i = 0; !rc && i < osh_allowlist_topic_count(k->rc->allow); i++) {
                 const char *t = osh_allowlist_topic(k->rc->allow, i);
-                int parts = osh_kafka_partition_count(osh_consumer_handle(k->cons), t,
-                                                      RB_METADATA_MS, errstr, errstr_size);
+                int parts = osh_scan_partition_count(osh_consumer_handle(k->cons), t,
+                                                     RB_METADATA_MS, errstr, errstr_size);
                 rc = parts < 0 ? -1 : resume_point(k, sc, t, parts, errstr, errstr_size);
         }
         osh_scan_destroy(sc);

@@ -16,11 +16,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "oshirase/kafka_scan.h"
-
 #include "oshirase/heartbeat.h"
 #include "oshirase/kafka.h"
 #include "oshirase/log.h"
+#include "oshirase/scan.h"
 #include "oshirase/serde.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
@@ -525,14 +524,14 @@ static void test_shutdown_is_bounded_with_broker_down(void **state)
         assert_int_equal(osh_shutdown_budget_ms(500), 500);
 }
 
-/* ---- assign-mode scan (kafka_scan.h) ---- */
+/* ---- assign-mode reads (scan.h) ---- */
 
 struct scan_seen {
         int n;
         long sum;
 };
 
-static void scan_record(void *opaque, const rd_kafka_message_t *m)
+static int scan_record(void *opaque, const rd_kafka_message_t *m)
 {
         struct scan_seen *seen = opaque;
         char buf[32];
@@ -540,6 +539,7 @@ static void scan_record(void *opaque, const rd_kafka_message_t *m)
         snprintf(buf, sizeof(buf), "%.*s", (int)m->len, (const char *)m->payload);
         seen->sum += atol(buf + 1);
         seen->n++;
+        return atol(buf + 1) % 4 == 0; /* "a match", for osh_scan_last */
 }
 
 static int64_t scan_from_2(void *opaque, const char *topic, int32_t partition)
@@ -558,35 +558,93 @@ static rd_kafka_t *scan_handle(void)
         assert_int_equal(osh_kafka_conf_set(conf, "group.id", "scan", errstr, sizeof(errstr)), 0);
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         assert_non_null(rk);
-        rd_kafka_poll_set_consumer(rk);
         return rk;
+}
+
+/* A reader on the mock cluster, configured as a service's would be. */
+static osh_scan_t *scan_reader(osh_config_t **cfg)
+{
+        char errstr[256], text[300];
+        char *argv[] = {"test_kafka", NULL}, *env[] = {NULL};
+        osh_scan_t *s;
+
+        *cfg = osh_config_new("test_kafka", NULL, 0);
+        assert_non_null(*cfg);
+        snprintf(text, sizeof(text), "kafka.bootstrap.servers = %s\n", bootstrap);
+        assert_int_equal(
+            osh_config_load_text(*cfg, "t", text, strlen(text), errstr, sizeof(errstr)), 0);
+        assert_int_equal(osh_config_load(*cfg, 1, argv, env, errstr, sizeof(errstr)),
+                         OSH_CONFIG_RUN);
+        s = osh_scan_new(*cfg, "kafka.", errstr, sizeof(errstr));
+        assert_non_null(s);
+        return s;
 }
 
 static void test_scan_to_watermarks(void **state)
 {
         char topic[64], errstr[256];
         osh_producer_t *p = producer(NULL, NULL);
+        osh_config_t *cfg;
+        osh_scan_t *s = scan_reader(&cfg);
         rd_kafka_t *rk = scan_handle();
         struct scan_seen seen = {0, 0};
 
         new_topic(topic, sizeof(topic), 3);
-        assert_int_equal(osh_kafka_partition_count(rk, topic, 5000, errstr, sizeof(errstr)), 3);
+        assert_int_equal(osh_scan_partition_count(rk, topic, 5000, errstr, sizeof(errstr)), 3);
         send_n(p, topic, 1, 10, NULL, 0); /* all to partition 0 */
         assert_int_equal(osh_producer_flush(p, 5000), 0);
-        assert_int_equal(
-            osh_kafka_scan(rk, topic, NULL, scan_record, &seen, 10000, errstr, sizeof(errstr)), 0);
+        assert_int_equal(osh_scan_topic(s, topic, NULL, scan_record, &seen, errstr, sizeof(errstr)),
+                         0);
         assert_int_equal(seen.n, 10);
         assert_int_equal(seen.sum, 55);
-        /* from offset 2: v3..v10; records sent after the scan began are not waited for */
+        /* from offset 2: v3..v10; records sent after the read began are not waited for */
         seen = (struct scan_seen){0, 0};
-        assert_int_equal(osh_kafka_scan(rk, topic, scan_from_2, scan_record, &seen, 10000, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+            osh_scan_topic(s, topic, scan_from_2, scan_record, &seen, errstr, sizeof(errstr)), 0);
         assert_int_equal(seen.n, 8);
         assert_int_equal(seen.sum, 52);
+        /* a topic with nothing in it is an empty read (the mock creates any topic asked about) */
+        seen = (struct scan_seen){0, 0};
+        assert_int_equal(
+            osh_scan_topic(s, "test.empty.topic", NULL, scan_record, &seen, errstr, sizeof(errstr)),
+            0);
+        assert_int_equal(seen.n, 0);
         osh_producer_destroy(p);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
+        osh_scan_destroy(s);
+        osh_config_destroy(cfg);
+}
+
+/* The last match is found reading back from the end; marks taken now
+ * bound what is written after them. */
+static void test_scan_last_and_marks(void **state)
+{
+        char topic[64], errstr[256], marks[256] = "";
+        osh_producer_t *p = producer(NULL, NULL);
+        osh_config_t *cfg;
+        osh_scan_t *s = scan_reader(&cfg);
+        struct scan_seen seen = {0, 0};
+
+        new_topic(topic, sizeof(topic), 1);
+        assert_int_equal(osh_scan_last(s, topic, 0, scan_record, &seen, errstr, sizeof(errstr)),
+                         0); /* empty */
+        send_n(p, topic, 1, 200, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 5000), 0);
+        /* v200 matches: the first window (v137..v200) is enough */
+        assert_int_equal(osh_scan_last(s, topic, 0, scan_record, &seen, errstr, sizeof(errstr)), 1);
+        assert_int_equal(seen.n, 64);
+        assert_int_equal(osh_scan_marks(s, topic, marks, sizeof(marks), errstr, sizeof(errstr)), 0);
+        send_n(p, topic, 201, 3, NULL, 0);
+        assert_int_equal(osh_producer_flush(p, 5000), 0);
+        seen = (struct scan_seen){0, 0};
+        assert_int_equal(osh_scan_from_marks(s, marks, scan_record, &seen, errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(seen.n, 3);
+        assert_int_equal(seen.sum, 201 + 202 + 203);
+        osh_producer_destroy(p);
+        osh_scan_destroy(s);
+        osh_config_destroy(cfg);
 }
 
 int main(void)
@@ -605,6 +663,7 @@ int main(void)
             cmocka_unit_test(test_heartbeat_record),
             cmocka_unit_test(test_removed_records_are_an_alarm),
             cmocka_unit_test(test_scan_to_watermarks),
+            cmocka_unit_test(test_scan_last_and_marks),
             cmocka_unit_test(test_shutdown_is_bounded_with_broker_down),
         };
         return cmocka_run_group_tests(tests, setup_all, teardown_all);

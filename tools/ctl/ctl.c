@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "oshirase/kafka_scan.h"
+#include "oshirase/scan.h"
 #include "oshirase/clock.h"
 #include "oshirase/avro_json.h"
 #include "oshirase/config.h"
@@ -272,7 +272,7 @@ static rd_kafka_t *assign_all(const osh_config_t *cfg, const char *topic, int *n
 
         if (!rk)
                 return NULL;
-        *npart = osh_kafka_partition_count(rk, topic, CTL_METADATA_MS, errstr, sizeof(errstr));
+        *npart = osh_scan_partition_count(rk, topic, CTL_METADATA_MS, errstr, sizeof(errstr));
         if (*npart < 0) {
                 fprintf(stderr, "osh-ctl: %s\n", errstr);
                 rd_kafka_destroy(rk);

@@ -1,7 +1,9 @@
-/* Recovery reads: a topic's records read outside any consumer group (assign
- * only, nothing committed), so that a restarted stage can learn what an
- * earlier incarnation of itself already wrote and not write it again
- * (docs/architecture.md, "Crash recovery"). */
+/* Reading a topic outside any consumer group (assign only, nothing
+ * committed): its partition count, and reads that stop at the watermarks
+ * taken when they begin ("everything there is now", then stop). Recovery
+ * uses them so that a restarted stage learns what an earlier incarnation of
+ * itself already wrote and does not write it again (docs/architecture.md,
+ * "Crash recovery"); tools and samplers count partitions. */
 #ifndef OSHIRASE_SCAN_H
 #define OSHIRASE_SCAN_H
 
@@ -12,6 +14,12 @@
 
 #include "oshirase/config.h"
 
+/* Partitions of topic on rk's cluster now (one metadata request of up to
+ * timeout_ms). rk is any client handle. -1 with errstr when unknown: no
+ * metadata, or the topic is missing or in error. */
+int osh_scan_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                             size_t errstr_size);
+
 typedef struct osh_scan osh_scan_t;
 
 /* A reader on the cluster that cfg's `prefix` keys (e.g. "kafka.") name.
@@ -20,21 +28,22 @@ osh_scan_t *osh_scan_new(const osh_config_t *cfg, const char *prefix, char *errs
                          size_t errstr_size);
 void osh_scan_destroy(osh_scan_t *s);
 
-/* Partitions of topic (0: no such topic), -1 with errstr. */
-int osh_scan_partitions(osh_scan_t *s, const char *topic, char *errstr, size_t errstr_size);
-/* The partition's low and high watermarks, asked of the broker now. 0 / -1. */
-int osh_scan_watermarks(osh_scan_t *s, const char *topic, int32_t partition, int64_t *lo,
-                        int64_t *hi, char *errstr, size_t errstr_size);
-
-/* Called once per record, in offset order. The return value is the
- * caller's: osh_scan_last() takes 1 as "this record matches". */
+/* Called once per record, in each partition's offset order (errors never
+ * reach it). The return value is the caller's: osh_scan_last() takes 1 as
+ * "this record matches". */
 typedef int(osh_scan_fn)(void *opaque, const rd_kafka_message_t *m);
+/* Where partition p's read starts; below the low watermark reads from it. */
+typedef int64_t(osh_scan_start_fn)(void *opaque, const char *topic, int32_t partition);
 
-/* Reads topic[partition] from `from` (raised to the low watermark) up to,
- * not including, `to` (< 0: the high watermark read now). 0 / -1 with
- * errstr (also after 30 s without reaching `to`). */
-int osh_scan_range(osh_scan_t *s, const char *topic, int32_t partition, int64_t from, int64_t to,
-                   osh_scan_fn *fn, void *opaque, char *errstr, size_t errstr_size);
+/* Every read below stops at offsets taken when it begins (records written
+ * since are not waited for), and fails with errstr after 30 s without
+ * reaching them. */
+
+/* Reads every partition of topic from start() (NULL: the beginning) up to
+ * its high watermark. A topic the cluster does not have (yet) is an empty
+ * read. 0 / -1 with errstr. */
+int osh_scan_topic(osh_scan_t *s, const char *topic, osh_scan_start_fn *start, osh_scan_fn *fn,
+                   void *opaque, char *errstr, size_t errstr_size);
 
 /* Reads backwards from the high watermark in growing windows until a
  * window where fn returned 1 for some record: fn sees each window's records
