@@ -16,6 +16,10 @@
 #include "oshirase/topics.h"
 
 #define HB_NAMED_MAX 16
+/* The interval when the caller gives none (heartbeat.interval's default). */
+#define HB_DEFAULT_INTERVAL_MS 5000
+/* The STOPPED heartbeat is worth a short wait at shutdown, not a slow exit. */
+#define HB_STOP_FLUSH_MS 2000
 
 struct named_ctr {
         char name[48];
@@ -74,7 +78,7 @@ osh_heartbeat_t *osh_heartbeat_new(rd_kafka_conf_t *conf, const osh_heartbeat_id
                  id->instance ? id->instance : id->service);
         segment_symbol(id->segment, hb->segment, sizeof(hb->segment));
         snprintf(hb->state, sizeof(hb->state), "%s", OSH_STATE_STARTING);
-        hb->interval_ms = interval_ms > 0 ? interval_ms : 5000;
+        hb->interval_ms = interval_ms > 0 ? interval_ms : HB_DEFAULT_INTERVAL_MS;
         hb->started_ms = osh_wall_ms();
         hb->lag = -1;
         hb->schema = osh_schema_for_topic(OSH_TOPIC_OPS);
@@ -276,7 +280,7 @@ void osh_heartbeat_destroy(osh_heartbeat_t *hb)
                 osh_heartbeat_emit(hb);
                 /* A heartbeat is worth a short wait, not a slow shutdown when
                  * the broker is gone: drop what is still queued. */
-                if (osh_producer_flush(hb->producer, 2000))
+                if (osh_producer_flush(hb->producer, HB_STOP_FLUSH_MS))
                         osh_producer_purge(hb->producer);
                 osh_producer_destroy(hb->producer);
         }

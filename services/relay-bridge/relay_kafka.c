@@ -24,6 +24,13 @@
 
 #define RB_HDR_REFUSED "osh.relay.refused" /* on dead-letter copies: the reason */
 #define RB_METADATA_MS 10000               /* the start-up partition check */
+/* At shutdown, the last deliveries wait this long (cut to the shutdown
+ * grace); offsets of records not delivered are not committed. */
+#define RB_CLOSE_FLUSH_MS 30000
+/* One poll: short, so delivery reports, offsets and SIGTERM are seen. */
+#define RB_POLL_MS 100
+/* Counts go to the heartbeat this often. */
+#define RB_COUNTS_MS 1000
 
 typedef struct k2k {
         const rb_config_t *rc;
@@ -257,10 +264,10 @@ static int k2k_open(k2k_t *k, char *errstr, size_t errstr_size)
  * consumer then commits as it closes. */
 static void k2k_close(k2k_t *k)
 {
-        if (k->prod && osh_producer_flush(k->prod, 30000))
+        if (k->prod && osh_producer_flush(k->prod, RB_CLOSE_FLUSH_MS))
                 k->failed = 1;
         osh_producer_destroy(k->prod);
-        if (k->dlq && osh_producer_flush(k->dlq, 30000))
+        if (k->dlq && osh_producer_flush(k->dlq, RB_CLOSE_FLUSH_MS))
                 k->failed = 1;
         osh_producer_destroy(k->dlq);
         if (k->cons && k->track && !k->failed)
@@ -282,7 +289,7 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
         }
         osh_service_ready(svc);
         while (!osh_shutdown_requested()) {
-                rd_kafka_message_t *m = osh_consumer_poll(k.cons, 100);
+                rd_kafka_message_t *m = osh_consumer_poll(k.cons, RB_POLL_MS);
                 if (m) {
                         if (handle(&k, m))
                                 k.failed = 1, osh_shutdown_request();
@@ -296,7 +303,7 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
                         rb_publish_counts(svc, k.cons, &k.cnt);
                         if (svc->hb)
                                 osh_heartbeat_set_named(svc->hb, "resumed", (int64_t)k.resumed);
-                        next_hb = osh_mono_ms() + 1000;
+                        next_hb = osh_mono_ms() + RB_COUNTS_MS;
                 }
         }
         k2k_close(&k);

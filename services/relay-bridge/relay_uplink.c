@@ -42,6 +42,8 @@
 
 #define RB_SENDER_IDLE_MS 50   /* the sender's nap when the spool is empty */
 #define RB_SENDER_JOIN_MS 3000 /* shutdown waits this long for a request in flight */
+#define RB_POLL_MS        100  /* longest poll: the batch linger and SIGTERM are checked */
+#define RB_STATE_MS       200  /* spool alarm and pause are re-checked this often */
 
 /* Highest offset a batch holds for one partition of the tracker. */
 typedef struct extent {
@@ -630,7 +632,7 @@ static int uplink_close(uplink_t *u)
 
 static int poll_timeout(const uplink_t *u)
 {
-        int64_t t = 100;
+        int64_t t = RB_POLL_MS;
 
         if (rb_batch_count(u->batch)) {
                 int64_t left = u->batch_t0 + u->rc->linger_ms - osh_mono_ms();
@@ -670,7 +672,7 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
                 rb_store_flush(u->cons, u->track);
                 if (osh_mono_ms() >= next_state) {
                         update_state(u);
-                        next_state = osh_mono_ms() + 200;
+                        next_state = osh_mono_ms() + RB_STATE_MS;
                 }
                 pthread_mutex_unlock(&u->mu);
                 if (m)

@@ -22,6 +22,20 @@
 #include "seg_store.h"
 
 #define MAX_OPEN_BATCHES 2
+/* A campaign's dispatches wait this long for the broker; past it the campaign
+ * stays FROZEN and is emitted again after a restart. */
+#define DISPATCH_FLUSH_MS 30000
+/* Flushes are cut into slices this long so that SIGTERM is seen soon. */
+#define FLUSH_SLICE_MS 200
+/* Learning the output topics' partitions at start-up. */
+#define PREPARE_MS 5000
+/* State records read in one go before the loop looks at requests and at
+ * SIGTERM again. */
+#define STATE_BURST 10000
+/* Waiting for state while catching up, then for a request: short, so new
+ * state is read before the next request is answered. */
+#define STATE_POLL_MS   100
+#define REQUEST_POLL_MS 50
 
 typedef struct open_batch {
         char id[OSH_BATCH_ID_MAX];
@@ -415,8 +429,8 @@ static int flush_dispatches(osh_producer_t *p, int timeout_ms)
         rd_kafka_t *rk = osh_producer_handle(p);
 
         for (; timeout_ms > 0 && rd_kafka_outq_len(rk) > 0 && !osh_shutdown_requested();
-             timeout_ms -= 200)
-                rd_kafka_flush(rk, 200);
+             timeout_ms -= FLUSH_SLICE_MS)
+                rd_kafka_flush(rk, FLUSH_SLICE_MS);
         return osh_producer_flush(p, 0);
 }
 
@@ -441,7 +455,7 @@ static int emit_begin(segmenter_t *s, seg_frozen_t *f, int resend, int64_t req_o
                          f->campaign_id, out->n, f->recipients);
                 return 0;
         }
-        if (flush_dispatches(s->prod, 30000)) {
+        if (flush_dispatches(s->prod, DISPATCH_FLUSH_MS)) {
                 snprintf(err, size, "earlier records not acknowledged");
                 return -1;
         }
@@ -485,7 +499,7 @@ static int emit_frozen(segmenter_t *s, const char *campaign_id, int resend, int6
                         goto done;
                 skipped += (size_t)one;
         }
-        if (flush_dispatches(s->prod, 30000))
+        if (flush_dispatches(s->prod, DISPATCH_FLUSH_MS))
                 goto done;
         f->state = SEG_ST_DISPATCHING;
         f->emitting = 0;
@@ -761,7 +775,7 @@ static int open_clients(segmenter_t *s, char *errstr, size_t size)
         if (!s->prod)
                 return -1;
         /* the first campaign's records need not wait for metadata */
-        osh_producer_prepare(s->prod, out_topics, 2, 5000);
+        osh_producer_prepare(s->prod, out_topics, 2, PREPARE_MS);
         s->scan = osh_scan_new(s->svc->cfg, "kafka.", errstr, size);
         return s->scan ? 0 : -1;
 }
@@ -830,8 +844,8 @@ int segmenter_run(segmenter_t *s)
 
         while (!osh_shutdown_requested()) {
                 /* state first, so a request sees the newest snapshot */
-                for (burst = 0; burst < 10000; burst++) {
-                        if (!(m = osh_consumer_poll(s->state_c, s->caught_up ? 0 : 100)))
+                for (burst = 0; burst < STATE_BURST; burst++) {
+                        if (!(m = osh_consumer_poll(s->state_c, s->caught_up ? 0 : STATE_POLL_MS)))
                                 break;
                         handle_state(s, m);
                         rd_kafka_message_destroy(m);
@@ -842,7 +856,7 @@ int segmenter_run(segmenter_t *s)
                                  s->store ? s->store->n : 0, s->dests.n);
                         osh_service_ready(s->svc);
                 }
-                if (s->caught_up && (m = osh_consumer_poll(s->req_c, 50))) {
+                if (s->caught_up && (m = osh_consumer_poll(s->req_c, REQUEST_POLL_MS))) {
                         handle_request(s, m);
                         osh_consumer_store(s->req_c, m);
                         rd_kafka_message_destroy(m);

@@ -17,6 +17,13 @@
 
 #define DISP_DURATION_MAX_MS (24 * 3600 * 1000LL)      /* a day: longer is a typo */
 #define DISP_GIVE_UP_MAX_MS  (30 * 24 * 3600 * 1000LL) /* a month */
+/* Learning the output topics' partitions at start-up. */
+#define PREPARE_MS 5000
+/* The run loop waits for records at most this long, so a retry or the end
+ * of a quiet window is sent on time and SIGTERM is seen. */
+#define LOOP_POLL_MS 200
+/* Due entries sent per turn of the loop, so new records are not starved. */
+#define TICK_MAX 64
 
 /* The service's own keys; each channel's come from its plugin. */
 static const osh_cfg_entry_t base_table[] = {
@@ -284,6 +291,8 @@ int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t 
 }
 
 #define STATUS_SCAN_MS 30000
+/* One poll of the status scan: short, so its deadline and SIGTERM are seen. */
+#define STATUS_POLL_MS 200
 
 /* One notify.status.v1 record: a final status of a ledger entry marks it
  * acknowledged. */
@@ -329,7 +338,7 @@ static void ack_from_topic(disp_service_t *s)
         c = kc ? osh_consumer_new(kc, group, topics, 1, &earliest, err, sizeof(err)) : NULL;
         while (c && !osh_consumer_at_end(c) && osh_mono_ms() < deadline &&
                !osh_shutdown_requested())
-                if ((m = osh_consumer_poll(c, 200))) {
+                if ((m = osh_consumer_poll(c, STATUS_POLL_MS))) {
                         ack_status(s, m);
                         rd_kafka_message_destroy(m);
                 }
@@ -373,7 +382,7 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
         kc = osh_kafka_conf_new(svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!kc || !(s->prod = osh_producer_new(kc, errstr, errstr_size)))
                 goto fail;
-        osh_producer_prepare(s->prod, out_topics, 2, 5000);
+        osh_producer_prepare(s->prod, out_topics, 2, PREPARE_MS);
         osh_producer_set_delivery_cb(s->prod, on_delivery, s);
         ack_from_topic(s);
         disp_ledger_foreach_unacked(s->ledger, reemit, s);
@@ -455,10 +464,10 @@ int disp_service_run(disp_service_t *s)
 
         osh_service_ready(s->svc);
         while (!osh_shutdown_requested()) {
-                int timeout = wait < 0 || wait > 200 ? 200 : (int)wait;
+                int timeout = wait < 0 || wait > LOOP_POLL_MS ? LOOP_POLL_MS : (int)wait;
                 int rc = handle_group(s, timeout);
 
-                wait = disp_core_tick(s->core, 64);
+                wait = disp_core_tick(s->core, TICK_MAX);
                 if (rc < 0 || wait == -2 || disp_ledger_sync(s->ledger) < 0)
                         return -1;
                 osh_producer_poll(s->prod, 0);
