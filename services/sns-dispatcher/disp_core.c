@@ -304,6 +304,24 @@ static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int qu
         return slot;
 }
 
+/* A dispatch has exactly one final status: SENT once any recipient was sent,
+ * with the recipients not sent (provider refusals, ids refused before any
+ * request) told in its detail, not in a second final status. */
+static void emit_sent(disp_core_t *c, const disp_job_t *job, const disp_send_res_t *res,
+                      unsigned attempt)
+{
+        char detail[512]; /* both reasons, cut by snprintf */
+
+        if (!res->n_perm && !job->n_invalid) {
+                emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
+                return;
+        }
+        snprintf(detail, sizeof(detail), "%zu not sent%s%s; %zu refused%s%s", res->n_perm,
+                 res->n_perm ? ": " : "", res->n_perm ? res->detail : "", job->n_invalid,
+                 job->n_invalid ? ": " : "", job->n_invalid ? job->why_invalid : "");
+        emit(c, job, ST_SENT, res->code, res->message_id, detail, res->n_ok, attempt);
+}
+
 static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t len,
                   osh_delivery_t d, const disp_send_res_t *res, unsigned attempt, int64_t first)
 {
@@ -330,11 +348,7 @@ static int settle(disp_core_t *c, const disp_job_t *job, const void *rec, size_t
         if (put_final(c, job, "SENT", &m) < 0)
                 return -1;
         c->st.sent++;
-        emit(c, job, ST_SENT, res->code, res->message_id, res->detail, res->n_ok, attempt);
-        if (res->n_perm)
-                emit(c, job, ST_PERM, res->code, NULL, res->detail, res->n_perm, attempt);
-        if (job->n_invalid) /* refused before any request */
-                emit(c, job, ST_PERM, "", NULL, job->why_invalid, job->n_invalid, attempt);
+        emit_sent(c, job, res, attempt);
         return 0;
 }
 
