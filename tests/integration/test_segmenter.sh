@@ -148,6 +148,9 @@ dispatches it-send-07b $((2 * want + want2)) >"$T/d3.jsonl"
 assert_eq "$want2" "$(wc -l <"$T/d3.jsonl")" "dispatch records after the new snapshot"
 assert_eq "" "$(jq -r --arg u "$gone" '.recipients[] | select(.user_id == $u) | .user_id' \
         "$T/d3.jsonl")" "the missing resident is no longer targeted"
+# the result may trail the dispatch records: wait for it rather than read once
+answered07b() { [[ -n $(results it-send-07b | tail -1) ]]; }
+osh_it_wait_until 10 answered07b || fail "no result for it-send-07b"
 assert_eq B-IT-2 "$(results it-send-07b | tail -1 | jq -r .snapshot_batch_id)" "result names B-IT-2"
 
 # ---- kill -9 and restart: the newest snapshot again, frozen lists kept ----
@@ -165,7 +168,13 @@ dispatches it-send-07 $((3 * want + want2)) >"$T/d4.jsonl"
 assert_eq $((3 * want)) "$(wc -l <"$T/d4.jsonl")" "it-send-07 re-emitted after the restart"
 assert_eq "$want" "$(jq -c 'del(.resend)' "$T/d4.jsonl" | sort -u | wc -l)" \
         "the frozen list survived kill -9 unchanged"
-got=$(results seed-07-specific-health-checkup | tail -1 | jq -r '"\(.snapshot_batch_id) \(.certain) \(.possible) \(.suppressed_by_reason.excluded) \(.suppressed_by_reason.no_destination) \(.suppressed_by_reason.opt_out)"')
+preview07() {
+        results seed-07-specific-health-checkup | tail -1 | jq -r '"\(.snapshot_batch_id) \(.certain) \(.possible) \(.suppressed_by_reason.excluded) \(.suppressed_by_reason.no_destination) \(.suppressed_by_reason.opt_out)"'
+}
+# the preview sits on another partition than the resend: wait for its answer
+on_b2() { [[ $(preview07) == B-IT-2\ * ]]; }
+osh_it_wait_until 10 on_b2 || true
+got=$(preview07)
 assert_eq "B-IT-2 $certain $possible $excluded $nodest $optout" "$got" "preview after the restart"
 
 osh_it_stop_service seg
