@@ -143,24 +143,43 @@ static int parse_items(json_t *o, con_template_t *t, char *errstr, size_t errstr
         return 0;
 }
 
-static int parse_links(json_t *o, con_template_t *t, char *errstr, size_t errstr_size)
+/* An array of at most max strings, each accepted by ok (else errstr
+ * "key[i] <what>"), copied into out[*n]. */
+static int get_strings(json_t *o, const char *key, size_t max, int (*ok)(const char *),
+                       const char *what, char **out, size_t *n, char *errstr, size_t errstr_size)
 {
         json_t *a, *it;
         size_t i;
 
-        if (get_array(o, "links", CON_MAX_LINKS, &a, errstr, errstr_size))
+        if (get_array(o, key, max, &a, errstr, errstr_size))
                 return -1;
         json_array_foreach(a, i, it)
         {
                 const char *s = json_string_value(it);
-                if (!s || strncmp(s, "https://", 8) || strlen(s) > CON_MAX_ITEM_TEXT ||
-                    !con_text_ok(s, 0) || strpbrk(s, " <>\"'"))
-                        return ERR("links[%zu] must be an https:// URL without spaces or quotes",
-                                   i);
-                if (!(t->links[t->nlinks++] = strdup(s)))
+                if (!s || !ok(s))
+                        return ERR("%s[%zu] %s", key, i, what);
+                if (!(out[(*n)++] = strdup(s)))
                         return ERR("out of memory");
         }
         return 0;
+}
+
+static int link_ok(const char *s)
+{
+        return !strncmp(s, "https://", 8) && strlen(s) <= CON_MAX_ITEM_TEXT && con_text_ok(s, 0) &&
+               !strpbrk(s, " <>\"'");
+}
+
+static int short_ok(const char *s)
+{
+        return *s && strlen(s) <= CON_MAX_SHORT && con_text_ok(s, 0);
+}
+
+static int parse_links(json_t *o, con_template_t *t, char *errstr, size_t errstr_size)
+{
+        return get_strings(o, "links", CON_MAX_LINKS, link_ok,
+                           "must be an https:// URL without spaces or quotes", t->links, &t->nlinks,
+                           errstr, errstr_size);
 }
 
 static int parse_tpl_fields(json_t *o, con_template_t *t, int need_name, char *errstr,
@@ -207,19 +226,10 @@ static int parse_channels(json_t *o, con_campaign_t *c, char *errstr, size_t err
 
 static int parse_tests(json_t *o, con_campaign_t *c, char *errstr, size_t errstr_size)
 {
-        json_t *a, *it;
-        size_t i;
-
-        if (get_array(o, "test_recipients", CON_MAX_TESTS, &a, errstr, errstr_size))
+        if (get_strings(o, "test_recipients", CON_MAX_TESTS, short_ok,
+                        "must be a short non-empty string", c->tests, &c->ntests, errstr,
+                        errstr_size))
                 return -1;
-        json_array_foreach(a, i, it)
-        {
-                const char *s = json_string_value(it);
-                if (!s || !*s || strlen(s) > CON_MAX_SHORT || !con_text_ok(s, 0))
-                        return ERR("test_recipients[%zu] must be a short non-empty string", i);
-                if (!(c->tests[c->ntests++] = strdup(s)))
-                        return ERR("out of memory");
-        }
         if (c->test && !c->ntests)
                 return ERR("a test send needs test_recipients");
         return 0;
@@ -339,6 +349,20 @@ void con_template_clear(con_template_t *t)
         for (size_t i = 0; i < t->nlinks; i++)
                 free(t->links[i]);
         memset(t, 0, sizeof(*t));
+}
+
+json_t *con_template_json(const con_template_t *t)
+{
+        json_t *items = json_array(), *links = json_array();
+
+        for (size_t i = 0; i < t->nitems; i++)
+                json_array_append_new(items, json_pack("{s:s,s:s}", "label", t->items[i].label,
+                                                       "value", t->items[i].value));
+        for (size_t i = 0; i < t->nlinks; i++)
+                json_array_append_new(links, json_string(t->links[i]));
+        return json_pack("{s:s,s:s,s:o,s:o,s:b}", "title", t->title ? t->title : "", "body",
+                         t->body ? t->body : "", "items", items, "links", links, "confidential",
+                         t->confidential);
 }
 
 void con_campaign_clear(con_campaign_t *c)

@@ -6,6 +6,7 @@
 #ifndef CON_API_H
 #define CON_API_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,10 @@ int con_api_parse_set(const void *body, size_t len, con_campaign_t *out, char *e
 int con_api_parse_template(const void *body, size_t len, con_template_t *out, char *errstr,
                            size_t errstr_size);
 void con_template_clear(con_template_t *t);
+/* {"title", "body", "items", "links", "confidential"}: a template as the
+ * store keeps it and, without "confidential", as campaign.requests.v1
+ * carries it. New reference. */
+json_t *con_template_json(const con_template_t *t);
 void con_campaign_clear(con_campaign_t *c);
 
 /* {"id": "<campaign id>"} into id (CON_MAX_SHORT + 1). */

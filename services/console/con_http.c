@@ -316,82 +316,85 @@ static void on_preview(void *opaque, const osh_http_request_t *req, osh_http_rep
 
 /* ---- sets and templates ---- */
 
-static void list_kind(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep,
-                      const char *kind)
-{
-        CALL(opaque, req, rep);
+/* A versioned kind of the store: what a POST body becomes. */
+typedef struct kind {
+        const char *name, *what, *action; /* "sets", "save destination sets", "SAVE_SET" */
+        /* The body as the stored version (new reference) and its name
+         * (malloc()ed); NULL with err. */
+        json_t *(*parse)(const void *body, size_t len, char **name, char *err, size_t err_size);
+} kind_t;
 
-        if (gate(&k, CON_ROLE_VIEWER, NULL, "read"))
-                return;
-        reply_json(rep, 200, con_store_copy(k.c->store, kind));
+static json_t *parse_set(const void *body, size_t len, char **name, char *err, size_t err_size)
+{
+        con_campaign_t cp;
+        json_t *v;
+
+        if (con_api_parse_set(body, len, &cp, err, err_size))
+                return NULL;
+        v = json_pack("{s:s,s:s,s:b}", "condition", cp.condition, "category",
+                      cp.category ? cp.category : "", "include_possible", cp.include_possible);
+        *name = cp.set_name;
+        cp.set_name = NULL;
+        con_campaign_clear(&cp);
+        return v;
 }
 
-static void save_version(call_t *k, const char *kind, const char *name, json_t *v,
-                         const char *action)
+static json_t *parse_template(const void *body, size_t len, char **name, char *err, size_t err_size)
 {
-        json_t *root = con_store_lock(k->c->store);
-        int n, rc;
-        char detail[32];
+        con_template_t t;
+        json_t *v;
 
-        json_object_set_new(v, "by", json_string(k->s.user));
+        if (con_api_parse_template(body, len, &t, err, err_size))
+                return NULL;
+        v = con_template_json(&t);
+        *name = t.name;
+        t.name = NULL;
+        con_template_clear(&t);
+        return v;
+}
+
+static const kind_t kind_sets = {"sets", "save destination sets", "SAVE_SET", parse_set};
+static const kind_t kind_templates = {"templates", "save templates", "SAVE_TEMPLATE",
+                                      parse_template};
+
+/* GET lists every version (viewers); POST saves a new one (authors). */
+static void on_versioned(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep,
+                         const kind_t *kd)
+{
+        CALL(opaque, req, rep);
+        json_t *root, *v;
+        char err[200], *name = NULL;
+        int n;
+
+        if (gate(&k, strcmp(req->method, "GET") ? CON_ROLE_AUTHOR : CON_ROLE_VIEWER,
+                 "application/json", strcmp(req->method, "GET") ? kd->what : "read"))
+                return;
+        if (!strcmp(req->method, "GET"))
+                return reply_json(rep, 200, con_store_copy(k.c->store, kd->name));
+        if (!(v = kd->parse(req->body, req->body_len, &name, err, sizeof(err))))
+                return reply_error(rep, 400, err);
+        json_object_set_new(v, "by", json_string(k.s.user));
         json_object_set_new(v, "at", json_integer(now_ms()));
-        n = con_store_add_version(root, kind, name, v);
-        rc = con_store_unlock(k->c->store, 1);
-        if (rc)
-                return reply_error(k->rep, 500, "cannot write the state file");
-        snprintf(detail, sizeof(detail), "version %d", n);
-        reply_json(k->rep, 200, json_pack("{s:s,s:i}", "name", name, "version", n));
-        audit(k, NULL, action, name, detail, "OK");
+        root = con_store_lock(k.c->store);
+        n = con_store_add_version(root, kd->name, name, v);
+        if (con_store_unlock(k.c->store, 1)) {
+                reply_error(rep, 500, "cannot write the state file");
+        } else {
+                snprintf(err, sizeof(err), "version %d", n);
+                reply_json(rep, 200, json_pack("{s:s,s:i}", "name", name, "version", n));
+                audit(&k, NULL, kd->action, name, err, "OK");
+        }
+        free(name);
 }
 
 static void on_sets(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
-        CALL(opaque, req, rep);
-        con_campaign_t cp;
-        char err[200];
-
-        if (!strcmp(req->method, "GET"))
-                return list_kind(opaque, req, rep, "sets");
-        if (gate(&k, CON_ROLE_AUTHOR, "application/json", "save destination sets"))
-                return;
-        if (con_api_parse_set(req->body, req->body_len, &cp, err, sizeof(err)))
-                return reply_error(rep, 400, err);
-        save_version(&k, "sets", cp.set_name,
-                     json_pack("{s:s,s:s,s:b}", "condition", cp.condition, "category",
-                               cp.category ? cp.category : "", "include_possible",
-                               cp.include_possible),
-                     "SAVE_SET");
-        con_campaign_clear(&cp);
-}
-
-static json_t *template_json(const con_template_t *t)
-{
-        json_t *items = json_array(), *links = json_array();
-
-        for (size_t i = 0; i < t->nitems; i++)
-                json_array_append_new(items, json_pack("{s:s,s:s}", "label", t->items[i].label,
-                                                       "value", t->items[i].value));
-        for (size_t i = 0; i < t->nlinks; i++)
-                json_array_append_new(links, json_string(t->links[i]));
-        return json_pack("{s:s,s:s,s:o,s:o,s:b}", "title", t->title ? t->title : "", "body",
-                         t->body ? t->body : "", "items", items, "links", links, "confidential",
-                         t->confidential);
+        on_versioned(opaque, req, rep, &kind_sets);
 }
 
 static void on_templates(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
-        CALL(opaque, req, rep);
-        con_template_t t;
-        char err[200];
-
-        if (!strcmp(req->method, "GET"))
-                return list_kind(opaque, req, rep, "templates");
-        if (gate(&k, CON_ROLE_AUTHOR, "application/json", "save templates"))
-                return;
-        if (con_api_parse_template(req->body, req->body_len, &t, err, sizeof(err)))
-                return reply_error(rep, 400, err);
-        save_version(&k, "templates", t.name, template_json(&t), "SAVE_TEMPLATE");
-        con_template_clear(&t);
+        on_versioned(opaque, req, rep, &kind_templates);
 }
 
 /* ---- sends ---- */
@@ -519,33 +522,37 @@ static void on_campaigns(void *opaque, const osh_http_request_t *req, osh_http_r
         reply_json(rep, 200, out);
 }
 
-/* Finds campaign id in the locked store; answers 404 when absent. */
-static json_t *find_campaign(call_t *k, json_t *root, const char *id)
+/* The gate, the {"id"} body and that campaign, with the store locked;
+ * NULL after answering (the store unlocked). */
+static json_t *campaign_call(call_t *k, con_role_t min, const char *what, char *id, size_t id_size)
 {
-        json_t *rec = json_object_get(json_object_get(root, "campaigns"), id);
+        char err[200];
+        json_t *rec;
 
-        if (!rec)
+        if (gate(k, min, "application/json", what))
+                return NULL;
+        if (con_api_parse_id(k->req->body, k->req->body_len, id, id_size, err, sizeof(err))) {
+                reply_error(k->rep, 400, err);
+                return NULL;
+        }
+        rec = json_object_get(json_object_get(con_store_lock(k->c->store), "campaigns"), id);
+        if (!rec) {
+                con_store_unlock(k->c->store, 0);
                 reply_error(k->rep, 404, "no such send");
+        }
         return rec;
 }
 
 static void on_approve(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
 {
         CALL(opaque, req, rep);
-        char id[CON_MAX_SHORT + 1], err[200];
-        json_t *root, *rec;
+        char id[CON_MAX_SHORT + 1];
+        json_t *rec;
         char *body = NULL;
         const char *deny = NULL;
 
-        if (gate(&k, CON_ROLE_APPROVER, "application/json", "approve sends"))
+        if (!(rec = campaign_call(&k, CON_ROLE_APPROVER, "approve sends", id, sizeof(id))))
                 return;
-        if (con_api_parse_id(req->body, req->body_len, id, sizeof(id), err, sizeof(err)))
-                return reply_error(rep, 400, err);
-        root = con_store_lock(k.c->store);
-        if (!(rec = find_campaign(&k, root, id))) {
-                con_store_unlock(k.c->store, 0);
-                return;
-        }
         if (strcmp(json_string_value(json_object_get(rec, "state")), "PENDING_APPROVAL"))
                 deny = "this send is not awaiting approval";
         else if (!strcmp(json_string_value(json_object_get(rec, "author")), k.s.user))
@@ -582,15 +589,8 @@ static void on_cancel(void *opaque, const osh_http_request_t *req, osh_http_repl
         const char *state, *seg_state;
         int local;
 
-        if (gate(&k, CON_ROLE_AUTHOR, "application/json", "cancel sends"))
+        if (!(rec = campaign_call(&k, CON_ROLE_AUTHOR, "cancel sends", id, sizeof(id))))
                 return;
-        if (con_api_parse_id(req->body, req->body_len, id, sizeof(id), err, sizeof(err)))
-                return reply_error(rep, 400, err);
-        root = con_store_lock(k.c->store);
-        if (!(rec = find_campaign(&k, root, id))) {
-                con_store_unlock(k.c->store, 0);
-                return;
-        }
         state = json_string_value(json_object_get(rec, "state"));
         if (k.s.role < CON_ROLE_APPROVER &&
             strcmp(json_string_value(json_object_get(rec, "author")), k.s.user)) {

@@ -83,24 +83,12 @@ done:
         return rc;
 }
 
-static json_t *template_json(const con_template_t *t)
-{
-        json_t *items = json_array(), *links = json_array();
-
-        for (size_t i = 0; i < t->nitems; i++)
-                json_array_append_new(items, json_pack("{s:s,s:s}", "label", t->items[i].label,
-                                                       "value", t->items[i].value));
-        for (size_t i = 0; i < t->nlinks; i++)
-                json_array_append_new(links, json_string(t->links[i]));
-        return json_pack("{s:s,s:s,s:o,s:o}", "title", t->title ? t->title : "", "body",
-                         t->body ? t->body : "", "items", items, "links", links);
-}
-
 static json_t *request_json(const char *id, const char *action, const con_campaign_t *c,
                             int min_audience, const char *by)
 {
-        json_t *ch = json_array(), *tests = json_array();
+        json_t *ch = json_array(), *tests = json_array(), *tpl = con_template_json(&c->tpl);
 
+        json_object_del(tpl, "confidential"); /* the console's own warning, not in the schema */
         for (int i = 0; i < CON_CH__CNT; i++)
                 if (c->channels & (1u << i))
                         json_array_append_new(ch, json_string(con_channel_names[i]));
@@ -109,8 +97,8 @@ static json_t *request_json(const char *id, const char *action, const con_campai
         return json_pack(
             "{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:b,s:o,s:b,s:n,s:i,s:n,s:b,s:s,s:I}", "campaign_id",
             id, "action", action, "condition", c->condition ? c->condition : "true", "category",
-            c->category ? c->category : "", "template", template_json(&c->tpl), "channels", ch,
-            "channel_policy", c->policy_all ? "ALL" : "PREFERRED", "send_at",
+            c->category ? c->category : "", "template", tpl, "channels", ch, "channel_policy",
+            c->policy_all ? "ALL" : "PREFERRED", "send_at",
             c->send_at_ms ? json_integer(c->send_at_ms) : json_null(), "test", c->test,
             "test_recipients", tests, "critical", c->critical, "max_recipients", "min_audience",
             min_audience, "rate_per_minute", "include_possible", c->include_possible,
