@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "oshirase/log.h"
 
 #define HEADER    "# oshirase console accounts v1\n"
 #define TOTP_STEP 30
@@ -25,11 +28,22 @@ typedef struct account {
         int64_t last_step; /* last TOTP step accepted */
 } account_t;
 
+/* Which version of the file the list holds: a rename (the CLI's and our
+ * own writes) changes the inode, an edit in place the times or size, a
+ * chmod the change time. */
+typedef struct file_id {
+        dev_t dev;
+        ino_t ino;
+        struct timespec mtime, ctime;
+        off_t size;
+} file_id_t;
+
 struct con_accounts {
         char *path;
         pthread_mutex_t mu;
         account_t *v;
         size_t n, cap;
+        file_id_t loaded, refused;          /* refused: a version that failed to load */
         char dummy[crypto_pwhash_STRBYTES]; /* verified for unknown names: same cost */
 };
 
@@ -127,11 +141,96 @@ static int load(con_accounts_t *a, FILE *fp, char *errstr, size_t errstr_size)
         return rc;
 }
 
+static void file_id(const struct stat *st, file_id_t *id)
+{
+        memset(id, 0, sizeof(*id));
+        id->dev = st->st_dev;
+        id->ino = st->st_ino;
+        id->mtime = st->st_mtim;
+        id->ctime = st->st_ctim;
+        id->size = st->st_size;
+}
+
+static int same_file(const file_id_t *x, const file_id_t *y)
+{
+        return x->dev == y->dev && x->ino == y->ino && x->mtime.tv_sec == y->mtime.tv_sec &&
+               x->mtime.tv_nsec == y->mtime.tv_nsec && x->ctime.tv_sec == y->ctime.tv_sec &&
+               x->ctime.tv_nsec == y->ctime.tv_nsec && x->size == y->size;
+}
+
+/* Reads the file into out (empty, path set); id: the version read. A
+ * missing file is ENOENT in *missing. 0 / -1 with errstr. */
+static int read_file(con_accounts_t *out, file_id_t *id, int *missing, char *errstr,
+                     size_t errstr_size)
+{
+        FILE *fp = fopen(out->path, "r");
+        struct stat st = {0};
+        int rc = -1;
+
+        *missing = !fp && errno == ENOENT;
+        if (!fp) {
+                snprintf(errstr, errstr_size, "accounts file %s: %s", out->path, strerror(errno));
+                return -1;
+        }
+        if (fstat(fileno(fp), &st) || (st.st_mode & 077))
+                snprintf(errstr, errstr_size,
+                         "accounts file %s: readable by group or others (chmod 600 it)", out->path);
+        else if (load(out, fp, errstr, errstr_size) == 0)
+                rc = 0;
+        file_id(&st, id);
+        fclose(fp);
+        return rc;
+}
+
+/* With the lock held: takes in the file's accounts if it changed since
+ * loaded (created or added by `console user add` while this process runs).
+ * Failure counts, lock-outs and used TOTP steps stay with their names. A
+ * version that does not load leaves the list as it was (logged once). */
+static void refresh(con_accounts_t *a)
+{
+        con_accounts_t fresh = {.path = a->path};
+        struct stat st;
+        file_id_t id;
+        char err[256];
+        int missing;
+
+        if (stat(a->path, &st))
+                return; /* gone: keep who we know (rename is never seen as this) */
+        file_id(&st, &id);
+        if (same_file(&id, &a->loaded) || same_file(&id, &a->refused))
+                return;
+        if (read_file(&fresh, &id, &missing, err, sizeof(err))) {
+                osh_warn("%s; keeping the %zu accounts loaded before", err, a->n);
+                a->refused = id;
+                goto fail;
+        }
+        for (size_t i = 0; i < fresh.n; i++) {
+                account_t *old = find(a, fresh.v[i].name);
+                if (old) {
+                        fresh.v[i].failures = old->failures;
+                        fresh.v[i].locked_until_ms = old->locked_until_ms;
+                        fresh.v[i].last_step = old->last_step;
+                }
+        }
+        osh_info("accounts file %s changed: %zu accounts (were %zu)", a->path, fresh.n, a->n);
+        if (a->v)
+                sodium_memzero(a->v, a->n * sizeof(*a->v));
+        free(a->v);
+        a->v = fresh.v;
+        a->n = fresh.n;
+        a->cap = fresh.cap;
+        a->loaded = id;
+        return;
+fail:
+        if (fresh.v)
+                sodium_memzero(fresh.v, fresh.n * sizeof(*fresh.v));
+        free(fresh.v);
+}
+
 con_accounts_t *con_accounts_open(const char *path, int create, char *errstr, size_t errstr_size)
 {
         con_accounts_t *a = calloc(1, sizeof(*a));
-        struct stat st;
-        FILE *fp = NULL;
+        int missing = 0;
 
         if (!a || sodium_init() < 0 || oath_init() != OATH_OK || !(a->path = strdup(path))) {
                 snprintf(errstr, errstr_size, "accounts: cannot initialise");
@@ -143,24 +242,10 @@ con_accounts_t *con_accounts_open(const char *path, int create, char *errstr, si
                 snprintf(errstr, errstr_size, "accounts: out of memory hashing");
                 goto fail;
         }
-        if (!(fp = fopen(path, "r"))) {
-                if (errno == ENOENT && create)
-                        return a;
-                snprintf(errstr, errstr_size, "accounts file %s: %s", path, strerror(errno));
+        if (read_file(a, &a->loaded, &missing, errstr, errstr_size) && !(missing && create))
                 goto fail;
-        }
-        if (fstat(fileno(fp), &st) || (st.st_mode & 077)) {
-                snprintf(errstr, errstr_size,
-                         "accounts file %s: readable by group or others (chmod 600 it)", path);
-                goto fail;
-        }
-        if (load(a, fp, errstr, errstr_size))
-                goto fail;
-        fclose(fp);
         return a;
 fail:
-        if (fp)
-                fclose(fp);
         con_accounts_destroy(a);
         return NULL;
 }
@@ -179,6 +264,7 @@ void con_accounts_destroy(con_accounts_t *a)
 /* Temporary file (0600), fsync, rename: a crash leaves the old or the new. */
 static int save(con_accounts_t *a, char *errstr, size_t errstr_size)
 {
+        struct stat st;
         char *tmp = NULL;
         FILE *fp = NULL;
         int fd = -1;
@@ -202,6 +288,8 @@ static int save(con_accounts_t *a, char *errstr, size_t errstr_size)
         fp = NULL;
         if (rename(tmp, a->path))
                 goto fail;
+        if (stat(a->path, &st) == 0)
+                file_id(&st, &a->loaded); /* our own write: nothing to reload */
         free(tmp);
         return 0;
 fail:
@@ -234,12 +322,34 @@ static int new_totp(char *out, size_t size)
         return 0;
 }
 
+/* Writers (the console's admins, `console user add`) take <path>.lock in
+ * turn, so one's read-add-rewrite never drops another's account. The fd,
+ * or -1 with errstr. */
+static int file_lock(con_accounts_t *a, char *errstr, size_t errstr_size)
+{
+        char *p = NULL;
+        int fd = -1;
+
+        if (asprintf(&p, "%s.lock", a->path) < 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX)) {
+                snprintf(errstr, errstr_size, "cannot lock %s: %s", p, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+        }
+        free(p);
+        return fd;
+}
+
 int con_accounts_add(con_accounts_t *a, const char *name, const char *password, con_role_t role,
                      int totp, char *totp_out, size_t totp_size, char *errstr, size_t errstr_size)
 {
         account_t acc = {.role = role};
         size_t plen = password ? strlen(password) : 0;
-        int rc = -1;
+        int rc = -1, lock;
 
         if (!con_name_valid(name)) {
                 snprintf(errstr, errstr_size, "account name must be 1-%d of a-z 0-9 . _ -",
@@ -259,14 +369,18 @@ int con_accounts_add(con_accounts_t *a, const char *name, const char *password, 
                 return -1;
         }
         pthread_mutex_lock(&a->mu);
-        if (find(a, name))
-                snprintf(errstr, errstr_size, "account %s exists already", name);
-        else if (push(a, &acc))
-                snprintf(errstr, errstr_size, "out of memory");
-        else if (save(a, errstr, errstr_size))
-                a->n--;
-        else
-                rc = 0;
+        if ((lock = file_lock(a, errstr, errstr_size)) >= 0) {
+                refresh(a); /* keeps what another process added meanwhile */
+                if (find(a, name))
+                        snprintf(errstr, errstr_size, "account %s exists already", name);
+                else if (push(a, &acc))
+                        snprintf(errstr, errstr_size, "out of memory");
+                else if (save(a, errstr, errstr_size))
+                        a->n--;
+                else
+                        rc = 0;
+                close(lock); /* releases the flock */
+        }
         pthread_mutex_unlock(&a->mu);
         if (rc == 0 && totp && totp_out)
                 snprintf(totp_out, totp_size, "%s", acc.totp);
@@ -334,6 +448,7 @@ con_login_t con_accounts_login(con_accounts_t *a, const char *name, const char *
         con_login_t v;
 
         pthread_mutex_lock(&a->mu);
+        refresh(a);
         acc = name ? find(a, name) : NULL;
         known = acc != NULL;
         if (acc && acc->locked_until_ms > now_ms) {
@@ -374,6 +489,7 @@ size_t con_accounts_count(con_accounts_t *a)
         size_t n;
 
         pthread_mutex_lock(&a->mu);
+        refresh(a);
         n = a->n;
         pthread_mutex_unlock(&a->mu);
         return n;

@@ -6,8 +6,12 @@
  * after a "# oshirase console accounts v1" line. Passwords are hashed with
  * libsodium's crypto_pwhash_str (argon2id); the file must be 0600 (it is
  * refused when group or others may read it) and is rewritten atomically
- * (temporary file, fsync, rename). Failure counts and lock-outs live in
- * memory: a restart forgives them, the lock-out time is short anyway. */
+ * (temporary file, fsync, rename) under <path>.lock, so the console and
+ * `console user add` never drop each other's accounts. A running console
+ * rereads the file when it changed (checked at each sign-in): an account
+ * the CLI adds can sign in at once. Failure counts and lock-outs live in
+ * memory, kept across such rereads: a restart forgives them, the lock-out
+ * time is short anyway. */
 #ifndef CON_ACCOUNTS_H
 #define CON_ACCOUNTS_H
 

@@ -3,7 +3,8 @@
 # cloud-ingest, sns-dispatcher with the LINE fake and aiosmtpd). Over HTTPS
 # with curl it checks: security headers on every answer (404 too); sign-in
 # refused for a wrong password, a wrong TOTP code and a replayed one;
-# lock-out; CSRF; roles (viewer cannot send, author cannot approve their
+# lock-out; an account added by the CLI while the console runs signs in;
+# CSRF; roles (viewer cannot send, author cannot approve their
 # own); the preview's counts equal the segmenter's for the same condition
 # and small counts are redacted; a destinations upload through cloud-ingest
 # with a per-row report; a test send reaches the LINE fake and the SMTP
@@ -71,6 +72,9 @@ assert_eq 401 "$(req tina3 POST /api/login "$b")" "a used TOTP code is not accep
 assert_eq 200 "$(login bob)"
 assert_eq 200 "$(login vic)"
 assert_eq 200 "$(login root)"
+# an account the CLI adds while the console runs signs in without a restart
+con_add_user late author >/dev/null
+assert_eq 200 "$(login late)" "account added by the CLI while running signs in"
 
 # ---- lock-out (3 failures here) ----
 for _ in 1 2; do

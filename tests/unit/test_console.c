@@ -32,7 +32,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+        char lock[300];
+
+        snprintf(lock, sizeof(lock), "%s.lock", path);
         unlink(path);
+        unlink(lock);
         return 0;
 }
 
@@ -111,6 +115,59 @@ static void test_login_and_lockout(void **state)
         assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 1000, 3, 60000, &role),
                          CON_LOGIN_LOCKED);
         assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t + 61000, 3, 60000, &role),
+                         CON_LOGIN_OK);
+        con_accounts_destroy(a);
+}
+
+/* A running console (a) sees accounts that `console user add` (b, another
+ * process's view of the file) writes, keeps its failure counts across the
+ * reload, and its own writes keep b's accounts. */
+static void test_accounts_seen_while_running(void **state)
+{
+        char err[256];
+        con_accounts_t *a = con_accounts_open(path, 1, err, sizeof(err)), *b, *c;
+        con_role_t role = CON_ROLE_VIEWER;
+        int64_t t = 1000000;
+
+        assert_non_null(a);
+        assert_int_equal(
+            con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), 0);
+        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+
+        b = con_accounts_open(path, 0, err, sizeof(err));
+        assert_non_null(b);
+        assert_int_equal(
+            con_accounts_add(b, "alice", PW, CON_ROLE_AUTHOR, 0, NULL, 0, err, sizeof(err)), 0);
+        con_accounts_destroy(b);
+
+        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role),
+                         CON_LOGIN_OK);
+        assert_int_equal(role, CON_ROLE_AUTHOR);
+        /* root's two failures survived the reload: the third locks */
+        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
+                         CON_LOGIN_NOW_LOCKED);
+        /* a's own add keeps alice */
+        assert_int_equal(
+            con_accounts_add(a, "bob", PW, CON_ROLE_APPROVER, 0, NULL, 0, err, sizeof(err)), 0);
+        c = con_accounts_open(path, 0, err, sizeof(err));
+        assert_int_equal(con_accounts_count(c), 3);
+        con_accounts_destroy(c);
+        /* a version that does not load (world-readable) leaves the list as it was */
+        b = con_accounts_open(path, 0, err, sizeof(err));
+        assert_int_equal(
+            con_accounts_add(b, "carol", PW, CON_ROLE_VIEWER, 0, NULL, 0, err, sizeof(err)), 0);
+        con_accounts_destroy(b);
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(con_accounts_login(a, "carol", PW, NULL, t, 3, 60000, &role),
+                         CON_LOGIN_BAD);
+        assert_int_equal(con_accounts_login(a, "bob", PW, NULL, t, 3, 60000, &role), CON_LOGIN_OK);
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(con_accounts_login(a, "carol", PW, NULL, t, 3, 60000, &role),
                          CON_LOGIN_OK);
         con_accounts_destroy(a);
 }
@@ -316,6 +373,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_accounts_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_login_and_lockout, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_accounts_seen_while_running, setup, teardown),
             cmocka_unit_test_setup_teardown(test_totp, setup, teardown),
             cmocka_unit_test(test_sessions),
             cmocka_unit_test(test_api_parsers),
