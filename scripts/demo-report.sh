@@ -60,9 +60,17 @@ echo
 echo "-- campaigns ---------------------------------------------------------------------"
 values "$OSH_BOOTSTRAP_CLOUD" campaign.results.v1 >"$T/results.jsonl"
 values "$OSH_BOOTSTRAP_CLOUD" notify.status.v1 >"$T/status.jsonl"
-printf ' %-38s %8s %8s %10s %8s %8s\n' campaign certain possible suppressed sent failed
-jq -rs --slurpfile st <(jq -s . "$T/status.jsonl") "$JQ_DEFS"'
-  ($st[0] | group_by(.dispatch_id) | map(.[-1])) as $final
+# Previews (the console's pv-…) are answers, not campaigns. A send made
+# through the staff console (con-…) is shown under the campaign it sends,
+# with that campaign's previews and its own dispatches.
+names=$(jq -Rn '[inputs | split("\t") | select(length == 2)
+  | {(.[0]): "\(.[1]) (console)", (.[1]): "\(.[1]) (console)"}] | add // {}' "$T/console-sends.tsv" 2>/dev/null ||
+        echo '{}')
+printf ' %-40s %8s %8s %10s %8s %8s\n' campaign certain possible suppressed sent failed
+jq -rs --slurpfile st <(jq -s . "$T/status.jsonl") --argjson names "$names" "$JQ_DEFS"'
+  def name: $names[.campaign_id] // .campaign_id;
+  ($st[0] | map(.campaign_id = name) | group_by(.dispatch_id) | map(.[-1])) as $final
+  | map(select(.campaign_id | startswith("pv-") | not) | .campaign_id = name)
   | group_by(.campaign_id) | .[]
   | (map(select(.action == "PREVIEW")) | .[-1]) as $p
   | .[0].campaign_id as $c
@@ -71,11 +79,15 @@ jq -rs --slurpfile st <(jq -s . "$T/status.jsonl") "$JQ_DEFS"'
     [$c, ($p.certain // 0), ($p.possible // 0), ($p.suppressed // 0),
      ($f | map(select(.status == "SENT" or .status == "DELIVERED") | n) | add // 0),
      ($f | map(select(.status == "FAILED_PERM") | n) | add // 0)]
-  | " \(.[0] | .[0:38] | . + " " * (38 - length)) \(.[1] | tostring | " " * (8 - length) + .) \(.[2] | tostring | " " * (8 - length) + .) \(.[3] | tostring | " " * (10 - length) + .) \(.[4] | tostring | " " * (8 - length) + .) \(.[5] | tostring | " " * (8 - length) + .)"' \
+  | " \(.[0] | .[0:40] | . + " " * (40 - length)) \(.[1] | tostring | " " * (8 - length) + .) \(.[2] | tostring | " " * (8 - length) + .) \(.[3] | tostring | " " * (10 - length) + .) \(.[4] | tostring | " " * (8 - length) + .) \(.[5] | tostring | " " * (8 - length) + .)"' \
         "$T/results.jsonl"
+while IFS=$'\t' read -r cid seed; do
+        echo " (console): $seed sent through the staff console's API as $cid"
+done <"$T/console-sends.tsv" 2>/dev/null || true
 echo " suppressed by reason (last preview of each campaign):"
-jq -rs "$JQ_DEFS"' group_by(.campaign_id) | map(map(select(.action == "PREVIEW")) | .[-1])
-  | map(.suppressed_by_reason | u // {} | to_entries) | add // [] | group_by(.key)
+jq -rs "$JQ_DEFS"' map(select(.campaign_id | startswith("pv-") | not)) | group_by(.campaign_id)
+  | map(map(select(.action == "PREVIEW")) | .[-1] // empty)
+  | map(.suppressed_by_reason // {} | to_entries) | add // [] | group_by(.key)
   | map("   \(.[0].key): \(map(.value) | add)") | .[]' "$T/results.jsonl" || true
 echo " accepted by the provider fakes: $(wc -l <"$T/accepted.jsonl") request(s);" \
         "e-mails received by the SMTP server: $(find "$T/maildir" -type f 2>/dev/null | wc -l)"

@@ -218,6 +218,9 @@ con_id=$(scripts/console-send.sh "https://localhost:$CON_PORT" "$C/ca.pem" "$CON
         demo-approver "$ROOT/campaigns/01-child-benefit-guidance.json") ||
         fail "the staff console did not take campaigns/01"
 echo "console: sent campaigns/01 as $con_id (author demo-author, approved by demo-approver)" >&2
+# for the report: the console's send is campaigns/01's row
+printf '%s\t%s\n' "$con_id" "$(jq -r .campaign_id "$ROOT/campaigns/01-child-benefit-guidance.json")" \
+        >"$T/console-sends.tsv"
 submit SEND || fail "osh-ctl could not publish the sends: $(tail -3 "$T/ctl.err")"
 osh_it_wait_until 120 have_results SEND ||
         fail "not every campaign answered its SEND within 120 s: $(results | jq -c 'select(.action == "SEND")

@@ -36,9 +36,15 @@ assert_eq "$p_out" "$(n "resident.abstracted.v1 @ processing")" "abstracted = an
 assert_eq "$p_out" "$(n "resident.abstracted.v1 @ cloud")" "every abstracted record reached the cloud"
 assert_eq 9 "$(grep -c '^ seed-0[1-9]' <<<"$r")" "nine campaigns in the report"
 assert_ge "$(n "notify.dispatch.v1 @ cloud")" 1 "dispatches emitted"
-# campaigns/01 goes through the staff console: its row is the console's con-… id
-assert_eq 1 "$(grep -c '^ con-' <<<"$r")" "one campaign sent through the staff console"
-assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ (seed-0|con-)/ { s += $5 + $6 } END { print s + 0 }' <<<"$r")" \
+# campaigns/01 goes through the staff console: its row carries the console's
+# send (the con-… dispatches) under the campaign's name; the console's
+# previews (pv-…) are not campaigns
+assert_eq 0 "$(grep -cE '^ (pv|con)-' <<<"$r")" "no preview or bare console id among the campaigns"
+c01=$(grep '^ seed-01-child-benefit-guidance (console) ' <<<"$r" || true)
+assert_ne "" "$c01" "campaigns/01 shown as sent through the staff console: $(sed -n '/-- campaigns/,/suppressed by/p' <<<"$r")"
+assert_ge "$(awk '{ print $(NF - 1) + $NF }' <<<"$c01")" 1 "the console's send counts its dispatches: $c01"
+assert_contains "$r" "sent through the staff console's API as con-"
+assert_eq "$(n "notify.dispatch.v1 @ cloud")" "$(awk '/^ seed-0/ { s += $(NF - 1) + $NF } END { print s + 0 }' <<<"$r")" \
         "every dispatch ended SENT or FAILED_PERM"
 assert_contains "$r" "overall OK" "monitor judges the pipeline healthy: $(sed -n '/-- monitor/,$p' <<<"$r")"
 assert_contains "$r" "probe of the cloud: OK" "probe over the data link"
