@@ -1,17 +1,34 @@
-/* bench-dispatch [N_PUSH [N_APPRISE [nosync]]]: starts osh-fake-providers, then drives
- * the dispatcher core (the code the service runs per record: decode, ledger,
- * render, format, pace, send, settle) with real channels over loopback:
- *   - LINE push: N_PUSH single-recipient dispatches,
- *   - LINE multicast: N_PUSH * 5 recipients in dispatches of 500,
- *   - webhook (HMAC-signed): N_PUSH dispatches,
- * then the peers, against the same fake: a raw libcurl loop over one kept-
- * alive connection posting the same kind of bodies (LINE push and webhook:
- * the floor), Apprise as a library in one Python process (min(N_PUSH, 500)
- * notify() calls), and Apprise's CLI (`apprise -b TEXT json://...`)
- * N_APPRISE times, one invocation per message as an operator would; prints
- * rates and the ratios. Kafka is left out on purpose: both
- * sides are measured from "message in hand" to "provider answered".
- * "nosync" turns the ledger's per-entry fdatasync off (what it costs). */
+/* bench-dispatch: sns-dispatcher's delivery rate against its peers on the
+ * same fake, in interleaved rounds (figures, not a test).
+ *
+ *   bench-dispatch [N [N_APPRISE_CLI [nosync]]] [--rounds R] [--apprise-lib M]
+ *
+ * It starts osh-fake-providers (LINE fake and a webhook sink that verifies
+ * the HMAC signature and de-duplicates Idempotency-Key) and, every round,
+ * runs each mode once, back to back:
+ *   disp push    N single-recipient LINE dispatches through the dispatcher
+ *                core (the code the service runs per record: decode, ledger,
+ *                render, format, pace, send, settle), ledger fsync on,
+ *                committed per poll batch of 64 as the service does
+ *   raw push     a bare libcurl loop over one kept-alive connection posting
+ *                N push bodies (bearer token, fresh X-Line-Retry-Key) to the
+ *                same fake: the floor
+ *   disp webhook N signed webhook dispatches
+ *   raw webhook  the same bodies and headers the sink requires (HMAC
+ *                signature, Idempotency-Key) from a bare libcurl loop
+ *   multicast    N/100 LINE dispatches of 500 recipients (no peer)
+ *   apprise lib  Apprise as a library in one Python process: M notify()
+ *                calls to the same sink (no start-up per message)
+ * and, once after the rounds, Apprise's CLI N_APPRISE_CLI times (one process
+ * per message, as an operator would run it; 0 skips both Apprise peers).
+ * Kafka is left out on purpose: every side is timed from "message in hand"
+ * to "provider answered" (and, for the dispatcher, its ledger durable).
+ *
+ * Round 0 is a warm-up. The order of a dispatcher mode and its raw peer
+ * alternates between rounds. Ratios are per round (dispatcher / raw of the
+ * same round) and given as median and min-max; a goal is "met" only when
+ * the whole range is at or above it ("range crosses the goal" otherwise).
+ * "nosync" turns the ledger's fdatasync off (what it costs). */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,9 +41,30 @@
 #include <curl/curl.h>
 
 #include "oshirase/serde.h"
+#include "oshirase/sha256.h"
 #include "oshirase/topics.h"
 
 #include "disp_core.h"
+
+#define ROUNDS_MAX 32
+#define GOAL       0.8
+#define SECRET     "bench-secret"
+#define TEXT_IN    "【特定健康診査のご案内】\n受診期限：１２月２５日\n・お問合せ：043-245-5146"
+/* TEXT_IN as the dispatcher sends it (full-width digits made half-width). */
+#define TEXT_OUT "【特定健康診査のご案内】\\n受診期限：12月25日\\n・お問合せ：043-245-5146"
+
+enum { M_PUSH, M_RAW_PUSH, M_HOOK, M_RAW_HOOK, M_MULTI, M_APPRISE, M__CNT };
+static const char *const mode_name[M__CNT] = {"disp push",   "raw push",  "disp webhook",
+                                              "raw webhook", "multicast", "apprise lib"};
+
+static struct {
+        size_t n;
+        int cli, lib, rounds, sync;
+        int port, apprise_port; /* the fake, and a second one whose sink takes unsigned posts */
+        char url[128], hook[160];
+} opt = {2000, 3, 200, 5, 1, 0, 0, "", ""};
+
+static double rate[M__CNT][ROUNDS_MAX + 1]; /* per second; 0: did not run */
 
 static double now_s(void)
 {
@@ -47,9 +85,7 @@ static void *record(const char *id, const char *channel, size_t n_rcpt, size_t f
         osh_value_set_string(&v, "dispatch_id", id);
         osh_value_set_string(&v, "campaign_id", "BENCH");
         osh_value_set_enum(&v, "channel", channel);
-        osh_value_set_string(&v, "text",
-                             "【特定健康診査のご案内】\n受診期限：１２月２５日\n・お問合せ：043-"
-                             "245-5146\nhttps://www.city.chiba.jp/");
+        osh_value_set_string(&v, "text", TEXT_IN);
         osh_value_field(&v, "recipients", &arr);
         for (size_t i = 0; i < n_rcpt; i++) {
                 osh_value_append(s, &arr, &item);
@@ -66,19 +102,21 @@ static void *record(const char *id, const char *channel, size_t n_rcpt, size_t f
 }
 
 static int sent;
-static disp_ledger_t *ledger_;
 
 static void on_status(void *o, const disp_status_t *st)
 {
+        (void)o;
         if (!strcmp(st->status, "SENT"))
                 sent += st->recipients;
 }
 
-/* Runs n dispatches of r recipients; returns recipients per second. */
-static double run(disp_core_t *core, const char *tag, const char *channel, size_t n, size_t r)
+/* n dispatches of r recipients through the core, the ledger committed per
+ * poll batch as the service does and durable at the end; recipients/s. */
+static double run_disp(disp_core_t *core, disp_ledger_t *l, const char *tag, const char *channel,
+                       size_t n, size_t r)
 {
-        double t0, dt;
         char id[64];
+        double t0;
 
         sent = 0;
         t0 = now_s();
@@ -89,30 +127,180 @@ static double run(disp_core_t *core, const char *tag, const char *channel, size_
                 rec = record(id, channel, r, i * r, &len);
                 disp_core_handle(core, rec, len, id);
                 free(rec);
-                if (i % 64 == 63) /* the service's group commit */
-                        disp_ledger_sync(ledger_);
+                if (i % 64 == 63) /* the service's poll batch */
+                        disp_ledger_sync(l);
         }
-        disp_ledger_sync(ledger_);
-        dt = now_s() - t0;
-        printf("  %-22s %7zu dispatches %8d recipients SENT in %6.2f s = %9.0f recipients/s\n", tag,
-               n, sent, dt, sent / dt);
-        return sent / dt;
+        disp_ledger_sync(l);
+        t0 = now_s() - t0;
+        return sent == (int)(n * r) ? sent / t0 : 0;
 }
 
-static pid_t start_fakes(const char *dir, int *port)
+static size_t sink(char *p, size_t size, size_t n, void *o)
+{
+        (void)p;
+        (void)o;
+        return size * n;
+}
+
+/* One request of the raw loop: headers h (consumed), body; 1 when 2xx. */
+static int raw_post(CURL *c, const char *url, struct curl_slist *h, const char *body)
+{
+        long code = 0;
+        int ok;
+
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+        ok = curl_easy_perform(c) == CURLE_OK &&
+             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code < 300;
+        curl_slist_free_all(h);
+        return ok;
+}
+
+/* The floor: one libcurl handle (one kept-alive connection) posting the
+ * push body of each message with a bearer token and a fresh retry key. */
+static double run_raw_push(int round)
+{
+        CURL *c = curl_easy_init();
+        char url[192], body[512], rk[80];
+        double t0 = now_s();
+        size_t ok = 0;
+
+        snprintf(url, sizeof(url), "%s/v2/bot/message/push", opt.url);
+        for (size_t i = 0; c && i < opt.n; i++) {
+                struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+                h = curl_slist_append(h, "Authorization: Bearer line-test-token");
+                snprintf(rk, sizeof(rk), "X-Line-Retry-Key: %08x-%04x-4000-8000-%012zx",
+                         (unsigned)getpid(), (unsigned)round, i);
+                h = curl_slist_append(h, rk);
+                snprintf(body, sizeof(body),
+                         "{\"to\":\"U%032zx\",\"messages\":[{\"type\":\"text\",\"text\":\"" TEXT_OUT
+                         "\"}],\"notificationDisabled\":false}",
+                         900000 + i);
+                ok += (size_t)raw_post(c, url, h, body);
+        }
+        t0 = now_s() - t0;
+        if (c)
+                curl_easy_cleanup(c);
+        return ok == opt.n ? ok / t0 : 0;
+}
+
+/* The same webhook request as the dispatcher's (body, HMAC signature over
+ * "<ts>.<body>", Idempotency-Key), which the sink requires. */
+static double run_raw_hook(int round)
+{
+        CURL *c = curl_easy_init();
+        char body[768], msg[800], ts[64], sig[96], idem[96], hex[OSH_SHA256_HEX_LEN + 1];
+        uint8_t mac[OSH_SHA256_LEN];
+        double t0 = now_s();
+        size_t ok = 0;
+
+        for (size_t i = 0; c && i < opt.n; i++) {
+                struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+                long long now = (long long)time(NULL);
+                int bl = snprintf(body, sizeof(body),
+                                  "{\"dispatch_id\":\"raw-%d-%zu\",\"campaign_id\":\"BENCH\","
+                                  "\"recipient\":{\"user_id\":\"%032zx\",\"account_id\":"
+                                  "\"https://example.jp/hook/%zu\"},\"title\":\"\",\"text\":"
+                                  "\"" TEXT_OUT "\",\"test\":false,\"critical\":false}",
+                                  round, i, i, i);
+                int ml = snprintf(msg, sizeof(msg), "%lld.%s", now, body);
+                osh_hmac_sha256(SECRET, strlen(SECRET), msg, (size_t)ml, mac);
+                osh_hex_encode(mac, sizeof(mac), hex);
+                snprintf(ts, sizeof(ts), "X-Osh-Timestamp: %lld", now);
+                snprintf(sig, sizeof(sig), "X-Osh-Signature: sha256=%s", hex);
+                snprintf(idem, sizeof(idem), "Idempotency-Key: %08x-%04x-5000-8000-%012zx",
+                         (unsigned)getpid(), (unsigned)round, i);
+                h = curl_slist_append(h, ts);
+                h = curl_slist_append(h, sig);
+                h = curl_slist_append(h, idem);
+                (void)bl;
+                ok += (size_t)raw_post(c, opt.hook, h, body);
+        }
+        t0 = now_s() - t0;
+        if (c)
+                curl_easy_cleanup(c);
+        return ok == opt.n ? ok / t0 : 0;
+}
+
+/* Apprise as a library: one Python process, one Apprise object, opt.lib
+ * notify() calls to the sink (timed inside Python, import excluded). */
+static double run_apprise_lib(int round)
+{
+        char cmd[1024];
+        double secs = 0;
+        int ok = 0;
+        FILE *fp;
+
+        snprintf(cmd, sizeof(cmd),
+                 "/usr/bin/python3 -c 'import apprise, time\n"
+                 "a = apprise.Apprise(); a.add(\"json://127.0.0.1:%d/hook/apprise-lib\")\n"
+                 "t = time.monotonic(); ok = 0\n"
+                 "for i in range(%d): ok += "
+                 "bool(a.notify(body=\"【特定健康診査のご案内】受診期限：12月25日 %d-%%d\" %% i))\n"
+                 "print(ok, time.monotonic() - t)' 2>/dev/null",
+                 opt.apprise_port, opt.lib, round);
+        fp = popen(cmd, "r");
+        if (!fp)
+                return 0;
+        if (fscanf(fp, "%d %lf", &ok, &secs) != 2 || secs <= 0)
+                ok = 0;
+        pclose(fp);
+        return ok == opt.lib ? ok / secs : 0;
+}
+
+/* Apprise's CLI, one process per message. */
+static double run_apprise_cli(void)
+{
+        char cmd[512];
+        double t0 = now_s();
+        int ok = 0;
+
+        for (int i = 0; i < opt.cli; i++) {
+                snprintf(cmd, sizeof(cmd),
+                         "apprise -b '【特定健康診査のご案内】受診期限：12月25日 %d' "
+                         "'json://127.0.0.1:%d/hook/apprise' >/dev/null 2>&1",
+                         i, opt.apprise_port);
+                ok += system(cmd) == 0;
+        }
+        t0 = now_s() - t0;
+        return ok == opt.cli ? ok / t0 : 0;
+}
+
+/* osh-fake-providers in dir/name; its webhook sink verifies signatures
+ * when secret is given. The port goes to *port. */
+static pid_t start_fakes(const char *dir, const char *name, const char *secret, int *port)
 {
         char pf[256], log[256], ready[256];
         pid_t pid;
         FILE *fp;
 
-        snprintf(pf, sizeof(pf), "%s/port", dir);
-        snprintf(log, sizeof(log), "%s/accepted.jsonl", dir);
-        snprintf(ready, sizeof(ready), "--ready.file=%s/ready", dir);
+        snprintf(pf, sizeof(pf), "%s/%s.port", dir, name);
+        snprintf(log, sizeof(log), "%s/%s.jsonl", dir, name);
+        snprintf(ready, sizeof(ready), "--ready.file=%s/%s.ready", dir, name);
         pid = fork();
         if (pid == 0) {
-                execl(OSH_BIN_DIR "/osh-fake-providers", "osh-fake-providers", "--port.file", pf,
-                      "--log", log, "--rate.push", "0", "--rate.multicast", "0", "--log.level",
-                      "warn", "--threads", "4", ready, (char *)NULL);
+                char *av[] = {"osh-fake-providers",
+                              "--port.file",
+                              pf,
+                              "--log",
+                              log,
+                              "--rate.push",
+                              "0",
+                              "--rate.multicast",
+                              "0",
+                              "--log.level",
+                              "warn",
+                              "--threads",
+                              "4",
+                              ready,
+                              "--webhook.secret",
+                              (char *)secret,
+                              NULL};
+                if (!secret)
+                        av[14] = NULL;
+                execv(OSH_BIN_DIR "/osh-fake-providers", av);
                 _exit(127);
         }
         for (int i = 0; i < 100; i++) {
@@ -125,177 +313,219 @@ static pid_t start_fakes(const char *dir, int *port)
                 if (fp)
                         fclose(fp);
         }
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
         return -1;
 }
 
-static double apprise_rate(int port, int n)
+static int cmp_double(const void *a, const void *b)
 {
-        char cmd[512];
-        double t0 = now_s();
-        int ok = 0;
+        double x = *(const double *)a, y = *(const double *)b;
 
-        for (int i = 0; i < n; i++) {
-                snprintf(cmd, sizeof(cmd),
-                         "apprise -b '【特定健康診査のご案内】受診期限：12月25日 %d' "
-                         "'json://127.0.0.1:%d/hook/apprise' >/dev/null 2>&1",
-                         i, port);
-                ok += system(cmd) == 0;
+        return (x > y) - (x < y);
+}
+
+/* Median and min-max of the k values of v (k > 0; v is sorted in place). */
+static double median(double *v, int k, double *lo, double *hi)
+{
+        qsort(v, (size_t)k, sizeof(*v), cmp_double);
+        *lo = v[0];
+        *hi = v[k - 1];
+        return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* Rates of mode over the timed rounds (1..rounds) that ran; count. */
+static int timed(int mode, double *v)
+{
+        int k = 0;
+
+        for (int r = 1; r <= opt.rounds; r++)
+                if (rate[mode][r] > 0)
+                        v[k++] = rate[mode][r];
+        return k;
+}
+
+static void print_rates(void)
+{
+        double v[ROUNDS_MAX], lo, hi, med;
+        int k;
+
+        for (int m = 0; m < M__CNT; m++) {
+                if (!(k = timed(m, v)))
+                        continue;
+                med = median(v, k, &lo, &hi);
+                printf("  %-13s %9.0f /s (%.0f-%.0f)%s\n", mode_name[m], med, lo, hi,
+                       m == M_MULTI ? " recipients" : " messages");
+                if (m == M_RAW_PUSH || m == M_RAW_HOOK)
+                        printf("  %-13s noise: (max-min)/median %.0f%%\n", "",
+                               100 * (hi - lo) / med);
         }
-        t0 = now_s() - t0;
-        printf("  %-22s %7d messages   %8d delivered      in %6.2f s = %9.1f messages/s\n",
-               "apprise json://", n, ok, t0, ok / t0);
-        return ok / t0;
 }
 
-/* Apprise as a library: one Python process, one Apprise object, n notify()
- * calls to the same webhook sink (no start-up per message). */
-static double apprise_lib_rate(int port, int n)
+/* Per-round ratio mode/ref: median, min-max, and against goal (0: none). */
+static void print_ratio(const char *what, int mode, int ref, double goal)
 {
-        char cmd[1024];
-        double secs = 0;
-        int ok = 0;
-        FILE *fp;
+        double v[ROUNDS_MAX], lo, hi, med;
+        int k = 0;
 
-        snprintf(cmd, sizeof(cmd),
-                 "/usr/bin/python3 -c 'import apprise, time\n"
-                 "a = apprise.Apprise(); a.add(\"json://127.0.0.1:%d/hook/apprise-lib\")\n"
-                 "t = time.monotonic(); ok = 0\n"
-                 "for i in range(%d): ok += "
-                 "bool(a.notify(body=\"【特定健康診査のご案内】受診期限：12月25日 %%d\" %% i))\n"
-                 "print(ok, time.monotonic() - t)' 2>/dev/null",
-                 port, n);
-        fp = popen(cmd, "r");
-        if (!fp || fscanf(fp, "%d %lf", &ok, &secs) != 2 || secs <= 0) {
-                if (fp)
-                        pclose(fp);
-                printf("  %-22s (python3-apprise not importable)\n", "apprise library");
-                return 0;
-        }
-        pclose(fp);
-        printf("  %-22s %7d messages   %8d delivered      in %6.2f s = %9.1f messages/s\n",
-               "apprise library", n, ok, secs, ok / secs);
-        return ok / secs;
+        for (int r = 1; r <= opt.rounds; r++)
+                if (rate[mode][r] > 0 && rate[ref][r] > 0)
+                        v[k++] = rate[mode][r] / rate[ref][r];
+        if (!k)
+                return;
+        med = median(v, k, &lo, &hi);
+        printf("  ratio %-34s %6.2fx (rounds %.2f-%.2f)", what, med, lo, hi);
+        if (goal > 0)
+                printf("  goal >= %.1fx: %s", goal,
+                       lo >= goal  ? "met"
+                       : hi < goal ? "NOT met"
+                                   : "range crosses the goal");
+        printf("\n");
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *o)
+static void round_line(int round, int mode)
 {
-        (void)p;
-        (void)o;
-        return size * n;
+        printf("  %sround %d %-13s %9.0f /s\n", round ? "" : "(warm-up) ", round, mode_name[mode],
+               rate[mode][round]);
+        fflush(stdout);
 }
 
-/* The floor: one libcurl handle (one kept-alive connection) posting the
- * same kind of body to the same fake, nothing else. line != 0: LINE push
- * with a bearer token and a fresh X-Line-Retry-Key each. */
-static double raw_curl_rate(const char *url, int n, int line)
+/* One round: every mode once, a dispatcher mode and its raw peer in an
+ * order that alternates between rounds. */
+static void one_round(disp_core_t *core, disp_ledger_t *l, int r)
 {
-        CURL *c = curl_easy_init();
-        struct curl_slist *h = NULL;
-        char body[512], rk[80];
-        double t0 = now_s(), dt;
-        int ok = 0;
+        char tag[32];
+        int flip = r % 2;
 
-        for (int i = 0; c && i < n; i++) {
-                long code = 0;
-                curl_slist_free_all(h);
-                h = curl_slist_append(NULL, "Content-Type: application/json");
-                if (line) {
-                        h = curl_slist_append(h, "Authorization: Bearer line-test-token");
-                        snprintf(rk, sizeof(rk), "X-Line-Retry-Key: %08x-0000-4000-8000-%012x",
-                                 (unsigned)getpid(), (unsigned)i);
-                        h = curl_slist_append(h, rk);
-                        snprintf(body, sizeof(body),
-                                 "{\"to\":\"U%032x\",\"messages\":[{\"type\":\"text\",\"text\":"
-                                 "\"【特定健康診査のご案内】受診期限：12月25日\"}]}",
-                                 (unsigned)(900000 + i));
-                } else {
-                        snprintf(body, sizeof(body),
-                                 "{\"dispatch_id\":\"raw-%d\",\"recipient\":{\"user_id\":\"u%d\","
-                                 "\"account_id\":\"https://example.jp/hook/%d\"},\"text\":"
-                                 "\"【特定健康診査のご案内】受診期限：12月25日\"}",
-                                 i, i, i);
+        for (int pair = 0; pair < 2; pair++) {
+                int dm = pair ? M_HOOK : M_PUSH, rm = pair ? M_RAW_HOOK : M_RAW_PUSH;
+                for (int j = 0; j < 2; j++) {
+                        if ((j == 0) != flip) {
+                                snprintf(tag, sizeof(tag), "%s-%d", pair ? "hook" : "push", r);
+                                rate[dm][r] =
+                                    run_disp(core, l, tag, pair ? "WEBHOOK" : "LINE", opt.n, 1);
+                                round_line(r, dm);
+                        } else {
+                                rate[rm][r] = pair ? run_raw_hook(r) : run_raw_push(r);
+                                round_line(r, rm);
+                        }
                 }
-                curl_easy_setopt(c, CURLOPT_URL, url);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-                if (curl_easy_perform(c) == CURLE_OK &&
-                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code < 300)
-                        ok++;
         }
-        dt = now_s() - t0;
-        curl_slist_free_all(h);
-        if (c)
-                curl_easy_cleanup(c);
-        printf("  %-22s %7d messages   %8d delivered      in %6.2f s = %9.1f messages/s\n",
-               line ? "raw libcurl LINE push" : "raw libcurl webhook", n, ok, dt, ok / dt);
-        return ok / dt;
+        snprintf(tag, sizeof(tag), "multi-%d", r);
+        rate[M_MULTI][r] = run_disp(core, l, tag, "LINE", opt.n / 100 ? opt.n / 100 : 1, 500);
+        round_line(r, M_MULTI);
+        if (opt.cli > 0 && opt.lib > 0) {
+                rate[M_APPRISE][r] = run_apprise_lib(r);
+                round_line(r, M_APPRISE);
+        }
+}
+
+static void parse_args(int argc, char **argv)
+{
+        int pos = 0;
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+                        opt.rounds = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--apprise-lib") && i + 1 < argc)
+                        opt.lib = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "nosync"))
+                        opt.sync = 0;
+                else if (pos++ == 0)
+                        opt.n = strtoul(argv[i], NULL, 10);
+                else
+                        opt.cli = atoi(argv[i]);
+        }
+        if (opt.rounds < 1)
+                opt.rounds = 1;
+        if (opt.rounds > ROUNDS_MAX)
+                opt.rounds = ROUNDS_MAX;
+        if (!opt.n)
+                opt.n = 1;
+}
+
+static double loadavg(void)
+{
+        double l = -1;
+        FILE *fp = fopen("/proc/loadavg", "r");
+
+        if (fp) {
+                if (fscanf(fp, "%lf", &l) != 1)
+                        l = -1;
+                fclose(fp);
+        }
+        return l;
 }
 
 int main(int argc, char **argv)
 {
-        size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
-        int na = argc > 2 ? atoi(argv[2]) : 20, port = 0;
-        char dir[] = "/tmp/bench-dispatch.XXXXXX", ledger[256], url[128], hook[160], err[256];
+        char dir[] = "/tmp/bench-dispatch.XXXXXX", ledger[256], err[256];
         disp_core_conf_t conf = {0};
-        disp_ledger_t *l;
-        disp_core_t *core;
-        double hook_rate, ap;
-        pid_t fakes;
+        disp_ledger_t *l = NULL;
+        disp_core_t *core = NULL;
+        double load0 = loadavg(), cli = 0;
+        pid_t fakes, fakes2 = -1;
 
+        parse_args(argc, argv);
         if (!mkdtemp(dir) || osh_serde_init(err, sizeof(err)) < 0)
                 return 1;
-        fakes = start_fakes(dir, &port);
-        if (fakes < 0) {
+        fakes = start_fakes(dir, "fake", SECRET, &opt.port);
+        if (fakes > 0 && opt.cli > 0)
+                fakes2 = start_fakes(dir, "fake-apprise", NULL, &opt.apprise_port);
+        if (fakes < 0 || (opt.cli > 0 && fakes2 < 0)) {
                 fprintf(stderr, "osh-fake-providers did not start\n");
                 return 1;
         }
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-        snprintf(hook, sizeof(hook), "%s/hook", url);
+        snprintf(opt.url, sizeof(opt.url), "http://127.0.0.1:%d", opt.port);
+        snprintf(opt.hook, sizeof(opt.hook), "%s/hook", opt.url);
         snprintf(ledger, sizeof(ledger), "%s/ledger", dir);
         conf.chan[DISP_CH_LINE] =
-            (disp_chan_conf_t){url, "line-test-token", NULL, NULL, 5000, 5, 10000};
+            (disp_chan_conf_t){opt.url, "line-test-token", NULL, NULL, 5000, 5, 10000};
         conf.chan[DISP_CH_WEBHOOK] =
-            (disp_chan_conf_t){hook, NULL, "bench-secret", NULL, 10000, 1, 10000};
+            (disp_chan_conf_t){opt.hook, NULL, SECRET, NULL, 10000, 1, 10000};
         conf.retry_base_ms = 100;
         conf.retry_max_ms = 1000;
         conf.give_up_ms = 60000;
-        int sync = !(argc > 3 && !strcmp(argv[3], "nosync"));
-
-        l = disp_ledger_open(ledger, sync ? DISP_LEDGER_SYNC_GROUP : DISP_LEDGER_NOSYNC, err,
+        l = disp_ledger_open(ledger, opt.sync ? DISP_LEDGER_SYNC_GROUP : DISP_LEDGER_NOSYNC, err,
                              sizeof(err));
-        ledger_ = l;
         core = l ? disp_core_new(&conf, l, NULL, on_status, NULL, err, sizeof(err)) : NULL;
         if (!core) {
                 fprintf(stderr, "%s\n", err);
                 return 1;
         }
-        printf("bench-dispatch: sns-dispatcher core -> osh-fake-providers on loopback "
-               "(ledger fsync %s, group commit of 64 as in the service, one connection)\n",
-               sync ? "on" : "off");
-        double push_rate = run(core, "line-push", "LINE", n, 1), raw_push, raw_hook, aplib;
-        char push_url[160];
-        run(core, "line-multicast", "LINE", n / 100 ? n / 100 : 1, 500);
-        hook_rate = run(core, "webhook", "WEBHOOK", n, 1);
-        snprintf(push_url, sizeof(push_url), "%s/v2/bot/message/push", url);
-        raw_push = raw_curl_rate(push_url, (int)n, 1);
-        raw_hook = raw_curl_rate(hook, (int)n, 0);
-        aplib = apprise_lib_rate(port, (int)(n < 500 ? n : 500));
-        ap = apprise_rate(port, na);
-        if (ap > 0)
-                printf("  ratio webhook: sns-dispatcher / apprise CLI = %.0fx (target >= 20x)\n",
-                       hook_rate / ap);
-        if (aplib > 0)
-                printf("  ratio webhook: sns-dispatcher / apprise library = %.2fx\n",
-                       hook_rate / aplib);
-        printf("  ratio webhook: sns-dispatcher / raw libcurl = %.2f (goal >= 0.8)\n",
-               hook_rate / raw_hook);
-        printf("  ratio LINE push: sns-dispatcher / raw libcurl = %.2f (goal >= 0.8)\n",
-               push_rate / raw_push);
+        printf("bench-dispatch: %zu messages per mode, warm-up + %d interleaved rounds; "
+               "sns-dispatcher core (ledger fsync %s) and a raw libcurl loop -> "
+               "osh-fake-providers on loopback; %ld CPUs, load %.1f at start\n",
+               opt.n, opt.rounds, opt.sync ? "on" : "off", sysconf(_SC_NPROCESSORS_ONLN), load0);
+        for (int r = 0; r <= opt.rounds; r++)
+                one_round(core, l, r);
+        if (opt.cli > 0)
+                cli = run_apprise_cli();
+        printf("\nmedians of %d timed round(s) (min-max), load %.1f at start, %.1f at end "
+               "(the machine is shared)\n",
+               opt.rounds, load0, loadavg());
+        print_rates();
+        if (cli > 0)
+                printf("  %-13s %9.1f /s (%d messages, one process each)\n", "apprise CLI", cli,
+                       opt.cli);
+        print_ratio("LINE push: sns-dispatcher / raw libcurl", M_PUSH, M_RAW_PUSH, GOAL);
+        print_ratio("webhook: sns-dispatcher / raw libcurl", M_HOOK, M_RAW_HOOK, GOAL);
+        print_ratio("webhook: sns-dispatcher / apprise lib", M_HOOK, M_APPRISE, 0);
+        if (cli > 0) {
+                double v[ROUNDS_MAX], lo, hi;
+                int k = timed(M_HOOK, v);
+                if (k)
+                        printf("  ratio %-34s %6.0fx\n", "webhook: sns-dispatcher / apprise CLI",
+                               median(v, k, &lo, &hi) / cli);
+        }
         disp_core_destroy(core);
         disp_ledger_close(l);
         kill(fakes, SIGTERM);
         waitpid(fakes, NULL, 0);
+        if (fakes2 > 0) {
+                kill(fakes2, SIGTERM);
+                waitpid(fakes2, NULL, 0);
+        }
         osh_serde_shutdown();
         snprintf(err, sizeof(err), "rm -rf '%s'", dir);
         return system(err) == 0 ? 0 : 1;

@@ -14,3 +14,12 @@ char *osh_str_trim(char *s)
                 *--e = '\0';
         return s;
 }
+
+unsigned long long osh_str_hash(const char *s)
+{
+        unsigned long long h = 1469598103934665603ULL;
+
+        while (*s)
+                h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+        return h;
+}

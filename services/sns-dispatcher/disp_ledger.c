@@ -10,6 +10,7 @@
 
 #include "oshirase/grow.h"
 #include "oshirase/sha256.h"
+#include "oshirase/strutil.h"
 
 typedef struct slot {
         char *key;
@@ -34,15 +35,6 @@ struct disp_ledger {
         } * expected;
         size_t nexp, exp_cap;
 };
-
-static uint64_t fnv(const char *s)
-{
-        uint64_t h = 1469598103934665603ULL;
-
-        while (*s)
-                h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-        return h;
-}
 
 static slot_t *find(disp_ledger_t *l, const char *key, int create);
 
@@ -79,7 +71,7 @@ static slot_t *find(disp_ledger_t *l, const char *key, int create)
                 return NULL;
         if (!l->cap)
                 return NULL;
-        for (i = fnv(key) & (l->cap - 1); l->slots[i].key; i = (i + 1) & (l->cap - 1))
+        for (i = osh_str_hash(key) & (l->cap - 1); l->slots[i].key; i = (i + 1) & (l->cap - 1))
                 if (!strcmp(l->slots[i].key, key))
                         return &l->slots[i];
         if (!create)

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include "oshirase/clock.h"
+#include "oshirase/strutil.h"
 
 typedef struct idem {
         char *key;
@@ -20,7 +21,8 @@ struct fake_state {
         int64_t start_ms;
         uint64_t seq;
         unsigned rnd;
-        idem_t *keys;
+        idem_t *keys; /* open addressing, capkeys a power of two (a benchmark sends
+                         hundreds of thousands of keys to one fake) */
         size_t nkeys, capkeys;
         FILE *requests;
         long line_seq;
@@ -58,7 +60,7 @@ void fake_state_destroy(fake_state_t *st)
         fclose(st->log);
         if (st->requests)
                 fclose(st->requests);
-        for (size_t i = 0; i < st->nkeys; i++)
+        for (size_t i = 0; i < st->capkeys; i++)
                 free(st->keys[i].key);
         free(st->keys);
         pthread_mutex_destroy(&st->mu);
@@ -163,33 +165,51 @@ int fake_invalid(fake_state_t *st, const char *acc)
         return 0;
 }
 
+/* The slot of key in keys (cap a power of two): its entry or the empty
+ * slot where it belongs. */
+static idem_t *idem_slot(idem_t *keys, size_t cap, const char *key)
+{
+        size_t i = (size_t)osh_str_hash(key) & (cap - 1);
+
+        while (keys[i].key && strcmp(keys[i].key, key))
+                i = (i + 1) & (cap - 1);
+        return &keys[i];
+}
+
+/* Doubles the table (under st->mu). 0 / -1. */
+static int idem_grow(fake_state_t *st)
+{
+        size_t cap = st->capkeys ? st->capkeys * 2 : 1024;
+        idem_t *nk = calloc(cap, sizeof(*nk));
+
+        if (!nk)
+                return -1;
+        for (size_t i = 0; i < st->capkeys; i++)
+                if (st->keys[i].key)
+                        *idem_slot(nk, cap, st->keys[i].key) = st->keys[i];
+        free(st->keys);
+        st->keys = nk;
+        st->capkeys = cap;
+        return 0;
+}
+
 int fake_idem(fake_state_t *st, const char *key, const char *new_id, char *out, size_t out_size)
 {
+        idem_t *e = NULL;
         int found = 0;
 
         out[0] = '\0';
         if (!key || !*key)
                 return 0;
         pthread_mutex_lock(&st->mu);
-        for (size_t i = 0; i < st->nkeys && !found; i++)
-                if (!strcmp(st->keys[i].key, key)) {
-                        snprintf(out, out_size, "%s", st->keys[i].id);
-                        found = 1;
-                }
-        if (!found) {
-                if (st->nkeys == st->capkeys) {
-                        size_t cap = st->capkeys ? st->capkeys * 2 : 256;
-                        idem_t *nk = realloc(st->keys, cap * sizeof(*nk));
-                        if (nk) {
-                                st->keys = nk;
-                                st->capkeys = cap;
-                        }
-                }
-                if (st->nkeys < st->capkeys) {
-                        st->keys[st->nkeys].key = strdup(key);
-                        snprintf(st->keys[st->nkeys].id, sizeof(st->keys[0].id), "%s", new_id);
-                        st->nkeys++;
-                }
+        if ((st->nkeys + 1) * 2 <= st->capkeys || idem_grow(st) == 0)
+                e = idem_slot(st->keys, st->capkeys, key);
+        if (e && e->key) {
+                snprintf(out, out_size, "%s", e->id);
+                found = 1;
+        } else if (e && (e->key = strdup(key))) {
+                snprintf(e->id, sizeof(e->id), "%s", new_id);
+                st->nkeys++;
         }
         pthread_mutex_unlock(&st->mu);
         return found;
