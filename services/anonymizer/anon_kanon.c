@@ -379,41 +379,53 @@ typedef struct enf {
         ktab_t moves; /* this round: records of small classes one step could bring to a key */
         uint32_t *mv; /* this round: class c's step d's moves class at [c * ndims + d] */
         size_t mv_cap;
+        uint16_t *pm; /* per record: the dims whose value is a protected age */
+        uint16_t *cm; /* this round, per class: its members' pm, or-ed */
+        int8_t *sel;  /* this round, per class: the step chosen (-1: suppress) */
         int k;
         anon_risk_t *rk;
 } enf_t;
 
-/* The cost of record rep's next step on dims index d (-1: none left):
- * the rule file's, times the weight when the value is a protected age. */
-static int64_t step_cost(const enf_t *e, size_t rep, const uint8_t *l, int d)
+/* The dims on which record i's value is a protected age (a campaign is
+ * about to target it). */
+static uint16_t protected_dims(const anon_rules_t *r, const anon_kview_t *v, const int32_t *q)
+{
+        uint16_t m = 0;
+
+        for (int d = 0; d < r->ndims; d++) {
+                const anon_dim_t *dm = &r->dims[d];
+                int32_t age = ym_index(v->ref_ym) - ym_index(q[d]);
+                for (int i = 0; q[d] && i < dm->nprot; i++)
+                        if (age >= dm->prot[i][0] && age <= dm->prot[i][1])
+                                m |= (uint16_t)(1u << d);
+        }
+        return m;
+}
+
+/* The cost of a class's next step on dims index d (-1: none left): the
+ * rule file's, times the weight when a member's value is a protected age
+ * (prot: the members' protected_dims or-ed, so that which member stands
+ * for the class does not matter). */
+static int64_t step_cost(const enf_t *e, uint16_t prot, const uint8_t *l, int d)
 {
         const anon_dim_t *dm = &e->r->dims[d];
-        int32_t v = QROW(e->K, e->r, rep)[d];
-        int64_t cost;
 
         if (l[d] >= dm->nsteps)
                 return -1;
-        cost = dm->steps[l[d]].cost;
-        if (dm->nprot && v) {
-                int32_t age = ym_index(e->v->ref_ym) - ym_index(v);
-                for (int i = 0; i < dm->nprot; i++)
-                        if (age >= dm->prot[i][0] && age <= dm->prot[i][1])
-                                return cost * dm->weight;
-        }
-        return cost;
+        return dm->steps[l[d]].cost * (prot >> d & 1 ? dm->weight : 1);
 }
 
 /* The steps worth a look for record rep's class: cost[d] gets each step's
  * cost, or -1 when d is not worth it. Only a step within one cost of the
  * cheapest can win (COST_SCALE, NO_REACH), and looking costs two table
  * probes per class. Returns how many are worth it. */
-static int candidates(const enf_t *e, size_t rep, const uint8_t *l, int64_t *cost)
+static int candidates(const enf_t *e, uint16_t prot, const uint8_t *l, int64_t *cost)
 {
         int64_t min = -1;
         int n = 0;
 
         for (int d = 0; d < e->r->ndims; d++) {
-                cost[d] = step_cost(e, rep, l, d);
+                cost[d] = step_cost(e, prot, l, d);
                 if (cost[d] >= 0 && (min < 0 || cost[d] < min))
                         min = cost[d];
         }
@@ -466,7 +478,7 @@ static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, siz
                 size_t rep = first[c];
                 int64_t cost[ANON_MAX_QUASI];
                 uint64_t hs[ANON_MAX_QUASI];
-                candidates(e, rep, LROW(e->K, r, rep), cost);
+                candidates(e, e->cm[c], LROW(e->K, r, rep), cost);
                 step_keys(e, &e->moves, rep, cost, keys, hs);
                 for (int d = 0; d < r->ndims; d++) {
                         long m;
@@ -481,47 +493,46 @@ static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, siz
         return 0;
 }
 
-/* The step for small class c of this round (record rep): dims
- * index, or -1. *key and *into get the step's key and its class in e->t
- * (-1: none yet), which most of the class's records will share. */
-static int choose_step(enf_t *e, size_t c, size_t rep, kkey_t *key, long *into)
+/* The step for small class c of this round (record rep): dims index, or
+ * -1. Judged on the round's starting state only (classes of at least k,
+ * e->moves), never on what other small classes did before it in the
+ * round: the choice must not depend on the order records arrived in. */
+static int choose_step(enf_t *e, size_t c, size_t rep)
 {
         const anon_rules_t *r = e->r;
-        uint8_t *l = LROW(e->K, r, rep);
         const uint32_t *mv = e->mv + c * (size_t)r->ndims;
         int best = -1;
         int64_t best_score = 0, cost[ANON_MAX_QUASI];
         uint64_t hs[ANON_MAX_QUASI];
         kkey_t keys[ANON_MAX_QUASI];
 
-        candidates(e, rep, l, cost);
+        candidates(e, e->cm[c], LROW(e->K, r, rep), cost);
         step_keys(e, e->t, rep, cost, keys, hs);
         for (int d = 0; d < r->ndims; d++) {
                 long t;
+                int32_t there;
                 int64_t score;
                 if (cost[d] < 0)
                         continue;
                 t = tab_find(e->t, &keys[d], hs[d]);
+                there = t >= 0 && e->t->cls[t].count >= e->k ? e->t->cls[t].count : 0;
                 score = cost[d] * COST_SCALE;
-                if ((t >= 0 ? e->t->cls[t].count : 0) + e->moves.cls[mv[d]].count < e->k)
+                if (there + e->moves.cls[mv[d]].count < e->k)
                         score += NO_REACH;
-                if (best < 0 || score < best_score) {
+                if (best < 0 || score < best_score)
                         best = d, best_score = score;
-                        *key = keys[d], *into = t;
-                }
         }
         return best;
 }
 
 /* Moves the members of small class c (a list through next[], from first)
- * one step, or suppresses them. Members whose key is the previous one's
- * (nearly all) skip the table. 0 / -1. */
-static int step_class(enf_t *e, size_t cl, uint32_t first, const uint32_t *next)
+ * one step on dims index d, or suppresses them (d < 0). Members whose key
+ * is the previous one's (nearly all) skip the table. 0 / -1. */
+static int step_class(enf_t *e, int d, uint32_t first, const uint32_t *next)
 {
         const anon_rules_t *r = e->r;
         kkey_t last, k;
         long into = -1;
-        int d = choose_step(e, cl, first, &last, &into);
 
         for (uint32_t i = first; i != NONE; i = next[i]) {
                 uint8_t *l = LROW(e->K, r, i);
@@ -546,7 +557,8 @@ static int step_class(enf_t *e, size_t cl, uint32_t first, const uint32_t *next)
 }
 
 /* One round: the records of classes below k, grouped by class (a list per
- * class, no sort), each class one step. *ns: records still to look at. */
+ * class, no sort); every class chooses its step, then every class takes
+ * it. *ns: records still to look at. */
 static int round_once(enf_t *e, uint32_t *small, size_t *ns, uint32_t *next, uint32_t *head,
                       uint32_t *first, uint32_t *size)
 {
@@ -571,11 +583,16 @@ static int round_once(enf_t *e, uint32_t *small, size_t *ns, uint32_t *next, uin
                 first[c] = head[cls];
                 size[c] = (uint32_t)e->t->cls[cls].count;
                 head[cls] = NONE;
+                e->cm[c] = 0;
+                for (uint32_t i = first[c]; i != NONE; i = next[i])
+                        e->cm[c] |= e->pm[i];
         }
         if (plan_moves(e, first, size, nc))
                 return -1;
         for (size_t c = 0; c < nc; c++)
-                if (step_class(e, c, first[c], next))
+                e->sel[c] = (int8_t)choose_step(e, c, first[c]);
+        for (size_t c = 0; c < nc; c++)
+                if (step_class(e, e->sel[c], first[c], next))
                         return -1;
         return 0;
 }
@@ -590,10 +607,15 @@ static int enforce(enf_t *e)
         size_t head_cap = 0;
         int rc = -1;
 
-        if (!small || !next || !first || !size)
+        e->pm = malloc(n * sizeof(*e->pm));
+        e->cm = malloc(n * sizeof(*e->cm));
+        e->sel = malloc(n);
+        if (!small || !next || !first || !size || !e->pm || !e->cm || !e->sel)
                 goto fail;
-        for (size_t i = 0; i < v->n; i++)
+        for (size_t i = 0; i < v->n; i++) {
                 small[i] = (uint32_t)i;
+                e->pm[i] = protected_dims(e->r, v, QROW(e->K, e->r, i));
+        }
         for (int round = 0; round < MAX_ROUNDS && ns; round++) {
                 if (head_cap < e->t->ncls + 1) { /* one list head per class */
                         uint32_t *h = realloc(head, (e->t->cls_cap + 1) * sizeof(*h));
@@ -617,6 +639,9 @@ static int enforce(enf_t *e)
 fail:
         tab_free(&e->moves);
         free(e->mv);
+        free(e->pm);
+        free(e->cm);
+        free(e->sel);
         free(small);
         free(next);
         free(first);
@@ -792,7 +817,7 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         if (classify(r, v, k, -1, &t, cid)) /* cid was reused by top_contributor */
                 goto fail;
         if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1) {
-                enf_t e = {r, v, k, cid, &t, {0}, NULL, 0, r->k_floor, rk};
+                enf_t e = {.r = r, .v = v, .K = k, .cid = cid, .t = &t, .k = r->k_floor, .rk = rk};
                 if (enforce(&e))
                         goto fail;
         }

@@ -8,13 +8,16 @@
  * quasi-identifier whose removal makes the most records non-unique.
  *
  * Enforcement (k_action = hierarchy) is a greedy local, multi-dimensional
- * recoding: while a class is smaller than k, all its records take one more
- * step along the hierarchy of one quasi-identifier, the step chosen per class
- * for the lowest cost (the rule file's, i.e. what targeting loses), a step
- * that brings the class to k preferred at equal cost plus one. Records whose
- * class is at least k are never touched again, so coarse values appear only
- * where the data is sparse. A class with every hierarchy exhausted is
- * suppressed: suppression is the last resort.
+ * recoding in rounds: in each round every class smaller than k takes one
+ * more step along the hierarchy of one quasi-identifier, the step chosen per
+ * class for the lowest cost (the rule file's, i.e. what targeting loses), a
+ * step that brings the class to k preferred at equal cost plus one. Every
+ * class of a round chooses from the round's starting state, so the result
+ * depends on the set of records, never on the order they arrived in (a
+ * replay gives the same bytes). Records whose class is at least k are never
+ * touched again, so coarse values appear only where the data is sparse. A
+ * class with every hierarchy exhausted is suppressed: suppression is the
+ * last resort.
  *
  * A generalised value is released as a range (resident.abstracted.v1
  * `ranges`) with a safe stand-in in `values` (YYYY00 for a year-month known to
