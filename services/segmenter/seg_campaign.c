@@ -261,6 +261,105 @@ static int build_test_list(const seg_env_t *env, const seg_request_t *r, seg_out
         return 0;
 }
 
+/* ---- breakdown by channel and by ward ---- */
+
+void seg_withhold_small(int64_t *const *v, size_t n, int64_t min)
+{
+        uint8_t held[SEG_WARD_MAX + SEG_CHANNEL_CNT + 2] = {0};
+        int64_t sum = 0;
+        size_t i, k;
+
+        if (n > sizeof(held))
+                n = sizeof(held);
+        for (i = 0; i < n; i++)
+                if (*v[i] > 0 && *v[i] < min) {
+                        held[i] = 1;
+                        sum += *v[i];
+                }
+        /* what is withheld must not itself be a group below min */
+        while (sum > 0 && sum < min) {
+                for (k = n, i = 0; i < n; i++)
+                        if (!held[i] && *v[i] > 0 && (k == n || *v[i] < *v[k]))
+                                k = i;
+                if (k == n)
+                        break; /* all withheld: the total is below min too */
+                held[k] = 1;
+                sum += *v[k];
+        }
+        for (i = 0; i < n; i++)
+                if (held[i])
+                        *v[i] = -1;
+}
+
+/* Counts t (certain) and p (possible) over each group's bitset, a word at
+ * a time, skipping words nobody is targeted in. */
+static void count_groups(const uint64_t *t, const uint64_t *p, size_t words,
+                         const uint64_t *const *g, size_t ng, seg_group_count_t *out)
+{
+        size_t w, k;
+
+        for (w = 0; w < words; w++) {
+                uint64_t tw = t[w], pw = p[w];
+                if (!pw)
+                        continue;
+                for (k = 0; k < ng; k++) {
+                        if (!g[k])
+                                continue;
+                        out[k].certain += __builtin_popcountll(tw & g[k][w]);
+                        out[k].possible += __builtin_popcountll(pw & g[k][w]);
+                }
+        }
+        for (k = 0; k < ng; k++) /* possible but not certain */
+                out[k].possible -= out[k].certain;
+}
+
+static void withhold_column(seg_group_count_t *g, size_t n, int possible, int64_t min)
+{
+        int64_t *v[SEG_WARD_MAX + SEG_CHANNEL_CNT + 2];
+
+        for (size_t i = 0; i < n; i++)
+                v[i] = possible ? &g[i].possible : &g[i].certain;
+        seg_withhold_small(v, n, min);
+}
+
+static int64_t floor_of(const seg_env_t *env, const seg_request_t *r)
+{
+        return r->min_audience > env->min_audience_floor ? r->min_audience
+                                                         : env->min_audience_floor;
+}
+
+static int breakdown(const seg_env_t *env, const seg_request_t *r, const uint64_t *t,
+                     const uint64_t *p, seg_breakdown_t *b)
+{
+        seg_view_t *v = env->view;
+        const osh_dict_entry_t *e = osh_dict_find(env->dict, "municipality_code");
+        const uint64_t *chan[SEG_CHANNEL_CNT + 1];
+        seg_group_count_t all[SEG_CHANNEL_CNT + 1] = {{0}};
+        size_t i;
+
+        if (seg_view_wards(
+                v, e && e->type != OSH_DICT_FLAG && e->type != OSH_DICT_FIELD ? e->position : -1))
+                return -1;
+        b->min = floor_of(env, r) > 1 ? floor_of(env, r) : 1;
+        for (i = 0; i <= SEG_CHANNEL_CNT; i++) {
+                chan[i] = v->chan[i];
+                all[i].code = (int32_t)i;
+        }
+        count_groups(t, p, v->store->words, chan, SEG_CHANNEL_CNT + 1, all);
+        for (i = 0, b->nchan = 0; i <= SEG_CHANNEL_CNT; i++)
+                if (v->chan[i]) /* channels nobody in the snapshot uses have no row */
+                        b->chan[b->nchan++] = all[i];
+        b->nward = v->nwards;
+        for (i = 0; i < v->nwards; i++)
+                b->ward[i] = (seg_group_count_t){.code = v->ward_code[i]};
+        count_groups(t, p, v->store->words, (const uint64_t *const *)v->ward, v->nwards, b->ward);
+        withhold_column(b->chan, b->nchan, 0, b->min);
+        withhold_column(b->chan, b->nchan, 1, b->min);
+        withhold_column(b->ward, b->nward, 0, b->min);
+        withhold_column(b->ward, b->nward, 1, b->min);
+        return 0;
+}
+
 static void reject(seg_outcome_t *o, const char *msg)
 {
         o->state = SEG_ST_REJECTED;
@@ -271,8 +370,7 @@ static void reject(seg_outcome_t *o, const char *msg)
 static int guards(const seg_env_t *env, const seg_request_t *r, int64_t audience, int64_t targeted,
                   seg_outcome_t *o)
 {
-        int64_t floor =
-            r->min_audience > env->min_audience_floor ? r->min_audience : env->min_audience_floor;
+        int64_t floor = floor_of(env, r);
         char msg[256];
 
         if (r->test)
@@ -321,6 +419,8 @@ int seg_campaign_evaluate(const seg_env_t *env, const seg_request_t *r, int want
                 goto done;
         o->certain = (int64_t)seg_popcount(w.t, st->words);
         o->possible = (int64_t)seg_popcount(w.p, st->words) - o->certain;
+        if (breakdown(env, r, w.t, w.p, &o->breakdown))
+                goto done;
         for (i = 0; i < st->words; i++)
                 w.s[i] = r->include_possible ? w.p[i] : w.t[i];
         targeted = (int64_t)seg_popcount(w.s, st->words);

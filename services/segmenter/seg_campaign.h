@@ -74,10 +74,33 @@ typedef struct seg_recipient {
         int certain;
 } seg_recipient_t;
 
+/* Certain and possible targets by destination channel and by ward, counts
+ * only. A count below `min` is withheld (-1), and so are the next smallest
+ * of its column until the withheld counts add up to at least `min`: the
+ * rows add up to the totals, so a lone withheld count could otherwise be
+ * subtracted out (docs/architecture.md §6). Zero is shown: it is nobody. */
+
+typedef struct seg_group_count {
+        int32_t code;              /* channel index (SEG_CHAN_NONE: none) or municipality code */
+        int64_t certain, possible; /* possible: possible but not certain; -1 withheld */
+} seg_group_count_t;
+
+typedef struct seg_breakdown {
+        int64_t min; /* the floor applied; 0 = no breakdown */
+        size_t nchan, nward;
+        seg_group_count_t chan[SEG_CHANNEL_CNT + 1];
+        seg_group_count_t ward[SEG_WARD_MAX + 1];
+} seg_breakdown_t;
+
+/* Withholds (sets to -1) the counts of v[0..n) that would reveal a group
+ * below min, by the rule above. */
+void seg_withhold_small(int64_t *const *v, size_t n, int64_t min);
+
 typedef struct seg_outcome {
         seg_state_t state;
         int64_t certain, possible, suppressed;
         int64_t by_reason[SEG_WHY__CNT];
+        seg_breakdown_t breakdown; /* empty (min 0) when the condition did not compile */
         char message[512];
         seg_recipient_t *list; /* send only: recipients in 利用者ID order */
         size_t nlist;

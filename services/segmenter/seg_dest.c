@@ -195,7 +195,13 @@ static void view_free_cats(seg_view_t *v)
 
 void seg_view_clear(seg_view_t *v)
 {
+        size_t i;
+
         view_free_cats(v);
+        for (i = 0; i <= SEG_CHANNEL_CNT; i++)
+                free(v->chan[i]);
+        for (i = 0; i < v->nwards; i++)
+                free(v->ward[i]);
         free(v->dest);
         free(v->has_dest);
         free(v->active);
@@ -220,7 +226,11 @@ int seg_view_sync(seg_view_t *v, const seg_store_t *store, const seg_dests_t *de
                 goto fail;
         for (i = 0; i < store->n; i++) {
                 const seg_dest_t *e = seg_dests_get(dests, store->user_ids[i]);
+                int c = e ? e->channel : SEG_CHAN_NONE;
                 v->dest[i] = e ? (int32_t)(e - dests->v) : -1;
+                if (!v->chan[c] && !(v->chan[c] = calloc(w, 8)))
+                        goto fail;
+                seg_bit_set(v->chan[c], i);
                 if (e)
                         seg_bit_set(v->has_dest, i);
                 if (e && e->active)
@@ -236,6 +246,66 @@ int seg_view_sync(seg_view_t *v, const seg_store_t *store, const seg_dests_t *de
 fail:
         seg_view_clear(v);
         return -1;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+        int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* The distinct codes of column c, sorted; more than SEG_WARD_MAX: the
+ * first ones and a row -1 (sorted first) for the rest. */
+static void ward_codes(seg_view_t *v, const seg_column_t *c, size_t n)
+{
+        int32_t prev = 0, code;
+        size_t i, k;
+        int other = 0;
+
+        v->nwards = 0;
+        for (i = 0; i < n; i++) {
+                code = c ? seg_column_get(c, i) : 0;
+                if (v->nwards && code == prev)
+                        continue;
+                prev = code;
+                for (k = 0; k < v->nwards && v->ward_code[k] != code; k++)
+                        ;
+                if (k < v->nwards)
+                        continue;
+                if (v->nwards < SEG_WARD_MAX)
+                        v->ward_code[v->nwards++] = code;
+                else
+                        other = 1;
+        }
+        if (other)
+                v->ward_code[v->nwards++] = -1;
+        if (!v->nwards)
+                v->ward_code[v->nwards++] = 0;
+        qsort(v->ward_code, v->nwards, sizeof(int32_t), cmp_i32);
+}
+
+int seg_view_wards(seg_view_t *v, int col)
+{
+        const seg_store_t *s = v->store;
+        const seg_column_t *c =
+            col >= 0 && (size_t)col < s->nvalues && s->values[col].width ? &s->values[col] : NULL;
+        size_t i, other;
+
+        if (v->wards_built)
+                return 0;
+        ward_codes(v, c, s->n);
+        for (i = 0; i < v->nwards; i++)
+                if (!(v->ward[i] = calloc(s->words + 1, 8)))
+                        return -1;
+        other = v->ward_code[0] == -1 ? 0 : v->nwards; /* -1 sorts first */
+        for (i = 0; i < s->n; i++) {
+                int32_t code = c ? seg_column_get(c, i) : 0;
+                const int32_t *hit = bsearch(&code, v->ward_code, v->nwards, sizeof(code), cmp_i32);
+                seg_bit_set(v->ward[hit ? (size_t)(hit - v->ward_code) : other], i);
+        }
+        v->wards_built = 1;
+        return 0;
 }
 
 static int dest_has_category(const seg_dest_t *e, const char *name)

@@ -49,8 +49,12 @@ int seg_exclusions_load(seg_exclusions_t *x, const char *path, char *errstr, siz
 int seg_exclusions_has(const seg_exclusions_t *x, const char *user_id);
 void seg_exclusions_clear(seg_exclusions_t *x);
 
+#define SEG_CHAN_NONE SEG_CHANNEL_CNT /* the channel row of residents without a destination */
+#define SEG_WARD_MAX  64              /* wards past these share one row, code -1 */
+
 /* The join of one store with the destinations and exclusions, rebuilt when
- * either changes. Category bitsets are built on first use and cached. */
+ * either changes. Category bitsets and ward sets are built on first use and
+ * cached. */
 typedef struct seg_view {
         const seg_store_t *store;
         uint64_t dest_generation;
@@ -65,11 +69,21 @@ typedef struct seg_view {
         } * cats;
         size_t ncats;
         const seg_dests_t *dests;
+        /* residents by destination channel ([SEG_CHAN_NONE]: none); NULL = nobody */
+        uint64_t *chan[SEG_CHANNEL_CNT + 1];
+        /* residents by ward (municipality code), ascending; built by seg_view_wards */
+        int wards_built;
+        size_t nwards;
+        int32_t ward_code[SEG_WARD_MAX + 1];
+        uint64_t *ward[SEG_WARD_MAX + 1];
 } seg_view_t;
 
 /* (Re)builds v for store/dests/exclusions if anything changed. 0 / -1. */
 int seg_view_sync(seg_view_t *v, const seg_store_t *store, const seg_dests_t *dests,
                   const seg_exclusions_t *excl, uint64_t excl_generation);
+/* Builds the ward sets from value column col (-1: no ward column, every
+ * resident in ward 0) once per view. 0 / -1 (OOM). */
+int seg_view_wards(seg_view_t *v, int col);
 /* Bitset of residents whose active destination opted in to name; NULL OOM. */
 const uint64_t *seg_view_category(seg_view_t *v, const char *name);
 void seg_view_clear(seg_view_t *v);

@@ -287,6 +287,14 @@ typedef struct symbol {
 static const symbol_t ward_symbols[] = {{"chuo", 12101},   {"hanamigawa", 12102}, {"inage", 12103},
                                         {"wakaba", 12104}, {"midori", 12105},     {"mihama", 12106},
                                         {NULL, 0}};
+const char *seg_expr_ward_name(int32_t code)
+{
+        for (const symbol_t *w = ward_symbols; w->name; w++)
+                if (w->value == code)
+                        return w->name;
+        return "";
+}
+
 static const symbol_t sex_symbols[] = {{"male", 1}, {"female", 2}, {"unknown", 3}, {NULL, 0}};
 
 typedef struct attr {

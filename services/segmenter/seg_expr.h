@@ -59,6 +59,10 @@ void seg_expr_destroy(seg_expr_t *e); /* NULL ok */
  * (names only, never data). Returns the length it needed (like snprintf). */
 size_t seg_expr_dump(const seg_expr_t *e, char *buf, size_t size);
 
+/* The name `ward` takes in conditions for a municipality code ("chuo"),
+ * or "" for a code without one. */
+const char *seg_expr_ward_name(int32_t code);
+
 typedef struct seg_date {
         int y, m, d;
 } seg_date_t;

@@ -12,6 +12,12 @@
 
 #include "oshirase/sha256.h"
 
+/* Paths under state.dir: a campaign directory (state.dir / 32 hex digits),
+ * a file in it ("/request.avro" and the like), and that file's ".tmp". */
+#define STATE_CDIR_MAX 4000
+#define STATE_FILE_MAX 4096
+#define STATE_TMP_MAX  4200
+
 static void campaign_dir(const char *dir, const char *campaign_id, char *out, size_t size)
 {
         uint8_t dig[OSH_SHA256_LEN];
@@ -26,7 +32,7 @@ static void campaign_dir(const char *dir, const char *campaign_id, char *out, si
 static int write_atomic(const char *path, const void *data, size_t len, char *errstr,
                         size_t errstr_size)
 {
-        char tmp[4200];
+        char tmp[STATE_TMP_MAX];
         int fd;
         const char *p = data;
 
@@ -74,7 +80,51 @@ static int read_all(const char *path, char **out, size_t *len)
         return 0;
 }
 
-#define META_MAX 4096
+/* meta: a dozen fields, emit_from (1 KiB at most), the reasons and up to
+ * SEG_WARD_MAX + 8 breakdown lines of under 64 bytes each */
+#define META_MAX 16384
+
+static const char *chan_name(int32_t code)
+{
+        return code >= 0 && code < SEG_CHANNEL_CNT ? seg_channel_names[code] : "NONE";
+}
+
+/* "breakdown_min=N", then "chan.LINE=certain,possible" and
+ * "ward.12101=certain,possible" lines, appended at n; returns the length. */
+static int breakdown_text(const seg_breakdown_t *b, char *s, int n)
+{
+        size_t i;
+
+        if (n > 0 && n < META_MAX)
+                n += snprintf(s + n, META_MAX - (size_t)n, "breakdown_min=%" PRId64 "\n", b->min);
+        for (i = 0; i < b->nchan && n > 0 && n < META_MAX; i++)
+                n += snprintf(s + n, META_MAX - (size_t)n, "chan.%s=%" PRId64 ",%" PRId64 "\n",
+                              chan_name(b->chan[i].code), b->chan[i].certain, b->chan[i].possible);
+        for (i = 0; i < b->nward && n > 0 && n < META_MAX; i++)
+                n += snprintf(s + n, META_MAX - (size_t)n, "ward.%d=%" PRId64 ",%" PRId64 "\n",
+                              b->ward[i].code, b->ward[i].certain, b->ward[i].possible);
+        return n;
+}
+
+/* One "chan.X=c,p" or "ward.N=c,p" line (key without its prefix). */
+static void breakdown_parse(seg_breakdown_t *b, const char *key, const char *v)
+{
+        seg_group_count_t g;
+        char *end;
+
+        g.certain = strtoll(v, &end, 10);
+        g.possible = *end == ',' ? strtoll(end + 1, NULL, 10) : 0;
+        if (!strncmp(key, "chan.", 5) && b->nchan <= SEG_CHANNEL_CNT) {
+                int c = seg_channel_parse(key + 5);
+                g.code = c < 0 ? SEG_CHAN_NONE : c;
+                b->chan[b->nchan++] = g;
+        } else if (!strncmp(key, "ward.", 5) && b->nward <= SEG_WARD_MAX) {
+                g.code = (int32_t)strtol(key + 5, NULL, 10);
+                b->ward[b->nward++] = g;
+        } else if (!strcmp(key, "breakdown_min")) {
+                b->min = strtoll(v, NULL, 10);
+        }
+}
 
 static char *meta_text(const seg_frozen_t *m)
 {
@@ -94,12 +144,17 @@ static char *meta_text(const seg_frozen_t *m)
         for (int i = 0; i < SEG_WHY__CNT && n > 0 && n < META_MAX; i++)
                 n += snprintf(s + n, META_MAX - (size_t)n, "why.%s=%" PRId64 "\n",
                               seg_reason_names[i], m->by_reason[i]);
+        n = breakdown_text(&m->breakdown, s, n);
+        if (n <= 0 || n >= META_MAX) {
+                free(s);
+                return NULL;
+        }
         return s;
 }
 
 int seg_state_update(const char *dir, const seg_frozen_t *m, char *errstr, size_t errstr_size)
 {
-        char path[4096];
+        char path[STATE_FILE_MAX];
         char *text = meta_text(m);
         int rc;
 
@@ -117,7 +172,7 @@ int seg_state_update(const char *dir, const seg_frozen_t *m, char *errstr, size_
 int seg_state_save(const char *dir, const seg_frozen_t *m, const void *req, size_t req_len,
                    const char *list, size_t list_len, char *errstr, size_t errstr_size)
 {
-        char cdir[4000], path[4096];
+        char cdir[STATE_CDIR_MAX], path[STATE_FILE_MAX];
 
         campaign_dir(dir, m->campaign_id, cdir, sizeof(cdir));
         if ((mkdir(dir, 0700) && errno != EEXIST) || (mkdir(cdir, 0700) && errno != EEXIST)) {
@@ -178,13 +233,14 @@ static void meta_parse(char *text, seg_frozen_t *m)
                 for (i = 0; i < SEG_WHY__CNT; i++)
                         if (!strncmp(line, "why.", 4) && !strcmp(line + 4, seg_reason_names[i]))
                                 m->by_reason[i] = strtoll(v, NULL, 10);
+                breakdown_parse(&m->breakdown, line, v);
         }
 }
 
 static int load_dir(const char *cdir, seg_frozen_t *m, void **req, size_t *req_len, char **list,
                     size_t *list_len, char *errstr, size_t errstr_size)
 {
-        char path[4200], *meta = NULL, *l = NULL, *r = NULL, hex[65];
+        char path[STATE_FILE_MAX], *meta = NULL, *l = NULL, *r = NULL, hex[OSH_SHA256_HEX_LEN + 1];
         size_t mlen, llen = 0, rlen = 0;
         uint8_t dig[OSH_SHA256_LEN];
 
@@ -223,7 +279,7 @@ fail:
 int seg_state_load(const char *dir, const char *campaign_id, seg_frozen_t *m, void **req,
                    size_t *req_len, char **list, size_t *list_len, char *errstr, size_t errstr_size)
 {
-        char cdir[4000];
+        char cdir[STATE_CDIR_MAX];
 
         campaign_dir(dir, campaign_id, cdir, sizeof(cdir));
         return load_dir(cdir, m, req, req_len, list, list_len, errstr, errstr_size);
@@ -233,7 +289,7 @@ int seg_state_scan(const char *dir, void (*fn)(const seg_frozen_t *m, void *opaq
 {
         DIR *d = opendir(dir);
         struct dirent *de;
-        char cdir[4200], err[256];
+        char cdir[STATE_FILE_MAX], err[256];
         seg_frozen_t m;
 
         if (!d)

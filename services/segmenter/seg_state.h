@@ -21,6 +21,7 @@ typedef struct seg_frozen {
         int64_t created_at_ms, send_at_ms;
         int64_t certain, possible, suppressed, recipients;
         int64_t by_reason[SEG_WHY__CNT];
+        seg_breakdown_t breakdown; /* as answered when frozen (withheld counts -1) */
         char checksum[65];
         char snapshot[128];
         int64_t req_offset; /* campaign.requests.v1 offset last acted on (-1: none) */

@@ -18,6 +18,7 @@
 #include "oshirase/topics.h"
 #include "seg_campaign.h"
 #include "seg_dest.h"
+#include "seg_expr.h"
 #include "seg_state.h"
 #include "seg_store.h"
 
@@ -296,7 +297,39 @@ typedef struct result {
         int64_t certain, possible, suppressed, recipients;
         const int64_t *by_reason;
         const char *checksum, *message;
+        const seg_breakdown_t *breakdown; /* NULL: none */
 } result_t;
+
+/* by_channel and by_ward (docs/architecture.md §6): counts only. */
+static int put_breakdown(segmenter_t *s, avro_value_t *v, const seg_breakdown_t *b)
+{
+        avro_value_t arr, el;
+        size_t i;
+
+        osh_value_set_long(v, "breakdown_min", b->min);
+        if (osh_value_field(v, "by_channel", &arr))
+                return -1;
+        for (i = 0; i < b->nchan; i++) {
+                int32_t c = b->chan[i].code;
+                if (osh_value_append(s->s_res, &arr, &el) ||
+                    osh_value_set_string(&el, "channel",
+                                         c >= 0 && c < SEG_CHANNEL_CNT ? seg_channel_names[c]
+                                                                       : "NONE") ||
+                    osh_value_set_long(&el, "certain", b->chan[i].certain) ||
+                    osh_value_set_long(&el, "possible", b->chan[i].possible))
+                        return -1;
+        }
+        if (osh_value_field(v, "by_ward", &arr))
+                return -1;
+        for (i = 0; i < b->nward; i++)
+                if (osh_value_append(s->s_res, &arr, &el) ||
+                    osh_value_set_int(&el, "ward_code", b->ward[i].code) ||
+                    osh_value_set_string(&el, "ward", seg_expr_ward_name(b->ward[i].code)) ||
+                    osh_value_set_long(&el, "certain", b->ward[i].certain) ||
+                    osh_value_set_long(&el, "possible", b->ward[i].possible))
+                        return -1;
+        return 0;
+}
 
 static int send_result(segmenter_t *s, const result_t *r)
 {
@@ -322,6 +355,8 @@ static int send_result(segmenter_t *s, const result_t *r)
                 if (osh_value_add(s->s_res, &map, seg_reason_names[i], &item) ||
                     avro_value_set_long(&item, r->by_reason[i]))
                         goto done;
+        if (r->breakdown && put_breakdown(s, &v, r->breakdown))
+                goto done;
         rc = produce(s, OSH_TOPIC_RESULTS, s->s_res, &v, r->campaign_id);
 done:
         avro_value_decref(&v);
@@ -368,8 +403,9 @@ static int last_state(segmenter_t *s, const char *campaign_id)
  * DONE is never answered with an earlier state (its state never goes back). */
 static void frozen_result(segmenter_t *s, const seg_frozen_t *f, seg_action_t act, const char *msg)
 {
-        result_t r = {f->campaign_id, act,           f->state,     f->certain,  f->possible,
-                      f->suppressed,  f->recipients, f->by_reason, f->checksum, msg};
+        result_t r = {f->campaign_id, act,           f->state,      f->certain,
+                      f->possible,    f->suppressed, f->recipients, f->by_reason,
+                      f->checksum,    msg,           &f->breakdown};
 
         if ((f->state == SEG_ST_FROZEN || f->state == SEG_ST_DISPATCHING) &&
             last_state(s, f->campaign_id) == SEG_ST_DONE) {
@@ -601,8 +637,9 @@ static int evaluate(segmenter_t *s, const seg_request_t *rq, int want_list, seg_
 static void outcome_result(segmenter_t *s, const seg_request_t *rq, const seg_outcome_t *o,
                            const char *checksum)
 {
-        result_t r = {rq->campaign_id, rq->action,        o->state,     o->certain, o->possible,
-                      o->suppressed,   (int64_t)o->nlist, o->by_reason, checksum,   o->message};
+        result_t r = {rq->campaign_id, rq->action,    o->state,          o->certain,
+                      o->possible,     o->suppressed, (int64_t)o->nlist, o->by_reason,
+                      checksum,        o->message,    &o->breakdown};
         send_result(s, &r);
 }
 
@@ -632,6 +669,7 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
         f.recipients = (int64_t)o.nlist;
         f.req_offset = m->offset;
         memcpy(f.by_reason, o.by_reason, sizeof(f.by_reason));
+        f.breakdown = o.breakdown;
         memcpy(f.checksum, o.checksum, sizeof(f.checksum));
         snprintf(f.snapshot, sizeof(f.snapshot), "%s", s->store->batch_id);
         if (!(list = seg_list_serialise(o.list, o.nlist, &len)) ||

@@ -88,6 +88,21 @@ while read -r name certain possible exact excluded nodest optout recipients; do
         n=$((n + 1))
 done <"$T/expected.txt"
 assert_eq 10 "$n" "oracle lines"
+# by channel and by ward, against the oracle (minimum audience 1: nothing withheld)
+python3 "$oracle/seg_oracle.py" "$T/truth.csv" 2017-03-15 --breakdown >"$T/expected_bd.jsonl"
+n=0
+while read -r line; do
+        name=$(jq -r .campaign <<<"$line")
+        got=$(jq -cS --arg id "seed-$name" 'select(.campaign_id == $id) |
+                {by_channel: (.by_channel | map({(.channel): [.certain, .possible]}) | add // {}),
+                 by_ward: (.by_ward | map({(.ward_code | tostring): [.certain, .possible]}) | add // {}),
+                 min: .breakdown_min}' "$T/results.jsonl")
+        assert_eq "$(jq -cS '{by_channel, by_ward, min: 1}' <<<"$line")" "$got" "$name by channel and ward"
+        n=$((n + 1))
+done <"$T/expected_bd.jsonl"
+assert_eq 10 "$n" "oracle breakdown lines"
+assert_eq chuo "$(jq -r '.by_ward[] | select(.ward_code == 12101) | .ward' "$T/results.jsonl" | head -1)" \
+        "ward names as conditions spell them"
 # the data must exercise both sides of the year-month uncertainty
 assert_eq "1 1" "$(awk '$1 ~ /^(0[5-9]|10)/ {p += $3; c += $2} END {print (c > 0) " " (p > 0)}' \
         "$T/expected.txt")" "some certain and some possible"
@@ -130,6 +145,12 @@ assert_eq $((2 * want)) "$(wc -l <"$T/d2.jsonl")" "resent dispatch records"
 assert_eq "$want" "$(jq -c 'del(.resend)' "$T/d2.jsonl" | sort -u | wc -l)" \
         "the resend emitted the frozen list record for record"
 assert_eq "$want" "$(jq -c 'select(.resend)' "$T/d2.jsonl" | wc -l)" "marked as a resend"
+# a frozen campaign's answers carry the breakdown saved with it
+resent() { results it-send-07 | grep -q 're-emitted the frozen list'; }
+osh_it_wait_until 10 resent || fail "no answer to the RESEND"
+assert_eq "$(awk '$1 == "07-specific-health-checkup" {print $2}' "$T/expected.txt")" \
+        "$(results it-send-07 | grep 're-emitted the frozen list' | tail -1 | jq '[.by_ward[].certain] | add')" \
+        "the RESEND answer's wards add up to certain"
 
 # ---- a second snapshot without one recipient ----
 gone=$(head -1 "$T/d1.users")
@@ -152,6 +173,12 @@ assert_eq "" "$(jq -r --arg u "$gone" '.recipients[] | select(.user_id == $u) | 
 answered07b() { [[ -n $(results it-send-07b | tail -1) ]]; }
 osh_it_wait_until 10 answered07b || fail "no result for it-send-07b"
 assert_eq B-IT-2 "$(results it-send-07b | tail -1 | jq -r .snapshot_batch_id)" "result names B-IT-2"
+# the send's answer carries the frozen evaluation's breakdown, by channel
+# and ward, adding up to its certain count
+assert_eq "$(results it-send-07b | tail -1 | jq '.certain')" \
+        "$(results it-send-07b | tail -1 | jq '[.by_channel[].certain] | add')" "send: channels add up"
+assert_eq "$(results it-send-07b | tail -1 | jq '.certain')" \
+        "$(results it-send-07b | tail -1 | jq '[.by_ward[].certain] | add')" "send: wards add up"
 
 # ---- kill -9 and restart: the newest snapshot again, frozen lists kept ----
 osh_it_kill_service seg

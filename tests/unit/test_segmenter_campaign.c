@@ -231,6 +231,11 @@ static void test_state_roundtrip(void **state)
         f.send_at_ms = 123;
         f.by_reason[SEG_WHY_OPT_OUT] = 7;
         f.req_offset = 42;
+        f.breakdown = (seg_breakdown_t){.min = 10,
+                                        .nchan = 2,
+                                        .chan = {{0, 120, 3}, {SEG_CHAN_NONE, -1, 0}},
+                                        .nward = 2,
+                                        .ward = {{12101, 77, -1}, {-1, 46, 3}}};
         f.emitting = 1;
         f.emit_resend = 1;
         strcpy(f.emit_from, "/notify.dispatch.v1/0/5 /notify.dispatch.v1/1/0");
@@ -246,6 +251,18 @@ static void test_state_roundtrip(void **state)
         assert_int_equal(g.by_reason[SEG_WHY_OPT_OUT], 7);
         /* an emission under way survives a restart */
         assert_int_equal(g.req_offset, 42);
+        /* the breakdown answered when frozen is answered again */
+        assert_int_equal(g.breakdown.min, 10);
+        assert_int_equal(g.breakdown.nchan, 2);
+        assert_int_equal(g.breakdown.nward, 2);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(g.breakdown.chan[i].code, f.breakdown.chan[i].code);
+                assert_int_equal(g.breakdown.chan[i].certain, f.breakdown.chan[i].certain);
+                assert_int_equal(g.breakdown.chan[i].possible, f.breakdown.chan[i].possible);
+                assert_int_equal(g.breakdown.ward[i].code, f.breakdown.ward[i].code);
+                assert_int_equal(g.breakdown.ward[i].certain, f.breakdown.ward[i].certain);
+                assert_int_equal(g.breakdown.ward[i].possible, f.breakdown.ward[i].possible);
+        }
         assert_int_equal(g.emitting, 1);
         assert_int_equal(g.emit_resend, 1);
         assert_string_equal(g.emit_from, "/notify.dispatch.v1/0/5 /notify.dispatch.v1/1/0");
@@ -263,6 +280,112 @@ static void test_state_roundtrip(void **state)
             -1);
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         assert_int_equal(system(cmd), 0);
+}
+
+/* The rule on its own: counts below min are withheld, then the next
+ * smallest until the withheld ones add up to min; zeros stay. */
+static void test_withhold_rule(void **state)
+{
+        int64_t a[] = {50, 30, 20, 0}, b[] = {50, 3, 20, 0}, c[] = {50, 3, 4, 60, 9},
+                d[] = {2, 3, 0}, e[] = {50, 30, 4, 5};
+        int64_t *pa[] = {&a[0], &a[1], &a[2], &a[3]}, *pb[] = {&b[0], &b[1], &b[2], &b[3]},
+                *pc[] = {&c[0], &c[1], &c[2], &c[3], &c[4]}, *pd[] = {&d[0], &d[1], &d[2]},
+                *pe[] = {&e[0], &e[1], &e[2], &e[3]};
+
+        seg_withhold_small(pa, 4, 10); /* nothing small */
+        assert_true(a[0] == 50 && a[1] == 30 && a[2] == 20 && a[3] == 0);
+        seg_withhold_small(pb, 4, 10); /* 3 alone would be total - 70: 20 goes too */
+        assert_true(b[0] == 50 && b[1] == -1 && b[2] == -1 && b[3] == 0);
+        seg_withhold_small(pc, 5, 10); /* 3 + 4 = 7 < 10: the 9 goes too */
+        assert_true(c[0] == 50 && c[1] == -1 && c[2] == -1 && c[3] == 60 && c[4] == -1);
+        seg_withhold_small(pd, 3, 10); /* the whole total is small */
+        assert_true(d[0] == -1 && d[1] == -1 && d[2] == 0);
+        seg_withhold_small(pe, 4, 9); /* 4 + 5 = 9 is enough */
+        assert_true(e[0] == 50 && e[1] == 30 && e[2] == -1 && e[3] == -1);
+}
+
+/* Breakdown by channel and ward over a store with wards: the rows add up to
+ * the totals before withholding, and after it nothing below the floor is
+ * shown nor can be subtracted out. */
+static void test_breakdown(void **state)
+{
+        const osh_dict_entry_t *muni = osh_dict_find(dict, "municipality_code");
+        seg_builder_t *b =
+            seg_builder_new(osh_dict_flag_count(dict), osh_dict_value_count(dict), 1, "BW");
+        int32_t *vals = calloc(osh_dict_value_count(dict), sizeof(int32_t));
+        seg_dests_t wd = {0};
+        seg_exclusions_t none = {0};
+        seg_view_t wv = {0};
+        seg_store_t *ws;
+        seg_outcome_t o;
+        seg_request_t r = request("true", "");
+        seg_env_t env = {.view = &wv, .dict = dict, .now_ms = 1489503600000LL};
+        char err[256], id[8];
+        const char *cats[] = {"health"};
+        uint8_t flags[32] = {0};
+
+        /* 30 residents: wards 12101 x20, 12102 x6, 12103 x3, none x1;
+         * LINE for 0..21, EMAIL 22..24, no destination 25..29 */
+        for (int i = 0; i < 30; i++) {
+                vals[muni->position] = i < 20 ? 12101 : i < 26 ? 12102 : i < 29 ? 12103 : 0;
+                snprintf(id, sizeof(id), "w%02d", i);
+                assert_int_equal(seg_builder_add(b, id, 17000, 1, flags, sizeof(flags), vals,
+                                                 osh_dict_value_count(dict), err, sizeof(err)),
+                                 0);
+                if (i < 25)
+                        assert_int_equal(seg_dests_put(&wd, id, i < 22 ? 0 : 1, "a", cats, 1, 1),
+                                         0);
+        }
+        ws = seg_builder_finish(b);
+        assert_int_equal(seg_view_sync(&wv, ws, &wd, &none, 1), 0);
+
+        env.min_audience_floor = 1; /* nothing withheld: the exact split */
+        assert_int_equal(seg_campaign_evaluate(&env, &r, 0, &o), 0);
+        assert_int_equal(o.breakdown.min, 1);
+        assert_int_equal(o.breakdown.nward, 4);
+        assert_int_equal(o.breakdown.ward[0].code, 0);
+        assert_int_equal(o.breakdown.ward[0].certain, 1);
+        assert_int_equal(o.breakdown.ward[1].code, 12101);
+        assert_int_equal(o.breakdown.ward[1].certain, 20);
+        assert_int_equal(o.breakdown.ward[2].certain, 6);
+        assert_int_equal(o.breakdown.ward[3].certain, 3);
+        assert_int_equal(o.breakdown.nchan, 3);
+        assert_int_equal(o.breakdown.chan[0].code, 0); /* LINE */
+        assert_int_equal(o.breakdown.chan[0].certain, 22);
+        assert_int_equal(o.breakdown.chan[1].certain, 3);
+        assert_int_equal(o.breakdown.chan[2].code, SEG_CHAN_NONE);
+        assert_int_equal(o.breakdown.chan[2].certain, 5);
+        seg_outcome_clear(&o);
+
+        env.min_audience_floor = 5; /* the request says 1: the larger wins */
+        assert_int_equal(seg_campaign_evaluate(&env, &r, 1, &o), 0);
+        assert_int_equal(o.breakdown.min, 5);
+        /* wards: 1 and 3 are small (4 < 5 together), so 6 goes too */
+        assert_int_equal(o.breakdown.ward[0].certain, -1);
+        assert_int_equal(o.breakdown.ward[1].certain, 20);
+        assert_int_equal(o.breakdown.ward[2].certain, -1);
+        assert_int_equal(o.breakdown.ward[3].certain, -1);
+        /* channels: EMAIL 3 is small, NONE 5 joins it (3 + 5 >= 5) */
+        assert_int_equal(o.breakdown.chan[0].certain, 22);
+        assert_int_equal(o.breakdown.chan[1].certain, -1);
+        assert_int_equal(o.breakdown.chan[2].certain, -1);
+        assert_int_equal(o.breakdown.ward[1].possible, 0);
+        seg_outcome_clear(&o);
+
+        r = request("ward = hanamigawa", ""); /* one ward: the others are 0 */
+        assert_int_equal(seg_campaign_evaluate(&env, &r, 0, &o), 0);
+        assert_int_equal(o.breakdown.ward[1].certain, 0);
+        assert_int_equal(o.breakdown.ward[2].certain, 6);
+        /* LINE 2, EMAIL 3, NONE 1: each small, so all withheld */
+        assert_int_equal(o.breakdown.chan[0].certain, -1);
+        assert_int_equal(o.breakdown.chan[1].certain, -1);
+        assert_int_equal(o.breakdown.chan[2].certain, -1);
+        seg_outcome_clear(&o);
+
+        seg_view_clear(&wv);
+        seg_store_destroy(ws);
+        seg_dests_clear(&wd);
+        free(vals);
 }
 
 static void test_render(void **state)
@@ -293,6 +416,8 @@ int main(void)
             cmocka_unit_test(test_test_send),
             cmocka_unit_test(test_state_roundtrip),
             cmocka_unit_test(test_render),
+            cmocka_unit_test(test_withhold_rule),
+            cmocka_unit_test(test_breakdown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

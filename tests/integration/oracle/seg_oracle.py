@@ -7,11 +7,18 @@ conditions are written here as Python predicates over real dates, and the
 certain/possible split is found by brute force over every possible day of
 each birth month (not by the segmenter's closed form).
 
-usage: seg_oracle.py TRUTH.csv SEND_DATE(YYYY-MM-DD)
-prints: campaign certain possible exact excluded no_destination opt_out recipients"""
-import calendar, csv, datetime, itertools, sys
+usage: seg_oracle.py TRUTH.csv SEND_DATE(YYYY-MM-DD) [--breakdown]
+prints: campaign certain possible exact excluded no_destination opt_out recipients
+--breakdown prints instead, per campaign, one JSON line with certain and
+possible by destination channel (NONE: no destination) and by ward code:
+{"campaign": ..., "by_channel": {"LINE": [c, p], ...}, "by_ward": {"12101": [c, p], ...}}
+with a row for every channel and ward the city has, as the segmenter
+answers with campaign.results.v1's by_channel / by_ward when nothing is
+withheld (minimum audience 1)."""
+import calendar, csv, datetime, itertools, json, sys
 
 truth, send = sys.argv[1], datetime.date.fromisoformat(sys.argv[2])
+breakdown = "--breakdown" in sys.argv[3:]
 # 緑区 土気町・平川町・大野台, 若葉区 小倉台・加曽利町 (town = address code digits 6-8)
 LANDSLIDE_TOWNS = {(12105, 4), (12105, 6), (12105, 7), (12104, 6), (12104, 8)}
 
@@ -52,8 +59,13 @@ for r in rows:
               "ext_01", "ext_02", "ext_03", "ward", "town", "birth_removed", "excluded"):
         r[k] = int(r[k])
 
+def channel(r):
+    return r["dest_channel"] or "NONE"
+
 for name, (cat, pred) in C.items():
     cnt = dict(certain=0, possible=0, exact=0, excluded=0, no_destination=0, opt_out=0, recipients=0)
+    by_channel = {channel(r): [0, 0] for r in rows}
+    by_ward = {str(r["ward"]): [0, 0] for r in rows}
     for r in rows:
         birth = datetime.date.fromisoformat(r["birth"])
         kids = [datetime.date.fromisoformat(r[c]) for c in ("child1", "child2") if r[c]]
@@ -75,6 +87,9 @@ for name, (cat, pred) in C.items():
         cnt["exact"] += exact
         cnt["certain"] += certain
         cnt["possible"] += possible
+        for group in (by_channel[channel(r)], by_ward[str(r["ward"])]):
+            group[0] += certain
+            group[1] += possible
         if not certain:  # seed campaigns send to certain targets only
             continue
         if r["excluded"]:
@@ -85,4 +100,7 @@ for name, (cat, pred) in C.items():
             cnt["opt_out"] += 1
         else:
             cnt["recipients"] += 1
+    if breakdown:
+        print(json.dumps({"campaign": name, "by_channel": by_channel, "by_ward": by_ward}, sort_keys=True))
+        continue
     print(name, *(cnt[k] for k in ("certain", "possible", "exact", "excluded", "no_destination", "opt_out", "recipients")))
