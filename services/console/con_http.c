@@ -12,6 +12,7 @@
 #include "oshirase/http_client.h"
 #include "oshirase/http_server.h"
 #include "oshirase/log.h"
+#include "oshirase/quiet.h"
 
 #include "con_accounts.h"
 #include "con_api.h"
@@ -397,6 +398,39 @@ static void on_templates(void *opaque, const osh_http_request_t *req, osh_http_r
         on_versioned(opaque, req, rep, &kind_templates);
 }
 
+/* ---- quiet hours: the dispatcher's, as its heartbeat announces them ---- */
+
+/* Whether a send at at_ms falls in the quiet hours. */
+static json_t *quiet_view(console_t *c, int64_t at_ms)
+{
+        osh_quiet_t q;
+        char by[64], hours[16];
+        int64_t reported = 0, until;
+
+        if (!con_link_quiet(c->link, &q, by, sizeof(by), &reported))
+                return json_pack("{s:b,s:I,s:n}", "known", 0, "at", (json_int_t)at_ms, "in_quiet");
+        osh_quiet_format(&q, hours, sizeof(hours));
+        until = osh_quiet_until(&q, at_ms);
+        return json_pack("{s:b,s:s,s:i,s:s,s:I,s:I,s:b,s:o}", "known", 1, "hours", hours,
+                         "utc_offset_min", q.utc_offset_min, "source", by, "reported_at",
+                         (json_int_t)reported, "at", (json_int_t)at_ms, "in_quiet", until != 0,
+                         "until", until ? json_integer(until) : json_null());
+}
+
+static void on_quiet(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        CALL(opaque, req, rep);
+        const char *at = osh_http_request_arg(req, "at");
+        char *end = NULL;
+        long long ms = at ? strtoll(at, &end, 10) : now_ms();
+
+        if (gate(&k, CON_ROLE_VIEWER, NULL, "read"))
+                return;
+        if (at && (!*at || *end || ms < 0 || ms > 4102444800000LL))
+                return reply_error(rep, 400, "at must be epoch milliseconds before 2100");
+        reply_json(rep, 200, quiet_view(k.c, ms));
+}
+
 /* ---- sends ---- */
 
 static void release(call_t *k, const char *id, const char *body)
@@ -477,9 +511,10 @@ static void on_campaign_new(call_t *k)
         snprintf(detail, sizeof(detail), "%s%s", pending ? "awaiting approval" : "released",
                  cp.test ? " (test send)" : "");
         reply_json(k->rep, 200,
-                   json_pack("{s:s,s:s,s:o}", "id", id, "state",
+                   json_pack("{s:s,s:s,s:o,s:o}", "id", id, "state",
                              pending ? "PENDING_APPROVAL" : "REQUESTED", "audience",
-                             con_view_count(audience, cp.test ? 1 : k->c->conf->min_audience)));
+                             con_view_count(audience, cp.test ? 1 : k->c->conf->min_audience),
+                             "quiet", quiet_view(k->c, cp.send_at_ms ? cp.send_at_ms : now_ms())));
         audit(k, NULL, "SEND_REQUEST", id, detail, "OK");
 done:
         json_decref(r);
@@ -777,6 +812,7 @@ static int start_http(console_t *c, char *errstr, size_t errstr_size)
             {"GET", "/api/results.csv", on_results_csv, NULL, 0},
             {"GET", "/api/audit", on_audit, NULL, 0},
             {"GET", "/api/status", on_status, NULL, 0},
+            {"GET", "/api/quiet", on_quiet, NULL, 0},
             {"POST", "/api/destinations", on_upload, NULL, cf->max_upload},
             {"POST", "/api/users", on_users, NULL, 4096},
         };

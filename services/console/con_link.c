@@ -36,6 +36,7 @@ struct con_link {
         json_t *results;  /* id -> result */
         json_t *audit;    /* array, oldest first */
         json_t *snapshot; /* END marker or NULL */
+        json_t *quiet;    /* the last heartbeat announcing quiet hours, or NULL */
         char instance[64];
 };
 
@@ -265,6 +266,11 @@ static void on_record(con_link_t *l, const rd_kafka_message_t *m)
                 if (json_array_size(l->audit) >= AUDIT_KEEP)
                         json_array_remove(l->audit, 0);
                 json_array_append(l->audit, j);
+        } else if (!strcmp(topic, OSH_TOPIC_OPS)) {
+                if (json_object_get(json_object_get(j, "counters"), OSH_QUIET_HB_START)) {
+                        json_decref(l->quiet);
+                        l->quiet = json_incref(j);
+                }
         } else if (!strcmp(topic, OSH_TOPIC_BATCH) &&
                    !strcmp(json_string_value(json_object_get(j, "kind")) ?: "", "END") &&
                    !strcmp(json_string_value(json_object_get(j, "topic")) ?: "",
@@ -318,7 +324,8 @@ fail:
 
 con_link_t *con_link_new(osh_service_t *svc, char *errstr, size_t errstr_size)
 {
-        static const char *const in[] = {OSH_TOPIC_RESULTS, OSH_TOPIC_STAFF_AUDIT, OSH_TOPIC_BATCH};
+        static const char *const in[] = {OSH_TOPIC_RESULTS, OSH_TOPIC_STAFF_AUDIT, OSH_TOPIC_BATCH,
+                                         OSH_TOPIC_OPS};
         static const char *const out[] = {OSH_TOPIC_CAMPAIGNS, OSH_TOPIC_STAFF_AUDIT};
         con_link_t *l = calloc(1, sizeof(*l));
         rd_kafka_conf_t *c;
@@ -339,7 +346,7 @@ con_link_t *con_link_new(osh_service_t *svc, char *errstr, size_t errstr_size)
                 goto fail;
         osh_producer_prepare(l->prod, out, 2, 5000);
         if (!(c = conf_for(svc, OSH_KAFKA_CONSUMER, errstr, errstr_size)) ||
-            !(l->cons = osh_consumer_new(c, group, in, 3, NULL, errstr, errstr_size)))
+            !(l->cons = osh_consumer_new(c, group, in, 4, NULL, errstr, errstr_size)))
                 goto fail;
         if (pthread_create(&l->thr, NULL, consume_loop, l)) {
                 snprintf(errstr, errstr_size, "cannot start the consumer thread");
@@ -369,6 +376,7 @@ void con_link_destroy(con_link_t *l)
         json_decref(l->results);
         json_decref(l->audit);
         json_decref(l->snapshot);
+        json_decref(l->quiet);
         free(l);
 }
 
@@ -411,6 +419,26 @@ json_t *con_link_snapshot(con_link_t *l)
         r = l->snapshot ? json_deep_copy(l->snapshot) : json_null();
         pthread_mutex_unlock(&l->mu);
         return r;
+}
+
+int con_link_quiet(con_link_t *l, osh_quiet_t *q, char *by, size_t by_size, int64_t *at_ms)
+{
+        json_t *c;
+        int known = 0;
+
+        pthread_mutex_lock(&l->mu);
+        c = json_object_get(l->quiet, "counters");
+        if (c && osh_quiet_from_minutes(
+                     (int)json_integer_value(json_object_get(c, OSH_QUIET_HB_START)),
+                     (int)json_integer_value(json_object_get(c, OSH_QUIET_HB_END)),
+                     (int)json_integer_value(json_object_get(c, OSH_QUIET_HB_OFFSET)), q) == 0) {
+                snprintf(by, by_size, "%s",
+                         json_string_value(json_object_get(l->quiet, "instance")) ?: "");
+                *at_ms = json_integer_value(json_object_get(l->quiet, "timestamp"));
+                known = 1;
+        }
+        pthread_mutex_unlock(&l->mu);
+        return known;
 }
 
 int con_link_caught_up(con_link_t *l)

@@ -8,6 +8,8 @@
  *                                  correlation id) and delivery progress
  *             staff.audit.v1       the audit log admins read
  *             batch.control.v1     which snapshot the cloud serves
+ *             ops.status.v1        sns-dispatcher's heartbeat: its quiet
+ *                                  hours (oshirase/quiet.h), as it runs
  *
  * The consumer uses a fresh group each start and reads from the beginning,
  * so results and the audit log are whole after a restart. */
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oshirase/quiet.h"
 #include "oshirase/service.h"
 
 #include "con_api.h"
@@ -47,6 +50,10 @@ int con_link_audit(con_link_t *l, const con_audit_t *a);
 json_t *con_link_results(con_link_t *l); /* {id: result + "history": [[ms, sent], ...]} */
 json_t *con_link_audit_log(con_link_t *l, const char *actor, const char *action, size_t limit);
 json_t *con_link_snapshot(con_link_t *l); /* last END marker of resident.abstracted.v1, or null */
+/* The quiet hours the dispatcher last announced on its heartbeat: 1 with
+ * *q, its instance (into by, by_size) and the heartbeat's time; 0 while no
+ * dispatcher has announced any. */
+int con_link_quiet(con_link_t *l, osh_quiet_t *q, char *by, size_t by_size, int64_t *at_ms);
 /* 1 once the consumer reached the end of its topics at least once. */
 int con_link_caught_up(con_link_t *l);
 

@@ -436,7 +436,7 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
 
         if (job->not_before_ms > now)
                 return hold(c, job, rec, len, job->not_before_ms, first, n, "", "scheduled");
-        quiet = disp_quiet_until(&c->conf->quiet, now);
+        quiet = osh_quiet_until(&c->conf->quiet, now);
         if (quiet && !job->critical) {
                 c->st.held++;
                 return hold(c, job, rec, len, quiet, first, n, "", "quiet hours");

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oshirase/quiet.h"
+
 #include "channels/channel.h"
 #include "disp_ledger.h"
 #include "disp_limit.h"
@@ -47,7 +49,7 @@ typedef struct disp_core_conf {
         disp_chan_conf_t chan[DISP_CH__CNT]; /* url NULL: channel disabled */
         const char *rate[DISP_CH__CNT];      /* token bucket spec, see disp_bucket_parse */
         const char *templates_dir;
-        disp_quiet_t quiet;
+        osh_quiet_t quiet;
         int64_t retry_base_ms, retry_max_ms, give_up_ms;
 } disp_core_conf_t;
 

@@ -273,10 +273,10 @@ static void reemit(void *opaque, const char *key, const char *status, const disp
 
 int disp_service_validate(osh_service_t *svc, void **conf, char *errstr, size_t errstr_size)
 {
-        disp_quiet_t q;
+        osh_quiet_t q;
         disp_bucket_t b;
 
-        if (disp_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"), 0, &q) < 0) {
+        if (osh_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"), 0, &q) < 0) {
                 snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
                 return -1;
         }
@@ -364,11 +364,18 @@ disp_service_t *disp_service_new(osh_service_t *svc, char *errstr, size_t errstr
         }
         s->svc = svc;
         load_conf(s);
-        if (disp_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"),
-                             (int)osh_config_int(svc->cfg, "quiet.utc_offset"),
-                             &s->conf.quiet) < 0) {
+        if (osh_quiet_parse(osh_config_str(svc->cfg, "quiet.hours"),
+                            (int)osh_config_int(svc->cfg, "quiet.utc_offset"),
+                            &s->conf.quiet) < 0) {
                 snprintf(errstr, errstr_size, "quiet.hours: want HH:MM-HH:MM");
                 goto fail;
+        }
+        if (svc->hb) { /* the console shows staff this window (oshirase/quiet.h) */
+                const osh_quiet_t *q = &s->conf.quiet;
+                osh_heartbeat_set_named(svc->hb, OSH_QUIET_HB_START,
+                                        q->enabled ? q->start_min : -1);
+                osh_heartbeat_set_named(svc->hb, OSH_QUIET_HB_END, q->enabled ? q->end_min : -1);
+                osh_heartbeat_set_named(svc->hb, OSH_QUIET_HB_OFFSET, q->utc_offset_min);
         }
         s->ledger = disp_ledger_open(
             osh_config_str(svc->cfg, "ledger.path"),

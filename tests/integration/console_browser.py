@@ -3,13 +3,14 @@
 chromium + chromium-driver + python3-selenium). Run by
 test_console_browser.sh, which starts the whole cloud (lib/console.sh) and
 exports CON_URL, CON_PW, CON_TOTP, OSH_IT_TMP, OSH_BIN, OSH_BOOTSTRAP_CLOUD,
-DISP_FAKE_LOG, DISP_MAILDIR, CON_SHOTS (screenshot directory).
+DISP_FAKE_LOG, DISP_MAILDIR, CON_QUIET, CON_SHOTS (screenshot directory).
 
 Flow: sign-in refusals (password, TOTP), lock-out; alice builds a set with
 the form and sees the segmenter's own counts; XSS payloads in a set name
 and a template title stay text; the per-channel template preview;
 destinations upload with a per-row report; a scheduled test send is
-cancelled; a test send reaches the LINE fake and the SMTP server; a send
+cancelled; the send screen shows the dispatcher's quiet hours and flags a
+time inside them; a test send reaches the LINE fake and the SMTP server; a send
 above the threshold waits, alice cannot approve it, bob does; results and
 CSV; a viewer cannot send; no CSRF token gives 403; the audit log shows
 every step. On every screen at 1280x800 and 1920x1080: no two visible text
@@ -250,6 +251,21 @@ try:
     screen("send")
     wait.until(lambda _: len(Select(by_id("send-set")).options) >= 1 and len(Select(by_id("send-tpl")).options) >= 1)
     ok(not by_id("send-critical").is_enabled(), "critical flag is for approvers only")
+    # the dispatcher's quiet hours (its heartbeat), and whether the chosen time falls in them
+    hours = os.environ["CON_QUIET"].replace("-", "〜")
+
+    def quiet_text(when):
+        d.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'))",
+                         by_id("send-when"), when)
+        time.sleep(0.5)
+        return by_id("send-quiet").text
+    wait.until(lambda _: "静穏時間 " + hours in quiet_text(""))
+    ok("今すぐの送信 は静穏時間外" in by_id("send-quiet").text, "quiet hours %s shown; now is outside them" % hours)
+    inside = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 9 * 3600 + 4 * 3600))
+    wait.until(lambda _: "静穏時間内" in quiet_text(inside))
+    ok("保留されます" in by_id("send-quiet").text, "a time in the quiet hours is flagged as held: " + by_id("send-quiet").text)
+    shot("05a-send-quiet")
+    wait.until(lambda _: "静穏時間外" in quiet_text(""))
     by_id("send-test").click()
     by_id("send-tests").send_keys("TEST0001,TEST0002")
     later = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 9 * 3600 + 7200))

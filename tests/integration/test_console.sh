@@ -6,7 +6,8 @@
 # lock-out; an account added by the CLI while the console runs signs in;
 # CSRF; roles (viewer cannot send, author cannot approve their
 # own); the preview's counts equal the segmenter's for the same condition
-# and small counts are redacted; a destinations upload through cloud-ingest
+# and small counts are redacted; the quiet hours shown are the running
+# dispatcher's (from its heartbeat) and a send time in them is flagged; a destinations upload through cloud-ingest
 # with a per-row report; a test send reaches the LINE fake and the SMTP
 # server marked ■テスト送信■; a send above the approval threshold waits for
 # a second person; a scheduled send is cancelled; results and the CSV; the
@@ -115,6 +116,20 @@ assert_eq "$(jq -c 'if .possible < 10 then {lt: 10} else .possible end' <<<"$dir
 assert_ge "$(jq .certain <<<"$mine")" 10 "enough children for a visible count"
 assert_eq 200 "$(req alice POST /api/preview '{"condition":"public_assistance and ward = chuo and age(30..31)"}')"
 assert_eq '{"lt":10}' "$(jq -c .certain "$OSH_IT_TMP/resp")" "small counts shown as fewer than 10"
+
+# ---- quiet hours: the dispatcher's own configuration, from its heartbeat ----
+_quiet_known() { req alice GET /api/quiet >/dev/null && jq -e .known "$OSH_IT_TMP/resp" >/dev/null; }
+osh_it_wait_until 30 _quiet_known || fail "the console never learnt the dispatcher's quiet hours: $(resp)"
+assert_eq "$CON_QUIET" "$(jq -r .hours "$OSH_IT_TMP/resp")" "quiet hours as the dispatcher runs with them"
+assert_eq false "$(jq .in_quiet "$OSH_IT_TMP/resp")" "sending now is outside them"
+in_ms=$((($(date +%s) + 4 * 3600) * 1000))
+assert_eq 200 "$(req alice GET "/api/quiet?at=$in_ms")"
+assert_eq true "$(jq .in_quiet "$OSH_IT_TMP/resp")" "a send in 4 hours falls in them"
+left=$(($(jq .until "$OSH_IT_TMP/resp") - in_ms))
+assert_ge "$left" 3540000 "held until the window ends (~1 h later): $left ms"
+assert_ge 3600000 "$left" "held until the window ends (~1 h later): $left ms"
+assert_eq 400 "$(req alice GET '/api/quiet?at=soon')" "a malformed time is refused"
+assert_contains "$(resp)" "at must be epoch milliseconds"
 
 # ---- sets and templates (versioned) ----
 assert_eq 200 "$(req alice POST /api/sets "$(jq -cn --arg c "$cond" '{name: "未就学児", condition: $c}')")"

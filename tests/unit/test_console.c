@@ -18,6 +18,7 @@
 #include "con_session.h"
 #include "con_view.h"
 #include "console_service.h"
+#include "oshirase/quiet.h"
 
 #define PW "correct-horse-battery"
 
@@ -170,6 +171,29 @@ static void test_accounts_seen_while_running(void **state)
         assert_int_equal(con_accounts_login(a, "carol", PW, NULL, t, 3, 60000, &role),
                          CON_LOGIN_OK);
         con_accounts_destroy(a);
+}
+
+/* The dispatcher's window as its heartbeat carries it (minutes) is the
+ * window its configuration text gives. */
+static void test_quiet_from_heartbeat(void **state)
+{
+        osh_quiet_t a, b;
+        char s[16];
+
+        assert_int_equal(osh_quiet_parse("21:00-08:00", 540, &a), 0);
+        assert_int_equal(osh_quiet_from_minutes(21 * 60, 8 * 60, 540, &b), 0);
+        assert_memory_equal(&a, &b, sizeof(a));
+        osh_quiet_format(&b, s, sizeof(s));
+        assert_string_equal(s, "21:00-08:00");
+        /* 2017-03-15 22:00 JST is in it, until 08:00 the next morning */
+        assert_int_equal(osh_quiet_until(&b, 1489582800000LL), 1489618800000LL);
+        assert_int_equal(osh_quiet_from_minutes(-1, -1, 540, &b), 0);
+        assert_false(b.enabled);
+        osh_quiet_format(&b, s, sizeof(s));
+        assert_string_equal(s, "");
+        assert_int_equal(osh_quiet_from_minutes(-1, 480, 540, &b), -1);
+        assert_int_equal(osh_quiet_from_minutes(0, 1441, 540, &b), -1);
+        assert_int_equal(osh_quiet_from_minutes(0, 60, 9000, &b), -1);
 }
 
 static void test_totp(void **state)
@@ -375,6 +399,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_login_and_lockout, setup, teardown),
             cmocka_unit_test_setup_teardown(test_accounts_seen_while_running, setup, teardown),
             cmocka_unit_test_setup_teardown(test_totp, setup, teardown),
+            cmocka_unit_test(test_quiet_from_heartbeat),
             cmocka_unit_test(test_sessions),
             cmocka_unit_test(test_api_parsers),
             cmocka_unit_test(test_redaction),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/quiet.h"
 #include "oshirase/retry.h"
 
 #include "channels/channel.h"
@@ -282,21 +283,21 @@ static void test_token_bucket(void **state)
 
 static void test_quiet_hours(void **state)
 {
-        disp_quiet_t q;
+        osh_quiet_t q;
 
-        assert_int_equal(disp_quiet_parse("21:00-08:00", 540, &q), 0);
-        assert_int_equal(disp_quiet_until(&q, JST(12, 0)), 0);
-        assert_int_equal(disp_quiet_until(&q, JST(20, 59)), 0);
-        assert_int_equal(disp_quiet_until(&q, JST(21, 0)), JST(32, 0)); /* next day 08:00 */
-        assert_int_equal(disp_quiet_until(&q, JST(23, 30)), JST(32, 0));
-        assert_int_equal(disp_quiet_until(&q, JST(24 + 7, 59)), JST(32, 0));
-        assert_int_equal(disp_quiet_until(&q, JST(8, 0)), 0);
-        assert_int_equal(disp_quiet_parse("12:00-13:00", 540, &q), 0);
-        assert_int_equal(disp_quiet_until(&q, JST(12, 30)), JST(13, 0));
-        assert_int_equal(disp_quiet_parse("", 540, &q), 0);
-        assert_int_equal(disp_quiet_until(&q, JST(23, 0)), 0);
-        assert_int_equal(disp_quiet_parse("25:00-08:00", 540, &q), -1);
-        assert_int_equal(disp_quiet_parse("21:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("21:00-08:00", 540, &q), 0);
+        assert_int_equal(osh_quiet_until(&q, JST(12, 0)), 0);
+        assert_int_equal(osh_quiet_until(&q, JST(20, 59)), 0);
+        assert_int_equal(osh_quiet_until(&q, JST(21, 0)), JST(32, 0)); /* next day 08:00 */
+        assert_int_equal(osh_quiet_until(&q, JST(23, 30)), JST(32, 0));
+        assert_int_equal(osh_quiet_until(&q, JST(24 + 7, 59)), JST(32, 0));
+        assert_int_equal(osh_quiet_until(&q, JST(8, 0)), 0);
+        assert_int_equal(osh_quiet_parse("12:00-13:00", 540, &q), 0);
+        assert_int_equal(osh_quiet_until(&q, JST(12, 30)), JST(13, 0));
+        assert_int_equal(osh_quiet_parse("", 540, &q), 0);
+        assert_int_equal(osh_quiet_until(&q, JST(23, 0)), 0);
+        assert_int_equal(osh_quiet_parse("25:00-08:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("21:00", 540, &q), -1);
 }
 
 static void test_backoff_honours_retry_after(void **state)

@@ -135,7 +135,7 @@ static int setup(void **state)
         w->conf.retry_base_ms = 1000;
         w->conf.retry_max_ms = 8000;
         w->conf.give_up_ms = 60000;
-        disp_quiet_parse("21:00-08:00", 540, &w->conf.quiet);
+        osh_quiet_parse("21:00-08:00", 540, &w->conf.quiet);
         W = w;
         open_core(w);
         *state = w;

@@ -2,7 +2,7 @@
  * textContent, never as HTML; the CSP forbids inline script anyway. */
 'use strict';
 (function () {
-  const S = { session: null, dict: null, sets: {}, templates: {}, previewTimer: null, previewSeq: 0 };
+  const S = { session: null, dict: null, sets: {}, templates: {}, previewTimer: null, previewSeq: 0, quietSeq: 0 };
   const $ = (id) => document.getElementById(id);
   const ROLES = ['viewer', 'author', 'approver', 'admin'];
   const ROLE_JA = { viewer: '閲覧者', author: '作成者', approver: '承認者', admin: '管理者' };
@@ -254,8 +254,30 @@
     S.templates = latest(await api('GET', '/api/templates'));
     fillSelect($('send-set'), Object.keys(S.sets));
     fillSelect($('send-tpl'), Object.keys(S.templates));
-    await loadPending();
+    await Promise.all([loadPending(), showQuiet()]);
   }
+  /* The dispatcher's quiet hours (its own configuration, announced on its
+   * heartbeat) and whether the chosen send time falls in them. */
+  function hhmm(ms) { return jst(ms).slice(5, 16).replace('-', '/'); }
+  async function showQuiet() {
+    const when = $('send-when').value ? jstToMs($('send-when').value) : null;
+    const seq = ++S.quietSeq, p = $('send-quiet');
+    let q;
+    try { q = await api('GET', '/api/quiet' + (when !== null ? '?at=' + when : '')); } catch (e) { q = null; }
+    if (seq !== S.quietSeq) return;
+    p.className = 'note';
+    if (!q || !q.known) { p.textContent = '静穏時間: 配信サービス（sns-dispatcher）の設定をまだ受け取っていません。'; return; }
+    if (!q.hours) { p.textContent = '静穏時間: なし（配信サービス ' + q.source + ' の設定）。'; return; }
+    const what = when !== null ? '指定の日時 ' + hhmm(when) : '今すぐの送信';
+    let t = '静穏時間 ' + q.hours.replace('-', '〜') + '（日本時間、配信サービス ' + q.source + ' の設定）。' + what;
+    if (!q.in_quiet) t += ' は静穏時間外です。';
+    else if ($('send-critical').checked) t += ' は静穏時間内ですが、緊急のためすぐに送ります。';
+    else { t += ' は静穏時間内です。緊急でなければ ' + hhmm(q.until) + ' まで保留されます。'; p.className = 'note warn'; }
+    p.textContent = t;
+  }
+  $('send-when').addEventListener('change', showQuiet);
+  $('send-when').addEventListener('input', showQuiet);
+  $('send-critical').addEventListener('change', showQuiet);
   async function loadPending() {
     const all = await api('GET', '/api/campaigns'), ul = $('pending-list'); clear(ul);
     all.filter((c) => c.state === 'PENDING_APPROVAL' || (c.state === 'REQUESTED' && c.send_at > Date.now()))
@@ -300,7 +322,8 @@
     };
     try {
       const r = await api('POST', '/api/campaigns', body);
-      say('送信を依頼しました（' + r.id + '、' + (STATE_JA[r.state] || r.state) + '、宛先 ' + count(r.audience) + '）。');
+      const held = r.quiet && r.quiet.in_quiet && !body.critical ? ' 静穏時間のため ' + hhmm(r.quiet.until) + ' まで保留されます。' : '';
+      say('送信を依頼しました（' + r.id + '、' + (STATE_JA[r.state] || r.state) + '、宛先 ' + count(r.audience) + '）。' + held);
       await loadPending();
     } catch (e) { say('送信できません: ' + e.message, true); }
   });

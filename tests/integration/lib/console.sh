@@ -6,7 +6,7 @@
 #   root (admin), alice (author), bob (approver), vic and val (viewers),
 #   tina (author + TOTP)
 # Sets CON_URL, CON_CA, CON_PW (every account's password), CON_TOTP (tina's
-# base32 secret), CON_SEND_MS.
+# base32 secret), CON_SEND_MS, CON_QUIET (the dispatcher's quiet hours).
 
 CON_PW=correct-horse-battery-staple
 CON_SEND_MS=1489503600000 # 2017-03-15 00:00 JST, the mini city's reference
@@ -58,7 +58,10 @@ con_start_all() {
                 --max.csv.bytes 256M --segment cloud
         disp_start_fakes
         disp_start_smtp
-        disp_start disp
+        # The dispatcher's quiet hours (the console learns them from its
+        # heartbeat): a window 3 to 5 hours ahead, so no send of this run is held.
+        CON_QUIET=$(TZ=Asia/Tokyo date -d '+3 hours' +%H:%M)-$(TZ=Asia/Tokyo date -d '+5 hours' +%H:%M)
+        disp_start disp --quiet.hours "$CON_QUIET" --heartbeat.interval 1s
         printf '%s\n' "$CON_PW" | "$OSH_BIN/console" create-admin --accounts.file="$OSH_IT_TMP/accounts" root
         con_add_user alice author
         con_add_user bob approver
@@ -74,5 +77,5 @@ con_start_all() {
                 --ingest.url="http://127.0.0.1:$iport" --ingest.key.id=console \
                 --ingest.key.file="$OSH_IT_TMP/console.ingest.key" --lockout.failures=3 "$@"
         CON_URL=https://localhost:$port
-        export CON_URL CON_CA CON_PW CON_TOTP CON_SEND_MS
+        export CON_URL CON_CA CON_PW CON_TOTP CON_SEND_MS CON_QUIET
 }
