@@ -342,7 +342,8 @@ static void accept_chunk(ext_chunk_t *c, const ext_xfile_t *f)
                            .file = c->file,
                            .start = f->next,
                            .end = c->end > f->next ? c->end : f->next,
-                           .first = !f->header_seen};
+                           .first = !f->header_seen,
+                           .rows_hint = c->rows_hint};
         ext_scan(c);
 }
 
@@ -444,6 +445,17 @@ static int next_file(ext_batch_t *b, int prev, uint32_t fi, int *residents_done)
         return (b->seen = calloc(b->np + 1, 1)) ? 0 : -1;
 }
 
+/* Encoding needs the persons and households, not the indexes that found
+ * them: gone before the records are (memory while emitting). */
+static void drop_indexes(ext_batch_t *b)
+{
+        ext_keyidx_free(&b->by_atena);
+        ext_keyidx_free(&b->by_setai);
+        ext_keyidx_free(&b->apps_by_atena);
+        free(b->seen);
+        b->seen = NULL;
+}
+
 /* The joined applicants in ascending 宛名番号, the order records go out. */
 static int emit_order(ext_batch_t *b)
 {
@@ -515,6 +527,7 @@ int ext_batch_parse(ext_batch_t *b, char *errstr, size_t errstr_size)
                 goto oom;
         if (emit_order(b))
                 goto oom;
+        drop_indexes(b);
         for (size_t i = 0; i < b->nfiles; i++) {
                 const ext_file_stats_t *s = &b->files[i].st;
                 if (s->read != s->joined + s->not_applicant + s->rejected) {

@@ -2,6 +2,7 @@
 #include "extractor.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,9 @@ ext_result_t ext_run_once(osh_service_t *svc, const ext_sink_t *sk, const ext_ru
                           *ext_batch_id(b) ? ext_batch_id(b) : "(unverified)", errstr);
                 goto out;
         }
+        /* what the scanning threads freed stays in their malloc arenas:
+         * given back before the producer's queue grows */
+        malloc_trim(0);
         if (!declared && already_ingested(o, b)) {
                 res = EXT_NOOP;
                 goto out;

@@ -70,6 +70,7 @@ typedef struct ext_chunk {
         uint32_t file;
         size_t start, end; /* scan the records that start in [start, end) */
         int first;         /* the file's first record is its header */
+        size_t rows_hint;  /* rows to allocate at first (0: 4096) */
         /* results */
         int done;
         size_t stop;  /* where the next record starts */

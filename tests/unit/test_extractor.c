@@ -408,6 +408,52 @@ static void test_reject_reasons(void **state)
         ext_batch_destroy(b);
 }
 
+/* 宛名番号 and address codes are checked and converted eight bytes at a
+ * time: a non-digit anywhere (also ':' and '?', which share the digits'
+ * high nibble), too few or too many digits, or all zeros is a BAD_CODE; a
+ * good key keeps every digit. */
+static void test_key_digits(void **state)
+{
+        static const char *const bad_keys[] = {"100:000001", "1000000?01", "10000000:1",
+                                               "100000000?", ":000000001", "10000/0001",
+                                               "0000000000", "100000001",  "10000000011"};
+        static char zei[512];
+        const extra_t extra[] = {
+            {"JUMIN.csv",
+             J("9876543210", "数字,スウジ,1,19800101,01," ADDR ",x")                /* line 7 */
+             J("1000000021", "a,b,1,19800101,01,12101000010001:001000000000000,x"), /* line 8 */
+             0},
+            {"SHINSEI.csv", "9876543210,,1,01,20240301120000\n", 0},
+            {"ZEI.csv", zei, 0},
+            {NULL, NULL, 0}};
+        avro_value_t v;
+        const char *key;
+        size_t o = 0;
+        ext_batch_t *b;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) /* lines 5.. */
+                o += (size_t)snprintf(zei + o, sizeof(zei) - o, "%s,2024,1\n", bad_keys[i]);
+        snprintf(zei + o, sizeof(zei) - o, "9876543210,2024,2\n");
+        b = open_parse(make_batch("digits", extra, 0, 0), 0);
+        assert_reconciled(b);
+        for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+                const ext_reject_t *r = find_reject(b, "ZEI.csv", 5 + i);
+                if (r->reason != EXT_R_CODE || r->column != 1)
+                        fail_msg("%s: %s at column %u", bad_keys[i], ext_reason_symbol(r->reason),
+                                 r->column);
+        }
+        assert_int_equal(find_reject(b, "JUMIN.csv", 8)->reason, EXT_R_CODE);
+        assert_int_equal(find_reject(b, "JUMIN.csv", 8)->column, 8);
+        assert_int_equal(ext_batch_reject_count(b), sizeof(bad_keys) / sizeof(bad_keys[0]) + 1);
+        assert_int_equal(ext_batch_record_count(b), 3);
+        decode_record(b, 2, &key, &v);
+        assert_string_equal(key, "9876543210");
+        assert_enum(&v, "tax_current", "NOT_TAXED");
+        avro_value_decref(&v);
+        ext_batch_destroy(b);
+}
+
 /* Decodes reject i of b into *v (caller decrefs); the bytes into *val. */
 static void decode_reject(ext_batch_t *b, size_t i, avro_value_t *v, void **val, size_t *len)
 {
@@ -1245,7 +1291,7 @@ int main(void)
             cmocka_unit_test(test_encode_reuse),     cmocka_unit_test(test_chunks_change_nothing),
             cmocka_unit_test(test_reject_privacy),   cmocka_unit_test(test_watch_failures),
             cmocka_unit_test(test_snapshot_guards),  cmocka_unit_test(test_non_regular),
-            cmocka_unit_test(test_configure),
+            cmocka_unit_test(test_configure),        cmocka_unit_test(test_key_digits),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
