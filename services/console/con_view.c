@@ -25,6 +25,34 @@ static int64_t num(json_t *o, const char *k)
         return json_integer_value(json_object_get(o, k));
 }
 
+json_t *con_view_cell(int64_t n, int min)
+{
+        return n < 0 ? json_pack("{s:b}", "withheld", 1) : con_view_count(n, min);
+}
+
+/* by_channel / by_ward rows with their counts redacted; key names the
+ * row ("channel", or "ward_code" + "ward"). */
+static json_t *breakdown(json_t *rows, int min, int ward)
+{
+        json_t *out = json_array(), *row;
+        size_t i;
+
+        json_array_foreach(rows, i, row)
+        {
+                json_t *o =
+                    json_pack("{s:o,s:o}", "certain", con_view_cell(num(row, "certain"), min),
+                              "possible", con_view_cell(num(row, "possible"), min));
+                if (ward) {
+                        json_object_set_new(o, "ward_code", json_integer(num(row, "ward_code")));
+                        json_object_set(o, "ward", json_object_get(row, "ward"));
+                } else {
+                        json_object_set(o, "channel", json_object_get(row, "channel"));
+                }
+                json_array_append_new(out, o);
+        }
+        return out;
+}
+
 json_t *con_view_result(json_t *r, int min)
 {
         const char *state = json_string_value(json_object_get(r, "state"));
@@ -34,15 +62,17 @@ json_t *con_view_result(json_t *r, int min)
         /* The segmenter's own refusal names the audience: say it without. */
         if (state && !strcmp(state, "REJECTED") && msg && strstr(msg, "below the minimum"))
                 msg = "below the minimum audience";
-        return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:I}", "state", state ? state : "",
-                         "message", msg ? msg : "", "certain",
+        return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:I,s:o,s:o}", "state",
+                         state ? state : "", "message", msg ? msg : "", "certain",
                          con_view_count(num(r, "certain"), min), "possible",
                          con_view_count(num(r, "possible"), min), "suppressed",
                          con_view_count(num(r, "suppressed"), min), "suppressed_by_reason",
                          count_map(json_object_get(r, "suppressed_by_reason"), min), "recipients",
                          con_view_count(num(r, "recipients"), min), "delivery",
                          count_map(json_object_get(r, "delivery"), min), "snapshot_batch_id",
-                         snap ? snap : "", "computed_at", (json_int_t)num(r, "computed_at"));
+                         snap ? snap : "", "computed_at", (json_int_t)num(r, "computed_at"),
+                         "by_channel", breakdown(json_object_get(r, "by_channel"), min, 0),
+                         "by_ward", breakdown(json_object_get(r, "by_ward"), min, 1));
 }
 
 int64_t con_view_audience(json_t *r, int include_possible)

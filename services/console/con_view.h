@@ -10,9 +10,15 @@
 
 /* A count as staff see it: the integer, or {"lt": min} below min. */
 json_t *con_view_count(int64_t n, int min);
+/* A breakdown cell (by_channel / by_ward): as con_view_count, and the
+ * segmenter's withheld -1 (a small group, or one that would let a small
+ * group be subtracted out) as {"withheld": true}. */
+json_t *con_view_cell(int64_t n, int min);
 /* A campaign.results.v1 answer (JSON) as staff see it: state, message,
  * certain, possible, suppressed, suppressed_by_reason, recipients,
- * delivery, snapshot_batch_id, computed_at; every count redacted. */
+ * delivery, snapshot_batch_id, computed_at, by_channel [{channel, certain,
+ * possible}], by_ward [{ward_code, ward, certain, possible}]; every count
+ * redacted. */
 json_t *con_view_result(json_t *result, int min);
 /* Who receives a send, from a preview answer (before redaction). */
 int64_t con_view_audience(json_t *result, int include_possible);

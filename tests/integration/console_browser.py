@@ -6,7 +6,7 @@ exports CON_URL, CON_PW, CON_TOTP, OSH_IT_TMP, OSH_BIN, OSH_BOOTSTRAP_CLOUD,
 DISP_FAKE_LOG, DISP_MAILDIR, CON_QUIET, CON_SHOTS (screenshot directory).
 
 Flow: sign-in refusals (password, TOTP), lock-out; alice builds a set with
-the form and sees the segmenter's own counts; XSS payloads in a set name
+the form and sees the segmenter's own counts, by channel and by ward too; XSS payloads in a set name
 and a template title stay text; the per-channel template preview;
 destinations upload with a per-row report; a scheduled test send is
 cancelled; the send screen shows the dispatcher's quiet hours and flags a
@@ -193,6 +193,27 @@ try:
     direct = ctl_results("br-direct")[-1]
     ok("%s 人" % format(direct["certain"], ",") in shown,
        "the form's preview shows the segmenter's count %d (page: %s)" % (direct["certain"], shown.splitlines()[:2]))
+    # by channel and by ward: the segmenter's numbers, each cell under the fewer-than-10 rule
+    def shown(v):
+        return "非表示" if v == -1 else "10 人未満" if v < 10 else "%s 人" % format(v, ",")
+
+    def breakdown_matches():
+        for table, key in (("pv-channels", "channel"), ("pv-wards", "ward_code")):
+            rows = d.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)
+            if len(rows) != len(direct["by_" + key.split("_")[0]]):
+                return False
+            for row in direct["by_" + key.split("_")[0]]:
+                tds = [td.text for td in d.find_elements(By.CSS_SELECTOR, "#%s tr[data-key='%s'] td" % (table, row[key]))]
+                if tds != [shown(row["certain"]), shown(row["possible"])]:
+                    return False
+        return True
+    try:
+        wait.until(lambda _: breakdown_matches())
+    except Exception:
+        pass
+    ok(breakdown_matches(), "per-channel and per-ward cells equal the segmenter's %s / %s (page: %s)" % (
+        direct["by_channel"], direct["by_ward"], by_id("preview-breakdown").text.replace("\n", " | ")))
+    ok(len(direct["by_ward"]) >= 2 and "中央区" in by_id("pv-wards").text, "wards by their Japanese labels")
     Select(by_id("f-ward")).select_by_visible_text("中央区")
     wait.until(lambda _: "municipality_code = 12101" in by_id("set-cond").get_attribute("value"))
     wait.until(lambda _: "人未満" in by_id("preview").text or "人" in by_id("preview").text)

@@ -349,6 +349,7 @@ static void test_redaction(void **state)
         assert_non_null(strstr(s, "\"opt_out\":{\"lt\":10}"));
         assert_non_null(strstr(s, "\"excluded\":12"));
         assert_non_null(strstr(s, "\"SENT\":{\"lt\":10}"));
+        assert_non_null(strstr(s, "\"by_channel\":[]"));
         assert_int_equal(con_view_audience(r, 0), 42);
         assert_int_equal(con_view_audience(r, 1), 45);
         free(s);
@@ -358,6 +359,34 @@ static void test_redaction(void **state)
         v = con_view_result(r, 10);
         assert_string_equal(json_string_value(json_object_get(v, "message")),
                             "below the minimum audience");
+        json_decref(v);
+        json_decref(r);
+}
+
+/* Every by_channel / by_ward cell gets the fewer-than-N rule; the
+ * segmenter's withheld -1 is never shown as a number. */
+static void test_breakdown_redaction(void **state)
+{
+        json_t *r = json_pack(
+            "{s:s,s:i,s:i,s:i,s:[{s:s,s:i,s:i},{s:s,s:i,s:i}],s:[{s:i,s:s,s:i,s:i},{s:i,s:s,s:i,"
+            "s:i}]}",
+            "state", "PREVIEWED", "certain", 60, "possible", 4, "breakdown_min", 10, "by_channel",
+            "channel", "LINE", "certain", 51, "possible", -1, "channel", "NONE", "certain", 9,
+            "possible", 0, "by_ward", "ward_code", 12101, "ward", "chuo", "certain", 40, "possible",
+            -1, "ward_code", 12102, "ward", "hanamigawa", "certain", -1, "possible", 0);
+        json_t *v = con_view_result(r, 10);
+        json_t *both = json_pack("{s:O,s:O}", "c", json_object_get(v, "by_channel"), "w",
+                                 json_object_get(v, "by_ward"));
+        char *s = json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS);
+
+        assert_string_equal(
+            s, "{\"c\":[{\"certain\":51,\"channel\":\"LINE\",\"possible\":{\"withheld\":true}},"
+               "{\"certain\":{\"lt\":10},\"channel\":\"NONE\",\"possible\":{\"lt\":10}}],"
+               "\"w\":[{\"certain\":40,\"possible\":{\"withheld\":true},\"ward\":\"chuo\","
+               "\"ward_code\":12101},{\"certain\":{\"withheld\":true},\"possible\":{\"lt\":10},"
+               "\"ward\":\"hanamigawa\",\"ward_code\":12102}]}");
+        free(s);
+        json_decref(both);
         json_decref(v);
         json_decref(r);
 }
@@ -403,6 +432,7 @@ int main(void)
             cmocka_unit_test(test_sessions),
             cmocka_unit_test(test_api_parsers),
             cmocka_unit_test(test_redaction),
+            cmocka_unit_test(test_breakdown_redaction),
             cmocka_unit_test(test_csv),
             cmocka_unit_test(test_wards),
         };

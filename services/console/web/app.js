@@ -156,9 +156,46 @@
       dt(dl, '送信対象', count(r.audience));
       dt(dl, '基準データ', r.snapshot_batch_id || '—');
       dt(dl, '応答時間', r.elapsed_ms + ' ms');
+      showBreakdown(r);
     } catch (e) {
-      if (seq === S.previewSeq) { clear(dl); dt(dl, 'プレビューできません', e.message); }
+      if (seq === S.previewSeq) { clear(dl); clear($('preview-breakdown')); dt(dl, 'プレビューできません', e.message); }
     }
+  }
+  /* By channel and by ward, each cell as the totals: "N 人未満" below the
+   * minimum audience, "非表示" where the segmenter withheld it. */
+  const CHANNEL_JA = { LINE: 'LINE', EMAIL: 'メール', SMS: 'SMS', WEBHOOK: 'Webhook', TWITTER: 'X',
+    FACEBOOK: 'Messenger', NONE: '宛先なし' };
+  function cell(v) { return v && typeof v === 'object' && v.withheld ? '非表示' : count(v); }
+  function wardLabel(w) {
+    const known = (S.dict ? S.dict.wards : []).find((x) => x.code === w.ward_code);
+    if (known) return known.label;
+    if (w.ward_code === 0) return '区の情報なし';
+    if (w.ward_code === -1) return 'その他の区';
+    return w.ward || String(w.ward_code);
+  }
+  function breakdownTable(id, caption, head, rows, key, label) {
+    const t = el('table'), hr = el('tr'), tb = el('tbody');
+    t.id = id; t.className = 'breakdown';
+    t.appendChild(el('caption', caption));
+    [head, '該当（確実）', '該当の可能性'].forEach((h) => { const th = el('th', h); th.scope = 'col'; hr.appendChild(th); });
+    t.appendChild(el('thead')).appendChild(hr);
+    rows.forEach((row) => {
+      const tr = el('tr'), th = el('th', label(row));
+      tr.dataset.key = String(row[key]); th.scope = 'row';
+      tr.appendChild(th); tr.appendChild(el('td', cell(row.certain))); tr.appendChild(el('td', cell(row.possible)));
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    return t;
+  }
+  function showBreakdown(r) {
+    const box = $('preview-breakdown'); clear(box);
+    if (!(r.by_channel || []).length && !(r.by_ward || []).length) return;
+    box.appendChild(breakdownTable('pv-channels', 'チャネル別（宛先のチャネル）', 'チャネル', r.by_channel || [], 'channel',
+      (c) => CHANNEL_JA[c.channel] || c.channel));
+    box.appendChild(breakdownTable('pv-wards', '区別', '区', r.by_ward || [], 'ward_code', wardLabel));
+    const min = S.session ? S.session.min_audience : 10;
+    box.appendChild(el('p', '「' + min + ' 人未満」は最少人数に満たない数、「非表示」は少ない数が差し引きで分からないよう伏せた数です。', 'note'));
   }
   function latest(map) {
     const out = {};
