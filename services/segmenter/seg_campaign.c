@@ -185,7 +185,8 @@ static void work_free(work_t *w)
 
 /* s = target set; splits off suppressed residents by reason, in order:
  * excluded, no destination, opted out. Leaves the recipients in s. */
-static int suppress(const seg_env_t *env, const seg_request_t *r, work_t *w, seg_outcome_t *o)
+SEG_POPCNT_CLONES static int suppress(const seg_env_t *env, const seg_request_t *r, work_t *w,
+                                      seg_outcome_t *o)
 {
         seg_view_t *v = env->view;
         size_t n = v->store->words, i;
@@ -211,39 +212,41 @@ static int suppress(const seg_env_t *env, const seg_request_t *r, work_t *w, seg
         return 0;
 }
 
+/* The serialised list, kept in o for the frozen-list file, and its checksum. */
+static int seal_list(seg_outcome_t *o)
+{
+        uint8_t dig[OSH_SHA256_LEN];
+
+        if (!(o->text = seg_list_serialise(o->list, o->nlist, &o->text_len)))
+                return -1;
+        osh_sha256(o->text, o->text_len, dig);
+        osh_hex_encode(dig, sizeof(dig), o->checksum);
+        return 0;
+}
+
 static int build_list(const seg_env_t *env, const uint64_t *s, const uint64_t *t, seg_outcome_t *o)
 {
         const seg_view_t *v = env->view;
-        size_t i, n = seg_popcount(s, v->store->words), k = 0, len = 0;
-        char *buf;
-        uint8_t dig[OSH_SHA256_LEN];
+        size_t w, n = seg_popcount(s, v->store->words), k = 0;
 
         if (!(o->list = calloc(n + 1, sizeof(*o->list))))
                 return -1;
-        for (i = 0; i < v->store->n; i++) {
-                const seg_dest_t *d;
-                if (!seg_bit(s, i))
-                        continue;
-                d = &v->dests->v[v->dest[i]];
-                o->list[k++] = (seg_recipient_t){v->store->user_ids[i], d->account_id, d->channel,
-                                                 seg_bit(t, i)};
-        }
+        for (w = 0; w < v->store->words; w++) /* the recipients' bits only */
+                for (uint64_t bits = s[w]; bits; bits &= bits - 1) {
+                        size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+                        const seg_dest_t *d = &v->dests->v[v->dest[i]];
+                        o->list[k++] = (seg_recipient_t){v->store->user_ids[i], d->account_id,
+                                                         d->channel, seg_bit(t, i)};
+                }
         o->nlist = k;
-        if (!(buf = seg_list_serialise(o->list, k, &len)))
-                return -1;
-        osh_sha256(buf, len, dig);
-        osh_hex_encode(dig, sizeof(dig), o->checksum);
-        free(buf);
-        return 0;
+        return seal_list(o);
 }
 
 /* Test sends go to the named test recipients only, whatever they match. */
 static int build_test_list(const seg_env_t *env, const seg_request_t *r, seg_outcome_t *o)
 {
         const seg_dests_t *d = env->view->dests;
-        size_t i, k = 0, len = 0;
-        uint8_t dig[OSH_SHA256_LEN];
-        char *buf;
+        size_t i, k = 0;
 
         if (!(o->list = calloc(r->ntest + 1, sizeof(*o->list))))
                 return -1;
@@ -253,12 +256,7 @@ static int build_test_list(const seg_env_t *env, const seg_request_t *r, seg_out
                         o->list[k++] = (seg_recipient_t){e->user_id, e->account_id, e->channel, 1};
         }
         o->nlist = k;
-        if (!(buf = seg_list_serialise(o->list, k, &len)))
-                return -1;
-        osh_sha256(buf, len, dig);
-        osh_hex_encode(dig, sizeof(dig), o->checksum);
-        free(buf);
-        return 0;
+        return seal_list(o);
 }
 
 /* ---- breakdown by channel and by ward ---- */
@@ -293,8 +291,9 @@ void seg_withhold_small(int64_t *const *v, size_t n, int64_t min)
 
 /* Counts t (certain) and p (possible) over each group's bitset, a word at
  * a time, skipping words nobody is targeted in. */
-static void count_groups(const uint64_t *t, const uint64_t *p, size_t words,
-                         const uint64_t *const *g, size_t ng, seg_group_count_t *out)
+SEG_POPCNT_CLONES static void count_groups(const uint64_t *t, const uint64_t *p, size_t words,
+                                           const uint64_t *const *g, size_t ng,
+                                           seg_group_count_t *out)
 {
         size_t w, k;
 
@@ -441,26 +440,40 @@ done:
 void seg_outcome_clear(seg_outcome_t *o)
 {
         free(o->list);
+        free(o->text);
         memset(o, 0, sizeof(*o));
 }
 
 /* ---- list, ids, text ---- */
 
+static char *put_field(char *p, const char *s, char end)
+{
+        size_t n = strlen(s);
+
+        memcpy(p, s, n);
+        p[n] = end;
+        return p + n + 1;
+}
+
 char *seg_list_serialise(const seg_recipient_t *list, size_t n, size_t *len)
 {
         size_t cap = 64, i;
-        char *buf;
+        char *buf, *p;
 
+        /* 16: the longest channel name (8), three tabs, the flag, LF */
         for (i = 0; i < n; i++)
                 cap += strlen(list[i].user_id) + strlen(list[i].account_id) + 16;
-        if (!(buf = malloc(cap)))
+        if (!(p = buf = malloc(cap)))
                 return NULL;
-        *len = 0;
-        for (i = 0; i < n; i++)
-                *len += (size_t)snprintf(buf + *len, cap - *len, "%s\t%s\t%s\t%d\n",
-                                         list[i].user_id, seg_channel_names[list[i].channel],
-                                         list[i].account_id, list[i].certain ? 1 : 0);
-        buf[*len] = '\0';
+        for (i = 0; i < n; i++) { /* copies, not printf: a city's list is 10^5 lines */
+                p = put_field(p, list[i].user_id, '\t');
+                p = put_field(p, seg_channel_names[list[i].channel], '\t');
+                p = put_field(p, list[i].account_id, '\t');
+                *p++ = list[i].certain ? '1' : '0';
+                *p++ = '\n';
+        }
+        *p = '\0';
+        *len = (size_t)(p - buf);
         return buf;
 }
 

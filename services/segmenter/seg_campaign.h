@@ -104,6 +104,8 @@ typedef struct seg_outcome {
         char message[512];
         seg_recipient_t *list; /* send only: recipients in 利用者ID order */
         size_t nlist;
+        char *text; /* send only: the list serialised (seg_list_serialise) */
+        size_t text_len;
         char checksum[65]; /* SHA-256 hex of the serialised list */
 } seg_outcome_t;
 

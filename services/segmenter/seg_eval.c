@@ -198,21 +198,93 @@ static void age_fix_generalised(const age_table_t *tb, const node_t *n, const se
         }
 }
 
+/* ---- over a column's value index (seg_store_vindex) ---- */
+
+static void rows_set(uint64_t *b, const seg_vindex_t *x, size_t j)
+{
+        for (uint32_t k = x->start[j]; k < x->start[j + 1]; k++)
+                b[x->rows[k] / 64] |= (uint64_t)1 << (x->rows[k] % 64);
+}
+
+static void rows_clear(uint64_t *b, const seg_vindex_t *x, size_t j)
+{
+        for (uint32_t k = x->start[j]; k < x->start[j + 1]; k++)
+                b[x->rows[k] / 64] &= ~((uint64_t)1 << (x->rows[k] % 64));
+}
+
+/* The age test's value for one year-month, as the table holds it. */
+static uint8_t age_value_tri(const node_t *n, int32_t ym, uint8_t absent, seg_date_t s)
+{
+        uint32_t i = (uint32_t)ym - (uint32_t)YM_MIN;
+        int m = ym % 100;
+
+        if (i >= YM_SLOTS || m < 1 || m > 12)
+                return absent;
+        return (uint8_t)age_tri(n, ym / 100, m, s);
+}
+
+/* ORs one column's answer in: each distinct value is judged once, and only
+ * the residents it selects are touched. */
+static void age_indexed(const node_t *n, const seg_vindex_t *x, seg_date_t s, uint64_t *t,
+                        uint64_t *p)
+{
+        uint8_t absent = n->child ? TRI_FALSE : TRI_MAYBE;
+
+        for (size_t j = 0; j < x->nvals; j++) {
+                uint8_t r = age_value_tri(n, x->vals[j], absent, s);
+                if (r == TRI_TRUE)
+                        rows_set(t, x, j);
+                if (r != TRI_FALSE)
+                        rows_set(p, x, j);
+        }
+}
+
+/* The year-month table, only for a column without an index and for
+ * generalised ranges: filling it judges 40,000 year-months. */
+static age_table_t *age_table_new(const node_t *n, seg_date_t s)
+{
+        age_table_t *tb = malloc(sizeof(*tb));
+
+        if (tb)
+                age_table_fill(tb, n, s);
+        return tb;
+}
+
+static int has_generalised(const node_t *n, const seg_store_t *s)
+{
+        for (int c = 0; c < n->ncols; c++)
+                if (s->ranges && (size_t)n->cols[c] < s->nvalues && s->ranges[n->cols[c]].gen)
+                        return 1;
+        return 0;
+}
+
 static int eval_age(const node_t *n, const seg_eval_ctx_t *ctx, uint64_t *t, uint64_t *p)
 {
         const seg_store_t *s = ctx->store;
-        age_table_t *tb = malloc(sizeof(*tb));
+        age_table_t *tb = NULL;
+        const seg_vindex_t *x;
         int i;
 
-        if (!tb)
-                return -1;
-        age_table_fill(tb, n, ctx->send);
         memset(t, 0, s->words * 8);
         memset(p, 0, s->words * 8);
-        for (i = 0; i < n->ncols; i++)
-                if ((size_t)n->cols[i] < s->nvalues)
-                        eval_age_column(tb, &s->values[n->cols[i]], s->n, t, p);
-        age_fix_generalised(tb, n, s, t, p);
+        for (i = 0; i < n->ncols; i++) {
+                const seg_column_t *c =
+                    (size_t)n->cols[i] < s->nvalues ? &s->values[n->cols[i]] : NULL;
+                if (!c)
+                        continue;
+                if ((x = seg_store_vindex(s, n->cols[i]))) {
+                        age_indexed(n, x, ctx->send, t, p);
+                        continue;
+                }
+                if (!tb && !(tb = age_table_new(n, ctx->send)))
+                        return -1;
+                eval_age_column(tb, c, s->n, t, p);
+        }
+        if (has_generalised(n, s)) {
+                if (!tb && !(tb = age_table_new(n, ctx->send)))
+                        return -1;
+                age_fix_generalised(tb, n, s, t, p);
+        }
         free(tb);
         return 0;
 }
@@ -301,9 +373,29 @@ static int value_matches(const node_t *n, int32_t v)
                         SCAN(int32_t, TEST);                                                       \
         } while (0)
 
+/* A value test over the column's index: the residents of the matching
+ * values are set, or, when they are most of the city, everybody but the
+ * others' residents. */
+static void value_indexed(const node_t *n, const seg_vindex_t *x, const seg_store_t *s, uint64_t *t)
+{
+        size_t j, matched = 0;
+        int set;
+
+        for (j = 0; j < x->nvals; j++)
+                if (value_matches(n, x->vals[j]))
+                        matched += x->start[j + 1] - x->start[j];
+        set = matched <= s->n / 2;
+        memset(t, set ? 0 : 0xff, s->words * 8);
+        seg_bits_trim(t, s->n);
+        for (j = 0; j < x->nvals; j++)
+                if (value_matches(n, x->vals[j]) == set)
+                        (set ? rows_set : rows_clear)(t, x, j);
+}
+
 static void eval_value(const node_t *n, const seg_store_t *s, uint64_t *t)
 {
         const seg_column_t *c = (size_t)n->pos < s->nvalues ? &s->values[n->pos] : NULL;
+        const seg_vindex_t *x;
         interval_t r;
         uint64_t span;
         size_t i, w;
@@ -311,6 +403,10 @@ static void eval_value(const node_t *n, const seg_store_t *s, uint64_t *t)
         if (!c || !c->width) { /* every value is 0 */
                 memset(t, value_matches(n, 0) ? 0xff : 0, s->words * 8);
                 seg_bits_trim(t, s->n);
+                return;
+        }
+        if ((x = seg_store_vindex(s, n->pos))) {
+                value_indexed(n, x, s, t);
                 return;
         }
         if (n->kind == N_SET) {

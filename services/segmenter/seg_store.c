@@ -6,7 +6,7 @@
 
 #include "seg_map.h"
 
-size_t seg_popcount(const uint64_t *b, size_t words)
+SEG_POPCNT_CLONES size_t seg_popcount(const uint64_t *b, size_t words)
 {
         size_t i, c = 0;
 
@@ -38,12 +38,91 @@ long seg_store_find(const seg_store_t *s, const char *user_id)
         return -1;
 }
 
+static void vindex_free(seg_vindex_t *x)
+{
+        if (!x)
+                return;
+        free(x->vals);
+        free(x->start);
+        free(x->rows);
+        free(x);
+}
+
+/* A counting sort over the values' span. */
+static int vindex_fill(seg_vindex_t *x, const seg_column_t *c, size_t n, int32_t lo, size_t span)
+{
+        uint32_t *cnt = calloc(span, sizeof(*cnt));
+        size_t i, j = 0, k, off = 0;
+
+        if (!cnt)
+                return -1;
+        for (i = 0; i < n; i++)
+                cnt[seg_column_get(c, i) - lo]++;
+        for (k = 0; k < span; k++)
+                x->nvals += cnt[k] != 0;
+        x->vals = malloc(x->nvals * sizeof(*x->vals));
+        x->start = malloc((x->nvals + 1) * sizeof(*x->start));
+        x->rows = malloc((n + 1) * sizeof(*x->rows));
+        if (!x->vals || !x->start || !x->rows) {
+                free(cnt);
+                return -1;
+        }
+        for (k = 0; k < span; k++) { /* cnt becomes each value's next slot */
+                uint32_t m = cnt[k];
+                if (!m)
+                        continue;
+                x->vals[j] = lo + (int32_t)k;
+                x->start[j++] = (uint32_t)off;
+                cnt[k] = (uint32_t)off;
+                off += m;
+        }
+        x->start[j] = (uint32_t)n;
+        for (i = 0; i < n; i++)
+                x->rows[cnt[seg_column_get(c, i) - lo]++] = (uint32_t)i;
+        free(cnt);
+        return 0;
+}
+
+static seg_vindex_t *vindex_build(const seg_column_t *c, size_t n)
+{
+        seg_vindex_t *x = calloc(1, sizeof(*x));
+        int32_t lo = 0, hi = 0, v;
+        size_t i;
+
+        if (!x)
+                return NULL;
+        for (i = 0; i < n; i++) {
+                v = seg_column_get(c, i);
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+        }
+        if ((int64_t)hi - lo + 1 > SEG_VINDEX_SPAN || n > UINT32_MAX)
+                return x; /* nvals 0: scan this column */
+        if (vindex_fill(x, c, n, lo, (size_t)((int64_t)hi - lo + 1))) {
+                vindex_free(x);
+                return NULL;
+        }
+        return x;
+}
+
+const seg_vindex_t *seg_store_vindex(const seg_store_t *s, int col)
+{
+        if (!s->vindex || col < 0 || (size_t)col >= s->nvalues || !s->values[col].width)
+                return NULL;
+        if (!s->vindex[col])
+                s->vindex[col] = vindex_build(&s->values[col], s->n);
+        return s->vindex[col] && s->vindex[col]->nvals ? s->vindex[col] : NULL;
+}
+
 void seg_store_destroy(seg_store_t *s)
 {
         size_t i;
 
         if (!s)
                 return;
+        for (i = 0; s->vindex && i < s->nvalues; i++)
+                vindex_free(s->vindex[i]);
+        free(s->vindex);
         for (i = 0; s->user_ids && i < s->n; i++)
                 free(s->user_ids[i]);
         free(s->user_ids);
@@ -387,7 +466,8 @@ seg_store_t *seg_builder_finish(seg_builder_t *b)
         s->values = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_column_t));
         s->ranges = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_range_col_t));
         s->unknown = calloc(b->nflags ? b->nflags : 1, sizeof(uint64_t *));
-        if (!s->user_ids || !s->flags || !s->values || !s->ranges || !s->unknown ||
+        s->vindex = calloc(b->nvalues ? b->nvalues : 1, sizeof(seg_vindex_t *));
+        if (!s->user_ids || !s->flags || !s->values || !s->ranges || !s->unknown || !s->vindex ||
             transpose_flags(b, s, perm))
                 goto fail;
         for (i = 0; i < b->nvalues; i++)

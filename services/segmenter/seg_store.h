@@ -29,6 +29,14 @@ static inline void seg_bit_set(uint64_t *b, size_t i)
 {
         b[i / 64] |= (uint64_t)1 << (i % 64);
 }
+/* Counting loops get a POPCNT version beside the baseline one, picked
+ * when the program loads (x86-64 before 2008 lacks the instruction, and
+ * without it every count is a libgcc call). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SEG_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define SEG_POPCNT_CLONES
+#endif
 size_t seg_popcount(const uint64_t *b, size_t words);
 /* Clears the bits at positions >= n in the last word (after a NOT). */
 void seg_bits_trim(uint64_t *b, size_t n);
@@ -47,6 +55,16 @@ typedef struct seg_range_col {
         int32_t *lo, *hi; /* n entries, meaningful where gen is set */
 } seg_range_col_t;
 
+/* A value column sorted: its distinct values and, for each, the residents
+ * holding it, so that a test on the column costs the distinct values plus
+ * the residents it selects instead of a pass over every resident. */
+typedef struct seg_vindex {
+        size_t nvals;    /* 0: the column cannot be indexed (values too far apart) */
+        int32_t *vals;   /* distinct values, ascending */
+        uint32_t *start; /* nvals + 1: residents of vals[j] are rows[start[j] .. start[j+1]) */
+        uint32_t *rows;  /* n, ascending within a value */
+} seg_vindex_t;
+
 typedef struct seg_store {
         size_t n;                /* residents */
         size_t words;            /* seg_words(n) */
@@ -60,6 +78,9 @@ typedef struct seg_store {
         char batch_id[128];
         int32_t reference_date; /* days since epoch, from the records */
         int layout;
+        /* nvalues column indexes, each built on first use by seg_store_vindex
+         * (a cache: the store's data never changes); NULL = never index */
+        seg_vindex_t **vindex;
 } seg_store_t;
 
 static inline int32_t seg_column_get(const seg_column_t *c, size_t i)
@@ -75,6 +96,12 @@ static inline int32_t seg_column_get(const seg_column_t *c, size_t i)
                 return 0;
         }
 }
+
+/* The index of value column col, built on first use and kept with the
+ * store; NULL when there is none to use (all-zero column, values spread over
+ * more than SEG_VINDEX_SPAN, out of memory): the caller scans instead. */
+#define SEG_VINDEX_SPAN (1 << 22) /* a temporary count per possible value: 16 MiB at most */
+const seg_vindex_t *seg_store_vindex(const seg_store_t *s, int col);
 
 /* Index of user_id in s, or -1. */
 long seg_store_find(const seg_store_t *s, const char *user_id);

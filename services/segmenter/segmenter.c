@@ -37,6 +37,14 @@
  * state is read before the next request is answered. */
 #define STATE_POLL_MS   100
 #define REQUEST_POLL_MS 50
+/* Requests answered before one flush + commit: what arrived while the last
+ * batch was answered (20 staff previewing at once), bounded so that state
+ * is read again soon. */
+#define REQUEST_BATCH 64
+/* The request consumer's wait for data: a preview is a round trip, and the
+ * project default (20 ms, for bulk stages) would be most of it. Operators
+ * may still set kafka.fetch.wait.max.ms. */
+#define REQUEST_FETCH_WAIT "5"
 
 typedef struct open_batch {
         char id[OSH_BATCH_ID_MAX];
@@ -647,8 +655,7 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
 {
         seg_outcome_t o;
         seg_frozen_t f = {0};
-        char err[256], *list = NULL;
-        size_t len = 0;
+        char err[256];
         int64_t now = osh_wall_ms();
 
         if (evaluate(s, rq, 1, &o)) {
@@ -672,9 +679,9 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
         f.breakdown = o.breakdown;
         memcpy(f.checksum, o.checksum, sizeof(f.checksum));
         snprintf(f.snapshot, sizeof(f.snapshot), "%s", s->store->batch_id);
-        if (!(list = seg_list_serialise(o.list, o.nlist, &len)) ||
-            seg_state_save(s->state_dir, &f, m->payload, m->len, list, len, err, sizeof(err))) {
-                osh_error("freezing campaign: %s", list ? err : "out of memory");
+        if (seg_state_save(s->state_dir, &f, m->payload, m->len, o.text, o.text_len, err,
+                           sizeof(err))) {
+                osh_error("freezing campaign: %s", err);
                 goto done;
         }
         osh_info("campaign frozen: %zu recipients", o.nlist);
@@ -685,7 +692,6 @@ static void freeze_and_send(segmenter_t *s, const seg_request_t *rq, const rd_ka
                 frozen_result(s, &f, SEG_ACT_SEND, "");
         }
 done:
-        free(list);
         seg_outcome_clear(&o);
 }
 
@@ -780,12 +786,26 @@ done:
 
 /* ---- life cycle ---- */
 
+static int is_fetch_wait(const char *key, const char *val, void *opaque)
+{
+        (void)val;
+        (void)opaque;
+        return strcmp(key, "fetch.wait.max.ms") == 0;
+}
+
 static osh_consumer_t *consumer(segmenter_t *s, const char *group, const char *const *topics,
-                                size_t n, const osh_replay_t *replay, char *errstr, size_t size)
+                                size_t n, const osh_replay_t *replay, const char *fetch_wait,
+                                char *errstr, size_t size)
 {
         rd_kafka_conf_t *conf =
             osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_CONSUMER, NULL, errstr, size);
 
+        if (conf && fetch_wait &&
+            !osh_config_foreach_prefixed(s->svc->cfg, "kafka.", is_fetch_wait, NULL) &&
+            osh_kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait, errstr, size)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
         return conf ? osh_consumer_new(conf, group, topics, n, replay, errstr, size) : NULL;
 }
 
@@ -802,10 +822,11 @@ static int open_clients(segmenter_t *s, char *errstr, size_t size)
 
         /* the snapshot is in memory only: always rebuild it from the start */
         snprintf(state_group, sizeof(state_group), "%s-state", group);
-        s->state_c = consumer(s, state_group, state_topics, 3, &earliest, errstr, size);
+        s->state_c = consumer(s, state_group, state_topics, 3, &earliest, NULL, errstr, size);
         if (!s->state_c)
                 return -1;
-        s->req_c = consumer(s, group, req_topics, 1, &s->svc->replay, errstr, size);
+        s->req_c =
+            consumer(s, group, req_topics, 1, &s->svc->replay, REQUEST_FETCH_WAIT, errstr, size);
         if (!s->req_c)
                 return -1;
         pconf = osh_kafka_conf_new(s->svc->cfg, "kafka.", OSH_KAFKA_PRODUCER, NULL, errstr, size);
@@ -875,6 +896,55 @@ fail:
         return NULL;
 }
 
+/* Waits until every answer queued is on the broker: 1 when all were
+ * delivered and none failed since `failed_before` (delivery failures so far). */
+static int answers_delivered(segmenter_t *s, uint64_t failed_before)
+{
+        osh_producer_stats_t st;
+
+        osh_producer_flush(s->prod, DISPATCH_FLUSH_MS); /* its -1 counts every failure ever */
+        osh_producer_stats(s->prod, &st);
+        return rd_kafka_outq_len(osh_producer_handle(s->prod)) == 0 && st.failed == failed_before;
+}
+
+/* Answers every request already fetched (up to REQUEST_BATCH), waits until
+ * the answers are on the broker, and only then stores the offsets and
+ * commits once (docs/architecture.md §3): a crash before that answers the
+ * batch again after the restart, never not at all. Answers that could
+ * not be delivered are made again (a frozen campaign is never emitted twice
+ * by a repeated request: handle_frozen). */
+static void answer_requests(segmenter_t *s)
+{
+        rd_kafka_message_t *batch[REQUEST_BATCH];
+        osh_producer_stats_t st;
+        size_t n = 0, i;
+        int tries = 0, ok = 0;
+
+        batch[0] = osh_consumer_poll(s->req_c, REQUEST_POLL_MS);
+        while (batch[n] && ++n < REQUEST_BATCH)
+                batch[n] = osh_consumer_poll(s->req_c, 0);
+        if (!n)
+                return;
+        while (!ok && (!tries || !osh_shutdown_requested())) {
+                if (tries++)
+                        osh_error("%zu answer(s) not delivered: answering again", n);
+                osh_producer_stats(s->prod, &st);
+                for (i = 0; i < n; i++)
+                        handle_request(s, batch[i]);
+                ok = answers_delivered(s, st.failed);
+        }
+        for (i = 0; i < n; i++) {
+                if (ok)
+                        osh_consumer_store(s->req_c, batch[i]);
+                rd_kafka_message_destroy(batch[i]);
+        }
+        if (!ok)
+                return;
+        osh_consumer_commit(s->req_c);
+        if (n > 1)
+                osh_info("answered %zu requests, one commit", n);
+}
+
 int segmenter_run(segmenter_t *s)
 {
         rd_kafka_message_t *m;
@@ -894,12 +964,8 @@ int segmenter_run(segmenter_t *s)
                                  s->store ? s->store->n : 0, s->dests.n);
                         osh_service_ready(s->svc);
                 }
-                if (s->caught_up && (m = osh_consumer_poll(s->req_c, REQUEST_POLL_MS))) {
-                        handle_request(s, m);
-                        osh_consumer_store(s->req_c, m);
-                        rd_kafka_message_destroy(m);
-                        osh_consumer_commit(s->req_c);
-                }
+                if (s->caught_up)
+                        answer_requests(s);
                 run_due(s);
                 osh_producer_poll(s->prod, 0);
         }

@@ -88,6 +88,8 @@ while read -r name certain possible exact excluded nodest optout recipients; do
         n=$((n + 1))
 done <"$T/expected.txt"
 assert_eq 10 "$n" "oracle lines"
+# the ten previews came at once: answered in batches, one commit each
+log_has "requests, one commit" || fail "no batch of requests answered together"
 # by channel and by ward, against the oracle (minimum audience 1: nothing withheld)
 python3 "$oracle/seg_oracle.py" "$T/truth.csv" 2017-03-15 --breakdown >"$T/expected_bd.jsonl"
 n=0

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -388,6 +389,125 @@ static void test_store_replace_and_find(void **state)
         seg_store_destroy(s);
 }
 
+/* ---- the column indexes answer as the scans do ---- */
+
+static uint32_t lcg = 12345;
+static int32_t rnd_in(int32_t lo, int32_t hi)
+{
+        lcg = lcg * 1103515245u + 12345u;
+        return lo + (int32_t)((lcg >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+/* A random year-month: mostly valid, some absent (0) or month 0/13. */
+static int32_t rnd_ym(int32_t y0, int32_t y1)
+{
+        int32_t r = rnd_in(0, 19);
+
+        return r == 0 ? 0 : rnd_in(y0, y1) * 100 + (r == 1 ? 0 : r == 2 ? 13 : rnd_in(1, 12));
+}
+
+static seg_store_t *random_store(size_t n)
+{
+        const char *names[] = {"birth_ym", "spare_01",          "spare_02",
+                               "spare_03", "municipality_code", "town_code"};
+        int pos[6];
+        size_t nv = osh_dict_value_count(dict);
+        seg_builder_t *b =
+            seg_builder_new(osh_dict_flag_count(dict), nv, osh_dict_layout(dict), "BR");
+        char err[128], id[16];
+
+        for (int k = 0; k < 6; k++)
+                pos[k] = osh_dict_find(dict, names[k])->position;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t flags[32] = {0};
+                int32_t values[64] = {0}, ranges[6];
+                values[pos[0]] = rnd_ym(1910, 2016);
+                for (int k = 1; k <= 3; k++)
+                        values[pos[k]] = rnd_in(0, k) ? 0 : rnd_ym(2005, 2017);
+                values[pos[4]] = 12101 + rnd_in(0, 5);
+                values[pos[5]] = rnd_in(1, 40) * 100 + rnd_in(1, 5);
+                snprintf(id, sizeof(id), "r%05zu", i);
+                assert_int_equal(seg_builder_add(b, id, 17000, osh_dict_layout(dict), flags,
+                                                 sizeof(flags), values, nv, err, sizeof(err)),
+                                 0);
+                if (i % 50 == 0) { /* a few generalised birth years and towns */
+                        int32_t y = rnd_in(1940, 2000);
+                        ranges[0] = pos[0], ranges[1] = y * 100 + 1, ranges[2] = y * 100 + 12;
+                        ranges[3] = pos[5], ranges[4] = 400, ranges[5] = 499;
+                        assert_int_equal(
+                            seg_builder_generalise(b, ranges, 2, NULL, 0, err, sizeof(err)), 0);
+                }
+        }
+        return seg_builder_finish(b);
+}
+
+static void eval_bits(seg_store_t *s, seg_expr_t *e, seg_date_t send, uint64_t *t, uint64_t *p)
+{
+        seg_eval_ctx_t ctx = {.store = s, .send = send};
+
+        assert_int_equal(seg_expr_eval(e, &ctx, t, p), 0);
+}
+
+static void test_index_matches_scan(void **state)
+{
+        const char *conds[] = {
+            "age(40..74)",
+            "age(0..120)",
+            "not age(20..30)",
+            "age(65..)",
+            "child_age(0..5)",
+            "child_age_months(18..24)",
+            "child_born_months_ago(18)",
+            "child_born_months_ago(108)",
+            "ward = chuo",
+            "ward != chuo",
+            "ward in [midori, wakaba]",
+            "town in 400..499",
+            "town in [401, 602, 1005]",
+            "town > 3000",
+            "town != 405",
+            "town < 0",
+            "(ward = midori and (town in 400..499 or town in 600..699)) or ward = inage",
+            "birth_ym >= 198001 and not child_age(0..2)",
+            "spare_02 = 0",
+            "birth_ym in 1..3"};
+        seg_date_t sends[] = {{2017, 3, 15}, {2017, 2, 28}, {2016, 12, 31}};
+        seg_expr_opts_t o = {.dict = dict};
+        seg_store_t *s = random_store(3000);
+        seg_vindex_t **cache = s->vindex;
+        uint64_t *t1 = calloc(s->words, 8), *p1 = calloc(s->words, 8), *t2 = calloc(s->words, 8),
+                 *p2 = calloc(s->words, 8);
+        char err[256];
+        int some_t = 0, some_maybe = 0;
+
+        for (size_t c = 0; c < sizeof(conds) / sizeof(conds[0]); c++) {
+                seg_expr_t *e = seg_expr_compile(conds[c], &o, NULL, err, sizeof(err));
+                if (!e)
+                        fail_msg("%s: %s", conds[c], err);
+                for (size_t d = 0; d < 3; d++) {
+                        s->vindex = cache; /* over the indexes */
+                        eval_bits(s, e, sends[d], t1, p1);
+                        s->vindex = NULL; /* over the columns */
+                        eval_bits(s, e, sends[d], t2, p2);
+                        if (memcmp(t1, t2, s->words * 8) || memcmp(p1, p2, s->words * 8))
+                                fail_msg("%s on %d-%d-%d: index and scan differ", conds[c],
+                                         sends[d].y, sends[d].m, sends[d].d);
+                        some_t += seg_popcount(t1, s->words) > 0;
+                        some_maybe += seg_popcount(p1, s->words) > seg_popcount(t1, s->words);
+                }
+                seg_expr_destroy(e);
+        }
+        s->vindex = cache;
+        assert_non_null(seg_store_vindex(s, osh_dict_find(dict, "birth_ym")->position));
+        /* the data exercise true, false and maybe answers */
+        assert_true(some_t >= 50 && some_maybe >= 20);
+        free(t1);
+        free(p1);
+        free(t2);
+        free(p2);
+        seg_store_destroy(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -401,6 +521,7 @@ int main(void)
             cmocka_unit_test(test_store_replace_and_find),
             cmocka_unit_test(test_child_born_months_ago),
             cmocka_unit_test(test_generalised),
+            cmocka_unit_test(test_index_matches_scan),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
