@@ -2,6 +2,7 @@
  * same fake, in interleaved rounds (figures, not a test).
  *
  *   bench-dispatch [N [N_APPRISE_CLI [nosync]]] [--rounds R] [--apprise-lib M]
+ *                  [--concurrency C (the dispatcher's http.concurrency, default 8)]
  *
  * It starts osh-fake-providers (LINE fake and a webhook sink that verifies
  * the HMAC signature and de-duplicates Idempotency-Key) and, every round,
@@ -9,7 +10,9 @@
  *   disp push    N single-recipient LINE dispatches through the dispatcher
  *                core (the code the service runs per record: decode, ledger,
  *                render, format, pace, send, settle), ledger fsync on,
- *                committed per poll batch of 64 as the service does
+ *                in poll batches of 64 as the service runs it (requests of
+ *                a batch in flight C at a time, each batch's ledger entries
+ *                synced in the background while the next is sent)
  *   raw push     a bare libcurl loop over one kept-alive connection posting
  *                N push bodies (bearer token, fresh X-Line-Retry-Key) to the
  *                same fake: the floor
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,12 +63,62 @@ static const char *const mode_name[M__CNT] = {"disp push",   "raw push",  "disp 
 
 static struct {
         size_t n;
-        int cli, lib, rounds, sync;
+        int cli, lib, rounds, sync, concurrency;
         int port, apprise_port; /* the fake, and a second one whose sink takes unsigned posts */
         char url[128], hook[160];
-} opt = {2000, 3, 200, 5, 1, 0, 0, "", ""};
+} opt = {2000, 3, 200, 5, 1, 8, 0, 0, "", ""};
 
 static double rate[M__CNT][ROUNDS_MAX + 1]; /* per second; 0: did not run */
+/* CPU microseconds per message of this process (all its threads) and of
+ * the fake, per mode and round. */
+static double cpu_self[M__CNT][ROUNDS_MAX + 1], cpu_fake[M__CNT][ROUNDS_MAX + 1];
+static pid_t fake_pid;
+
+static double self_cpu_s(void)
+{
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+}
+
+/* utime + stime of the fake from /proc (clock ticks). */
+static double fake_cpu_s(void)
+{
+        char path[64], buf[1024], *p;
+        unsigned long ut = 0, st = 0;
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)fake_pid);
+        fp = fopen(path, "r");
+        if (!fp)
+                return 0;
+        p = fgets(buf, sizeof(buf), fp) ? strrchr(buf, ')') : NULL;
+        fclose(fp);
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+                return 0;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct snap {
+        double self, fake;
+} snap_t;
+
+static snap_t snap(void)
+{
+        return (snap_t){self_cpu_s(), fake_cpu_s()};
+}
+
+/* CPU used since a by mode's n messages in round r. */
+static void account(int mode, int r, snap_t a, size_t n)
+{
+        snap_t b = snap();
+
+        cpu_self[mode][r] = (b.self - a.self) * 1e6 / (double)n;
+        cpu_fake[mode][r] = (b.fake - a.fake) * 1e6 / (double)n;
+}
 
 static double now_s(void)
 {
@@ -102,6 +156,7 @@ static void *record(const char *id, const char *channel, size_t n_rcpt, size_t f
 }
 
 static int sent;
+static char ledger_note[160]; /* the last dispatcher run's group commits */
 
 static void on_status(void *o, const disp_status_t *st)
 {
@@ -110,28 +165,53 @@ static void on_status(void *o, const disp_status_t *st)
                 sent += st->recipients;
 }
 
-/* n dispatches of r recipients through the core, the ledger committed per
- * poll batch as the service does and durable at the end; recipients/s. */
+#define BATCH    64 /* the service's poll batch (GROUP_MAX) */
+#define HELD_MAX 8  /* batches whose ledger entries may still be syncing */
+
+/* n dispatches of r recipients through the core as the service feeds it:
+ * batches of 64 records, each batch's ledger entries committed in the
+ * background while the next batch is sent (at most HELD_MAX batches
+ * behind), all durable at the end; recipients/s. The records are encoded
+ * before the clock starts (the service gets them from Kafka encoded). */
 static double run_disp(disp_core_t *core, disp_ledger_t *l, const char *tag, const char *channel,
-                       size_t n, size_t r)
+                       size_t n, size_t r, int mode, int round)
 {
-        char id[64];
+        disp_record_t *recs = calloc(n, sizeof(*recs));
+        char(*id)[64] = calloc(n, sizeof(*id));
+        uint64_t ticket[HELD_MAX] = {0};
+        size_t nb = 0;
         double t0;
 
+        for (size_t i = 0; recs && id && i < n; i++) {
+                snprintf(id[i], sizeof(id[i]), "%s-%zu", tag, i);
+                recs[i].key = id[i];
+                recs[i].rec = record(id[i], channel, r, i * r, &recs[i].len);
+        }
+        disp_ledger_stats_t l0, l1;
+
+        disp_ledger_stats(l, &l0);
         sent = 0;
+        snap_t a = snap();
         t0 = now_s();
-        for (size_t i = 0; i < n; i++) {
-                size_t len;
-                void *rec;
-                snprintf(id, sizeof(id), "%s-%zu", tag, i);
-                rec = record(id, channel, r, i * r, &len);
-                disp_core_handle(core, rec, len, id);
-                free(rec);
-                if (i % 64 == 63) /* the service's poll batch */
-                        disp_ledger_sync(l);
+        for (size_t i = 0; recs && id && i < n; i += BATCH) {
+                disp_ledger_durable(l, ticket[nb % HELD_MAX], 1); /* the oldest batch */
+                disp_core_handle_batch(core, recs + i, n - i < BATCH ? n - i : BATCH);
+                ticket[nb++ % HELD_MAX] = disp_ledger_commit(l);
         }
         disp_ledger_sync(l);
         t0 = now_s() - t0;
+        account(mode, round, a, n * r);
+        disp_ledger_stats(l, &l1);
+        snprintf(ledger_note, sizeof(ledger_note),
+                 "; %" PRIu64 " fdatasync, mean %.1f ms (max so far %.1f), sender waited %.0f ms",
+                 l1.syncs - l0.syncs,
+                 l1.syncs > l0.syncs ? (l1.sync_ms - l0.sync_ms) / (double)(l1.syncs - l0.syncs)
+                                     : 0,
+                 l1.sync_ms_max, l1.waited_ms - l0.waited_ms);
+        for (size_t i = 0; recs && i < n; i++)
+                free((void *)recs[i].rec);
+        free(recs);
+        free(id);
         return sent == (int)(n * r) ? sent / t0 : 0;
 }
 
@@ -345,6 +425,16 @@ static int timed(int mode, double *v)
         return k;
 }
 
+static double cpu_median(const double *per_round)
+{
+        double v[ROUNDS_MAX], lo, hi;
+        int k = 0;
+
+        for (int r = 1; r <= opt.rounds; r++)
+                v[k++] = per_round[r];
+        return median(v, k, &lo, &hi);
+}
+
 static void print_rates(void)
 {
         double v[ROUNDS_MAX], lo, hi, med;
@@ -354,8 +444,12 @@ static void print_rates(void)
                 if (!(k = timed(m, v)))
                         continue;
                 med = median(v, k, &lo, &hi);
-                printf("  %-13s %9.0f /s (%.0f-%.0f)%s\n", mode_name[m], med, lo, hi,
+                printf("  %-13s %9.0f /s (%.0f-%.0f)%s", mode_name[m], med, lo, hi,
                        m == M_MULTI ? " recipients" : " messages");
+                if (m != M_APPRISE)
+                        printf(", CPU per message %.1f us here + %.1f us fake (medians)",
+                               cpu_median(cpu_self[m]), cpu_median(cpu_fake[m]));
+                printf("\n");
                 if (m == M_RAW_PUSH || m == M_RAW_HOOK)
                         printf("  %-13s noise: (max-min)/median %.0f%%\n", "",
                                100 * (hi - lo) / med);
@@ -385,8 +479,11 @@ static void print_ratio(const char *what, int mode, int ref, double goal)
 
 static void round_line(int round, int mode)
 {
-        printf("  %sround %d %-13s %9.0f /s\n", round ? "" : "(warm-up) ", round, mode_name[mode],
-               rate[mode][round]);
+        int disp = mode == M_PUSH || mode == M_HOOK || mode == M_MULTI;
+
+        printf("  %sround %d %-13s %9.0f /s   CPU per message: %5.1f us here, %5.1f us fake%s\n",
+               round ? "" : "(warm-up) ", round, mode_name[mode], rate[mode][round],
+               cpu_self[mode][round], cpu_fake[mode][round], disp ? ledger_note : "");
         fflush(stdout);
 }
 
@@ -400,19 +497,22 @@ static void one_round(disp_core_t *core, disp_ledger_t *l, int r)
         for (int pair = 0; pair < 2; pair++) {
                 int dm = pair ? M_HOOK : M_PUSH, rm = pair ? M_RAW_HOOK : M_RAW_PUSH;
                 for (int j = 0; j < 2; j++) {
+                        snap_t a = snap();
                         if ((j == 0) != flip) {
                                 snprintf(tag, sizeof(tag), "%s-%d", pair ? "hook" : "push", r);
-                                rate[dm][r] =
-                                    run_disp(core, l, tag, pair ? "WEBHOOK" : "LINE", opt.n, 1);
+                                rate[dm][r] = run_disp(core, l, tag, pair ? "WEBHOOK" : "LINE",
+                                                       opt.n, 1, dm, r);
                                 round_line(r, dm);
                         } else {
                                 rate[rm][r] = pair ? run_raw_hook(r) : run_raw_push(r);
+                                account(rm, r, a, opt.n);
                                 round_line(r, rm);
                         }
                 }
         }
         snprintf(tag, sizeof(tag), "multi-%d", r);
-        rate[M_MULTI][r] = run_disp(core, l, tag, "LINE", opt.n / 100 ? opt.n / 100 : 1, 500);
+        rate[M_MULTI][r] =
+            run_disp(core, l, tag, "LINE", opt.n / 100 ? opt.n / 100 : 1, 500, M_MULTI, r);
         round_line(r, M_MULTI);
         if (opt.cli > 0 && opt.lib > 0) {
                 rate[M_APPRISE][r] = run_apprise_lib(r);
@@ -427,6 +527,8 @@ static void parse_args(int argc, char **argv)
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
                         opt.rounds = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--concurrency") && i + 1 < argc)
+                        opt.concurrency = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--apprise-lib") && i + 1 < argc)
                         opt.lib = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "nosync"))
@@ -470,6 +572,7 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir) || osh_serde_init(err, sizeof(err)) < 0)
                 return 1;
         fakes = start_fakes(dir, "fake", SECRET, &opt.port);
+        fake_pid = fakes;
         if (fakes > 0 && opt.cli > 0)
                 fakes2 = start_fakes(dir, "fake-apprise", NULL, &opt.apprise_port);
         if (fakes < 0 || (opt.cli > 0 && fakes2 < 0)) {
@@ -486,6 +589,7 @@ int main(int argc, char **argv)
         conf.retry_base_ms = 100;
         conf.retry_max_ms = 1000;
         conf.give_up_ms = 60000;
+        conf.concurrency = opt.concurrency;
         l = disp_ledger_open(ledger, opt.sync ? DISP_LEDGER_SYNC_GROUP : DISP_LEDGER_NOSYNC, err,
                              sizeof(err));
         core = l ? disp_core_new(&conf, l, NULL, on_status, NULL, err, sizeof(err)) : NULL;
@@ -494,9 +598,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         printf("bench-dispatch: %zu messages per mode, warm-up + %d interleaved rounds; "
-               "sns-dispatcher core (ledger fsync %s) and a raw libcurl loop -> "
-               "osh-fake-providers on loopback; %ld CPUs, load %.1f at start\n",
-               opt.n, opt.rounds, opt.sync ? "on" : "off", sysconf(_SC_NPROCESSORS_ONLN), load0);
+               "sns-dispatcher core (ledger fsync %s, %d requests in flight) and a raw libcurl "
+               "loop (one) -> osh-fake-providers on loopback; %ld CPUs, load %.1f at start\n",
+               opt.n, opt.rounds, opt.sync ? "on" : "off", opt.concurrency,
+               sysconf(_SC_NPROCESSORS_ONLN), load0);
         for (int r = 0; r <= opt.rounds; r++)
                 one_round(core, l, r);
         if (opt.cli > 0)

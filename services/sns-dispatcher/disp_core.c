@@ -1,5 +1,6 @@
 #include "disp_core.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,15 @@ struct disp_core {
         int64_t reserved[DISP_CH__CNT]; /* next token slot promised to a held job */
         int64_t blocked[DISP_CH__CNT];  /* a 429 said: nothing to this channel before */
         osh_http_client_t *http;
+        int throttle[DISP_CH__CNT]; /* a 429 seen in the running batch (atomic) */
+        /* The send pool (conf->concurrency - 1 workers besides the owner's
+         * thread) and the batch it is running, under pool_mu. */
+        struct worker *workers;
+        int nworkers, stop;
+        pthread_mutex_t pool_mu;
+        pthread_cond_t pool_go, pool_done;
+        struct task **run;
+        size_t nrun, next, finished;
         campaign_t *camp;
         size_t ncamp;
         unsigned rnd;
@@ -55,6 +65,9 @@ static void real_sleep(void *opaque, int64_t ms)
         osh_sleep_ms(ms);
 }
 
+static int start_pool(disp_core_t *c);
+static void stop_pool(disp_core_t *c);
+
 disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
                            const disp_clock_t *clock, disp_status_fn *status_fn, void *opaque,
                            char *errstr, size_t errstr_size)
@@ -68,6 +81,9 @@ disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
         c->clock = clock ? *clock : (disp_clock_t){real_now, real_sleep, NULL};
         c->status_fn = status_fn;
         c->opaque = opaque;
+        pthread_mutex_init(&c->pool_mu, NULL);
+        pthread_cond_init(&c->pool_go, NULL);
+        pthread_cond_init(&c->pool_done, NULL);
         c->rnd = (unsigned)c->clock.now_ms(c->clock.opaque);
         for (size_t i = 0; disp_channels[i]; i++)
                 c->chan[disp_channels[i]->kind] = disp_channels[i];
@@ -79,7 +95,7 @@ disp_core_t *disp_core_new(const disp_core_conf_t *conf, disp_ledger_t *ledger,
                         goto fail;
                 }
         c->http = osh_http_client_new(NULL);
-        if (!c->http)
+        if (!c->http || start_pool(c) < 0)
                 goto fail;
         rebuild(c);
         return c;
@@ -94,6 +110,10 @@ void disp_core_destroy(disp_core_t *c)
 {
         if (!c)
                 return;
+        stop_pool(c);
+        pthread_mutex_destroy(&c->pool_mu);
+        pthread_cond_destroy(&c->pool_go);
+        pthread_cond_destroy(&c->pool_done);
         osh_http_client_destroy(c->http);
         for (size_t i = 0; i < c->ncamp; i++)
                 free(c->camp[i].id);
@@ -279,8 +299,10 @@ static int hold(disp_core_t *c, const disp_job_t *job, const void *rec, size_t l
  * waits. Returns 0 to send now, or the epoch ms to hold the job until: a
  * long wait (a slow channel must not stall the others) or a shutdown. Held
  * jobs get staggered slots so they do not all wake at once; a job coming
- * back from the queue (queued) uses its slot instead of queueing again. */
-static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int queued)
+ * back from the queue (queued) uses its slot instead of queueing again.
+ * Without may_sleep a short wait returns -1 (nothing taken): the caller
+ * first sends what it prepared, so no request leaves before its token. */
+static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int queued, int may_sleep)
 {
         disp_bucket_t *b = &c->bucket[ch];
         int64_t now, wait, slot;
@@ -295,6 +317,8 @@ static int64_t pace(disp_core_t *c, disp_chan_kind_t ch, size_t requests, int qu
                         return 0;
                 if (wait > PACE_SLEEP_MAX_MS || osh_shutdown_requested())
                         break;
+                if (!may_sleep)
+                        return -1;
                 c->clock.sleep_ms(c->clock.opaque, wait);
         }
         slot = c->reserved[ch] > now + wait ? c->reserved[ch] : now + wait;
@@ -360,49 +384,23 @@ static size_t requests(const disp_channel_t *ch, size_t n, size_t parts)
         return (n + ch->max_rcpt - 1) / ch->max_rcpt * ((parts + per - 1) / per);
 }
 
-#define SEND_LEDGER_ERROR ((osh_delivery_t)-1)
-
-/* One request per recipient, each outcome in the ledger at once, so a retry
- * of the dispatch (after a 4xx, a crash) skips the recipients already
- * settled. Counts every recipient of the dispatch into res. Returns RETRY
- * at the first recipient that must wait, SEND_LEDGER_ERROR when the ledger
- * cannot be written. */
-static osh_delivery_t send_each(disp_core_t *c, const disp_channel_t *ch,
-                                const disp_chan_conf_t *cc, const disp_job_t *job,
-                                const disp_send_req_t *req, const disp_parts_t *parts,
-                                disp_send_res_t *res)
-{
-        for (size_t i = 0; i < job->n_rcpt; i++) {
-                disp_send_req_t one = *req;
-                disp_send_res_t r = {0};
-                char done = disp_ledger_rcpt(c->ledger, job->key, i);
-                osh_delivery_t d;
-
-                if (!done) {
-                        one.rcpt = &job->rcpt[i];
-                        one.n_rcpt = 1;
-                        one.rcpt_index = i;
-                        d = ch->send(c->http, cc, &one, parts, &r);
-                        snprintf(res->code, sizeof(res->code), "%s", r.code);
-                        if (r.detail[0] || d != OSH_DELIVERY_OK)
-                                snprintf(res->detail, sizeof(res->detail), "%s", r.detail);
-                        if (!res->message_id[0])
-                                snprintf(res->message_id, sizeof(res->message_id), "%s",
-                                         r.message_id);
-                        res->retry_after_ms = r.retry_after_ms;
-                        if (d == OSH_DELIVERY_RETRY)
-                                return d;
-                        done = d == OSH_DELIVERY_OK ? 'S' : 'P';
-                        if (disp_ledger_put_rcpt(c->ledger, job->key, i, done) < 0)
-                                return SEND_LEDGER_ERROR;
-                }
-                if (done == 'S')
-                        res->n_ok++;
-                else
-                        res->n_perm++;
-        }
-        return res->n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
-}
+/* One dispatch of a batch, from its preparation (this thread) through its
+ * provider requests (a worker) to its settlement (this thread again). */
+typedef struct task {
+        disp_job_t job;
+        const void *rec;
+        size_t len;
+        unsigned n;    /* failed attempts before this one */
+        int64_t first; /* first attempt or receipt */
+        int queued;    /* back from the pending queue (keeps its rate slot) */
+        int send;      /* prepared: its requests are to go out */
+        disp_parts_t parts;
+        char *done; /* max_rcpt == 1: recipients the ledger had settled ('S'/'P') */
+        char *out;  /* ... and the outcome of this attempt's request for each */
+        disp_send_res_t res;
+        osh_delivery_t d;
+        int throttled; /* stopped: a 429 of its channel earlier in the batch */
+} task_t;
 
 /* Repeated ids are sent once; ids the channel's validator refuses are
  * never put into a request (FAILED_PERM with the validator's reason). */
@@ -413,13 +411,82 @@ static void screen(disp_core_t *c, disp_job_t *job)
         disp_job_screen(job, ch ? ch->check_account : NULL);
 }
 
-/* Sends job now unless it must wait; settles the outcome in the ledger. */
-static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len, unsigned n,
-                   int64_t first, int queued)
+/* Everything before the request, on the owner's thread: the job is held
+ * (schedule, quiet hours, rate slot), refused, or made ready to send
+ * (t->send). 0 / -1 (ledger), or 1 without may_sleep when its token is a
+ * short wait away (nothing done: send the prepared ones, then again). */
+static int prepare(disp_core_t *c, task_t *t, int may_sleep)
 {
+        disp_job_t *job = &t->job;
         int64_t now = c->clock.now_ms(c->clock.opaque), quiet, due;
         const disp_channel_t *ch = c->chan[job->channel];
         const disp_chan_conf_t *cc = &c->conf->chan[job->channel];
+        char err[256] = "";
+        char *text;
+
+        if (job->not_before_ms > now)
+                return hold(c, job, t->rec, t->len, job->not_before_ms, t->first, t->n, "",
+                            "scheduled");
+        quiet = osh_quiet_until(&c->conf->quiet, now);
+        if (quiet && !job->critical) {
+                c->st.held++;
+                return hold(c, job, t->rec, t->len, quiet, t->first, t->n, "", "quiet hours");
+        }
+        if (!ch || !cc->url || !*cc->url)
+                return fail_perm(c, job, "", "channel not configured", t->n);
+        if (!job->n_rcpt)
+                return fail_perm(c, job, "", job->n_invalid ? job->why_invalid : "no recipients",
+                                 t->n);
+        text = render(c, job, err, sizeof(err));
+        if (!text || disp_channel_format(ch, cc, text, &t->parts, err, sizeof(err)) < 0) {
+                free(text);
+                return fail_perm(c, job, "", err[0] ? err : "out of memory", t->n);
+        }
+        free(text);
+        due = pace(c, job->channel, requests(ch, job->n_rcpt, t->parts.n), t->queued, may_sleep);
+        if (due < 0) {
+                disp_parts_free(&t->parts);
+                memset(&t->parts, 0, sizeof(t->parts));
+                return 1;
+        }
+        if (due)
+                return hold(c, job, t->rec, t->len, due, t->first, t->n, "", "rate limit");
+        if (ch->max_rcpt == 1) {
+                t->done = calloc(job->n_rcpt, 1);
+                t->out = calloc(job->n_rcpt, 1);
+                if (!t->done || !t->out)
+                        return -1;
+                for (size_t i = 0; i < job->n_rcpt; i++)
+                        t->done[i] = disp_ledger_rcpt(c->ledger, job->key, i);
+        }
+        t->send = 1;
+        return 0;
+}
+
+/* A 429 of channel ch was seen in this batch (set and read by workers). */
+static int throttled(disp_core_t *c, disp_chan_kind_t ch)
+{
+        return __atomic_load_n(&c->throttle[ch], __ATOMIC_ACQUIRE);
+}
+
+static osh_delivery_t request(disp_core_t *c, osh_http_client_t *http, task_t *t,
+                              const disp_send_req_t *req, disp_send_res_t *res)
+{
+        const disp_channel_t *ch = c->chan[t->job.channel];
+        osh_delivery_t d = ch->send(http, &c->conf->chan[t->job.channel], req, &t->parts, res);
+
+        if (d == OSH_DELIVERY_RETRY && !strcmp(res->code, "429"))
+                __atomic_store_n(&c->throttle[t->job.channel], 1, __ATOMIC_RELEASE);
+        return d;
+}
+
+/* The provider requests of a prepared task, on a worker's connection;
+ * touches nothing but the task (and the throttle flags). Channels with
+ * max_rcpt == 1 get one request per recipient not settled before, each
+ * outcome noted for the ledger; the first that must wait stops it. */
+static void send_task(disp_core_t *c, osh_http_client_t *http, task_t *t)
+{
+        const disp_job_t *job = &t->job;
         disp_send_req_t req = {.key = job->key,
                                .campaign_id = job->campaign_id,
                                .title = job->title,
@@ -427,80 +494,301 @@ static int attempt(disp_core_t *c, disp_job_t *job, const void *rec, size_t len,
                                .n_rcpt = job->n_rcpt,
                                .test = job->test,
                                .critical = job->critical};
-        disp_send_res_t res = {0};
-        disp_parts_t parts = {0};
-        char err[256] = "";
-        char *text;
-        osh_delivery_t d;
+
+        if (throttled(c, job->channel)) {
+                t->throttled = 1;
+                return;
+        }
+        if (c->chan[job->channel]->max_rcpt != 1) {
+                t->d = request(c, http, t, &req, &t->res);
+                return;
+        }
+        t->d = OSH_DELIVERY_OK;
+        for (size_t i = 0; i < job->n_rcpt; i++) {
+                disp_send_req_t one = req;
+                disp_send_res_t r = {0};
+                osh_delivery_t d;
+                if (t->done[i])
+                        continue;
+                if (throttled(c, job->channel)) {
+                        t->throttled = 1;
+                        return;
+                }
+                one.rcpt = &job->rcpt[i];
+                one.n_rcpt = 1;
+                one.rcpt_index = i;
+                d = request(c, http, t, &one, &r);
+                snprintf(t->res.code, sizeof(t->res.code), "%s", r.code);
+                if (r.detail[0] || d != OSH_DELIVERY_OK)
+                        snprintf(t->res.detail, sizeof(t->res.detail), "%s", r.detail);
+                if (!t->res.message_id[0])
+                        snprintf(t->res.message_id, sizeof(t->res.message_id), "%s", r.message_id);
+                t->res.retry_after_ms = r.retry_after_ms;
+                if (d == OSH_DELIVERY_RETRY) {
+                        t->d = d;
+                        return;
+                }
+                t->out[i] = d == OSH_DELIVERY_OK ? 'S' : 'P';
+        }
+}
+
+/* Per-recipient outcomes of a task counted into res (the dispatch is OK
+ * once any recipient was sent) and, when the dispatch stays open (a retry
+ * or a 429 stopped it), written to the ledger so its retry skips them; a
+ * dispatch that settles now gets its final entry right away instead.
+ * 0 / -1 (ledger). */
+static int settle_each(disp_core_t *c, task_t *t)
+{
+        int open = t->d == OSH_DELIVERY_RETRY || t->throttled;
+
+        for (size_t i = 0; i < t->job.n_rcpt; i++) {
+                char o = t->out[i] ? t->out[i] : t->done[i];
+                if (open && t->out[i] &&
+                    disp_ledger_put_rcpt(c->ledger, t->job.key, i, t->out[i]) < 0)
+                        return -1;
+                t->res.n_ok += o == 'S';
+                t->res.n_perm += o == 'P';
+        }
+        if (t->d != OSH_DELIVERY_RETRY && !t->throttled)
+                t->d = t->res.n_ok ? OSH_DELIVERY_OK : OSH_DELIVERY_FAIL;
+        return 0;
+}
+
+/* The outcome of a sent task into the ledger and the statuses. A task the
+ * batch's 429 stopped waits, as a new job would in pace(), until the
+ * provider's window ends; it is not counted as a failed attempt. */
+static int finish(disp_core_t *c, task_t *t)
+{
+        int64_t now = c->clock.now_ms(c->clock.opaque), due;
+
+        if (t->done && settle_each(c, t) < 0)
+                return -1;
+        if (!t->throttled)
+                return settle(c, &t->job, t->rec, t->len, t->d, &t->res, t->n, t->first);
+        due = c->blocked[t->job.channel] > now ? c->blocked[t->job.channel]
+                                               : now + c->conf->retry_base_ms;
+        return hold(c, &t->job, t->rec, t->len, due, t->first, t->n, "429",
+                    "the provider rate-limited the channel");
+}
+
+static void task_free(task_t *t)
+{
+        disp_job_free(&t->job);
+        disp_parts_free(&t->parts);
+        free(t->done);
+        free(t->out);
+}
+
+/* A worker thread of the pool: its own libcurl handle, so its own kept-
+ * alive connection to every provider. */
+typedef struct worker {
+        disp_core_t *c;
+        osh_http_client_t *http;
+        pthread_t th;
+} worker_t;
+
+/* Takes the next task of the running batch (under pool_mu), NULL when all
+ * are taken. */
+static task_t *take(disp_core_t *c)
+{
+        return c->next < c->nrun ? c->run[c->next++] : NULL;
+}
+
+static void *worker_main(void *opaque)
+{
+        worker_t *w = opaque;
+        disp_core_t *c = w->c;
+        task_t *t;
+
+        pthread_mutex_lock(&c->pool_mu);
+        for (;;) {
+                while (!c->stop && c->next >= c->nrun)
+                        pthread_cond_wait(&c->pool_go, &c->pool_mu);
+                if (c->stop)
+                        break;
+                t = take(c);
+                pthread_mutex_unlock(&c->pool_mu);
+                send_task(c, w->http, t);
+                pthread_mutex_lock(&c->pool_mu);
+                if (++c->finished == c->nrun)
+                        pthread_cond_signal(&c->pool_done);
+        }
+        pthread_mutex_unlock(&c->pool_mu);
+        return NULL;
+}
+
+/* Sends the n prepared tasks, up to conf->concurrency at a time (this
+ * thread takes part), and returns when all are done. */
+static void send_all(disp_core_t *c, task_t **run, size_t n)
+{
+        task_t *t;
+
+        if (!c->nworkers) {
+                for (size_t i = 0; i < n; i++)
+                        send_task(c, c->http, run[i]);
+                return;
+        }
+        pthread_mutex_lock(&c->pool_mu);
+        c->run = run;
+        c->nrun = n;
+        c->next = c->finished = 0;
+        pthread_cond_broadcast(&c->pool_go);
+        while ((t = take(c))) {
+                pthread_mutex_unlock(&c->pool_mu);
+                send_task(c, c->http, t);
+                pthread_mutex_lock(&c->pool_mu);
+                c->finished++;
+        }
+        while (c->finished < c->nrun)
+                pthread_cond_wait(&c->pool_done, &c->pool_mu);
+        c->run = NULL;
+        c->nrun = c->next = c->finished = 0;
+        pthread_mutex_unlock(&c->pool_mu);
+}
+
+/* conf->concurrency - 1 workers, each with its own connection. 0 / -1. */
+static int start_pool(disp_core_t *c)
+{
+        int n = c->conf->concurrency > 1 ? c->conf->concurrency - 1 : 0;
+
+        c->workers = n ? calloc((size_t)n, sizeof(*c->workers)) : NULL;
+        if (n && !c->workers)
+                return -1;
+        for (int i = 0; i < n; i++) {
+                worker_t *w = &c->workers[i];
+                w->c = c;
+                w->http = osh_http_client_new(NULL);
+                if (!w->http || pthread_create(&w->th, NULL, worker_main, w) != 0) {
+                        osh_http_client_destroy(w->http);
+                        return -1;
+                }
+                c->nworkers++;
+        }
+        return 0;
+}
+
+static void stop_pool(disp_core_t *c)
+{
+        pthread_mutex_lock(&c->pool_mu);
+        c->stop = 1;
+        pthread_cond_broadcast(&c->pool_go);
+        pthread_mutex_unlock(&c->pool_mu);
+        for (int i = 0; i < c->nworkers; i++) {
+                pthread_join(c->workers[i].th, NULL);
+                osh_http_client_destroy(c->workers[i].http);
+        }
+        free(c->workers);
+        c->workers = NULL;
+        c->nworkers = 0;
+}
+
+/* 1 when an earlier record of the batch has key (it will settle or hold it). */
+static int in_batch(task_t *tasks, size_t n, const char *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(tasks[i].job.key, key))
+                        return 1;
+        return 0;
+}
+
+/* Sends the prepared run[0..n) and settles them, those a 429 stopped
+ * after the others, so the channel's block is known. 0 / -1. */
+static int flush(disp_core_t *c, task_t **run, size_t n)
+{
+        int rc = 0;
+
+        memset(c->throttle, 0, sizeof(c->throttle));
+        send_all(c, run, n);
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < n && rc == 0; i++)
+                        if (run[i]->throttled == pass)
+                                rc = finish(c, run[i]);
+        return rc;
+}
+
+/* Prepares, sends and settles the decoded tasks[0..n): the prepared ones
+ * go out together, and before any wait for a rate token (a request never
+ * leaves before its token). 0 / -1. */
+static int run_tasks(disp_core_t *c, task_t *tasks, size_t n)
+{
+        task_t **run = calloc(n ? n : 1, sizeof(*run));
+        size_t nrun = 0, from = 0;
+        int rc = run ? 0 : -1;
+
+        for (size_t i = 0; i < n && rc == 0; i++) {
+                rc = prepare(c, &tasks[i], nrun == from);
+                if (rc == 1) {
+                        rc = flush(c, run + from, nrun - from);
+                        from = nrun;
+                        if (rc == 0)
+                                rc = prepare(c, &tasks[i], 1);
+                }
+                if (rc == 0 && tasks[i].send)
+                        run[nrun++] = &tasks[i];
+        }
+        if (rc == 0)
+                rc = flush(c, run + from, nrun - from);
+        free(run);
+        return rc;
+}
+
+int disp_core_handle_batch(disp_core_t *c, const disp_record_t *recs, size_t n)
+{
+        task_t *tasks = calloc(n ? n : 1, sizeof(*tasks));
+        size_t nt = 0;
+        char err[256];
         int rc;
 
-        if (job->not_before_ms > now)
-                return hold(c, job, rec, len, job->not_before_ms, first, n, "", "scheduled");
-        quiet = osh_quiet_until(&c->conf->quiet, now);
-        if (quiet && !job->critical) {
-                c->st.held++;
-                return hold(c, job, rec, len, quiet, first, n, "", "quiet hours");
-        }
-        if (!ch || !cc->url || !*cc->url)
-                return fail_perm(c, job, "", "channel not configured", n);
-        if (!job->n_rcpt)
-                return fail_perm(c, job, "", job->n_invalid ? job->why_invalid : "no recipients",
-                                 n);
-        text = render(c, job, err, sizeof(err));
-        if (!text || disp_channel_format(ch, cc, text, &parts, err, sizeof(err)) < 0) {
-                free(text);
-                disp_parts_free(&parts);
-                return fail_perm(c, job, "", err[0] ? err : "out of memory", n);
-        }
-        free(text);
-        due = pace(c, job->channel, requests(ch, job->n_rcpt, parts.n), queued);
-        if (due) {
-                disp_parts_free(&parts);
-                return hold(c, job, rec, len, due, first, n, "", "rate limit");
-        }
-        d = ch->max_rcpt == 1 ? send_each(c, ch, cc, job, &req, &parts, &res)
-                              : ch->send(c->http, cc, &req, &parts, &res);
-        disp_parts_free(&parts);
-        if ((int)d < 0)
+        if (!tasks)
                 return -1;
-        rc = settle(c, job, rec, len, d, &res, n, first);
+        for (size_t i = 0; i < n; i++) {
+                task_t *t = &tasks[nt];
+                c->st.in++;
+                if (disp_job_decode(recs[i].rec, recs[i].len, &t->job, err, sizeof(err)) < 0) {
+                        disp_job_free(&t->job);
+                        snprintf(t->job.key, sizeof(t->job.key), "%s",
+                                 recs[i].key && *recs[i].key ? recs[i].key : "unknown");
+                        t->job.campaign_id = (char *)"";
+                        osh_warn("undecodable dispatch record: %s", err);
+                        emit(c, &t->job, ST_PERM, "", NULL, err, 0, 0);
+                        memset(t, 0, sizeof(*t));
+                        continue;
+                }
+                screen(c, &t->job);
+                if (disp_ledger_final(c->ledger, t->job.key) ||
+                    disp_ledger_is_pending(c->ledger, t->job.key) ||
+                    in_batch(tasks, nt, t->job.key)) {
+                        c->st.duplicates++; /* a replay: settled, queued, or earlier in the batch */
+                        disp_job_free(&t->job);
+                        memset(t, 0, sizeof(*t));
+                        continue;
+                }
+                t->rec = recs[i].rec;
+                t->len = recs[i].len;
+                t->first = c->clock.now_ms(c->clock.opaque);
+                nt++;
+        }
+        rc = run_tasks(c, tasks, nt);
+        for (size_t i = 0; i < nt; i++)
+                task_free(&tasks[i]);
+        free(tasks);
         return rc;
 }
 
 int disp_core_handle(disp_core_t *c, const void *rec, size_t len, const char *key)
 {
-        disp_job_t job;
-        char err[256];
-        int rc = 0;
+        disp_record_t r = {rec, len, key};
 
-        c->st.in++;
-        if (disp_job_decode(rec, len, &job, err, sizeof(err)) < 0) {
-                disp_job_free(&job);
-                snprintf(job.key, sizeof(job.key), "%s", key && *key ? key : "unknown");
-                job.campaign_id = (char *)"";
-                osh_warn("undecodable dispatch record: %s", err);
-                emit(c, &job, ST_PERM, "", NULL, err, 0, 0);
-                return 0;
-        }
-        screen(c, &job);
-        if (disp_ledger_final(c->ledger, job.key) || disp_ledger_is_pending(c->ledger, job.key)) {
-                c->st.duplicates++; /* a replay: already settled or already queued */
-        } else {
-                rc = attempt(c, &job, rec, len, 0, c->clock.now_ms(c->clock.opaque), 0);
-        }
-        disp_job_free(&job);
-        return rc;
+        return disp_core_handle_batch(c, &r, 1);
 }
 
 int64_t disp_core_tick(disp_core_t *c, int max)
 {
         for (int i = 0; i < max && !osh_shutdown_requested(); i++) {
                 const disp_pending_t *p = disp_ledger_next(c->ledger);
-                int64_t now = c->clock.now_ms(c->clock.opaque), first;
+                int64_t now = c->clock.now_ms(c->clock.opaque);
+                task_t t = {0};
                 unsigned char *rec;
-                size_t len;
-                unsigned n;
-                disp_job_t job;
                 char err[256];
                 int rc;
 
@@ -512,17 +800,19 @@ int64_t disp_core_tick(disp_core_t *c, int max)
                 if (!rec)
                         return -2;
                 memcpy(rec, p->rec, p->rec_len);
-                len = p->rec_len;
-                n = p->attempt;
-                first = p->first_ms;
-                if (disp_job_decode(rec, len, &job, err, sizeof(err)) < 0) {
-                        snprintf(job.key, sizeof(job.key), "%s", p->key);
-                        rc = disp_ledger_put_final(c->ledger, job.key, "FAILED_PERM", NULL);
+                t.rec = rec;
+                t.len = p->rec_len;
+                t.n = p->attempt;
+                t.first = p->first_ms;
+                t.queued = 1;
+                if (disp_job_decode(rec, t.len, &t.job, err, sizeof(err)) < 0) {
+                        snprintf(t.job.key, sizeof(t.job.key), "%s", p->key);
+                        rc = disp_ledger_put_final(c->ledger, t.job.key, "FAILED_PERM", NULL);
                 } else {
-                        screen(c, &job);
-                        rc = attempt(c, &job, rec, len, n, first, 1);
+                        screen(c, &t.job);
+                        rc = run_tasks(c, &t, 1);
                 }
-                disp_job_free(&job);
+                task_free(&t);
                 free(rec);
                 if (rc < 0)
                         return -2;

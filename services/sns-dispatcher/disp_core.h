@@ -51,6 +51,10 @@ typedef struct disp_core_conf {
         const char *templates_dir;
         osh_quiet_t quiet;
         int64_t retry_base_ms, retry_max_ms, give_up_ms;
+        /* Provider requests in flight at once, each on a kept-alive connection
+         * of its own (a worker thread with its own libcurl handle; the calling
+         * thread is one of them). 0 or 1: one, on the calling thread. */
+        int concurrency;
 } disp_core_conf_t;
 
 typedef struct disp_core disp_core_t;
@@ -76,6 +80,20 @@ void disp_core_set_channel(disp_core_t *c, disp_chan_kind_t kind, const disp_cha
  * (the caller may then store the offset), -1 if the ledger cannot be
  * written (the caller must not store it and should stop). */
 int disp_core_handle(disp_core_t *c, const void *rec, size_t len, const char *key);
+
+typedef struct disp_record {
+        const void *rec;
+        size_t len;
+        const char *key;
+} disp_record_t;
+/* The same for n records (a poll batch): each is decoded, screened and
+ * paced on this thread, their provider requests go out up to
+ * conf->concurrency at a time, and the outcomes are settled in the ledger
+ * and reported in record order. A 429 stops the batch's other requests to
+ * that channel (they are held until the provider's window ends). A record
+ * repeated inside the batch is sent once. The records are borrowed for the
+ * call. 0 / -1 as disp_core_handle. */
+int disp_core_handle_batch(disp_core_t *c, const disp_record_t *recs, size_t n);
 /* Sends what became due (retries, quiet hours over, schedule reached), at
  * most max entries. Returns ms until the next pending entry is due, -1 when
  * nothing is pending, -2 on a ledger write failure. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "oshirase/serde.h"
+#include "oshirase/strutil.h"
 #include "oshirase/topics.h"
 
 static char *dup_field(avro_value_t *v, const char *f)
@@ -153,25 +154,46 @@ const char *disp_job_var(void *opaque, const char *name, size_t len)
         return NULL;
 }
 
-/* 1 when acc is among the first n entries. */
-static int among(const disp_rcpt_t *r, size_t n, const char *acc)
+/* The account ids seen so far in a dispatch, for dropping repeats: a hash
+ * set (a multicast carries up to 500; comparing each with all before it
+ * was the costliest step of the dispatch). */
+typedef struct seen {
+        const char **tab; /* open addressing; cap a power of two >= 2n */
+        size_t cap;
+} seen_t;
+
+/* 1 when acc was seen, else records it (the string is borrowed). */
+static int seen_add(seen_t *s, const char *acc)
 {
-        for (size_t j = 0; j < n; j++)
-                if (!strcmp(r[j].account_id, acc))
+        size_t i = (size_t)osh_str_hash(acc) & (s->cap - 1);
+
+        for (; s->tab[i]; i = (i + 1) & (s->cap - 1))
+                if (!strcmp(s->tab[i], acc))
                         return 1;
+        s->tab[i] = acc;
         return 0;
 }
 
 void disp_job_screen(disp_job_t *job, osh_account_check_fn *check)
 {
         size_t keep = 0, bad = 0, n = job->n_rcpt;
+        seen_t seen = {NULL, 16};
 
+        while (seen.cap < 2 * n)
+                seen.cap *= 2;
+        seen.tab = calloc(seen.cap, sizeof(*seen.tab));
+        if (!seen.tab) { /* no memory to tell repeats apart: refuse them all */
+                job->why_invalid = "out of memory";
+                job->n_invalid = n;
+                job->n_rcpt = 0;
+                return;
+        }
         /* [0, keep): to send; [keep, keep + bad): refused ids; the rest:
          * duplicates. Entries are swapped, never dropped, so all stay owned. */
         for (size_t i = 0; i < n; i++) {
                 disp_rcpt_t r = job->rcpt[i];
                 const char *why;
-                if (among(job->rcpt, keep + bad, r.account_id))
+                if (seen_add(&seen, r.account_id))
                         continue;
                 why = check ? check(r.account_id, strlen(r.account_id)) : NULL;
                 job->rcpt[i] = job->rcpt[keep + bad];
@@ -184,6 +206,7 @@ void disp_job_screen(disp_job_t *job, osh_account_check_fn *check)
                         job->rcpt[keep++] = r;
                 }
         }
+        free(seen.tab);
         job->n_rcpt = keep;
         job->n_invalid = bad;
 }

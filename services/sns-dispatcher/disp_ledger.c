@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "oshirase/clock.h"
 #include "oshirase/grow.h"
 #include "oshirase/sha256.h"
 #include "oshirase/strutil.h"
@@ -21,10 +23,24 @@ typedef struct slot {
         char *campaign;
 } slot_t;
 
+/* The group-commit thread: fdatasyncs up to `want` appends while the
+ * owner goes on; `done` appends are on disk. */
+typedef struct syncer {
+        pthread_t th;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        uint64_t want, done;
+        int started, stop, failed;
+        disp_ledger_stats_t st;
+} syncer_t;
+
 struct disp_ledger {
         char *path;
-        int fd, dirty;
+        int fd;
+        uint64_t appended; /* entries written so far (tickets count these) */
+        uint64_t synced;   /* of which known durable (owner's view) */
         disp_ledger_sync_t sync;
+        syncer_t sy;
         slot_t *slots;
         size_t cap, used, finals;
         disp_pending_t *pending;
@@ -193,16 +209,92 @@ static int append(disp_ledger_t *l, const char *line, size_t len)
 {
         if (write_all(l->fd, line, len) < 0)
                 return -1;
-        l->dirty = 1;
+        l->appended++;
         return l->sync == DISP_LEDGER_SYNC_EACH ? disp_ledger_sync(l) : 0;
+}
+
+static void *syncer_main(void *opaque)
+{
+        disp_ledger_t *l = opaque;
+        syncer_t *sy = &l->sy;
+        uint64_t target;
+
+        pthread_mutex_lock(&sy->mu);
+        for (;;) {
+                while (!sy->stop && !sy->failed && sy->done >= sy->want)
+                        pthread_cond_wait(&sy->cv, &sy->mu);
+                if (sy->stop || sy->failed)
+                        break;
+                target = sy->want; /* everything written before this was asked for */
+                pthread_mutex_unlock(&sy->mu);
+                double t0 = osh_mono_s();
+                int rc = fdatasync(l->fd);
+                double ms = (osh_mono_s() - t0) * 1000.0;
+                pthread_mutex_lock(&sy->mu);
+                sy->st.syncs++;
+                sy->st.sync_ms += ms;
+                if (ms > sy->st.sync_ms_max)
+                        sy->st.sync_ms_max = ms;
+                if (rc < 0)
+                        sy->failed = 1;
+                else
+                        sy->done = target;
+                pthread_cond_broadcast(&sy->cv);
+        }
+        pthread_mutex_unlock(&sy->mu);
+        return NULL;
+}
+
+uint64_t disp_ledger_commit(disp_ledger_t *l)
+{
+        syncer_t *sy = &l->sy;
+
+        if (l->sync != DISP_LEDGER_SYNC_GROUP || l->synced >= l->appended) {
+                l->synced = l->appended; /* nothing to wait for */
+                return l->appended;
+        }
+        pthread_mutex_lock(&sy->mu);
+        if (!sy->started && pthread_create(&sy->th, NULL, syncer_main, l) != 0)
+                sy->failed = 1;
+        sy->started = !sy->failed;
+        if (sy->want < l->appended)
+                sy->want = l->appended;
+        pthread_cond_broadcast(&sy->cv);
+        pthread_mutex_unlock(&sy->mu);
+        return l->appended;
+}
+
+int disp_ledger_durable(disp_ledger_t *l, uint64_t ticket, int wait)
+{
+        syncer_t *sy = &l->sy;
+        int rc;
+
+        if (ticket <= l->synced)
+                return 1;
+        pthread_mutex_lock(&sy->mu);
+        if (wait && !sy->failed && sy->done < ticket) {
+                double t0 = osh_mono_s();
+                while (!sy->failed && sy->done < ticket)
+                        pthread_cond_wait(&sy->cv, &sy->mu);
+                sy->st.waited_ms += (osh_mono_s() - t0) * 1000.0;
+        }
+        rc = sy->failed ? -1 : sy->done >= ticket;
+        if (sy->done > l->synced)
+                l->synced = sy->done;
+        pthread_mutex_unlock(&sy->mu);
+        return rc;
+}
+
+void disp_ledger_stats(disp_ledger_t *l, disp_ledger_stats_t *out)
+{
+        pthread_mutex_lock(&l->sy.mu);
+        *out = l->sy.st;
+        pthread_mutex_unlock(&l->sy.mu);
 }
 
 int disp_ledger_sync(disp_ledger_t *l)
 {
-        if (!l->dirty || l->sync == DISP_LEDGER_NOSYNC)
-                return 0;
-        l->dirty = 0;
-        return fdatasync(l->fd);
+        return disp_ledger_durable(l, disp_ledger_commit(l), 1) < 0 ? -1 : 0;
 }
 
 /* "F key status campaign channel recipients perm" (campaign already
@@ -533,12 +625,17 @@ disp_ledger_t *disp_ledger_open(const char *path, disp_ledger_sync_t sync, char 
         disp_ledger_t *l = calloc(1, sizeof(*l));
         FILE *fp;
 
+        if (l) {
+                pthread_mutex_init(&l->sy.mu, NULL);
+                pthread_cond_init(&l->sy.cv, NULL);
+        }
         if (!l || !(l->path = strdup(path)) || grow(l) < 0) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
         l->fd = -1;
         l->sync = sync;
+
         fp = fopen(path, "r");
         if (fp) {
                 load(l, fp);
@@ -564,6 +661,15 @@ void disp_ledger_close(disp_ledger_t *l)
 {
         if (!l)
                 return;
+        if (l->sy.started) {
+                pthread_mutex_lock(&l->sy.mu);
+                l->sy.stop = 1;
+                pthread_cond_broadcast(&l->sy.cv);
+                pthread_mutex_unlock(&l->sy.mu);
+                pthread_join(l->sy.th, NULL);
+        }
+        pthread_mutex_destroy(&l->sy.mu);
+        pthread_cond_destroy(&l->sy.cv);
         if (l->fd >= 0)
                 close(l->fd);
         for (size_t i = 0; i < l->cap; i++) {

@@ -7,7 +7,8 @@
  * entry or per group (see disp_ledger_sync_t) and compacted on open; a torn last line from a
  * kill -9 is ignored. Callers write an entry BEFORE storing the consumer
  * offset of the record it covers. Keys are dispatch ids (a resend gets its
- * own key). Not thread-safe. */
+ * own key). Not thread-safe (one thread calls it; the group-commit
+ * fdatasync runs on a thread of its own). */
 #ifndef DISP_LEDGER_H
 #define DISP_LEDGER_H
 
@@ -37,6 +38,21 @@ disp_ledger_t *disp_ledger_open(const char *path, disp_ledger_sync_t sync, char 
 /* Group commit: one fdatasync for everything appended since the last one.
  * Call before storing the offsets of the records the entries cover. 0 / -1. */
 int disp_ledger_sync(disp_ledger_t *l);
+/* The same without waiting: a background thread runs the fdatasync while
+ * the caller goes on sending (with DISP_LEDGER_SYNC_GROUP; the other modes
+ * are durable at once). Returns a ticket for disp_ledger_durable. */
+uint64_t disp_ledger_commit(disp_ledger_t *l);
+/* 1 when every entry appended before the commit that gave ticket is on
+ * disk, 0 not yet, -1 when an fdatasync failed (the ledger is then unusable:
+ * store no more offsets). wait != 0 blocks until it is not 0. */
+int disp_ledger_durable(disp_ledger_t *l, uint64_t ticket, int wait);
+/* What the group commit cost: fdatasync calls and their time, and how long
+ * callers blocked in disp_ledger_durable(wait) (or _sync) for them. */
+typedef struct disp_ledger_stats {
+        uint64_t syncs;
+        double sync_ms, sync_ms_max, waited_ms;
+} disp_ledger_stats_t;
+void disp_ledger_stats(disp_ledger_t *l, disp_ledger_stats_t *out);
 void disp_ledger_close(disp_ledger_t *l); /* NULL ok */
 
 /* The final status recorded for key ("SENT", "FAILED_PERM", ...) or NULL.

@@ -46,6 +46,9 @@ static const osh_cfg_entry_t base_table[] = {
      .max = DISP_GIVE_UP_MAX_MS},
     {"http.timeout", OSH_CFG_DURATION_MS, "10s", NULL, "per provider request",
      .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
+    {"http.concurrency", OSH_CFG_INT, "8", NULL,
+     "provider requests in flight at once, each on its own kept-alive connection",
+     .flags = OSH_CFG_RANGE, .min = 1, .max = 64},
     {"report.interval", OSH_CFG_DURATION_MS, "5s", NULL, "delivery report period",
      .flags = OSH_CFG_RANGE, .min = 1, .max = DISP_DURATION_MAX_MS},
 };
@@ -70,8 +73,21 @@ __attribute__((constructor)) static void build_table(void)
         disp_config_table_len = disp_app.ntable = n;
 }
 
+#define GROUP_MAX 64
+/* Poll groups whose ledger entries may still be syncing: their offsets
+ * are stored once the entries are on disk. */
+#define HELD_MAX 8
+
+typedef struct held {
+        rd_kafka_message_t *m[GROUP_MAX];
+        int n;
+        uint64_t ticket; /* disp_ledger_commit's */
+} held_t;
+
 struct disp_service {
         osh_service_t *svc;
+        held_t held[HELD_MAX]; /* a ring: oldest at held_head */
+        int held_head, held_n;
         disp_core_conf_t conf;
         disp_ledger_t *ledger;
         disp_core_t *core;
@@ -249,6 +265,7 @@ static void load_conf(disp_service_t *s)
         s->conf.retry_max_ms = osh_config_int(cfg, "retry.max");
         s->conf.give_up_ms = osh_config_int(cfg, "retry.give_up");
         s->report_ms = osh_config_int(cfg, "report.interval");
+        s->conf.concurrency = (int)osh_config_int(cfg, "http.concurrency");
 }
 
 /* A final status the previous run settled but whose record the broker
@@ -405,41 +422,95 @@ fail:
         return NULL;
 }
 
-#define GROUP_MAX 64
+/* Stores the offsets of the held groups whose ledger entries are on disk
+ * (all of them, waiting, with wait != 0), oldest first. 0 / -1 (an
+ * fdatasync failed: nothing more is stored). */
+static int release(disp_service_t *s, int wait)
+{
+        while (s->held_n) {
+                held_t *h = &s->held[s->held_head];
+                int d = disp_ledger_durable(s->ledger, h->ticket, wait);
+                if (d <= 0)
+                        return d;
+                for (int i = 0; i < h->n; i++) {
+                        osh_consumer_store(s->cons, h->m[i]);
+                        rd_kafka_message_destroy(h->m[i]);
+                }
+                h->n = 0;
+                s->held_head = (s->held_head + 1) % HELD_MAX;
+                s->held_n--;
+        }
+        return 0;
+}
+
+/* Drops the held groups without storing their offsets (a failed ledger). */
+static void drop_held(disp_service_t *s)
+{
+        for (; s->held_n; s->held_n--, s->held_head = (s->held_head + 1) % HELD_MAX) {
+                held_t *h = &s->held[s->held_head];
+                for (int i = 0; i < h->n; i++)
+                        rd_kafka_message_destroy(h->m[i]);
+                h->n = 0;
+        }
+}
+
+/* Settles the dispatch records m[from..to) as one batch (their requests go
+ * out in parallel). 0 / -1. */
+static int flush_batch(disp_service_t *s, rd_kafka_message_t **m, int from, int to)
+{
+        disp_record_t r[GROUP_MAX];
+        char keys[GROUP_MAX][320];
+
+        for (int i = from; i < to; i++) {
+                keys[i - from][0] = '\0';
+                if (m[i]->key_len && m[i]->key_len < sizeof(keys[0])) {
+                        memcpy(keys[i - from], m[i]->key, m[i]->key_len);
+                        keys[i - from][m[i]->key_len] = '\0';
+                }
+                r[i - from] = (disp_record_t){m[i]->payload, m[i]->len, keys[i - from]};
+        }
+        return to > from ? disp_core_handle_batch(s->core, r, (size_t)(to - from)) : 0;
+}
 
 /* Settles up to GROUP_MAX records already waiting (the first one may be
- * waited for), makes their ledger entries durable with one fdatasync, and
- * only then stores their offsets (group commit). 0 / -1. */
+ * waited for): the dispatch records between two campaign.results.v1
+ * records form one batch. Their ledger entries are then committed without
+ * waiting, and their offsets stored once the entries are on disk (group
+ * commit, see release): the next group is sent while this one syncs.
+ * 0 / -1. */
 static int handle_group(disp_service_t *s, int timeout_ms)
 {
-        rd_kafka_message_t *m[GROUP_MAX];
-        int n = 0, rc = 0;
+        held_t *h;
+        int n = 0, from = 0, rc = 0;
 
-        while (n < GROUP_MAX && (m[n] = osh_consumer_poll(s->cons, n ? 0 : timeout_ms))) {
-                char key[320] = "";
-                if (m[n]->key_len && m[n]->key_len < sizeof(key))
-                        memcpy(key, m[n]->key, m[n]->key_len);
-                if (!strcmp(rd_kafka_topic_name(m[n]->rkt), OSH_TOPIC_RESULTS)) {
-                        if (on_result(s, m[n]) < 0)
+        if (s->held_n == HELD_MAX && release(s, 1) < 0)
+                return -1;
+        h = &s->held[(s->held_head + s->held_n) % HELD_MAX];
+        while (n < GROUP_MAX && (h->m[n] = osh_consumer_poll(s->cons, n ? 0 : timeout_ms))) {
+                if (!strcmp(rd_kafka_topic_name(h->m[n]->rkt), OSH_TOPIC_RESULTS)) {
+                        if (flush_batch(s, h->m, from, n) < 0 || on_result(s, h->m[n]) < 0)
                                 rc = -1;
+                        from = n + 1;
                 } else {
                         osh_service_count(s->svc, OSH_CTR_IN, 1);
-                        if (disp_core_handle(s->core, m[n]->payload, m[n]->len, key) < 0)
-                                rc = -1;
                 }
                 n++;
                 if (rc < 0 || osh_shutdown_requested())
                         break;
         }
-        if (rc == 0 && disp_ledger_sync(s->ledger) < 0)
+        if (rc == 0 && flush_batch(s, h->m, from, n) < 0)
                 rc = -1;
-        for (int i = 0; i < n; i++) {
-                if (rc == 0)
-                        osh_consumer_store(s->cons, m[i]);
-                rd_kafka_message_destroy(m[i]);
+        h->n = n;
+        if (n) {
+                h->ticket = disp_ledger_commit(s->ledger);
+                s->held_n++;
         }
-        if (rc < 0)
+        if (rc == 0)
+                rc = release(s, 0);
+        if (rc < 0) {
+                drop_held(s);
                 osh_error("ledger write failed: stopping without storing the offsets");
+        }
         return rc;
 }
 
@@ -475,14 +546,19 @@ int disp_service_run(disp_service_t *s)
                 int rc = handle_group(s, timeout);
 
                 wait = disp_core_tick(s->core, TICK_MAX);
-                if (rc < 0 || wait == -2 || disp_ledger_sync(s->ledger) < 0)
+                if (rc < 0 || wait == -2)
                         return -1;
+                disp_ledger_commit(s->ledger); /* what the retries wrote, in the background */
                 osh_producer_poll(s->prod, 0);
                 if (osh_mono_ms() >= next_report) {
                         disp_core_report(s->core, 0, on_report, s);
                         log_stats(s);
                         next_report = osh_mono_ms() + s->report_ms;
                 }
+        }
+        if (release(s, 1) < 0) { /* the last groups' offsets, once their entries are on disk */
+                drop_held(s);
+                return -1;
         }
         return 0;
 }
@@ -493,6 +569,7 @@ void disp_service_destroy(disp_service_t *s)
                 return;
         if (s->core && s->prod)
                 disp_core_report(s->core, 0, on_report, s);
+        drop_held(s); /* run() stored what was durable */
         osh_consumer_destroy(s->cons);
         osh_producer_destroy(s->prod);
         disp_core_destroy(s->core);

@@ -1,7 +1,9 @@
 /* sns-dispatcher core with a scripted channel and a manual clock: ledger
  * dedup (replay, resend, restart), permanent errors not retried, retries
  * honouring Retry-After until a give-up, quiet hours with the critical
- * override, scheduled sends, refusal of over-long text, statuses. */
+ * override, scheduled sends, refusal of over-long text, statuses; batches
+ * (requests in parallel, a repeat inside a batch, a 429 stopping the rest)
+ * and the ledger's background group commit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oshirase/serde.h"
@@ -23,6 +26,7 @@
 typedef struct world {
         int64_t now;
         int sends;                /* calls to the channel's send */
+        int64_t send_at[8];       /* the clock at each of the first sends */
         osh_delivery_t script[8]; /* outcomes, then OK */
         int64_t retry_after;
         char last_status[32], last_detail[256], last_text[256];
@@ -55,6 +59,8 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
 {
         osh_delivery_t d = W->sends < 8 ? W->script[W->sends] : OSH_DELIVERY_OK;
 
+        if (W->sends < 8)
+                W->send_at[W->sends] = W->now;
         W->sends++;
         W->last_rcpt = (int)req->n_rcpt;
         snprintf(W->sent_to + strlen(W->sent_to), sizeof(W->sent_to) - strlen(W->sent_to), "%s%s",
@@ -433,6 +439,164 @@ static void test_429_backs_off_the_channel(void **state)
         assert_string_equal(disp_ledger_final(w->ledger, "D-r2"), "SENT");
 }
 
+/* A batch of records. ids[i] NULL ends it; all with the default account. */
+static void handle_batch(world_t *w, const char *const *ids)
+{
+        disp_record_t r[16] = {{0}};
+        size_t n = 0;
+
+        for (; ids[n]; n++) {
+                r[n].key = ids[n];
+                r[n].rec = record(ids[n], "hello", 0, 0, 1, &r[n].len);
+        }
+        assert_int_equal(disp_core_handle_batch(w->core, r, n), 0);
+        for (size_t i = 0; i < n; i++)
+                free((void *)r[i].rec);
+}
+
+/* A channel that takes 20 ms per request and counts how many requests are
+ * in flight at once (called from the send pool's threads). */
+static int in_flight, max_in_flight, slow_sends;
+
+static osh_delivery_t slow_send(osh_http_client_t *http, const disp_chan_conf_t *conf,
+                                const disp_send_req_t *req, const disp_parts_t *parts,
+                                disp_send_res_t *res)
+{
+        struct timespec ts = {0, 20 * 1000000L};
+        int now = __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST), max;
+
+        while ((max = __atomic_load_n(&max_in_flight, __ATOMIC_SEQ_CST)) < now &&
+               !__atomic_compare_exchange_n(&max_in_flight, &max, now, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST))
+                ;
+        nanosleep(&ts, NULL);
+        __atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&slow_sends, 1, __ATOMIC_SEQ_CST);
+        snprintf(res->code, sizeof(res->code), "200");
+        res->n_ok = req->n_rcpt;
+        return OSH_DELIVERY_OK;
+}
+
+static const disp_channel_t slow = {
+    .name = "slow",
+    .check_account = osh_account_check_line,
+    .max_rcpt = 500,
+    .send = slow_send,
+};
+
+/* With http.concurrency 4 the requests of one batch are in flight together,
+ * and every dispatch still gets exactly one final status and ledger entry. */
+static void test_batch_sends_in_parallel(void **state)
+{
+        const char *const ids[] = {"P-1", "P-2", "P-3", "P-4", "P-5", "P-6", "P-7", "P-8", NULL};
+        world_t *w = *state;
+
+        close_core(w);
+        w->conf.concurrency = 4;
+        open_core(w);
+        disp_core_set_channel(w->core, DISP_CH_LINE, &slow);
+        in_flight = max_in_flight = slow_sends = 0;
+        handle_batch(w, ids);
+        assert_int_equal(slow_sends, 8);
+        assert_true(max_in_flight >= 2);
+        assert_true(max_in_flight <= 4);
+        assert_int_equal(w->statuses, 8);
+        assert_int_equal(w->sent_recipients, 8);
+        for (int i = 0; ids[i]; i++)
+                assert_string_equal(disp_ledger_final(w->ledger, ids[i]), "SENT");
+        handle_batch(w, ids); /* a replay of the whole batch: nothing */
+        assert_int_equal(slow_sends, 8);
+        assert_int_equal(w->statuses, 8);
+}
+
+/* A record repeated inside one batch (a producer's retry) is sent once. */
+static void test_batch_repeat_sent_once(void **state)
+{
+        const char *const ids[] = {"B-1", "B-2", "B-1", NULL};
+        world_t *w = *state;
+        disp_core_stats_t st;
+
+        handle_batch(w, ids);
+        assert_int_equal(w->sends, 2);
+        assert_int_equal(w->statuses, 2);
+        disp_core_stats(w->core, &st);
+        assert_int_equal(st.duplicates, 1);
+}
+
+/* A batch on a rate-limited channel: no request leaves before its token
+ * (the prepared ones are sent before waiting for the next token, not all
+ * together after the last). */
+static void test_batch_keeps_the_rate(void **state)
+{
+        const char *const ids[] = {"Q-1", "Q-2", "Q-3", NULL};
+        world_t *w = *state;
+
+        close_core(w);
+        w->conf.rate[DISP_CH_LINE] = "10/s:1"; /* a token every 100 ms */
+        open_core(w);
+        handle_batch(w, ids);
+        assert_int_equal(w->sends, 3);
+        assert_int_equal(w->send_at[0], T0);
+        assert_true(w->send_at[1] >= T0 + 100 && w->send_at[1] <= T0 + 110);
+        assert_true(w->send_at[2] >= w->send_at[1] + 100 && w->send_at[2] <= T0 + 220);
+        for (int i = 0; ids[i]; i++)
+                assert_string_equal(disp_ledger_final(w->ledger, ids[i]), "SENT");
+}
+
+/* A 429 in a batch stops the batch's other requests to the channel: they
+ * wait for the provider's window without counting as failed attempts. */
+static void test_batch_429_holds_the_rest(void **state)
+{
+        const char *const ids[] = {"T-1", "T-2", "T-3", NULL};
+        world_t *w = *state;
+
+        w->script[0] = OSH_DELIVERY_RETRY; /* stub: 429 */
+        w->retry_after = 5000;
+        handle_batch(w, ids);
+        assert_int_equal(w->sends, 1);
+        assert_int_equal(disp_ledger_pending_count(w->ledger), 3);
+        assert_non_null(strstr(w->last_detail, "rate-limited"));
+        assert_string_equal(w->last_status, "QUEUED"); /* not a failed attempt */
+        w->now += 4999;
+        assert_int_equal(disp_core_tick(w->core, 10), 1);
+        assert_int_equal(w->sends, 1);
+        w->now += 1;
+        assert_int_equal(disp_core_tick(w->core, 10), -1);
+        assert_int_equal(w->sends, 4);
+        for (int i = 0; ids[i]; i++)
+                assert_string_equal(disp_ledger_final(w->ledger, ids[i]), "SENT");
+}
+
+/* The group commit without waiting: a ticket becomes durable once the
+ * background fdatasync ran, and the entries are in the file. */
+static void test_ledger_commit_in_background(void **state)
+{
+        world_t *w = *state;
+        disp_final_meta_t m = {"C-1", 0, 1, 0};
+        char err[256];
+        uint64_t t1, t2;
+        disp_ledger_t *l;
+
+        close_core(w);
+        l = disp_ledger_open(w->path, DISP_LEDGER_SYNC_GROUP, err, sizeof(err));
+        assert_non_null(l);
+        assert_int_equal(disp_ledger_put_final(l, "G-1", "SENT", &m), 0);
+        t1 = disp_ledger_commit(l);
+        assert_int_equal(disp_ledger_put_final(l, "G-2", "SENT", &m), 0);
+        t2 = disp_ledger_commit(l);
+        assert_true(t2 > t1);
+        assert_int_equal(disp_ledger_durable(l, t2, 1), 1);
+        assert_int_equal(disp_ledger_durable(l, t1, 0), 1);
+        assert_int_equal(disp_ledger_commit(l), t2); /* nothing new: nothing to wait for */
+        disp_ledger_close(l);
+        l = disp_ledger_open(w->path, DISP_LEDGER_SYNC_GROUP, err, sizeof(err));
+        assert_non_null(l);
+        assert_string_equal(disp_ledger_final(l, "G-1"), "SENT");
+        assert_string_equal(disp_ledger_final(l, "G-2"), "SENT");
+        disp_ledger_close(l);
+        open_core(w);
+}
+
 static void test_garbage_record(void **state)
 {
         world_t *w = *state;
@@ -459,6 +623,11 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_retry_skips_recipients_done, setup, teardown),
             cmocka_unit_test_setup_teardown(test_429_backs_off_the_channel, setup, teardown),
             cmocka_unit_test_setup_teardown(test_garbage_record, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_sends_in_parallel, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_repeat_sent_once, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_429_holds_the_rest, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_keeps_the_rate, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ledger_commit_in_background, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
