@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oshirase/jdate.h"
 #include "seg_expr.h"
 #include "seg_expr_int.h"
 
@@ -13,41 +14,14 @@ enum { TRI_FALSE = 0, TRI_MAYBE = 1, TRI_TRUE = 2 };
 #define YM_BASE_YEAR 1800
 #define YM_YEARS     400
 
-int seg_days_in_month(int y, int m)
-{
-        static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-        if (m < 1 || m > 12)
-                return 0;
-        return dim[m - 1] + (m == 2 && leap);
-}
-
-/* Days since 1970-01-01 to civil date (Howard Hinnant's algorithm). */
-static seg_date_t civil_from_days(int64_t z)
-{
-        seg_date_t d;
-        int64_t era, doe, yoe, doy, mp, y;
-
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = z - era * 146097;
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        y = yoe + era * 400;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        d.d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        d.m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        d.y = (int)(y + (d.m <= 2));
-        return d;
-}
-
 seg_date_t seg_date_from_ms(int64_t ms)
 {
         int64_t jst = ms + 9 * 3600 * 1000LL;
         int64_t days = jst >= 0 ? jst / 86400000LL : -((-jst + 86399999LL) / 86400000LL);
+        osh_date_t d;
 
-        return civil_from_days(days);
+        osh_date_from_days((int32_t)days, &d);
+        return (seg_date_t){d.year, d.month, d.day};
 }
 
 /* ---- three-valued age over a year-month ---- */
@@ -63,7 +37,7 @@ static int in_range(int64_t v, const node_t *n)
  * is at least the length of the birth month. */
 static int age_tri(const node_t *n, int y0, int m0, seg_date_t s)
 {
-        int all_days = s.d >= seg_days_in_month(y0, m0);
+        int all_days = s.d >= osh_date_days_in_month(y0, m0);
         int64_t lo, hi;
 
         if (n->ago) /* born in the year-month `ago` months before the send month */

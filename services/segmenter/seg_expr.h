@@ -69,7 +69,6 @@ typedef struct seg_date {
 
 /* Civil date in Japan (UTC+9, no DST) of an epoch-ms instant. */
 seg_date_t seg_date_from_ms(int64_t ms);
-int seg_days_in_month(int y, int m);
 
 typedef struct seg_eval_ctx {
         const seg_store_t *store;

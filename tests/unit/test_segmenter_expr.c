@@ -367,9 +367,11 @@ static void test_dates(void **state)
         assert_int_equal(d.d, 15);
         d = seg_date_from_ms(1489503599999LL);
         assert_int_equal(d.d, 14);
-        assert_int_equal(seg_days_in_month(2016, 2), 29);
-        assert_int_equal(seg_days_in_month(1900, 2), 28);
-        assert_int_equal(seg_days_in_month(2000, 2), 29);
+        /* before the epoch: 1969-12-31 23:59:59.999 in Japan */
+        d = seg_date_from_ms(-9 * 3600 * 1000LL - 1);
+        assert_int_equal(d.y, 1969);
+        assert_int_equal(d.m, 12);
+        assert_int_equal(d.d, 31);
 }
 
 static void test_store_replace_and_find(void **state)
@@ -414,7 +416,7 @@ static seg_store_t *random_store(size_t n)
         size_t nv = osh_dict_value_count(dict);
         seg_builder_t *b =
             seg_builder_new(osh_dict_flag_count(dict), nv, osh_dict_layout(dict), "BR");
-        char err[128], id[16];
+        char err[128], id[32];
 
         for (int k = 0; k < 6; k++)
                 pos[k] = osh_dict_find(dict, names[k])->position;
