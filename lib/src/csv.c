@@ -2,6 +2,9 @@
 #include "oshirase/csv.h"
 
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +164,19 @@ static uint64_t bytes_eq(uint64_t w, unsigned char c)
  * a step, as fields are mostly long runs of plain text. */
 static size_t plain_run(const char *b, size_t i, size_t len)
 {
+#ifdef __SSE2__ /* every x86-64: sixteen bytes a step */
+        const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n'),
+                      quote = _mm_set1_epi8('"');
+        while (len - i >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+                unsigned m = (unsigned)_mm_movemask_epi8(
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+                                 _mm_cmpeq_epi8(v, quote)));
+                if (m)
+                        return i + (size_t)__builtin_ctz(m);
+                i += 16;
+        }
+#endif
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ /* the first match is the lowest byte */
         while (len - i >= 8) {
                 uint64_t w, m;

@@ -288,7 +288,9 @@ static int utf8_clean(const unsigned char *s, size_t len)
                         continue;
                 }
                 if ((n = kanji3(s + i, len - i))) { /* the common case in Japanese text */
-                        i += n;
+                        do /* kanji come in runs: stay here while they do */
+                                i += n;
+                        while ((n = kanji3(s + i, len - i)));
                         continue;
                 }
                 n = s[i] ? osh_utf8_decode1(s + i, len - i, &cp) : 0;

@@ -31,6 +31,7 @@ typedef struct ext_xfile {
         int64_t manifest_rows; /* -1: no manifest */
         char *buf;
         size_t len;
+        int fd; /* open while the batch is: the hash reads it; -1 none */
         int hash_failed;
         size_t released;                      /* pages of buf below this were given back */
         uint64_t enc_rejected;                /* lines rejected for their encoding */
@@ -113,7 +114,7 @@ struct ext_batch {
 /* extract_open.c: a worker's task, the file's SHA-256 into got_sha. */
 void ext_hash_file(ext_xfile_t *f);
 /* extract_open.c: gives back the mapped pages of f below upto (an offset
- * in f->buf) once nothing needs them in memory (joined, hashed). */
+ * in f->buf) once the join has passed them (it copies what it keeps). */
 void ext_release(ext_xfile_t *f, size_t upto);
 /* extract_plan.c: chunks for every file, then the threads that hash and
  * scan them. 0 / -1 (out of memory or threads). */

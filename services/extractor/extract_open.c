@@ -16,7 +16,7 @@
 #include "oshirase/topics.h"
 
 #define MANIFEST_LINE_MAX 1024       /* a file line: name, type, rows, 64 hex digits */
-#define HASH_SLICE        (8u << 20) /* hashed, then its pages given back */
+#define HASH_BLOCK        (1u << 20) /* read() and hashed at a time */
 
 static const ext_ftype_t FTYPES[] = {
     {"applicant", "SHINSEI.csv", EXT_APPLICANT, "atena_no,riyosha_id,doui,bunya,shinsei_nichiji"},
@@ -75,6 +75,7 @@ static int add_file(ext_batch_t *b, const ext_ftype_t *ft, int ext, const char *
         snprintf(f->st.name, sizeof(f->st.name), "%s", name);
         snprintf(f->path, sizeof(f->path), "%s/%s", b->dir, name);
         f->manifest_rows = rows;
+        f->fd = -1;
         snprintf(f->sha, sizeof(f->sha), "%s", sha ? sha : "");
         return 0;
 }
@@ -229,7 +230,7 @@ static int map_file(ext_xfile_t *f, char *errstr, size_t errstr_size)
                 }
                 madvise(f->buf, f->len, MADV_SEQUENTIAL);
         }
-        close(fd);
+        f->fd = fd; /* the hash reads the same file (ext_hash_file) */
         return 0;
 fail:
         if (fd >= 0)
@@ -257,43 +258,47 @@ static void make_batch_id(ext_batch_t *b)
         snprintf(b->batch_id, sizeof(b->batch_id), "B%s-%.16s", ref, hex);
 }
 
-/* A worker's task: the file's SHA-256 into got_sha. */
-/* Gives back the mapped pages wholly inside buf[from, to): they count in
- * the process's memory until then (254 MB at Chiba scale). Only a read
- * copy of the file, so a later read faults them in again from the page
- * cache; nothing is lost. */
-static void release_range(const char *buf, size_t len, size_t from, size_t to)
-{
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-        from = (from + page - 1) / page * page;
-        to = to == len ? to : to / page * page;
-        if (buf && to > from)
-                madvise((void *)(buf + from), to - from, MADV_DONTNEED);
-}
-
+/* Gives back the mapped pages wholly below upto: they count in the
+ * process's memory until then (254 MB at Chiba scale). Only a read copy of
+ * the file, so a later read faults them in again from the page cache;
+ * nothing is lost. */
 void ext_release(ext_xfile_t *f, size_t upto)
 {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t from = (f->released + page - 1) / page * page;
+        size_t to = upto == f->len ? upto : upto / page * page;
+
         if (upto <= f->released)
                 return;
-        release_range(f->buf, f->len, f->released, upto);
+        if (f->buf && to > from)
+                madvise(f->buf + from, to - from, MADV_DONTNEED);
         f->released = upto;
 }
 
+/* A worker's task: the file's SHA-256 into got_sha. Read with pread(),
+ * not through the mapping: hashing the mapped pages (and giving them back
+ * so that they would not count in memory) made the scanning threads and
+ * the join fault them in again, a second and a third time. The mapping's
+ * own descriptor; a file shorter than when it was mapped fails the hash. */
 void ext_hash_file(ext_xfile_t *f)
 {
         osh_sha256_t *h = osh_sha256_new();
+        char *block = malloc(HASH_BLOCK);
         uint8_t d[OSH_SHA256_LEN];
-        int bad = !h;
+        int bad = !h || !block || f->fd < 0;
+        size_t off = 0;
 
-        /* a slice at a time, each given back once hashed */
-        for (size_t off = 0, n; !bad && off < f->len; off += n) {
-                n = f->len - off < HASH_SLICE ? f->len - off : HASH_SLICE;
-                bad = osh_sha256_update(h, f->buf + off, n) != 0;
-                release_range(f->buf, f->len, off, off + n);
+        while (!bad && off < f->len) {
+                size_t want = f->len - off < HASH_BLOCK ? f->len - off : HASH_BLOCK;
+                ssize_t n = pread(f->fd, block, want, (off_t)off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                bad = n <= 0 || osh_sha256_update(h, block, (size_t)n) != 0;
+                off += n > 0 ? (size_t)n : 0;
         }
         f->hash_failed = bad || osh_sha256_final(h, d) != 0;
         osh_sha256_destroy(h);
+        free(block);
         osh_hex_encode(d, sizeof(d), f->got_sha);
 }
 
@@ -476,9 +481,12 @@ void ext_batch_destroy(ext_batch_t *b)
         free(b->seen);
         osh_avro_buf_free(&b->wbuf);
         osh_sha256_destroy(b->hasher);
-        for (size_t i = 0; i < b->nfiles; i++)
+        for (size_t i = 0; i < b->nfiles; i++) {
                 if (b->files[i].buf)
                         munmap(b->files[i].buf, b->files[i].len);
+                if (b->files[i].fd >= 0)
+                        close(b->files[i].fd);
+        }
         free(b->persons);
         free(b->apps);
         free(b->order);
