@@ -32,26 +32,29 @@ static size_t remaining(const vcur_t *c)
 }
 
 /* Zig-zag varint of at most max_bytes; rejects encodings whose value
- * would overflow 64 (or, for int, 32) bits. */
+ * would overflow 64 (or, for int, 32) bits. The bound is taken once, so
+ * the byte loop (the validator's hottest) has no per-byte limit check. */
 static int read_varint(vcur_t *c, int max_bytes, int64_t *out)
 {
+        size_t avail = remaining(c);
+        int n = avail < (size_t)max_bytes ? (int)avail : max_bytes;
         uint64_t v = 0;
-        int shift = 0;
 
-        for (int i = 0; i < max_bytes; i++) {
-                if (c->p >= c->end)
-                        return vfail(c, "truncated varint");
-                unsigned char b = *c->p++;
-                if (i == max_bytes - 1 && (b >> (max_bytes == 10 ? 1 : 4)) != 0)
+        for (int i = 0; i < n; i++) {
+                unsigned char b = c->p[i];
+                if (i == max_bytes - 1 && (b >> (max_bytes == 10 ? 1 : 4)) != 0) {
+                        c->p += i + 1;
                         return vfail(c, "varint overflow");
-                v |= (uint64_t)(b & 0x7f) << shift;
-                shift += 7;
+                }
+                v |= (uint64_t)(b & 0x7f) << (7 * i);
                 if (!(b & 0x80)) {
+                        c->p += i + 1;
                         *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
                         return 0;
                 }
         }
-        return vfail(c, "varint too long");
+        c->p += n;
+        return vfail(c, n < max_bytes ? "truncated varint" : "varint too long");
 }
 
 static int read_long(vcur_t *c, int64_t *out)
@@ -69,10 +72,26 @@ static int skip(vcur_t *c, int64_t n, const char *what)
 
 static int walk(vcur_t *c, avro_schema_t s, int depth);
 
+/* An array of int or long: the common bulk of a datum (the abstracted
+ * values), checked in a tight loop instead of one walk() per item. Every
+ * item takes at least one byte, so none spends the zero-size budget. */
+static int walk_varints(vcur_t *c, int max_bytes, int64_t count)
+{
+        int64_t v;
+
+        for (int64_t i = 0; i < count; i++)
+                if (read_varint(c, max_bytes, &v) < 0)
+                        return -1;
+        return 0;
+}
+
 static int walk_block_items(vcur_t *c, avro_schema_t s, int is_map, int64_t count, int depth)
 {
         avro_schema_t item = is_map ? avro_schema_map_values(s) : avro_schema_array_items(s);
 
+        if (!is_map && depth < VALIDATE_MAX_DEPTH &&
+            (avro_typeof(item) == AVRO_INT32 || avro_typeof(item) == AVRO_INT64))
+                return walk_varints(c, avro_typeof(item) == AVRO_INT32 ? 5 : 10, count);
         for (int64_t i = 0; i < count; i++) {
                 const unsigned char *before = c->p;
                 int64_t klen;

@@ -40,9 +40,12 @@ static void add_store(rb_tpart_t *p, int64_t next, void *opaque)
 
 void rb_store_flush(osh_consumer_t *c, rb_track_t *t)
 {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t err;
 
+        if (!rb_track_has_stores(t))
+                return; /* the common case per polled record: no list to build */
+        l = rd_kafka_topic_partition_list_new(8);
         rb_track_take_stores(t, add_store, l);
         if (l->cnt) {
                 err = rd_kafka_offsets_store(osh_consumer_handle(c), l);

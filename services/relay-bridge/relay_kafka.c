@@ -31,6 +31,16 @@
 #define RB_POLL_MS 100
 /* Counts go to the heartbeat this often. */
 #define RB_COUNTS_MS 1000
+/* While records stream in, the clock is read once per this many records. */
+#define RB_CLOCK_EVERY 256
+
+/* A record on its way to the target (the delivery report's opaque). */
+typedef struct inflight {
+        rb_tpart_t *part;
+        int64_t offset;
+        int dead_letter;
+        struct inflight *next_free;
+} inflight_t;
 
 typedef struct k2k {
         const rb_config_t *rc;
@@ -40,15 +50,29 @@ typedef struct k2k {
         osh_producer_t *dlq; /* on the source cluster; NULL without dead.letter.topic */
         rb_track_t *track;
         rb_counts_t cnt;
-        uint64_t resumed; /* re-read records the target held already: not sent again */
+        uint64_t resumed;  /* re-read records the target held already: not sent again */
+        inflight_t *spare; /* finished inflight_t, reused: no malloc per record */
         int failed;
 } k2k_t;
 
-typedef struct inflight {
-        rb_tpart_t *part;
-        int64_t offset;
-        int dead_letter;
-} inflight_t;
+static inflight_t *inflight_get(k2k_t *k)
+{
+        inflight_t *f = k->spare;
+
+        if (!f)
+                return calloc(1, sizeof(*f));
+        k->spare = f->next_free;
+        *f = (inflight_t){0};
+        return f;
+}
+
+/* Delivery reports are served from the relay's own poll calls, on its one
+ * thread, so the spare list needs no lock. */
+static void inflight_put(k2k_t *k, inflight_t *f)
+{
+        f->next_free = k->spare;
+        k->spare = f;
+}
 
 static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err, int32_t partition,
                         int64_t offset)
@@ -74,7 +98,7 @@ static void on_delivery(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
                 if (!k->failed)
                         rb_store(k->cons, f->part, rb_track_done(f->part, f->offset));
         }
-        free(f);
+        inflight_put(k, f);
 }
 
 static int forward(k2k_t *k, const rd_kafka_message_t *m, inflight_t *f, osh_allow_verdict_t v)
@@ -103,23 +127,25 @@ static int forward(k2k_t *k, const rd_kafka_message_t *m, inflight_t *f, osh_all
         return 0;
 }
 
-static int handle(k2k_t *k, const rd_kafka_message_t *m)
+/* 0 (and *sent 1 if it went to the target producer), -1 to stop. */
+static int handle(k2k_t *k, const rd_kafka_message_t *m, int *sent)
 {
         const char *topic = rd_kafka_topic_name(m->rkt);
         osh_allow_verdict_t v =
             osh_allowlist_check(k->rc->allow, topic, m->payload, m->len, k->rc->validate);
         rb_tpart_t *p = rb_track_part(k->track, topic, m->partition);
-        inflight_t *f = calloc(1, sizeof(*f));
+        inflight_t *f = inflight_get(k);
 
         if (!p || !f || rb_track_add(p, m->offset) == -2) {
-                free(f);
+                if (f)
+                        inflight_put(k, f);
                 osh_error("out of memory");
                 return -1;
         }
         k->cnt.in++;
         osh_service_count(k->svc, OSH_CTR_IN, 1);
         if (v == OSH_ALLOW_OK && m->offset <= rb_tpart_mark(p)) { /* on the target (resume_point) */
-                free(f);
+                inflight_put(k, f);
                 k->resumed++;
                 rb_store(k->cons, p, rb_track_done(p, m->offset));
                 return 0;
@@ -129,16 +155,17 @@ static int handle(k2k_t *k, const rd_kafka_message_t *m)
         if (v != OSH_ALLOW_OK) {
                 rb_refused(k->rc, k->svc, &k->cnt, m, v);
                 if (!k->dlq) {
-                        free(f);
+                        inflight_put(k, f);
                         rb_store(k->cons, p, rb_track_done(p, m->offset));
                         return 0;
                 }
                 f->dead_letter = 1;
         }
         if (forward(k, m, f, v)) {
-                free(f);
+                inflight_put(k, f);
                 return -1;
         }
+        *sent = !f->dead_letter;
         return 0;
 }
 
@@ -274,6 +301,11 @@ static void k2k_close(k2k_t *k)
                 rb_store_flush(k->cons, k->track);
         osh_consumer_destroy(k->cons);
         rb_track_destroy(k->track);
+        while (k->spare) {
+                inflight_t *f = k->spare;
+                k->spare = f->next_free;
+                free(f);
+        }
 }
 
 int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
@@ -281,6 +313,7 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
         k2k_t k = {.rc = rc, .svc = svc};
         char errstr[512];
         int64_t next_hb = 0;
+        unsigned streak = 0; /* records since the clock was last read */
 
         if (k2k_open(&k, errstr, sizeof(errstr))) {
                 osh_error("%s", errstr);
@@ -290,15 +323,20 @@ int rb_kafka_run(const rb_config_t *rc, osh_service_t *svc)
         osh_service_ready(svc);
         while (!osh_shutdown_requested()) {
                 rd_kafka_message_t *m = osh_consumer_poll(k.cons, RB_POLL_MS);
+                int sent = 0;
                 if (m) {
-                        if (handle(&k, m))
+                        if (handle(&k, m, &sent))
                                 k.failed = 1, osh_shutdown_request();
                         rd_kafka_message_destroy(m);
                 }
-                osh_producer_poll(k.prod, 0);
+                if (!sent) /* a send already served the delivery reports */
+                        osh_producer_poll(k.prod, 0);
                 if (k.dlq)
                         osh_producer_poll(k.dlq, 0);
                 rb_store_flush(k.cons, k.track);
+                if (m && ++streak < RB_CLOCK_EVERY)
+                        continue;
+                streak = 0;
                 if (osh_mono_ms() >= next_hb) {
                         rb_publish_counts(svc, k.cons, &k.cnt);
                         if (svc->hb)

@@ -101,6 +101,14 @@ void rb_track_take_stores(rb_track_t *t, void (*fn)(rb_tpart_t *p, int64_t next,
         }
 }
 
+int rb_track_has_stores(const rb_track_t *t)
+{
+        for (const struct rb_tpart *p = t->parts; p; p = p->next)
+                if (p->to_store >= 0)
+                        return 1;
+        return 0;
+}
+
 uint64_t rb_tpart_pending(const rb_tpart_t *p)
 {
         return p->len;

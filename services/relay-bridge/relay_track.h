@@ -43,6 +43,9 @@ void rb_tpart_set_mark(rb_tpart_t *p, int64_t mark);
 void rb_tpart_defer_store(rb_tpart_t *p, int64_t next);
 void rb_track_take_stores(rb_track_t *t, void (*fn)(rb_tpart_t *p, int64_t next, void *opaque),
                           void *opaque);
+/* 1 if some partition has a deferred store (rb_track_take_stores() would
+ * call fn), else 0: lets the hot path skip building an empty list. */
+int rb_track_has_stores(const rb_track_t *t);
 /* Pending records of the partition. */
 uint64_t rb_tpart_pending(const rb_tpart_t *p);
 

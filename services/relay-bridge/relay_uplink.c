@@ -1,7 +1,8 @@
 /* exchange -> cloud uplink.
  *
  * Every batch goes through the disk spool (write-ahead): records are
- * batched (count, bytes, linger), packed as a TransferBatch with the
+ * batched (count, bytes, linger; a batch ships at once when the source is
+ * drained and no batch waits for an Ack), packed as a TransferBatch with the
  * spool's next sequence, appended to the spool, and the spool is sent
  * oldest first. Only an Ack removes an entry, and source offsets are
  * stored only through what the Ack confirms. While the cloud is down the
@@ -44,6 +45,9 @@
 #define RB_SENDER_JOIN_MS 3000 /* shutdown waits this long for a request in flight */
 #define RB_POLL_MS        100  /* longest poll: the batch linger and SIGTERM are checked */
 #define RB_STATE_MS       200  /* spool alarm and pause are re-checked this often */
+/* With nothing waiting for an Ack, an open batch waits this long for more
+ * records before it ships (not batch.linger): see rb_uplink_run. */
+#define RB_IDLE_WAIT_MS 2
 
 /* Highest offset a batch holds for one partition of the tracker. */
 typedef struct extent {
@@ -630,13 +634,24 @@ static int uplink_close(uplink_t *u)
         return 0;
 }
 
-static int poll_timeout(const uplink_t *u)
+/* Every spooled batch is acknowledged: the sender has nothing to do. Lock
+ * held. */
+static int link_idle(const uplink_t *u)
+{
+        osh_spool_stats_t st;
+
+        osh_spool_stats(u->spool, &st);
+        return st.count == 0;
+}
+
+static int poll_timeout(const uplink_t *u, int idle, int64_t now)
 {
         int64_t t = RB_POLL_MS;
 
         if (rb_batch_count(u->batch)) {
-                int64_t left = u->batch_t0 + u->rc->linger_ms - osh_mono_ms();
+                int64_t left = u->batch_t0 + u->rc->linger_ms - now;
                 t = left < t ? left : t;
+                t = idle && RB_IDLE_WAIT_MS < t ? RB_IDLE_WAIT_MS : t;
         }
         return t < 0 ? 0 : (int)t;
 }
@@ -646,8 +661,8 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
         /* On the heap: a sender abandoned at shutdown may still touch it. */
         uplink_t *u = calloc(1, sizeof(*u));
         char errstr[512];
-        int64_t next_state = 0;
-        int abandoned;
+        int64_t next_state = 0, now;
+        int abandoned, timeout = RB_POLL_MS;
 
         if (!u)
                 return 2;
@@ -663,21 +678,29 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
         }
         osh_service_ready(svc);
         while (!osh_shutdown_requested()) {
-                rd_kafka_message_t *m = osh_consumer_poll(u->cons, poll_timeout(u));
+                rd_kafka_message_t *m = osh_consumer_poll(u->cons, timeout);
                 pthread_mutex_lock(&u->mu);
                 if (m)
                         handle(u, m);
-                if (rb_batch_count(u->batch) && osh_mono_ms() - u->batch_t0 >= rc->linger_ms)
+                now = osh_mono_ms();
+                /* Linger only while the link is busy: when the source has
+                 * nothing more right now and no batch waits for an Ack,
+                 * waiting cannot make the batch bigger sooner, only later
+                 * (Nagle's rule); under load the sender is busy and batches
+                 * fill up to their limits. */
+                if (rb_batch_count(u->batch) &&
+                    (now - u->batch_t0 >= rc->linger_ms || (!m && link_idle(u))))
                         flush(u);
                 rb_store_flush(u->cons, u->track);
-                if (osh_mono_ms() >= next_state) {
+                if (now >= next_state) {
                         update_state(u);
-                        next_state = osh_mono_ms() + RB_STATE_MS;
+                        next_state = now + RB_STATE_MS;
                 }
+                timeout = poll_timeout(u, link_idle(u), now);
                 pthread_mutex_unlock(&u->mu);
                 if (m)
                         rd_kafka_message_destroy(m);
-                if (rc->probe_interval_ms > 0 && osh_mono_ms() >= u->next_probe_ms) {
+                if (rc->probe_interval_ms > 0 && now >= u->next_probe_ms) {
                         if (rb_probe(rc, svc, u->probe_http, u->probe_url) == 0)
                                 probe_answered(u);
                         u->next_probe_ms = osh_mono_ms() + rc->probe_interval_ms;

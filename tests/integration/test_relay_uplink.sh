@@ -141,4 +141,16 @@ osh_it_start_service relay3 relay-bridge --config "$OSH_IT_TMP/mtls.conf"
 osh_it_wait_until 30 bash -c "[[ \$(wc -l <'$OSH_IT_TMP/arrived') -ge 1750 ]]" ||
         fail "mutual TLS: only $(arrived) of 1750 records arrived"
 osh_it_stop_service relay3
+
+# A quiet source with no batch waiting for an Ack ships its open batch at
+# once, not after batch.linger (here 60 s): a batch's last records and its
+# END marker must not sit out the linger.
+osh_it_start_service relay4 relay-bridge --config "$OSH_IT_TMP/uplink.conf" --batch.linger 60s \
+        --log.level info
+osh_it_wait_until 30 grep -q 'assigned [0-9]* partition' "$(osh_it_log relay4)" ||
+        fail "relay4 did not join its group"
+gen 1751 1760
+osh_it_wait_until 15 bash -c "[[ \$(wc -l <'$OSH_IT_TMP/arrived') -ge 1760 ]]" ||
+        fail "a quiet source's last records waited for batch.linger: $(arrived) of 1760 arrived"
+osh_it_stop_service relay4
 assert_not_contains "$(cat "$OSH_IT_TMP"/relay*.log)" "EVIL" "no payload in logs"

@@ -481,6 +481,38 @@ static void test_validate_bool_strict(void **state)
         avro_schema_decref(b);
 }
 
+/* Arrays of int / long (checked in bulk): every varint is bounded the
+ * same as a lone int or long, blocks with a byte size still must match. */
+static void test_validate_int_arrays(void **state)
+{
+        avro_schema_t i32 = avro_schema_int(), i64 = avro_schema_long();
+        avro_schema_t ai = avro_schema_array(i32), al = avro_schema_array(i64);
+        /* 3 items: 1, -1, 300; end */
+        const unsigned char ok[] = {0x06, 0x02, 0x01, 0xd8, 0x04, 0x00};
+        /* 1 item: a 5-byte varint whose last byte overflows 32 bits */
+        const unsigned char big[] = {0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00};
+        /* 2 items announced, input ends inside the second */
+        const unsigned char cut[] = {0x04, 0x02, 0x80};
+        /* -2 items in a 3-byte block, but the items take 2 bytes */
+        const unsigned char size[] = {0x03, 0x06, 0x02, 0x04, 0x00};
+        char err[128];
+
+        (void)state;
+        assert_int_equal(osh_serde_validate_datum(ai, ok, sizeof(ok), err, sizeof(err)), 0);
+        assert_int_equal(osh_serde_validate_datum(al, ok, sizeof(ok), err, sizeof(err)), 0);
+        assert_int_equal(osh_serde_validate_datum(ai, big, sizeof(big), err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "varint overflow"));
+        assert_int_equal(osh_serde_validate_datum(al, big, sizeof(big), err, sizeof(err)), 0);
+        assert_int_equal(osh_serde_validate_datum(ai, cut, sizeof(cut), err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "truncated varint"));
+        assert_int_equal(osh_serde_validate_datum(ai, size, sizeof(size), err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "block size mismatch"));
+        avro_schema_decref(ai);
+        avro_schema_decref(al);
+        avro_schema_decref(i32);
+        avro_schema_decref(i64);
+}
+
 static void *decode_loop(void *arg)
 {
         const unsigned char *buf = arg;
@@ -532,6 +564,7 @@ int main(void)
             cmocka_unit_test(test_hostile_lengths),
             cmocka_unit_test(test_bad_union_and_enum_index),
             cmocka_unit_test(test_validate_bool_strict),
+            cmocka_unit_test(test_validate_int_arrays),
             cmocka_unit_test(test_concurrent_decode),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
