@@ -692,12 +692,20 @@ static int in_batch(task_t *tasks, size_t n, const char *key)
 }
 
 /* Sends the prepared run[0..n) and settles them, those a 429 stopped
- * after the others, so the channel's block is known. 0 / -1. */
+ * after the others, so the channel's block is known. Before requests of a
+ * channel without idempotency keys, every entry written so far is made
+ * durable: a crash re-sends at most this run to those. 0 / -1. */
 static int flush(disp_core_t *c, task_t **run, size_t n)
 {
         int rc = 0;
 
         memset(c->throttle, 0, sizeof(c->throttle));
+        for (size_t i = 0; i < n; i++)
+                if (!c->chan[run[i]->job.channel]->idempotent) {
+                        if (disp_ledger_sync(c->ledger) < 0)
+                                return -1;
+                        break;
+                }
         send_all(c, run, n);
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < n && rc == 0; i++)

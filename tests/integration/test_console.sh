@@ -202,7 +202,7 @@ later=$((($(date +%s) + 3600) * 1000))
 assert_eq 200 "$(req alice POST /api/campaigns "$(send_body true "$later")")"
 sched=$(jq -r .id "$OSH_IT_TMP/resp")
 _frozen() { "$OSH_BIN/osh-ctl" consume --bootstrap "$OSH_BOOTSTRAP_CLOUD" --topic campaign.results.v1 --timeout 3s |
-        jq -e --arg id "$sched" 'select(.value.campaign_id == $id and .value.state == "FROZEN")' >/dev/null; }
+        jq -n -e --arg id "$sched" 'any(inputs; .value.campaign_id == $id and .value.state == "FROZEN")' >/dev/null; }
 osh_it_wait_until 60 _frozen || fail "scheduled send never frozen"
 assert_eq 200 "$(req alice POST /api/campaigns/cancel "{\"id\":\"$sched\"}")" "scheduled send cancelled"
 assert_eq CANCELLED "$(jq -r .state "$OSH_IT_TMP/resp")"

@@ -27,6 +27,8 @@ typedef struct world {
         int64_t now;
         int sends;                /* calls to the channel's send */
         int64_t send_at[8];       /* the clock at each of the first sends */
+        uint64_t synced_at[8];    /* ledger fdatasyncs done before each of them */
+        disp_ledger_sync_t sync;  /* of the ledger open_core opens (0: none) */
         osh_delivery_t script[8]; /* outcomes, then OK */
         int64_t retry_after;
         char last_status[32], last_detail[256], last_text[256];
@@ -59,8 +61,12 @@ static osh_delivery_t stub_send(osh_http_client_t *http, const disp_chan_conf_t 
 {
         osh_delivery_t d = W->sends < 8 ? W->script[W->sends] : OSH_DELIVERY_OK;
 
-        if (W->sends < 8)
+        if (W->sends < 8) {
+                disp_ledger_stats_t ls;
+                disp_ledger_stats(W->ledger, &ls);
                 W->send_at[W->sends] = W->now;
+                W->synced_at[W->sends] = ls.syncs;
+        }
         W->sends++;
         W->last_rcpt = (int)req->n_rcpt;
         snprintf(W->sent_to + strlen(W->sent_to), sizeof(W->sent_to) - strlen(W->sent_to), "%s%s",
@@ -109,7 +115,7 @@ static void open_core(world_t *w)
         disp_clock_t clk = {w_now, w_sleep, w};
         char err[256];
 
-        w->ledger = disp_ledger_open(w->path, DISP_LEDGER_NOSYNC, err, sizeof(err));
+        w->ledger = disp_ledger_open(w->path, w->sync, err, sizeof(err));
         assert_non_null(w->ledger);
         w->core = disp_core_new(&w->conf, w->ledger, &clk, on_status, w, err, sizeof(err));
         assert_non_null(w->core);
@@ -543,6 +549,23 @@ static void test_batch_keeps_the_rate(void **state)
                 assert_string_equal(disp_ledger_final(w->ledger, ids[i]), "SENT");
 }
 
+/* A channel without idempotency keys (the stubs, like e-mail) is sent to
+ * only once every earlier ledger entry is on disk, so a crash re-sends at
+ * most the batch in hand. */
+static void test_non_idempotent_waits_for_the_ledger(void **state)
+{
+        world_t *w = *state;
+
+        close_core(w);
+        w->sync = DISP_LEDGER_SYNC_GROUP;
+        open_core(w);
+        handle(w, "S-1", "hello", 0, 0, 1);
+        handle(w, "S-2", "hello", 0, 0, 1); /* S-1's entry is synced before this request */
+        assert_int_equal(w->sends, 2);
+        assert_int_equal(w->synced_at[0], 0);
+        assert_int_equal(w->synced_at[1], 1);
+}
+
 /* A 429 in a batch stops the batch's other requests to the channel: they
  * wait for the provider's window without counting as failed attempts. */
 static void test_batch_429_holds_the_rest(void **state)
@@ -627,6 +650,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_batch_repeat_sent_once, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_429_holds_the_rest, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_keeps_the_rate, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_non_idempotent_waits_for_the_ledger, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_ledger_commit_in_background, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

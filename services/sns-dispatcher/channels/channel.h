@@ -84,6 +84,11 @@ typedef struct disp_channel {
          * send once per recipient and settles each in the ledger, so a retry
          * skips the ones already done. */
         size_t max_rcpt;
+        /* The provider drops a repeated request (LINE's X-Line-Retry-Key, the
+         * webhook's Idempotency-Key), so a resend after a crash reaches nobody
+         * twice. For the others the core makes every earlier ledger entry
+         * durable before it sends (the crash window stays one poll batch). */
+        int idempotent;
         /* Message parts one request can carry (LINE: 5); the pacing counts
          * requests from it. 0 means 1. */
         size_t parts_per_request;

@@ -142,6 +142,7 @@ const disp_channel_t disp_channel_line = {
     .symbol = "LINE",
     DISP_CHAN_CONFIG(line_config),
     .titled = 1,
+    .idempotent = 1,
     .check_account = osh_account_check_line,
     .max_rcpt = LINE_MULTICAST_MAX,
     .count = DISP_COUNT_UTF16, /* LINE counts text in UTF-16 code units */

@@ -90,6 +90,7 @@ const disp_channel_t disp_channel_webhook = {
     .symbol = "WEBHOOK",
     DISP_CHAN_CONFIG(webhook_config),
     .titled = 0,
+    .idempotent = 1,
     .check_account = osh_account_check_https_url,
     .max_rcpt = 1,
     .max_parts = 1, /* one JSON document per notice */
