@@ -13,39 +13,39 @@
  * that reaches k wins over one that does not at up to one cost more */
 #define COST_SCALE 4
 #define NO_REACH   5
+/* Key words: a field per quasi-identifier, at most 32 bits, none straddling
+ * two words, so ANON_MAX_QUASI fields always fit in ANON_MAX_QUASI / 2. */
+#define KW (ANON_MAX_QUASI / 2)
 
-/* A record's generalised quasi-identifiers: what equality of classes means. */
-typedef struct kkey {
-        int32_t g[ANON_MAX_QUASI];
-        uint8_t lvl[ANON_MAX_QUASI];
-        uint64_t f[2]; /* the household-age group's bits (or band presence) */
-} kkey_t;
+/* Where a quasi-identifier's field sits in a packed key. */
+typedef struct kfield {
+        uint8_t word, shift;
+        uint64_t mask; /* in its word */
+} kfield_t;
 
-typedef struct kcls {
-        kkey_t key;
-        int32_t count;
-} kcls_t;
-
-/* Open-addressing table of classes (linear probing, load <= 1/2). A slot
- * holds the key hash's low 32 bits above the class index + 1 (0 = empty):
- * probing compares those bits before touching the class, and growing or
- * deleting never reads a class at all. Enforcement deletes a class as it
- * empties and reuses its index, so the table holds the live classes only
- * (otherwise every step leaves one behind: 2 M classes, 200 MB at Chiba). */
+/* Open-addressing table of packed keys (linear probing, load <= 1/2). A
+ * slot holds the key hash's low 32 bits above the entry index + 1 (0 =
+ * empty): probing compares those bits before touching the key, and growing
+ * or deleting (backward shift) never reads a key. Entries (key, count) are
+ * indexed densely; the enforcement's classes are its entries. */
 typedef struct ktab {
         uint64_t *slot;
         size_t cap;
-        kcls_t *cls;
-        size_t ncls, cls_cap;
-        uint32_t *freed; /* indexes of deleted classes (count 0), to reuse */
-        size_t nfreed, freed_cap;
+        uint64_t *key; /* nw words per entry */
+        int32_t *count;
+        size_t n, key_cap, count_cap;
+        int nw;
 } ktab_t;
 
 struct anon_kanon {
         size_t n;
-        uint8_t *lvl; /* n * ndims: each record's level per quasi-identifier */
-        int32_t *q;   /* n * ndims: the values, compact (the batch's rows are wide) */
-        uint64_t *hb; /* n * 2: the household-age group's bits */
+        int nw;                       /* words of a packed key */
+        kfield_t fld[ANON_MAX_QUASI]; /* per dims index */
+        int soff[ANON_MAX_QUASI];     /* dim d level L's code at code[i * S + soff[d] + L] */
+        size_t S;
+        uint32_t *code; /* n * S: each record's field at every level */
+        uint8_t *lvl;   /* n * ndims: each record's level per quasi-identifier (after judging) */
+        uint64_t *hb;   /* n * 2: the household-age group's bits */
         uint32_t *roff, *uoff;
         int32_t *rbuf; /* per generalised record: count, then triples */
         size_t rlen, rcap;
@@ -53,8 +53,6 @@ struct anon_kanon {
         size_t ulen, ucap;
         size_t flag_bytes;
 };
-
-/* ---- keys ---- */
 
 static int32_t floordiv(int64_t a, int64_t b)
 {
@@ -103,40 +101,33 @@ static void flags_key(const anon_dim_t *d, const uint64_t h[2], int lvl, uint64_
                 }
 }
 
-/* q: the record's quasi-identifier values (row of the compact matrix), h
- * its household-age bits. */
-static void make_key(const anon_rules_t *r, const int32_t *q, const uint64_t *h, const uint8_t *lvl,
-                     kkey_t *k)
+/* What dims index d shows at level L of a record with value v (YM/CODE)
+ * or household-age bits h (FLAGS), as two words: equal words, same cell. */
+static void cell_value(const anon_dim_t *dm, int L, int32_t v, const uint64_t h[2], uint64_t g[2])
 {
-        memset(k, 0, sizeof(*k));
-        for (int d = 0; d < r->ndims; d++) {
-                const anon_dim_t *dm = &r->dims[d];
-                int L = lvl[d], span;
-                int32_t v = q[d];
-                k->lvl[d] = (uint8_t)L;
-                if (dm->kind == ANON_D_FLAGS) {
-                        flags_key(dm, h, L, k->f);
-                        continue;
-                }
-                span = L == DROPPED ? 0 : span_of(dm, L);
-                if (L == DROPPED)
-                        k->g[d] = 0;
-                else if (!span || (dm->kind == ANON_D_YM && !v))
-                        k->g[d] = span ? 0 : (v != 0); /* "any": present or not */
-                else if (dm->kind == ANON_D_YM)
-                        k->g[d] = L ? floordiv(ym_index(v), span) : v;
-                else
-                        k->g[d] = floordiv(v, span);
+        int span = span_of(dm, L);
+        int32_t x;
+
+        if (dm->kind == ANON_D_FLAGS) {
+                flags_key(dm, h, L, g);
+                return;
         }
+        if (!span || (dm->kind == ANON_D_YM && !v))
+                x = span ? 0 : (v != 0); /* "any": present or not */
+        else if (dm->kind == ANON_D_YM)
+                x = L ? floordiv(ym_index(v), span) : v;
+        else
+                x = floordiv(v, span);
+        g[0] = (uint32_t)x;
+        g[1] = 0;
 }
 
-static uint64_t key_hash(const kkey_t *k)
+static uint64_t key_hash(const uint64_t *k, int nw)
 {
-        const uint64_t *w = (const uint64_t *)(const void *)k;
         uint64_t h = 0x9e3779b97f4a7c15ULL;
 
-        for (size_t i = 0; i < sizeof(*k) / 8; i++) {
-                h = (h ^ w[i]) * 0x100000001b3ULL;
+        for (int i = 0; i < nw; i++) {
+                h = (h ^ k[i]) * 0x100000001b3ULL;
                 h = (h << 31) | (h >> 33);
         }
         /* murmur3's finaliser: the table takes the low bits */
@@ -147,43 +138,65 @@ static uint64_t key_hash(const kkey_t *k)
         return h ^ (h >> 33);
 }
 
-/* ---- class table ---- */
+static int key_eq(const uint64_t *a, const uint64_t *b, int nw)
+{
+        for (int i = 0; i < nw; i++)
+                if (a[i] != b[i])
+                        return 0;
+        return 1;
+}
 
-static int tab_init(ktab_t *t, size_t n)
+/* ---- key table ---- */
+
+static int tab_init(ktab_t *t, int nw, size_t n)
 {
         memset(t, 0, sizeof(*t));
+        t->nw = nw;
         for (t->cap = 1024; t->cap < 2 * n + 2; t->cap *= 2)
                 ;
         t->slot = calloc(t->cap, sizeof(*t->slot));
         return t->slot ? 0 : -1;
 }
 
-/* Empties t for another classification of the same records: the slots and
- * classes stay allocated (ten passes at Chiba, 20 MB each otherwise). */
-static void tab_reset(ktab_t *t)
+/* Empties t for n more keys (the arrays stay: no page faults for a fresh
+ * table every round). 0 / -1. */
+static int tab_reset(ktab_t *t, int nw, size_t n)
 {
+        if (!t->slot || t->cap < 2 * n + 2 || t->cap > 8 * n + 1024) { /* too big: memset */
+                uint64_t *key = t->key;
+                int32_t *count = t->count;
+                size_t kc = t->key_cap, cc = t->count_cap;
+                free(t->slot);
+                if (tab_init(t, nw, n))
+                        return -1;
+                t->key = key, t->count = count, t->key_cap = kc, t->count_cap = cc;
+                return 0;
+        }
         memset(t->slot, 0, t->cap * sizeof(*t->slot));
-        t->ncls = t->nfreed = 0;
+        t->n = 0;
+        t->nw = nw;
+        return 0;
 }
 
 static void tab_free(ktab_t *t)
 {
         free(t->slot);
-        free(t->cls);
-        free(t->freed);
+        free(t->key);
+        free(t->count);
         memset(t, 0, sizeof(*t));
 }
 
 #define SLOT_TAG(s) ((uint32_t)((s) >> 32))
-#define SLOT_CLS(s) ((uint32_t)(s)-1)
+#define SLOT_IDX(s) ((uint32_t)(s)-1)
+#define KEY(t, e)   ((t)->key + (size_t)(e) * (size_t)(t)->nw)
 
 /* The slot holding k, or the empty slot where it would go. */
-static size_t tab_probe(const ktab_t *t, const kkey_t *k, uint64_t h)
+static size_t tab_probe(const ktab_t *t, const uint64_t *k, uint64_t h)
 {
         size_t i = (size_t)h & (t->cap - 1);
 
         for (uint64_t s; (s = t->slot[i]); i = (i + 1) & (t->cap - 1))
-                if (SLOT_TAG(s) == (uint32_t)h && !memcmp(&t->cls[SLOT_CLS(s)].key, k, sizeof(*k)))
+                if (SLOT_TAG(s) == (uint32_t)h && key_eq(KEY(t, SLOT_IDX(s)), k, t->nw))
                         break;
         return i;
 }
@@ -215,51 +228,48 @@ static int tab_grow(ktab_t *t)
         return 0;
 }
 
-/* Class of k (hash h), or -1. */
-static long tab_find(const ktab_t *t, const kkey_t *k, uint64_t h)
+/* Entry of k (hash h), or -1. */
+static long tab_find(const ktab_t *t, const uint64_t *k, uint64_t h)
 {
         uint64_t s = t->slot[tab_probe(t, k, h)];
 
-        return s ? (long)SLOT_CLS(s) : -1;
+        return s ? (long)SLOT_IDX(s) : -1;
 }
 
-/* A class index for a new class: a deleted one's, else the next. -1: OOM. */
-static long tab_new_class(ktab_t *t)
-{
-        if (t->nfreed)
-                return (long)t->freed[--t->nfreed];
-        if (osh_grow(&t->cls, &t->cls_cap, t->ncls, sizeof(*t->cls), 1024))
-                return -1;
-        return (long)t->ncls++;
-}
-
-/* Class of k (hash h), added with count 0 if new; -1 on OOM. */
-static long tab_add(ktab_t *t, const kkey_t *k, uint64_t h)
+/* Entry of k (hash h), added with count 0 if new (*added set); -1 on OOM. */
+static long tab_add(ktab_t *t, const uint64_t *k, uint64_t h, int *added)
 {
         size_t i;
-        long c;
 
-        if (2 * (t->ncls - t->nfreed + 1) > t->cap && tab_grow(t))
+        *added = 0;
+        if (2 * (t->n + 1) > t->cap && tab_grow(t))
                 return -1;
         i = tab_probe(t, k, h);
         if (t->slot[i])
-                return (long)SLOT_CLS(t->slot[i]);
-        if ((c = tab_new_class(t)) < 0)
+                return (long)SLOT_IDX(t->slot[i]);
+        if (osh_grow(&t->key, &t->key_cap, (t->n + 1) * (size_t)t->nw - 1, sizeof(*t->key), 4096) ||
+            osh_grow(&t->count, &t->count_cap, t->n, sizeof(*t->count), 1024))
                 return -1;
-        t->cls[c] = (kcls_t){*k, 0};
-        t->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)c + 1);
-        return c;
+        memcpy(KEY(t, t->n), k, (size_t)t->nw * sizeof(*k));
+        t->count[t->n] = 0;
+        t->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)t->n + 1);
+        *added = 1;
+        return (long)t->n++;
 }
 
-/* Deletes empty class c (backward shift: no tombstones, probes stay short)
- * and keeps its index for reuse. On OOM it just stays, empty: harmless. */
-static void tab_del(ktab_t *t, uint32_t c)
+/* Files entry e under its (new) key, hash h, known to be absent. */
+static void tab_put(ktab_t *t, uint32_t e, uint64_t h)
 {
-        size_t m = t->cap - 1, i = key_hash(&t->cls[c].key) & m, j;
+        tab_place(t, (uint64_t)(uint32_t)h << 32 | ((uint64_t)e + 1));
+}
 
-        if (osh_grow(&t->freed, &t->freed_cap, t->nfreed, sizeof(*t->freed), 1024))
-                return;
-        while (SLOT_CLS(t->slot[i]) != c)
+/* Unfiles entry e (hash h of its key); backward shift: no tombstones, probes
+ * stay short. The entry itself stays, to be filed again. */
+static void tab_del(ktab_t *t, uint32_t e, uint64_t h)
+{
+        size_t m = t->cap - 1, i = h & m, j;
+
+        while (SLOT_IDX(t->slot[i]) != e)
                 i = (i + 1) & m;
         for (j = (i + 1) & m; t->slot[j]; j = (j + 1) & m) {
                 size_t home = SLOT_TAG(t->slot[j]) & m;
@@ -269,7 +279,113 @@ static void tab_del(ktab_t *t, uint32_t c)
                 }
         }
         t->slot[i] = 0;
-        t->freed[t->nfreed++] = c;
+}
+
+/* ---- codes: every cell a record can show, numbered per quasi-identifier ---- */
+
+#define CODE(K, i, d, L) ((K)->code[(size_t)(i) * (K)->S + (size_t)(K)->soff[d] + (size_t)(L)])
+
+/* Numbers dims index d's cells: level 0 by the records' values, each
+ * further level from one record per cell of the level below (hierarchies
+ * nest, anon_rules.c: a cell's parent does not depend on which member
+ * stands for it). Codes of all levels differ; 0 is left for "dropped".
+ * rep, map: scratch of n. *ncode gets the last code. 0 / -1. */
+static int code_dim(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v, int d, ktab_t *t,
+                    uint32_t *rep, uint32_t *map, uint32_t *ncode)
+{
+        const anon_dim_t *dm = &r->dims[d];
+        uint32_t base = 0, nprev = 0;
+        uint64_t g[2], h0[2] = {0, 0};
+        int added;
+
+        for (int L = 0; L <= dm->nsteps; L++) {
+                if (tab_reset(t, 2, L ? nprev : v->n))
+                        return -1;
+                if (!L) {
+                        for (size_t i = 0; i < v->n; i++) {
+                                const uint64_t *h = dm->kind == ANON_D_FLAGS ? K->hb + 2 * i : h0;
+                                long e;
+                                cell_value(dm, 0,
+                                           dm->kind == ANON_D_FLAGS ? 0 : v->values[i][dm->pos], h,
+                                           g);
+                                if ((e = tab_add(t, g, key_hash(g, 2), &added)) < 0)
+                                        return -1;
+                                if (added)
+                                        rep[e] = (uint32_t)i;
+                                CODE(K, i, d, 0) = base + (uint32_t)e + 1;
+                        }
+                } else {
+                        for (uint32_t c = 0; c < nprev; c++) { /* map: cell below -> cell */
+                                uint32_t i = rep[c];
+                                const uint64_t *h = dm->kind == ANON_D_FLAGS ? K->hb + 2 * i : h0;
+                                long e;
+                                cell_value(dm, L,
+                                           dm->kind == ANON_D_FLAGS ? 0 : v->values[i][dm->pos], h,
+                                           g);
+                                if ((e = tab_add(t, g, key_hash(g, 2), &added)) < 0)
+                                        return -1;
+                                map[c] = (uint32_t)e;
+                        }
+                        for (uint32_t c = 0; c < nprev; c++) /* rep: one per new cell */
+                                rep[map[c]] = rep[c]; /* map[c] <= c: nothing unread is lost */
+                        for (size_t i = 0; i < v->n; i++)
+                                CODE(K, i, d, L) =
+                                    base + map[CODE(K, i, d, L - 1) - (base - nprev) - 1] + 1;
+                }
+                nprev = (uint32_t)t->n;
+                base += nprev;
+        }
+        *ncode = base;
+        return 0;
+}
+
+/* Field widths and places, from each quasi-identifier's last code. */
+static void layout(anon_kanon_t *K, const anon_rules_t *r, const uint32_t *ncode)
+{
+        int word = 0, used = 0;
+
+        for (int d = 0; d < r->ndims; d++) {
+                int w = 64 - __builtin_clzll((uint64_t)ncode[d] | 1); /* <= 32 */
+                if (used + w > 64)
+                        word++, used = 0;
+                K->fld[d].word = (uint8_t)word;
+                K->fld[d].shift = (uint8_t)used;
+                K->fld[d].mask = (((uint64_t)1 << w) - 1) << used;
+                used += w;
+        }
+        K->nw = word + 1;
+}
+
+/* Codes every record's cells and lays the key out. 0 / -1. */
+static int make_codes(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v)
+{
+        uint32_t *rep = malloc((v->n + 1) * sizeof(*rep)), *map = malloc((v->n + 1) * sizeof(*map));
+        uint32_t ncode[ANON_MAX_QUASI];
+        ktab_t t = {0};
+        int rc = -1;
+
+        if (!rep || !map || !(K->code = malloc((v->n * K->S + 1) * sizeof(*K->code))))
+                goto fail;
+        for (int d = 0; d < r->ndims; d++)
+                if (code_dim(K, r, v, d, &t, rep, map, &ncode[d]))
+                        goto fail;
+        layout(K, r, ncode);
+        rc = 0;
+fail:
+        tab_free(&t);
+        free(rep);
+        free(map);
+        return rc;
+}
+
+/* Record i's key with every quasi-identifier at level 0, d left out (-1:
+ * none). */
+static void rec_key(const anon_kanon_t *K, const anon_rules_t *r, size_t i, int drop, uint64_t *k)
+{
+        memset(k, 0, (size_t)K->nw * sizeof(*k));
+        for (int d = 0; d < r->ndims; d++)
+                if (d != drop)
+                        k[K->fld[d].word] |= (uint64_t)CODE(K, i, d, 0) << K->fld[d].shift;
 }
 
 /* ---- measuring ---- */
@@ -279,57 +395,16 @@ static int bucket_of(int32_t size)
         return size <= 1 ? 0 : size <= 4 ? 1 : size <= 9 ? 2 : 3;
 }
 
-/* Row i of the compact matrix and household bits. */
-#define QROW(K, r, i) ((K)->q + (i) * (size_t)(r)->ndims)
-#define HROW(K, i)    ((K)->hb + 2 * (i))
-#define LROW(K, r, i) ((K)->lvl + (i) * (size_t)(r)->ndims)
+#define HROW(K, i) ((K)->hb + 2 * (i))
 
-/* Classes of the live records at their levels (drop: a dims index measured
- * as left out, or -1), into t (initialised here, or reset when it already
- * was). cid gets each live record's class. 0 / -1. */
-static int classify(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K, int drop,
-                    ktab_t *t, uint32_t *cid)
-{
-        uint8_t l[ANON_MAX_QUASI];
-        kkey_t k;
-
-        if (t->slot)
-                tab_reset(t);
-        else if (tab_init(t, v->n))
-                return -1;
-        for (size_t i = 0; i < v->n; i++) {
-                long c;
-                if (!v->live[i])
-                        continue;
-                memcpy(l, LROW(K, r, i), (size_t)r->ndims);
-                if (drop >= 0)
-                        l[drop] = DROPPED;
-                make_key(r, QROW(K, r, i), HROW(K, i), l, &k);
-                if ((c = tab_add(t, &k, key_hash(&k))) < 0)
-                        return -1;
-                t->cls[c].count++;
-                cid[i] = (uint32_t)c;
-        }
-        return 0;
-}
-
-static int64_t uniques(const anon_kview_t *v, const ktab_t *t, const uint32_t *cid)
-{
-        int64_t u = 0;
-
-        for (size_t i = 0; i < v->n; i++)
-                u += v->live[i] && t->cls[cid[i]].count == 1;
-        return u;
-}
-
-/* Fills the before or after half of risk from a classification. */
+/* Fills the before or after half of risk from the classes' sizes. */
 static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
 {
         int64_t *bucket = after ? rk->bucket_after : rk->bucket_before, n = 0, u = 0, groups = 0;
         int32_t min = 0;
 
-        for (size_t c = 0; c < t->ncls; c++) {
-                int32_t s = t->cls[c].count;
+        for (size_t c = 0; c < t->n; c++) {
+                int32_t s = t->count[c];
                 if (!s)
                         continue;
                 groups++;
@@ -350,20 +425,37 @@ static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
         }
 }
 
-/* The quasi-identifier whose removal leaves the fewest unique records. t is
- * reused for each measure. */
-static int top_contributor(const anon_rules_t *r, const anon_kview_t *v, const anon_kanon_t *K,
-                           ktab_t *t, uint32_t *cid, int64_t base, anon_risk_t *rk)
+/* The quasi-identifier whose removal leaves the fewest unique records,
+ * from the classes t (each projected without d into m: a record is unique
+ * without d when its projection holds one record). proj: scratch of t->n. */
+static int top_contributor(const anon_kanon_t *K, const anon_rules_t *r, const ktab_t *t, ktab_t *m,
+                           uint32_t *proj, int64_t base, anon_risk_t *rk)
 {
+        uint64_t k[KW];
+        int added;
+
         rk->top_dim = -1;
         rk->top_drop = 0;
         for (int d = 0; d < r->ndims && base; d++) {
-                int64_t drop;
-                if (classify(r, v, K, d, t, cid))
+                const kfield_t *f = &K->fld[d];
+                int64_t u = 0;
+                if (tab_reset(m, K->nw, t->n))
                         return -1;
-                drop = base - uniques(v, t, cid);
-                if (drop > rk->top_drop)
-                        rk->top_dim = d, rk->top_drop = drop;
+                for (size_t c = 0; c < t->n; c++) {
+                        long e;
+                        if (!t->count[c])
+                                continue;
+                        memcpy(k, KEY(t, c), (size_t)K->nw * sizeof(*k));
+                        k[f->word] &= ~f->mask;
+                        if ((e = tab_add(m, k, key_hash(k, K->nw), &added)) < 0)
+                                return -1;
+                        m->count[e] += t->count[c];
+                        proj[c] = (uint32_t)e;
+                }
+                for (size_t c = 0; c < t->n; c++)
+                        u += t->count[c] == 1 && m->count[proj[c]] == 1;
+                if (base - u > rk->top_drop)
+                        rk->top_dim = d, rk->top_drop = base - u;
         }
         return 0;
 }
@@ -374,32 +466,70 @@ typedef struct enf {
         const anon_rules_t *r;
         const anon_kview_t *v;
         anon_kanon_t *K;
-        uint32_t *cid;
-        ktab_t *t;
-        ktab_t moves; /* this round: records of small classes one step could bring to a key */
-        uint32_t *mv; /* this round: class c's step d's moves class at [c * ndims + d] */
-        size_t mv_cap;
-        uint16_t *pm; /* per record: the dims whose value is a protected age */
-        uint16_t *cm; /* this round, per class: its members' pm, or-ed */
-        int8_t *sel;  /* this round, per class: the step chosen (-1: suppress) */
+        ktab_t *t;             /* the classes: key and size */
+        uint32_t *next;        /* per record: the next member of its class */
+        uint32_t *head, *tail; /* per class: its members */
+        uint16_t *pm;          /* per record: the dims whose value is a protected age */
+        uint16_t *cm;          /* per class: its members' pm, or-ed */
+        uint8_t *clvl;         /* per class: its level per quasi-identifier */
+        uint32_t *small;       /* classes below k this round, in class order */
+        uint32_t *stamp;       /* per class: the last round it was listed for */
+        ktab_t moves;   /* this round: records of small classes one step could bring to a key */
+        uint32_t *mv;   /* this round: small class j's step d's moves entry at [j * ndims + d] */
+        int32_t *there; /* and the records a class of at least k already holds there (or 0) */
+        size_t mv_cap, there_cap;
+        int8_t *sel; /* this round, per small class: the step chosen (-1: suppress) */
         int k;
         anon_risk_t *rk;
 } enf_t;
 
 /* The dims on which record i's value is a protected age (a campaign is
  * about to target it). */
-static uint16_t protected_dims(const anon_rules_t *r, const anon_kview_t *v, const int32_t *q)
+static uint16_t protected_dims(const anon_rules_t *r, const anon_kview_t *v, size_t i)
 {
         uint16_t m = 0;
 
         for (int d = 0; d < r->ndims; d++) {
                 const anon_dim_t *dm = &r->dims[d];
-                int32_t age = ym_index(v->ref_ym) - ym_index(q[d]);
-                for (int i = 0; q[d] && i < dm->nprot; i++)
-                        if (age >= dm->prot[i][0] && age <= dm->prot[i][1])
+                int32_t q = dm->nprot ? v->values[i][dm->pos] : 0,
+                        age = ym_index(v->ref_ym) - ym_index(q);
+                for (int p = 0; q && p < dm->nprot; p++)
+                        if (age >= dm->prot[p][0] && age <= dm->prot[p][1])
                                 m |= (uint16_t)(1u << d);
         }
         return m;
+}
+
+/* The classes of the live records at level 0, into t, each a list of
+ * members (e->next, head, tail) with its protected dims. 0 / -1. */
+static int build_classes(enf_t *e)
+{
+        const anon_kview_t *v = e->v;
+        uint64_t k[KW];
+        int added;
+
+        if (tab_init(e->t, e->K->nw, v->n))
+                return -1;
+        for (size_t i = 0; i < v->n; i++) {
+                long c;
+                if (!v->live[i])
+                        continue;
+                rec_key(e->K, e->r, i, -1, k);
+                if ((c = tab_add(e->t, k, key_hash(k, e->K->nw), &added)) < 0)
+                        return -1;
+                e->pm[i] = protected_dims(e->r, v, i);
+                e->next[i] = NONE;
+                if (added) {
+                        e->head[c] = e->tail[c] = (uint32_t)i;
+                        e->cm[c] = 0;
+                } else {
+                        e->next[e->tail[c]] = (uint32_t)i;
+                        e->tail[c] = (uint32_t)i;
+                }
+                e->cm[c] |= e->pm[i];
+                e->t->count[c]++;
+        }
+        return 0;
 }
 
 /* The cost of a class's next step on dims index d (-1: none left): the
@@ -415,238 +545,271 @@ static int64_t step_cost(const enf_t *e, uint16_t prot, const uint8_t *l, int d)
         return dm->steps[l[d]].cost * (prot >> d & 1 ? dm->weight : 1);
 }
 
-/* The steps worth a look for record rep's class: cost[d] gets each step's
- * cost, or -1 when d is not worth it. Only a step within one cost of the
- * cheapest can win (COST_SCALE, NO_REACH), and looking costs two table
- * probes per class. Returns how many are worth it. */
-static int candidates(const enf_t *e, uint16_t prot, const uint8_t *l, int64_t *cost)
+/* The steps worth a look for class c: cost[d] gets each step's cost, or -1
+ * when d is not worth it. Only a step within one cost of the cheapest can
+ * win (COST_SCALE, NO_REACH). */
+static void candidates(const enf_t *e, uint32_t c, int64_t *cost)
 {
+        const uint8_t *l = e->clvl + (size_t)c * (size_t)e->r->ndims;
         int64_t min = -1;
-        int n = 0;
 
         for (int d = 0; d < e->r->ndims; d++) {
-                cost[d] = step_cost(e, prot, l, d);
+                cost[d] = step_cost(e, e->cm[c], l, d);
                 if (cost[d] >= 0 && (min < 0 || cost[d] < min))
                         min = cost[d];
         }
-        for (int d = 0; d < e->r->ndims; d++) {
+        for (int d = 0; d < e->r->ndims; d++)
                 if (cost[d] >= 0 && cost[d] * COST_SCALE >= min * COST_SCALE + NO_REACH)
                         cost[d] = -1;
-                n += cost[d] >= 0;
+}
+
+/* Class c's key after one step on d. Hierarchies nest, so every member
+ * lands on it: its first member stands for all. */
+static void step_key(const enf_t *e, uint32_t c, int d, uint64_t *k)
+{
+        const anon_kanon_t *K = e->K;
+        const kfield_t *f = &K->fld[d];
+        uint32_t code = CODE(K, e->head[c], d, e->clvl[(size_t)c * (size_t)e->r->ndims + d] + 1);
+
+        memcpy(k, KEY(e->t, c), (size_t)K->nw * sizeof(*k));
+        k[f->word] = (k[f->word] & ~f->mask) | (uint64_t)code << f->shift;
+}
+
+/* Probing is cache misses: classes are looked at in blocks, whose keys
+ * are made first and whose slots and keys are fetched ahead together. */
+#define BLOCK 32
+
+/* A block's candidate steps: keys, hashes, and which class (j - j0) and
+ * step d each is. */
+typedef struct cands {
+        uint64_t key[BLOCK * ANON_MAX_QUASI][KW], h[BLOCK * ANON_MAX_QUASI];
+        uint8_t j[BLOCK * ANON_MAX_QUASI], d[BLOCK * ANON_MAX_QUASI];
+} cands_t;
+
+/* Fetches ahead what probing t for the hashes hs[0..n) reads: the home
+ * slots, then the keys they point at. */
+static void tab_prefetch(const ktab_t *t, const uint64_t *hs, size_t n)
+{
+        for (size_t x = 0; x < n; x++)
+                __builtin_prefetch(&t->slot[hs[x] & (t->cap - 1)]);
+        for (size_t x = 0; x < n; x++) {
+                uint64_t s = t->slot[hs[x] & (t->cap - 1)];
+                if (s)
+                        __builtin_prefetch(KEY(t, SLOT_IDX(s)));
         }
+}
+
+/* The candidate steps of small classes j0 .. j0 + nb into cb, what probing
+ * the moves and the classes for them reads fetched ahead. Returns how
+ * many. */
+static size_t block_cands(const enf_t *e, size_t j0, size_t nb, cands_t *cb)
+{
+        size_t n = 0;
+
+        for (size_t j = 0; j < nb; j++) {
+                uint32_t c = e->small[j0 + j];
+                int64_t cost[ANON_MAX_QUASI];
+                candidates(e, c, cost);
+                for (int d = 0; d < e->r->ndims; d++) {
+                        if (cost[d] < 0)
+                                continue;
+                        step_key(e, c, d, cb->key[n]);
+                        cb->h[n] = key_hash(cb->key[n], e->K->nw);
+                        cb->j[n] = (uint8_t)j, cb->d[n] = (uint8_t)d;
+                        n++;
+                }
+        }
+        tab_prefetch(&e->moves, cb->h, n);
+        tab_prefetch(e->t, cb->h, n);
         return n;
 }
 
-/* The keys (and hashes) of record rep's candidate steps (cost[d] >= 0),
- * their home slots in t fetched ahead: the probes that follow then miss
- * the cache together rather than one after another. */
-static void step_keys(const enf_t *e, const ktab_t *t, size_t rep, const int64_t *cost,
-                      kkey_t *keys, uint64_t *hs)
+/* Fills e->moves: every step every small class could take, with the
+ * records it would bring, so that classes that can only reach k together
+ * do; e->mv remembers where each went and e->there what is there already,
+ * so choosing needs no second look. 0 / -1. */
+static int plan_moves(enf_t *e, size_t ns, cands_t *cb)
 {
-        const anon_rules_t *r = e->r;
-        uint8_t *l = LROW(e->K, r, rep);
+        const int nd = e->r->ndims;
+        size_t nm = 0;
+        int added;
 
-        for (int d = 0; d < r->ndims; d++) {
-                if (cost[d] < 0)
-                        continue;
-                l[d]++;
-                make_key(r, QROW(e->K, r, rep), HROW(e->K, rep), l, &keys[d]);
-                l[d]--;
-                hs[d] = key_hash(&keys[d]);
-                __builtin_prefetch(&t->slot[hs[d] & (t->cap - 1)]);
+        for (size_t j = 0; j < ns; j++) { /* room for every candidate: no growing mid-round */
+                int64_t cost[ANON_MAX_QUASI];
+                candidates(e, e->small[j], cost);
+                for (int d = 0; d < nd; d++)
+                        nm += cost[d] >= 0;
         }
+        if (tab_reset(&e->moves, e->K->nw, nm) ||
+            osh_grow(&e->mv, &e->mv_cap, ns * (size_t)nd, sizeof(*e->mv), 1024) ||
+            osh_grow(&e->there, &e->there_cap, ns * (size_t)nd, sizeof(*e->there), 1024))
+                return -1;
+        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
+                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK, n = block_cands(e, j0, nb, cb);
+                for (size_t x = 0; x < n; x++) {
+                        size_t j = j0 + cb->j[x];
+                        long m = tab_add(&e->moves, cb->key[x], cb->h[x], &added),
+                             t = tab_find(e->t, cb->key[x], cb->h[x]);
+                        if (m < 0)
+                                return -1;
+                        e->moves.count[m] += e->t->count[e->small[j]];
+                        e->mv[j * (size_t)nd + cb->d[x]] = (uint32_t)m;
+                        e->there[j * (size_t)nd + cb->d[x]] =
+                            t >= 0 && e->t->count[t] >= e->k ? e->t->count[t] : 0;
+                }
+        }
+        return 0;
 }
 
-/* Fills e->moves: every step every small class (first[c], size[c]) could
- * take, with the records it would bring, so that classes that can only
- * reach k together do; e->mv remembers where each went, so choosing needs
- * no second look. The table starts at one slot pair per class and grows:
- * most classes have one or two candidates, and a table sized for all
- * ndims of them (32 MB at Chiba) costs a cache miss per probe. 0 / -1. */
-static int plan_moves(enf_t *e, const uint32_t *first, const uint32_t *size, size_t nc)
+/* Every small class's step (e->sel): dims index, or -1. Judged on the
+ * round's starting state only (classes of at least k, e->moves), never on
+ * what other small classes do in the round: the choice must not depend on
+ * the order records arrived in. */
+static void choose_steps(enf_t *e, size_t ns)
 {
-        const anon_rules_t *r = e->r;
-        kkey_t keys[ANON_MAX_QUASI];
+        const int nd = e->r->ndims;
 
-        if (e->moves.slot && e->moves.cap >= 2 * nc + 2)
-                tab_reset(&e->moves); /* no page faults for a fresh table each round */
-        else if (tab_free(&e->moves), tab_init(&e->moves, nc))
-                return -1;
-        if (osh_grow(&e->mv, &e->mv_cap, nc * (size_t)r->ndims, sizeof(*e->mv), 1024))
-                return -1;
-        for (size_t c = 0; c < nc; c++) {
-                size_t rep = first[c];
-                int64_t cost[ANON_MAX_QUASI];
-                uint64_t hs[ANON_MAX_QUASI];
-                candidates(e, e->cm[c], LROW(e->K, r, rep), cost);
-                step_keys(e, &e->moves, rep, cost, keys, hs);
-                for (int d = 0; d < r->ndims; d++) {
-                        long m;
+        for (size_t j = 0; j < ns; j++) {
+                const size_t at = j * (size_t)nd;
+                int64_t cost[ANON_MAX_QUASI], best = 0;
+                candidates(e, e->small[j], cost);
+                e->sel[j] = -1;
+                for (int d = 0; d < nd; d++) {
+                        int64_t score = cost[d] * COST_SCALE;
                         if (cost[d] < 0)
                                 continue;
-                        if ((m = tab_add(&e->moves, &keys[d], hs[d])) < 0)
-                                return -1;
-                        e->moves.cls[m].count += (int32_t)size[c];
-                        e->mv[c * (size_t)r->ndims + (size_t)d] = (uint32_t)m;
+                        if (e->there[at + d] + e->moves.count[e->mv[at + d]] < e->k)
+                                score += NO_REACH;
+                        if (e->sel[j] < 0 || score < best) /* ties: the first d */
+                                e->sel[j] = (int8_t)d, best = score;
                 }
         }
-        return 0;
 }
 
-/* The step for small class c of this round (record rep): dims index, or
- * -1. Judged on the round's starting state only (classes of at least k,
- * e->moves), never on what other small classes did before it in the
- * round: the choice must not depend on the order records arrived in. */
-static int choose_step(enf_t *e, size_t c, size_t rep)
+static void suppress(enf_t *e, uint32_t c)
 {
-        const anon_rules_t *r = e->r;
-        const uint32_t *mv = e->mv + c * (size_t)r->ndims;
-        int best = -1;
-        int64_t best_score = 0, cost[ANON_MAX_QUASI];
-        uint64_t hs[ANON_MAX_QUASI];
-        kkey_t keys[ANON_MAX_QUASI];
-
-        candidates(e, e->cm[c], LROW(e->K, r, rep), cost);
-        step_keys(e, e->t, rep, cost, keys, hs);
-        for (int d = 0; d < r->ndims; d++) {
-                long t;
-                int32_t there;
-                int64_t score;
-                if (cost[d] < 0)
-                        continue;
-                t = tab_find(e->t, &keys[d], hs[d]);
-                there = t >= 0 && e->t->cls[t].count >= e->k ? e->t->cls[t].count : 0;
-                score = cost[d] * COST_SCALE;
-                if (there + e->moves.cls[mv[d]].count < e->k)
-                        score += NO_REACH;
-                if (best < 0 || score < best_score)
-                        best = d, best_score = score;
-        }
-        return best;
+        for (uint32_t i = e->head[c]; i != NONE; i = e->next[i])
+                e->v->live[i] = 0;
+        e->rk->suppressed += e->t->count[c];
+        e->t->count[c] = 0;
 }
 
-/* Moves the members of small class c (a list through next[], from first)
- * one step on dims index d, or suppresses them (d < 0). Members whose key
- * is the previous one's (nearly all) skip the table. 0 / -1. */
-static int step_class(enf_t *e, int d, uint32_t first, const uint32_t *next)
+/* Small class c takes step d (its new key k, hash h): filed under it, or
+ * joined to the class already there (its members spliced on). Returns the
+ * class c is now part of. */
+static uint32_t step_class(enf_t *e, uint32_t c, int d, const uint64_t *k, uint64_t h)
 {
-        const anon_rules_t *r = e->r;
-        kkey_t last, k;
-        long into = -1;
+        long t;
 
-        for (uint32_t i = first; i != NONE; i = next[i]) {
-                uint8_t *l = LROW(e->K, r, i);
-                if (!--e->t->cls[e->cid[i]].count)
-                        tab_del(e->t, e->cid[i]);
-                if (d < 0) {
-                        e->v->live[i] = 0;
-                        e->rk->suppressed++;
-                        continue;
-                }
-                l[d]++;
-                make_key(r, QROW(e->K, r, i), HROW(e->K, i), l, &k);
-                if (into < 0 || memcmp(&k, &last, sizeof(k))) {
-                        if ((into = tab_add(e->t, &k, key_hash(&k))) < 0)
-                                return -1;
-                        last = k;
-                }
-                e->t->cls[into].count++;
-                e->cid[i] = (uint32_t)into;
+        e->clvl[(size_t)c * (size_t)e->r->ndims + d]++;
+        if ((t = tab_find(e->t, k, h)) < 0) {
+                memcpy(KEY(e->t, c), k, (size_t)e->K->nw * sizeof(*k));
+                tab_put(e->t, c, h);
+                return c;
         }
-        return 0;
+        e->next[e->tail[t]] = e->head[c];
+        e->tail[t] = e->tail[c];
+        e->t->count[t] += e->t->count[c];
+        e->cm[t] |= e->cm[c];
+        e->t->count[c] = 0;
+        return (uint32_t)t;
 }
 
-/* One round: the records of classes below k, grouped by class (a list per
- * class, no sort); every class chooses its step, then every class takes
- * it. *ns: records still to look at. */
-static int round_once(enf_t *e, uint32_t *small, size_t *ns, uint32_t *next, uint32_t *head,
-                      uint32_t *first, uint32_t *size)
+/* Unfiles every small class (they all move), a block at a time. */
+static void unfile_small(enf_t *e, size_t ns, cands_t *cb)
 {
-        const anon_kview_t *v = e->v;
-        size_t m = 0, nc = 0;
-
-        for (size_t j = 0; j < *ns; j++) { /* only records of small classes can move */
-                uint32_t i = small[j], c = e->cid[i];
-                if (!v->live[i] || e->t->cls[c].count >= e->k)
-                        continue;
-                small[m++] = i;
-                if (head[c] == NONE) {
-                        first[nc] = c; /* the class for now; its head below */
-                        size[nc++] = 0;
+        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
+                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK;
+                for (size_t j = 0; j < nb; j++) {
+                        cb->h[j] = key_hash(KEY(e->t, e->small[j0 + j]), e->K->nw);
+                        __builtin_prefetch(&e->t->slot[cb->h[j] & (e->t->cap - 1)]);
                 }
-                next[i] = head[c];
-                head[c] = i;
+                for (size_t j = 0; j < nb; j++)
+                        tab_del(e->t, e->small[j0 + j], cb->h[j]);
         }
-        *ns = m;
-        for (size_t c = 0; c < nc; c++) {
-                uint32_t cls = first[c];
-                first[c] = head[cls];
-                size[c] = (uint32_t)e->t->cls[cls].count;
-                head[cls] = NONE;
-                e->cm[c] = 0;
-                for (uint32_t i = first[c]; i != NONE; i = next[i])
-                        e->cm[c] |= e->pm[i];
+}
+
+/* Every small class takes its step (e->sel), a block at a time; the
+ * classes it lands in are stamped with the round. */
+static void move_small(enf_t *e, size_t ns, uint32_t round, cands_t *cb)
+{
+
+        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
+                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK;
+                for (size_t j = 0; j < nb; j++) {
+                        if (e->sel[j0 + j] < 0)
+                                continue;
+                        step_key(e, e->small[j0 + j], e->sel[j0 + j], cb->key[j]);
+                        cb->h[j] = key_hash(cb->key[j], e->K->nw);
+                        __builtin_prefetch(&e->t->slot[cb->h[j] & (e->t->cap - 1)]);
+                }
+                for (size_t j = 0; j < nb; j++) {
+                        uint32_t c = e->small[j0 + j], to;
+                        if (e->sel[j0 + j] < 0) {
+                                suppress(e, c);
+                                continue;
+                        }
+                        to = step_class(e, c, e->sel[j0 + j], cb->key[j], cb->h[j]);
+                        e->stamp[to] = round;
+                }
         }
-        if (plan_moves(e, first, size, nc))
+}
+
+/* One round over the small classes (e->small, *ns of them): every class
+ * chooses its step, all leave the table, then all take their step. The
+ * classes still below k make the next round's list. 0 / -1. */
+static int round_once(enf_t *e, size_t *ns, uint32_t round, cands_t *cb)
+{
+        if (plan_moves(e, *ns, cb))
                 return -1;
-        for (size_t c = 0; c < nc; c++)
-                e->sel[c] = (int8_t)choose_step(e, c, first[c]);
-        for (size_t c = 0; c < nc; c++)
-                if (step_class(e, e->sel[c], first[c], next))
-                        return -1;
+        choose_steps(e, *ns);
+        unfile_small(e, *ns, cb);
+        move_small(e, *ns, round, cb);
+        *ns = 0;
+        /* in class order: the class arrays and the members' codes are then
+         * read front to back, not at random */
+        for (size_t c = 0; c < e->t->n; c++)
+                if (e->stamp[c] == round && e->t->count[c] && e->t->count[c] < e->k)
+                        e->small[(*ns)++] = (uint32_t)c;
         return 0;
 }
 
 static int enforce(enf_t *e)
 {
-        const anon_kview_t *v = e->v;
-        size_t n = v->n + 1, ns = v->n;
-        uint32_t *small = malloc(n * sizeof(*small)), *next = malloc(n * sizeof(*next)),
-                 *first = malloc(n * sizeof(*first)), *size = malloc(n * sizeof(*size)),
-                 *head = NULL;
-        size_t head_cap = 0;
+        const int nd = e->r->ndims;
+        size_t nc = e->t->n, ns = 0;
+        cands_t *cb;
         int rc = -1;
 
-        e->pm = malloc(n * sizeof(*e->pm));
-        e->cm = malloc(n * sizeof(*e->cm));
-        e->sel = malloc(n);
-        if (!small || !next || !first || !size || !e->pm || !e->cm || !e->sel)
+        e->small = malloc((nc + 1) * sizeof(*e->small));
+        e->stamp = calloc(nc + 1, sizeof(*e->stamp));
+        e->sel = malloc(nc + 1);
+        e->clvl = calloc(nc * (size_t)nd + 1, 1);
+        cb = malloc(sizeof(*cb));
+        if (!e->small || !e->stamp || !e->sel || !e->clvl || !cb)
                 goto fail;
-        for (size_t i = 0; i < v->n; i++) {
-                small[i] = (uint32_t)i;
-                e->pm[i] = protected_dims(e->r, v, QROW(e->K, e->r, i));
-        }
-        for (int round = 0; round < MAX_ROUNDS && ns; round++) {
-                if (head_cap < e->t->ncls + 1) { /* one list head per class */
-                        uint32_t *h = realloc(head, (e->t->cls_cap + 1) * sizeof(*h));
-                        if (!h)
-                                goto fail;
-                        head = h;
-                        memset(head + head_cap, 0xff, (e->t->cls_cap + 1 - head_cap) * sizeof(*h));
-                        head_cap = e->t->cls_cap + 1;
-                }
-                if (round_once(e, small, &ns, next, head, first, size))
+        for (size_t c = 0; c < nc; c++)
+                if (e->t->count[c] < e->k)
+                        e->small[ns++] = (uint32_t)c;
+        for (uint32_t round = 1; round <= MAX_ROUNDS && ns; round++)
+                if (round_once(e, &ns, round, cb))
                         goto fail;
-        }
-        for (size_t i = 0; i < v->n; i++) { /* never reached so far: suppressed, never released */
-                if (v->live[i] && e->t->cls[e->cid[i]].count < e->k) {
-                        v->live[i] = 0;
-                        e->t->cls[e->cid[i]].count--;
-                        e->rk->suppressed++;
-                }
-        }
+        for (size_t c = 0; c < nc; c++) /* never reached k: suppressed, never released */
+                if (e->t->count[c] && e->t->count[c] < e->k)
+                        suppress(e, (uint32_t)c);
+        for (size_t c = 0; c < nc; c++) /* each record's levels, for rendering */
+                for (uint32_t i = e->t->count[c] ? e->head[c] : NONE; i != NONE; i = e->next[i])
+                        memcpy(e->K->lvl + i * (size_t)nd, e->clvl + c * (size_t)nd, (size_t)nd);
         rc = 0;
 fail:
         tab_free(&e->moves);
         free(e->mv);
-        free(e->pm);
-        free(e->cm);
+        free(e->there);
+        free(e->small);
+        free(e->stamp);
         free(e->sel);
-        free(small);
-        free(next);
-        free(first);
-        free(size);
-        free(head);
+        free(e->clvl);
+        free(cb);
         return rc;
 }
 
@@ -761,66 +924,76 @@ static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v,
 
 /* ---- public ---- */
 
-static anon_kanon_t *kanon_new(const anon_rules_t *r, size_t n)
+static anon_kanon_t *kanon_new(const anon_rules_t *r, const anon_kview_t *v)
 {
         anon_kanon_t *k = calloc(1, sizeof(*k));
+        size_t n = v->n;
 
         if (!k)
                 return NULL;
         k->n = n;
         k->flag_bytes = r->flag_bytes;
+        for (int d = 0; d < r->ndims; d++) {
+                k->soff[d] = (int)k->S;
+                k->S += (size_t)r->dims[d].nsteps + 1;
+        }
         k->lvl = calloc(n * (size_t)r->ndims + 1, 1);
-        k->q = malloc((n * (size_t)r->ndims + 1) * sizeof(*k->q));
         k->hb = calloc(2 * n + 2, sizeof(*k->hb));
         k->roff = malloc((n + 1) * sizeof(*k->roff));
         k->uoff = malloc((n + 1) * sizeof(*k->uoff));
-        if (!k->lvl || !k->q || !k->hb || !k->roff || !k->uoff || r->flag_bytes > 256) {
+        if (!k->lvl || !k->hb || !k->roff || !k->uoff || r->flag_bytes > 256) {
                 anon_kanon_destroy(k);
                 return NULL;
         }
+        for (size_t i = 0; i < n; i++)
+                for (int d = 0; d < r->ndims; d++)
+                        if (r->dims[d].kind == ANON_D_FLAGS)
+                                group_bits(&r->dims[d], v->flags[i], HROW(k, i));
         memset(k->roff, 0xff, (n + 1) * sizeof(*k->roff));
         memset(k->uoff, 0xff, (n + 1) * sizeof(*k->uoff));
         return k;
 }
 
-/* The compact matrix the judging reads. */
-static void load_rows(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v)
+/* Measures before: the classes at level 0 and what each quasi-identifier
+ * contributes to uniqueness. 0 / -1. */
+static int measure_before(enf_t *e)
 {
-        for (size_t i = 0; i < v->n; i++) {
-                int32_t *q = QROW(K, r, i);
-                for (int d = 0; d < r->ndims; d++) {
-                        const anon_dim_t *dm = &r->dims[d];
-                        q[d] = dm->kind == ANON_D_FLAGS ? 0 : v->values[i][dm->pos];
-                        if (dm->kind == ANON_D_FLAGS)
-                                group_bits(dm, v->flags[i], HROW(K, i));
-                }
-        }
+        ktab_t m = {0};
+        uint32_t *proj = NULL;
+        int rc = -1;
+
+        if (make_codes(e->K, e->r, e->v) || build_classes(e))
+                goto fail;
+        tally(e->t, e->r->k_floor, e->rk, 0);
+        if (!(proj = malloc((e->t->n + 1) * sizeof(*proj))) ||
+            top_contributor(e->K, e->r, e->t, &m, proj, e->rk->bucket_before[0], e->rk))
+                goto fail;
+        rc = 0;
+fail:
+        tab_free(&m);
+        free(proj);
+        return rc;
 }
 
 int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **out,
                    anon_risk_t *rk)
 {
-        anon_kanon_t *k = kanon_new(r, v->n);
-        uint32_t *cid = malloc((v->n + 1) * sizeof(*cid));
+        anon_kanon_t *k = kanon_new(r, v);
+        size_t n1 = v->n + 1;
         ktab_t t = {0};
+        enf_t e = {.r = r, .v = v, .K = k, .t = &t, .k = r->k_floor, .rk = rk};
         int rc = -1;
 
         memset(rk, 0, sizeof(*rk));
-        if (!k || !cid)
+        e.next = malloc(n1 * sizeof(*e.next));
+        e.head = malloc(n1 * sizeof(*e.head));
+        e.tail = malloc(n1 * sizeof(*e.tail));
+        e.pm = malloc(n1 * sizeof(*e.pm));
+        e.cm = malloc(n1 * sizeof(*e.cm));
+        if (!k || !e.next || !e.head || !e.tail || !e.pm || !e.cm || measure_before(&e))
                 goto fail;
-        load_rows(k, r, v);
-        if (classify(r, v, k, -1, &t, cid))
+        if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1 && enforce(&e))
                 goto fail;
-        tally(&t, r->k_floor, rk, 0);
-        if (top_contributor(r, v, k, &t, cid, (int64_t)rk->bucket_before[0], rk))
-                goto fail;
-        if (classify(r, v, k, -1, &t, cid)) /* cid was reused by top_contributor */
-                goto fail;
-        if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1) {
-                enf_t e = {.r = r, .v = v, .K = k, .cid = cid, .t = &t, .k = r->k_floor, .rk = rk};
-                if (enforce(&e))
-                        goto fail;
-        }
         tally(&t, r->k_floor, rk, 1);
         for (size_t i = 0; i < v->n; i++)
                 if (v->live[i] && render(k, r, v, i, rk))
@@ -828,7 +1001,15 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         rc = 0;
 fail:
         tab_free(&t);
-        free(cid);
+        free(e.next);
+        free(e.head);
+        free(e.tail);
+        free(e.pm);
+        free(e.cm);
+        if (k) {
+                free(k->code); /* judging only */
+                k->code = NULL;
+        }
         if (rc) {
                 anon_kanon_destroy(k);
                 k = NULL;
@@ -860,7 +1041,7 @@ void anon_kanon_destroy(anon_kanon_t *k)
         if (!k)
                 return;
         free(k->lvl);
-        free(k->q);
+        free(k->code);
         free(k->hb);
         free(k->roff);
         free(k->uoff);
