@@ -5,7 +5,8 @@
 # extractor's watched directory; the script prints, to the millisecond, the
 # time from the drop (the rename) to each segment's END marker of each topic
 # (bench-pipeline-watch), to the segmenter's snapshot swap (its log line),
-# and the CPU seconds each process spent on the batch.
+# each stage's own time (from the END it waits for to its own), and the CPU
+# seconds each process spent on the batch; with several rounds, medians.
 #
 #   bench-pipeline [--residents N (973183)] [--rounds N (1)] [--poll MS (100)]
 #
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
         --residents) residents=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --poll) poll=$2; shift 2 ;;
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "bench-pipeline: unknown option $1" >&2; exit 2 ;;
         esac
 done
@@ -178,15 +179,29 @@ for ((r = 0; r < rounds + (rounds > 1 ? 1 : 0); r++)); do
         declare -A cpu1=()
         for s in "${services[@]}"; do cpu1[$s]=$(cpu_ticks "$s"); done
         label=$([ "$rounds" -gt 1 ] && [ "$r" = 0 ] && echo " (warm-up)" || echo "")
-        echo "round $r$label: ms after the drop"
+        # Each stage's own time: from the END it waits for (the same topic
+        # one segment up; the anonymizer waits for the raw END on processing;
+        # the snapshot swap for the abstracted END on the cloud) to its own.
+        echo "round $r$label: ms after the drop, +ms of the stage or hop itself"
+        declare -A last=()
         while read -r ms cluster _ topic _ count; do
                 [ "$cluster" = watching ] && continue
-                printf '  %-44s %8d ms  (%s records)\n' "END $topic @ $cluster" $((ms - t_drop)) "$count"
+                from=${last[$topic]:-}
+                [ -z "$from" ] && [ "$topic" = resident.abstracted.v1 ] &&
+                        from=${last["resident.raw.v1@processing"]:-}
+                from=${from:-$t_drop}
+                printf '  %-44s %8d ms %+7d  (%s records)\n' "END $topic @ $cluster" $((ms - t_drop)) \
+                        $((ms - from)) "$count"
                 note "$r" "END:$topic@$cluster" $((ms - t_drop))
+                note "$r" "+stage:$topic@$cluster" $((ms - from))
+                last[$topic]=$ms
+                last["$topic@$cluster"]=$ms
         done <"$T/watch-$r.out"
         if [ -n "$swap" ]; then
-                printf '  %-44s %8d ms\n' "segmenter snapshot swap" $((swap - t_drop))
+                from=${last["resident.abstracted.v1@cloud"]:-$t_drop}
+                printf '  %-44s %8d ms %+7d\n' "segmenter snapshot swap" $((swap - t_drop)) $((swap - from))
                 note "$r" "snapshot-swap" $((swap - t_drop))
+                note "$r" "+stage:snapshot-swap" $((swap - from))
         else
                 echo "  segmenter snapshot swap: no log line"
         fi
@@ -202,7 +217,7 @@ for ((r = 0; r < rounds + (rounds > 1 ? 1 : 0); r++)); do
         note "$r" "cpu:total" $((total * 1000 / hz))
         stop_all
         [ "${OSH_IT_KEEP:-0}" = 1 ] && mkdir -p "$T/round-$r" && mv "$T"/*.log "$T/round-$r/"
-        unset cpu0 cpu1
+        unset cpu0 cpu1 last
 done
 
 if [ "$rounds" -gt 1 ]; then

@@ -1,8 +1,8 @@
 /* exchange -> cloud uplink.
  *
  * Every batch goes through the disk spool (write-ahead): records are
- * batched (count, bytes, linger; a batch ships at once when the source is
- * drained and no batch waits for an Ack), packed as a TransferBatch with the
+ * batched (count, bytes, linger; a batch ships early when the source went
+ * quiet and no batch waits for an Ack), packed as a TransferBatch with the
  * spool's next sequence, appended to the spool, and the spool is sent
  * oldest first. Only an Ack removes an entry, and source offsets are
  * stored only through what the Ack confirms. While the cloud is down the
@@ -45,9 +45,11 @@
 #define RB_SENDER_JOIN_MS 3000 /* shutdown waits this long for a request in flight */
 #define RB_POLL_MS        100  /* longest poll: the batch linger and SIGTERM are checked */
 #define RB_STATE_MS       200  /* spool alarm and pause are re-checked this often */
-/* With nothing waiting for an Ack, an open batch waits this long for more
- * records before it ships (not batch.linger): see rb_uplink_run. */
-#define RB_IDLE_WAIT_MS 2
+/* With nothing waiting for an Ack, an open batch ships once the source has
+ * been quiet this long (not after batch.linger): see rb_uplink_run. Longer
+ * than the gaps of a stream (producer linger 5 ms, fetch wait 20 ms), so a
+ * stream still fills batches instead of shipping each fetch alone. */
+#define RB_QUIET_MS 30
 
 /* Highest offset a batch holds for one partition of the tracker. */
 typedef struct extent {
@@ -84,6 +86,7 @@ typedef struct uplink {
         unsigned attempt, rnd;
         int64_t next_try_ms, next_probe_ms; /* osh_mono_ms() */
         int64_t batch_t0;                   /* osh_mono_ms() when the open batch started */
+        int64_t last_rec_ms;                /* osh_mono_ms() of the last record polled */
         int paused, degraded, alarm, failing;
         uint64_t alarms, batches_ok, batches_dup, batches_retry, batches_rejected;
         char url[512], probe_url[512];
@@ -650,8 +653,9 @@ static int poll_timeout(const uplink_t *u, int idle, int64_t now)
 
         if (rb_batch_count(u->batch)) {
                 int64_t left = u->batch_t0 + u->rc->linger_ms - now;
+                int64_t quiet = u->last_rec_ms + RB_QUIET_MS - now;
                 t = left < t ? left : t;
-                t = idle && RB_IDLE_WAIT_MS < t ? RB_IDLE_WAIT_MS : t;
+                t = idle && quiet < t ? quiet : t;
         }
         return t < 0 ? 0 : (int)t;
 }
@@ -680,16 +684,19 @@ int rb_uplink_run(const rb_config_t *rc, osh_service_t *svc)
         while (!osh_shutdown_requested()) {
                 rd_kafka_message_t *m = osh_consumer_poll(u->cons, timeout);
                 pthread_mutex_lock(&u->mu);
-                if (m)
-                        handle(u, m);
                 now = osh_mono_ms();
-                /* Linger only while the link is busy: when the source has
-                 * nothing more right now and no batch waits for an Ack,
+                if (m) {
+                        handle(u, m);
+                        u->last_rec_ms = now;
+                }
+                /* Linger only while the link is busy: once the source has
+                 * been quiet for RB_QUIET_MS and no batch waits for an Ack,
                  * waiting cannot make the batch bigger sooner, only later
-                 * (Nagle's rule); under load the sender is busy and batches
-                 * fill up to their limits. */
+                 * (Nagle's rule); while a request is in flight batches keep
+                 * filling up to their limits. */
                 if (rb_batch_count(u->batch) &&
-                    (now - u->batch_t0 >= rc->linger_ms || (!m && link_idle(u))))
+                    (now - u->batch_t0 >= rc->linger_ms ||
+                     (!m && now - u->last_rec_ms >= RB_QUIET_MS && link_idle(u))))
                         flush(u);
                 rb_store_flush(u->cons, u->track);
                 if (now >= next_state) {
