@@ -21,4 +21,4 @@ run bench-dispatch 200 0 nosync
 run bench-crossing --records 5000 --rounds 1
 run bench-onprem --residents 5000 --rounds 1
 run bench-pipeline --residents 5000
-run bench-console --residents 5000 --sessions 4 --rounds 1 --rows 10000
+run bench-console --residents 5000 --sessions 4 --rounds 1 --runs 1 --rows 10000

@@ -2,7 +2,9 @@
 """Load for bench-console: S staff sessions previewing at once through the
 console's HTTPS API. Each session signs in, then previews every seed
 campaign's condition R times (round robin). Prints per-campaign and overall
-median / p99 round-trip times (client-side, request sent -> answer read).
+median / p99 round-trip times (client-side, request sent -> answer read),
+and the same of the console's own elapsed_ms (the part spent between the
+console and the segmenter, without HTTPS and this client).
 
 usage: bench_console_load.py URL CA PASSWORD SESSIONS ROUNDS CAMPAIGN.json..."""
 import http.client, json, ssl, statistics, sys, threading, time, urllib.parse
@@ -15,6 +17,7 @@ for f in sys.argv[6:]:
 u = urllib.parse.urlparse(url)
 ctx = ssl.create_default_context(cafile=ca)
 times = {c[0]: [] for c in camps}
+server = []  # the console's own elapsed_ms (its request to the segmenter and back)
 errors = []
 warm = []
 lock = threading.Lock()
@@ -50,6 +53,7 @@ def session(i):
                     errors.append((r.status, data[:100]))
                 else:
                     times[cid].append(dt)
+                    server.append(json.loads(data)["elapsed_ms"])
 
 
 threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
@@ -75,6 +79,14 @@ if allv:
     print("%-40s %6d %6.1fms %6.1fms" % ("ALL", len(allv), statistics.median(allv), p(allv, 0.99)))
     print("targets: median <= 50 ms (%.2fx), p99 <= 150 ms (%.2fx); %d sessions, %.1f previews/s, %d errors"
           % (statistics.median(allv) / 50, p(allv, 0.99) / 150, sessions, len(allv) / wall, len(errors)))
+if allv:
+    # one machine-readable line for bench-console's summary over runs
+    print("RUN median=%.1f p99=%.1f worst_campaign_p99=%.1f server_median=%.1f server_p99=%.1f rate=%.1f" % (
+        statistics.median(allv), p(allv, 0.99), max(p(v, 0.99) for v in times.values() if v),
+        statistics.median(server) if server else -1, p(server, 0.99) if server else -1, len(allv) / wall))
+if server:
+    print("inside the console (its elapsed_ms: Kafka to the segmenter and back): median %.1f ms, p99 %.1f ms"
+          % (statistics.median(server), p(server, 0.99)))
 print("warm-up (first preview of each session, not above): max %.0f ms" % max(warm))
 if errors:
     print("first error:", errors[0])

@@ -123,22 +123,24 @@ static void test_login_and_lockout(void **state)
 /* A running console (a) sees accounts that `console user add` (b, another
  * process's view of the file) writes, keeps its failure counts across the
  * reload, and its own writes keep b's accounts. */
+/* A password sign-in at a fixed time, 3 failures lock for a minute. */
+static con_login_t sign_in(con_accounts_t *a, const char *name, const char *pw, con_role_t *role)
+{
+        return con_accounts_login(a, name, pw, NULL, 1000000, 3, 60000, role);
+}
+
 static void test_accounts_seen_while_running(void **state)
 {
         char err[256];
         con_accounts_t *a = con_accounts_open(path, 1, err, sizeof(err)), *b, *c;
         con_role_t role = CON_ROLE_VIEWER;
-        int64_t t = 1000000;
 
         assert_non_null(a);
         assert_int_equal(
             con_accounts_add(a, "root", PW, CON_ROLE_ADMIN, 0, NULL, 0, err, sizeof(err)), 0);
-        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role),
-                         CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
-                         CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
-                         CON_LOGIN_BAD);
+        assert_int_equal(sign_in(a, "alice", PW, &role), CON_LOGIN_BAD);
+        assert_int_equal(sign_in(a, "root", "wrong-password", &role), CON_LOGIN_BAD);
+        assert_int_equal(sign_in(a, "root", "wrong-password", &role), CON_LOGIN_BAD);
 
         b = con_accounts_open(path, 0, err, sizeof(err));
         assert_non_null(b);
@@ -146,12 +148,10 @@ static void test_accounts_seen_while_running(void **state)
             con_accounts_add(b, "alice", PW, CON_ROLE_AUTHOR, 0, NULL, 0, err, sizeof(err)), 0);
         con_accounts_destroy(b);
 
-        assert_int_equal(con_accounts_login(a, "alice", PW, NULL, t, 3, 60000, &role),
-                         CON_LOGIN_OK);
+        assert_int_equal(sign_in(a, "alice", PW, &role), CON_LOGIN_OK);
         assert_int_equal(role, CON_ROLE_AUTHOR);
         /* root's two failures survived the reload: the third locks */
-        assert_int_equal(con_accounts_login(a, "root", "wrong-password", NULL, t, 3, 60000, &role),
-                         CON_LOGIN_NOW_LOCKED);
+        assert_int_equal(sign_in(a, "root", "wrong-password", &role), CON_LOGIN_NOW_LOCKED);
         /* a's own add keeps alice */
         assert_int_equal(
             con_accounts_add(a, "bob", PW, CON_ROLE_APPROVER, 0, NULL, 0, err, sizeof(err)), 0);
@@ -164,12 +164,10 @@ static void test_accounts_seen_while_running(void **state)
             con_accounts_add(b, "carol", PW, CON_ROLE_VIEWER, 0, NULL, 0, err, sizeof(err)), 0);
         con_accounts_destroy(b);
         assert_int_equal(chmod(path, 0644), 0);
-        assert_int_equal(con_accounts_login(a, "carol", PW, NULL, t, 3, 60000, &role),
-                         CON_LOGIN_BAD);
-        assert_int_equal(con_accounts_login(a, "bob", PW, NULL, t, 3, 60000, &role), CON_LOGIN_OK);
+        assert_int_equal(sign_in(a, "carol", PW, &role), CON_LOGIN_BAD);
+        assert_int_equal(sign_in(a, "bob", PW, &role), CON_LOGIN_OK);
         assert_int_equal(chmod(path, 0600), 0);
-        assert_int_equal(con_accounts_login(a, "carol", PW, NULL, t, 3, 60000, &role),
-                         CON_LOGIN_OK);
+        assert_int_equal(sign_in(a, "carol", PW, &role), CON_LOGIN_OK);
         con_accounts_destroy(a);
 }
 
