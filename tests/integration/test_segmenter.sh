@@ -61,15 +61,16 @@ C07=$OSH_SOURCE_DIR/campaigns/07-specific-health-checkup.json
 publish_batch B-IT-1 1489500000000 "$T/abstracted.jsonl"
 "$ctl" produce --bootstrap "$B" --topic destinations.v1 --key.field user_id <"$T/destinations.jsonl"
 
+# ---- previews of the nine seed campaigns against the oracle ----
+# Sent before the segmenter starts, so that they wait on the topic together
+# and the segmenter answers them as one batch.
+# shellcheck source=lib/campaigns.sh
+. "$(dirname "$0")/lib/campaigns.sh"
+seed_previews "$SEND_MS" | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
 osh_it_start_service seg segmenter --kafka.bootstrap.servers="$B" --state.dir="$T/state" \
         --exclusion.file="$T/excluded.txt" --min.audience=1 --heartbeat.interval=1s \
         --kafka.session.timeout.ms=6000
 osh_it_wait_until 20 log_has "snapshot B-IT-1: 600 residents" || fail "B-IT-1 never swapped in"
-
-# ---- previews of the nine seed campaigns against the oracle ----
-# shellcheck source=lib/campaigns.sh
-. "$(dirname "$0")/lib/campaigns.sh"
-seed_previews "$SEND_MS" | "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
 "$ctl" consume --bootstrap "$B" --topic campaign.results.v1 --count 10 --timeout 30s |
         jq -c .value >"$T/results.jsonl"
 n=0
@@ -88,7 +89,7 @@ while read -r name certain possible exact excluded nodest optout recipients; do
         n=$((n + 1))
 done <"$T/expected.txt"
 assert_eq 10 "$n" "oracle lines"
-# the ten previews came at once: answered in batches, one commit each
+# the ten previews waited together: answered in batches, one commit each
 log_has "requests, one commit" || fail "no batch of requests answered together"
 # by channel and by ward, against the oracle (minimum audience 1: nothing withheld)
 python3 "$oracle/seg_oracle.py" "$T/truth.csv" 2017-03-15 --breakdown >"$T/expected_bd.jsonl"
