@@ -31,8 +31,9 @@ static inline void seg_bit_set(uint64_t *b, size_t i)
 }
 /* Counting loops get a POPCNT version beside the baseline one, picked
  * when the program loads (x86-64 before 2008 lacks the instruction, and
- * without it every count is a libgcc call). */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * without it every count is a libgcc call). GCC only: clang 14 does not
+ * link a cloned extern function called from another file. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SEG_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
 #else
 #define SEG_POPCNT_CLONES
