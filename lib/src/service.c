@@ -1,6 +1,7 @@
 #include "oshirase/service.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -119,7 +120,11 @@ void osh_service_fini(osh_service_t *svc)
         }
         osh_kafka_close_wait(osh_shutdown_left_ms(OSH_SHUTDOWN_EXIT_MS));
         if (svc->cfg) {
-                osh_info("stopped");
+                int64_t took = osh_shutdown_elapsed_ms();
+                if (took >= 0) /* operators size their stop timeouts by it */
+                        osh_info("stopped, %" PRId64 " ms after the stop request", took);
+                else
+                        osh_info("stopped");
                 osh_config_destroy(svc->cfg);
                 svc->cfg = NULL;
         }

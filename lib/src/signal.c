@@ -65,6 +65,11 @@ int osh_shutdown_budget_ms(int want_ms)
         return want_ms >= 0 && want_ms < left ? want_ms : left;
 }
 
+int64_t osh_shutdown_elapsed_ms(void)
+{
+        return shutdown_flag ? osh_mono_ms() - shutdown_at_ms : -1;
+}
+
 void osh_shutdown_reset(void)
 {
         shutdown_flag = 0;

@@ -508,13 +508,16 @@ static void test_shutdown_is_bounded_with_broker_down(void **state)
         rd_kafka_mock_broker_set_down(mock, 1);
         send_n(p, topic, 5, 5, NULL, 0);
         assert_int_equal(osh_shutdown_budget_ms(60000), 60000);
+        assert_int_equal(osh_shutdown_elapsed_ms(), -1);
         osh_shutdown_request();
         t0 = mono_ms();
+        assert_in_range(osh_shutdown_elapsed_ms(), 0, 1000);
         assert_true(osh_shutdown_budget_ms(60000) <= OSH_SHUTDOWN_GRACE_MS);
         assert_int_equal(osh_shutdown_budget_ms(10), 10);
         assert_int_equal(osh_producer_flush(p, 60000), -1);
         assert_true(mono_ms() - t0 < OSH_SHUTDOWN_GRACE_MS + 1000);
         assert_int_equal(osh_shutdown_budget_ms(60000), 0);
+        assert_true(osh_shutdown_elapsed_ms() >= OSH_SHUTDOWN_GRACE_MS);
         osh_consumer_destroy(c); /* its close cannot commit: left behind */
         osh_producer_destroy(p); /* purges the five undelivered records */
         assert_true(mono_ms() - t0 < OSH_SHUTDOWN_GRACE_MS + 1000);
@@ -522,6 +525,7 @@ static void test_shutdown_is_bounded_with_broker_down(void **state)
         rd_kafka_mock_broker_set_up(mock, 1);
         osh_shutdown_reset();
         assert_int_equal(osh_shutdown_budget_ms(500), 500);
+        assert_int_equal(osh_shutdown_elapsed_ms(), -1);
 }
 
 /* ---- assign-mode reads (scan.h) ---- */

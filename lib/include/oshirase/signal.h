@@ -5,6 +5,8 @@
 #ifndef OSHIRASE_SIGNAL_H
 #define OSHIRASE_SIGNAL_H
 
+#include <stdint.h>
+
 /* Time from the shutdown request that flushes and closes may take
  * together; the rest of the 10 s is for destroying handles and threads. */
 #define OSH_SHUTDOWN_GRACE_MS 6000
@@ -25,6 +27,8 @@ int osh_shutdown_budget_ms(int want_ms);
 /* limit_ms before a shutdown request; after it, what is left of limit_ms
  * counted from the request (0 once it is spent). */
 int osh_shutdown_left_ms(int limit_ms);
+/* Milliseconds since the shutdown request, -1 before it. */
+int64_t osh_shutdown_elapsed_ms(void);
 /* Tests only: clears the flag. */
 void osh_shutdown_reset(void);
 

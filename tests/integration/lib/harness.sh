@@ -14,7 +14,10 @@
 # Binaries come from $OSH_BUILD_DIR/bin (ctest sets OSH_BUILD_DIR).
 #
 # Knobs (environment): OSH_BUILD_DIR, OSH_IT_KEEP=1, OSH_IT_TIMEOUT (readiness
-# wait, s, default 30), OSH_IT_GRACE (SIGTERM grace, s, default 5).
+# wait, s, default 30), OSH_IT_GRACE (SIGTERM grace, s, default 10: the
+# services' promise. A consumer that joined a group whose killed member has
+# not yet timed out leaves only when its JoinGroup returns, which takes up to
+# session.timeout.ms; the services cut that wait at 6 s).
 
 set -Eeuo pipefail
 
@@ -22,7 +25,7 @@ OSH_SOURCE_DIR=${OSH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." 
 OSH_BUILD_DIR=${OSH_BUILD_DIR:-$OSH_SOURCE_DIR/build}
 OSH_BIN=$OSH_BUILD_DIR/bin
 OSH_IT_TIMEOUT=${OSH_IT_TIMEOUT:-30}
-OSH_IT_GRACE=${OSH_IT_GRACE:-5}
+OSH_IT_GRACE=${OSH_IT_GRACE:-10}
 OSH_IT_NAME=$(basename "${0%.sh}")
 OSH_IT_TMP=
 OSH_IT_ASSERTS=0
