@@ -3,19 +3,35 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "H:MM" or "HH:MM", at most 24:00, into minutes after midnight; the
+ * characters used, 0 when it is not one. Strict by hand: sscanf's %d
+ * would take signs, spaces and numbers that overflow. */
+static int time_of_day(const char *s, int *min)
+{
+        int i = 0, h = 0;
+
+        while (i < 2 && s[i] >= '0' && s[i] <= '9')
+                h = h * 10 + (s[i++] - '0');
+        if (!i || s[i] != ':' || s[i + 1] < '0' || s[i + 1] > '5' || s[i + 2] < '0' ||
+            s[i + 2] > '9')
+                return 0;
+        *min = h * 60 + (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+        return *min <= 24 * 60 ? i + 3 : 0;
+}
+
 int osh_quiet_parse(const char *spec, int utc_offset_min, osh_quiet_t *q)
 {
-        int h1, m1, h2, m2, used = 0;
+        int a, b;
 
         memset(q, 0, sizeof(*q));
         q->utc_offset_min = utc_offset_min;
         if (!spec || !*spec)
                 return 0;
-        if (sscanf(spec, "%d:%d-%d:%d%n", &h1, &m1, &h2, &m2, &used) != 4 || spec[used] || h1 < 0 ||
-            h1 > 24 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59)
+        if (!(a = time_of_day(spec, &q->start_min)) || spec[a] != '-' ||
+            !(b = time_of_day(spec + a + 1, &q->end_min)) || spec[a + 1 + b]) {
+                memset(q, 0, sizeof(*q));
                 return -1;
-        q->start_min = h1 * 60 + m1;
-        q->end_min = h2 * 60 + m2;
+        }
         q->enabled = q->start_min != q->end_min;
         return 0;
 }

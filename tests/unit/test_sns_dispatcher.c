@@ -298,6 +298,15 @@ static void test_quiet_hours(void **state)
         assert_int_equal(osh_quiet_until(&q, JST(23, 0)), 0);
         assert_int_equal(osh_quiet_parse("25:00-08:00", 540, &q), -1);
         assert_int_equal(osh_quiet_parse("21:00", 540, &q), -1);
+        /* what sscanf let through: past 24:00, signs, spaces, overflow */
+        assert_int_equal(osh_quiet_parse("24:59-08:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("+9:00-08:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("21:00- 8:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("4294967317:00-08:00", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("21:00-08:00x", 540, &q), -1);
+        assert_int_equal(osh_quiet_parse("9:30-24:00", 540, &q), 0);
+        assert_int_equal(q.start_min, 570);
+        assert_int_equal(q.end_min, 1440);
 }
 
 static void test_backoff_honours_retry_after(void **state)
