@@ -2,6 +2,7 @@
  * is a function of the input batch alone (no clock): timestamps come from
  * the batch's END marker, so a re-run writes the same bytes. */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,11 @@ int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
         double t0 = osh_mono_s(), t1, t2;
         int64_t resumed = a->resumed;
 
+        /* The fetch buffers freed as records were copied into the batch
+         * stay in librdkafka's thread arenas; hand them back before the
+         * judgement allocates its tables, or the peak holds both (Chiba
+         * scale, k = 5: 278 -> 173 MiB). */
+        malloc_trim(0);
         if (anon_batch_finish(ob->buf, &st)) {
                 osh_error("batch %s: out of memory judging the batch", ob->id);
                 return -1;
