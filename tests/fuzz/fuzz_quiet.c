@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         spec[size - 8] = '\0';
         if (osh_quiet_parse(spec, 540, &q))
                 return 0;
-        if (q.enabled && (q.start_min < 0 || q.start_min > 1440 || q.end_min < 0 ||
-                          q.end_min > 1440))
+        if (q.enabled &&
+            (q.start_min < 0 || q.start_min > 1440 || q.end_min < 0 || q.end_min > 1440))
                 __builtin_trap();
         osh_quiet_format(&q, out, sizeof(out));
         if (osh_quiet_parse(out, 540, &back) || back.enabled != q.enabled ||
