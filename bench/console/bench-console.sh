@@ -66,7 +66,7 @@ port=$(osh_it_free_port)
 osh_it_start_service console console --kafka.bootstrap.servers="$OSH_BOOTSTRAP_CLOUD" \
         --accounts.file="$OSH_IT_TMP/accounts" --state.file="$OSH_IT_TMP/console.state" \
         --tls.cert="$OSH_IT_TMP/certs/server.pem" --tls.key="$OSH_IT_TMP/certs/server.key" \
-        --listen.port="$port" --http.threads=$((sessions + 4)) --max.upload 512M \
+        --listen.port="$port" --http.connections=$((sessions + 8)) --max.upload 512M \
         --ingest.url="http://127.0.0.1:$iport" --ingest.key.id=console \
         --ingest.key.file="$OSH_IT_TMP/console.ingest.key"
 url=https://localhost:$port

@@ -18,6 +18,7 @@ u = urllib.parse.urlparse(url)
 ctx = ssl.create_default_context(cafile=ca)
 times = {c[0]: [] for c in camps}
 server = []  # the console's own elapsed_ms (its request to the segmenter and back)
+slow = []  # (round trip, console's share, seconds after the start, campaign)
 errors = []
 warm = []
 lock = threading.Lock()
@@ -54,9 +55,11 @@ def session(i):
                 else:
                     times[cid].append(dt)
                     server.append(json.loads(data)["elapsed_ms"])
+                    slow.append((dt, server[-1], t0 - t_start, cid))
 
 
 threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+t_start = time.perf_counter()
 t0 = time.time()
 for t in threads:
     t.start()
@@ -87,6 +90,9 @@ if allv:
 if server:
     print("inside the console (its elapsed_ms: Kafka to the segmenter and back): median %.1f ms, p99 %.1f ms"
           % (statistics.median(server), p(server, 0.99)))
+# where the tail comes from: all at one moment (a stall) or spread out
+for dt, srv, at, cid in sorted(slow, reverse=True)[:8]:
+    print("slow: %6.1f ms (console %5.1f ms) sent %6.3f s after the start, %s" % (dt, srv, at, cid))
 print("warm-up (first preview of each session, not above): max %.0f ms" % max(warm))
 if errors:
     print("first error:", errors[0])

@@ -537,25 +537,32 @@ static struct MHD_Daemon *start_daemon(osh_http_server_t *s, const osh_http_serv
                                        const struct sockaddr_storage *ss, int v6)
 {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-        struct MHD_OptionItem tls[4];
+        struct MHD_OptionItem opt[5];
         size_t k = 0;
 
         if (v6)
                 flags |= MHD_USE_IPv6;
         if (s->cert) {
                 flags |= MHD_USE_TLS;
-                tls[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
-                tls[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
+                opt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
+                opt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
                 if (s->ca)
-                        tls[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca};
+                        opt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca};
         }
-        tls[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        if (o->connection_threads) {
+                flags |= MHD_USE_THREAD_PER_CONNECTION;
+                opt[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                                   (intptr_t)o->connection_threads, NULL};
+        } else {
+                opt[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                                   (intptr_t)(o->threads ? o->threads : 2), NULL};
+        }
+        opt[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         return MHD_start_daemon(
             flags, o->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, ss,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 2),
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 30),
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-            NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+            NULL, MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
 }
 
 osh_http_server_t *osh_http_server_start(const osh_http_server_opts_t *opts,

@@ -821,7 +821,7 @@ static int start_http(console_t *c, char *errstr, size_t errstr_size)
             .port = cf->port,
             .cert_file = cf->cert,
             .key_file = cf->key,
-            .threads = cf->threads,
+            .connection_threads = cf->connections,
             .opaque = c,
             .headers = security_headers,
         };

@@ -18,7 +18,9 @@ const osh_cfg_entry_t con_config_table[] = {
     {"listen.port", OSH_CFG_INT, "8445", "OSH_CONSOLE_PORT", "port (0: any free port)"},
     {"tls.cert", OSH_CFG_STR, NULL, "OSH_CONSOLE_TLS_CERT", "server certificate PEM (required)"},
     {"tls.key", OSH_CFG_STR, NULL, "OSH_CONSOLE_TLS_KEY", "server key PEM (required)"},
-    {"http.threads", OSH_CFG_INT, "8", "OSH_CONSOLE_HTTP_THREADS", "HTTP worker threads"},
+    {"http.connections", OSH_CFG_INT, "256", "OSH_CONSOLE_HTTP_CONNECTIONS",
+     "connections served at once, each on its own thread (a preview waits for the segmenter; in a "
+     "shared pool the sessions on its thread waited behind it)"},
     {"accounts.file", OSH_CFG_STR, "console.accounts", "OSH_CONSOLE_ACCOUNTS",
      "staff accounts (0600; create the first admin with `console create-admin`)"},
     {"state.file", OSH_CFG_STR, "console.state.json", "OSH_CONSOLE_STATE",
@@ -105,19 +107,19 @@ static int read_secret(con_conf_t *c, const char *path, char *errstr, size_t err
 static int check_ranges(const osh_config_t *cfg, con_conf_t *c, char *errstr, size_t errstr_size)
 {
         int64_t port = osh_config_int(cfg, "listen.port"),
-                thr = osh_config_int(cfg, "http.threads");
+                thr = osh_config_int(cfg, "http.connections");
         int64_t fails = osh_config_int(cfg, "lockout.failures");
         int64_t minaud = osh_config_int(cfg, "min.audience");
 
-        if (port < 0 || port > 65535 || thr < 1 || thr > 256 || fails < 1 || fails > 100 ||
+        if (port < 0 || port > 65535 || thr < 1 || thr > 1024 || fails < 1 || fails > 100 ||
             minaud < 1 || minaud > 1000000 || osh_config_int(cfg, "approval.threshold") < 0) {
                 snprintf(errstr, errstr_size,
-                         "out of range: listen.port 0-65535, http.threads 1-256, "
+                         "out of range: listen.port 0-65535, http.connections 1-1024, "
                          "lockout.failures 1-100, min.audience 1-1000000, approval.threshold >= 0");
                 return -1;
         }
         c->port = (uint16_t)port;
-        c->threads = (unsigned)thr;
+        c->connections = (unsigned)thr;
         c->max_failures = (int)fails;
         c->min_audience = (int)minaud;
         if (!c->cert || !c->key) {

@@ -21,7 +21,7 @@ typedef struct con_ward {
 typedef struct con_conf {
         const char *host, *cert, *key;
         uint16_t port;
-        unsigned threads;
+        unsigned connections;
         const char *accounts_file, *state_file;
         int64_t idle_ms, max_ms, lock_ms, preview_timeout_ms, stale_ms;
         int max_failures, min_audience;

@@ -1,6 +1,7 @@
 /* http_server over real sockets, driven by the lib's libcurl client: routing
  * (404/405), body collection and limits (413 early and while streaming),
  * pre-checks, reply helpers, TLS and client-certificate verification. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -49,9 +51,22 @@ static void on_silent(void *opaque, const osh_http_request_t *req, osh_http_repl
         /* leaves rep empty: the server must answer 500, not crash */
 }
 
+/* Stands for a handler that waits on another service (the console's
+ * preview waits for the segmenter). */
+static void on_slow(void *opaque, const osh_http_request_t *req, osh_http_reply_t *rep)
+{
+        struct timespec ts = {1, 0};
+
+        nanosleep(&ts, NULL);
+        osh_http_reply_text(rep, 200, "slow");
+}
+
 static const osh_http_route_t routes[] = {
-    {"GET", "/hello", on_echo, NULL, 0},     {"POST", "/hello", on_echo, NULL, 0},
-    {"POST", "/small", on_echo, NULL, 1024}, {"POST", "/guarded", on_echo, precheck_key, 0},
+    {"GET", "/slow", on_slow, NULL, 0},
+    {"GET", "/hello", on_echo, NULL, 0},
+    {"POST", "/hello", on_echo, NULL, 0},
+    {"POST", "/small", on_echo, NULL, 1024},
+    {"POST", "/guarded", on_echo, precheck_key, 0},
     {"PUT", "/silent", on_silent, NULL, 0},
 };
 
@@ -128,6 +143,48 @@ static void test_routing(void **state)
         assert_int_equal(500, req(f, "PUT", "/silent", NULL, "x", 1, NULL, 0));
         assert_int_equal(2, f->calls);
         fx_free(f);
+}
+
+static void *get_slow(void *opaque)
+{
+        fixture_t *f = opaque;
+        osh_http_client_t *cli = osh_http_client_new(NULL);
+        osh_http_response_t r;
+        char url[128];
+
+        snprintf(url, sizeof(url), "%s/slow", f->base);
+        osh_http_request(cli, "GET", url, NULL, NULL, 0, 5000, 1 << 20, &r);
+        osh_http_response_free(&r);
+        osh_http_client_destroy(cli);
+        return NULL;
+}
+
+/* ms for a quick request on a second connection while a slow one runs */
+static int64_t beside_slow(const osh_http_server_opts_t *o)
+{
+        fixture_t *f = fx_new(o, NULL);
+        struct timespec a, b, pause = {0, 200 * 1000 * 1000};
+        pthread_t t;
+
+        assert_int_equal(200, req(f, "GET", "/hello", NULL, NULL, 0, NULL, 0)); /* connected */
+        assert_int_equal(0, pthread_create(&t, NULL, get_slow, f));
+        nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        assert_int_equal(200, req(f, "GET", "/hello", NULL, NULL, 0, NULL, 0));
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        pthread_join(t, NULL);
+        fx_free(f);
+        return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+static void test_thread_per_connection(void **state)
+{
+        osh_http_server_opts_t pool = {.threads = 1}, own = {.connection_threads = 4};
+
+        /* One pool thread: the quick request waits for the slow one. */
+        assert_true(beside_slow(&pool) >= 500);
+        /* A thread per connection: it does not. */
+        assert_true(beside_slow(&own) < 500);
 }
 
 static void test_body_limits(void **state)
@@ -290,6 +347,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_routing),
+            cmocka_unit_test(test_thread_per_connection),
             cmocka_unit_test(test_body_limits),
             cmocka_unit_test(test_chunked_over_limit),
             cmocka_unit_test(test_precheck),

@@ -78,8 +78,13 @@ typedef struct osh_http_server_opts {
         const char *client_ca_file; /* PEM; request and verify client certificates */
         size_t max_body;            /* 0: OSH_HTTP_DEFAULT_MAX_BODY */
         unsigned threads;           /* worker threads; 0: 2 */
-        unsigned timeout_s;         /* idle connection timeout; 0: 30 */
-        void *opaque;               /* passed to handlers */
+        /* > 0: each connection on its own thread, at most this many at
+         * once (threads is then unused). For handlers that wait on another
+         * service: in a pool, the connections sharing a thread queue
+         * behind a waiting one. */
+        unsigned connection_threads;
+        unsigned timeout_s; /* idle connection timeout; 0: 30 */
+        void *opaque;       /* passed to handlers */
         /* Optional, copied: name, value, name, value, ..., NULL. Added to
          * every response, the 404/405/413 the server writes itself
          * included (security headers). */
