@@ -137,7 +137,7 @@ assert_eq "" "$(sort "$T/excluded.txt" | comm -12 - "$T/d1.users")" "excluded re
 # ---- the same SEND again emits nothing; a RESEND re-emits the frozen list ----
 campaign "$C07" it-send-07 SEND |
         "$ctl" produce --bootstrap "$B" --topic campaign.requests.v1 --key.field campaign_id
-again() { results it-send-07 | grep -q 'already emitted: not emitted again'; }
+again() { (("$(results it-send-07 | grep -c 'already emitted: not emitted again')" > 0)); }
 osh_it_wait_until 10 again || fail "no answer to the second SEND"
 assert_eq "$want" "$("$ctl" watermarks --bootstrap "$B" --topic notify.dispatch.v1 |
         awk '{ n += $4 - $3 } END { print n + 0 }')" "a second SEND emits nothing"
@@ -149,7 +149,7 @@ assert_eq "$want" "$(jq -c 'del(.resend)' "$T/d2.jsonl" | sort -u | wc -l)" \
         "the resend emitted the frozen list record for record"
 assert_eq "$want" "$(jq -c 'select(.resend)' "$T/d2.jsonl" | wc -l)" "marked as a resend"
 # a frozen campaign's answers carry the breakdown saved with it
-resent() { results it-send-07 | grep -q 're-emitted the frozen list'; }
+resent() { (("$(results it-send-07 | grep -c 're-emitted the frozen list')" > 0)); }
 osh_it_wait_until 10 resent || fail "no answer to the RESEND"
 assert_eq "$(awk '$1 == "07-specific-health-checkup" {print $2}' "$T/expected.txt")" \
         "$(results it-send-07 | grep 're-emitted the frozen list' | tail -1 | jq '[.by_ward[].certain] | add')" \
