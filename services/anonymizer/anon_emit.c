@@ -293,7 +293,7 @@ int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
         /* The fetch buffers freed as records were copied into the batch
          * stay in librdkafka's thread arenas; hand them back before the
          * judgement allocates its tables, or the peak holds both (Chiba
-         * scale, k = 5: 278 -> 173 MiB). */
+         * scale, k = 5: 271 -> 170-178 MiB). */
         malloc_trim(0);
         if (anon_batch_finish(ob->buf, &st)) {
                 osh_error("batch %s: out of memory judging the batch", ob->id);

@@ -107,11 +107,11 @@ static int read_secret(con_conf_t *c, const char *path, char *errstr, size_t err
 static int check_ranges(const osh_config_t *cfg, con_conf_t *c, char *errstr, size_t errstr_size)
 {
         int64_t port = osh_config_int(cfg, "listen.port"),
-                thr = osh_config_int(cfg, "http.connections");
+                conns = osh_config_int(cfg, "http.connections");
         int64_t fails = osh_config_int(cfg, "lockout.failures");
         int64_t minaud = osh_config_int(cfg, "min.audience");
 
-        if (port < 0 || port > 65535 || thr < 1 || thr > 1024 || fails < 1 || fails > 100 ||
+        if (port < 0 || port > 65535 || conns < 1 || conns > 1024 || fails < 1 || fails > 100 ||
             minaud < 1 || minaud > 1000000 || osh_config_int(cfg, "approval.threshold") < 0) {
                 snprintf(errstr, errstr_size,
                          "out of range: listen.port 0-65535, http.connections 1-1024, "
@@ -119,7 +119,7 @@ static int check_ranges(const osh_config_t *cfg, con_conf_t *c, char *errstr, si
                 return -1;
         }
         c->port = (uint16_t)port;
-        c->connections = (unsigned)thr;
+        c->connections = (unsigned)conns;
         c->max_failures = (int)fails;
         c->min_audience = (int)minaud;
         if (!c->cert || !c->key) {
