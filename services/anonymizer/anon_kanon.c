@@ -16,6 +16,7 @@
 /* Key words: a field per quasi-identifier, at most 32 bits, none straddling
  * two words, so ANON_MAX_QUASI fields always fit in ANON_MAX_QUASI / 2. */
 #define KW (ANON_MAX_QUASI / 2)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Where a quasi-identifier's field sits in a packed key. */
 typedef struct kfield {
@@ -228,14 +229,6 @@ static int tab_grow(ktab_t *t)
         return 0;
 }
 
-/* Entry of k (hash h), or -1. */
-static long tab_find(const ktab_t *t, const uint64_t *k, uint64_t h)
-{
-        uint64_t s = t->slot[tab_probe(t, k, h)];
-
-        return s ? (long)SLOT_IDX(s) : -1;
-}
-
 /* Entry of k (hash h), added with count 0 if new (*added set); -1 on OOM. */
 static long tab_add(ktab_t *t, const uint64_t *k, uint64_t h, int *added)
 {
@@ -255,30 +248,6 @@ static long tab_add(ktab_t *t, const uint64_t *k, uint64_t h, int *added)
         t->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)t->n + 1);
         *added = 1;
         return (long)t->n++;
-}
-
-/* Files entry e under its (new) key, hash h, known to be absent. */
-static void tab_put(ktab_t *t, uint32_t e, uint64_t h)
-{
-        tab_place(t, (uint64_t)(uint32_t)h << 32 | ((uint64_t)e + 1));
-}
-
-/* Unfiles entry e (hash h of its key); backward shift: no tombstones, probes
- * stay short. The entry itself stays, to be filed again. */
-static void tab_del(ktab_t *t, uint32_t e, uint64_t h)
-{
-        size_t m = t->cap - 1, i = h & m, j;
-
-        while (SLOT_IDX(t->slot[i]) != e)
-                i = (i + 1) & m;
-        for (j = (i + 1) & m; t->slot[j]; j = (j + 1) & m) {
-                size_t home = SLOT_TAG(t->slot[j]) & m;
-                if (((j - home) & m) >= ((j - i) & m)) { /* home at or before the hole */
-                        t->slot[i] = t->slot[j];
-                        i = j;
-                }
-        }
-        t->slot[i] = 0;
 }
 
 /* ---- codes: every cell a record can show, numbered per quasi-identifier ---- */
@@ -462,6 +431,72 @@ static int top_contributor(const anon_kanon_t *K, const anon_rules_t *r, const k
 
 /* ---- enforcing ---- */
 
+/* The classes of at least k, by key: never touched again, only looked up.
+ * A key's home is its hash's top bits, as the candidates' partitions are,
+ * and the keys sit beside their slots: a partition's lookups stay in one
+ * stretch of the table. */
+typedef struct bigtab {
+        uint64_t *slot; /* hash's low 32 bits above class + 1 (0: empty) */
+        uint64_t *key;  /* nw words per slot */
+        size_t cap;
+        int bits, nw;
+} bigtab_t;
+
+static int big_init(bigtab_t *b, int nw, size_t n)
+{
+        b->nw = nw;
+        for (b->bits = 4; ((size_t)1 << b->bits) < 2 * n + 2; b->bits++)
+                ;
+        b->cap = (size_t)1 << b->bits;
+        b->slot = calloc(b->cap, sizeof(*b->slot));
+        b->key = malloc(b->cap * (size_t)nw * sizeof(*b->key));
+        return b->slot && b->key ? 0 : -1;
+}
+
+static void big_put(bigtab_t *b, uint32_t c, const uint64_t *k, uint64_t h)
+{
+        size_t i = h >> (64 - b->bits);
+
+        while (b->slot[i])
+                i = (i + 1) & (b->cap - 1);
+        b->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)c + 1);
+        memcpy(b->key + i * (size_t)b->nw, k, (size_t)b->nw * sizeof(*k));
+}
+
+/* The class at key k (hash h), or NONE. */
+static uint32_t big_find(const bigtab_t *b, const uint64_t *k, uint64_t h)
+{
+        for (size_t i = h >> (64 - b->bits);; i = (i + 1) & (b->cap - 1)) {
+                uint64_t s = b->slot[i];
+                if (!s)
+                        return NONE;
+                if (SLOT_TAG(s) == (uint32_t)h && key_eq(b->key + i * (size_t)b->nw, k, b->nw))
+                        return SLOT_IDX(s);
+        }
+}
+
+/* Candidate steps: key (nw words each), hash, small class j * ndims + d,
+ * and the records the class holds. */
+typedef struct cbuf {
+        uint64_t *key, *h;
+        uint32_t *jd;
+        int32_t *cnt;
+        size_t cap;
+} cbuf_t;
+
+/* The keys the round's candidate steps lead to: entry g's key, the records
+ * every small class that could step there holds, the class of at least k
+ * already there (NONE: none), and the class that landed there first. A
+ * partition's entries sit at its candidates' offset; lslot is the
+ * partition's table. */
+typedef struct moves {
+        uint64_t *key;
+        int32_t *count;
+        uint32_t *there, *first;
+        uint64_t *lslot;
+        size_t cap, lcap, n;
+} moves_t;
+
 typedef struct enf {
         const anon_rules_t *r;
         const anon_kview_t *v;
@@ -474,10 +509,11 @@ typedef struct enf {
         uint8_t *clvl;         /* per class: its level per quasi-identifier */
         uint32_t *small;       /* classes below k this round, in class order */
         uint32_t *stamp;       /* per class: the last round it was listed for */
-        ktab_t moves;   /* this round: records of small classes one step could bring to a key */
-        uint32_t *mv;   /* this round: small class j's step d's moves entry at [j * ndims + d] */
-        int32_t *there; /* and the records a class of at least k already holds there (or 0) */
-        size_t mv_cap, there_cap;
+        bigtab_t big;   /* the classes of at least k */
+        cbuf_t cand[2]; /* this round: every candidate step, as made and by partition */
+        moves_t mo;     /* this round: where the candidate steps lead */
+        uint32_t *mv;   /* small class j's step d's moves entry at [j * ndims + d] */
+        size_t mv_cap;
         int8_t *sel; /* this round, per small class: the step chosen (-1: suppress) */
         int k;
         anon_risk_t *rk;
@@ -575,89 +611,160 @@ static void step_key(const enf_t *e, uint32_t c, int d, uint64_t *k)
         k[f->word] = (k[f->word] & ~f->mask) | (uint64_t)code << f->shift;
 }
 
-/* Probing is cache misses: classes are looked at in blocks, whose keys
- * are made first and whose slots and keys are fetched ahead together. */
-#define BLOCK 32
+/* Candidates are made in class order, then partitioned by their hash's
+ * top bits so that each partition's table stays in the cache: probing one
+ * table of every step of the round was a cache miss each. */
+#define PART_CANDS 2048
 
-/* A block's candidate steps: keys, hashes, and which class (j - j0) and
- * step d each is. */
-typedef struct cands {
-        uint64_t key[BLOCK * ANON_MAX_QUASI][KW], h[BLOCK * ANON_MAX_QUASI];
-        uint8_t j[BLOCK * ANON_MAX_QUASI], d[BLOCK * ANON_MAX_QUASI];
-} cands_t;
-
-/* Fetches ahead what probing t for the hashes hs[0..n) reads: the home
- * slots, then the keys they point at. */
-static void tab_prefetch(const ktab_t *t, const uint64_t *hs, size_t n)
+static int cbuf_grow(cbuf_t *c, size_t n, int nw)
 {
-        for (size_t x = 0; x < n; x++)
-                __builtin_prefetch(&t->slot[hs[x] & (t->cap - 1)]);
-        for (size_t x = 0; x < n; x++) {
-                uint64_t s = t->slot[hs[x] & (t->cap - 1)];
-                if (s)
-                        __builtin_prefetch(KEY(t, SLOT_IDX(s)));
-        }
+        if (n <= c->cap)
+                return 0;
+        free(c->key), free(c->h), free(c->jd), free(c->cnt);
+        c->key = malloc(n * (size_t)nw * sizeof(*c->key));
+        c->h = malloc(n * sizeof(*c->h));
+        c->jd = malloc(n * sizeof(*c->jd));
+        c->cnt = malloc(n * sizeof(*c->cnt));
+        c->cap = c->key && c->h && c->jd && c->cnt ? n : 0;
+        return c->cap ? 0 : -1;
 }
 
-/* The candidate steps of small classes j0 .. j0 + nb into cb, what probing
- * the moves and the classes for them reads fetched ahead. Returns how
- * many. */
-static size_t block_cands(const enf_t *e, size_t j0, size_t nb, cands_t *cb)
+static void cbuf_free(cbuf_t *c)
 {
-        size_t n = 0;
+        free(c->key), free(c->h), free(c->jd), free(c->cnt);
+}
 
-        for (size_t j = 0; j < nb; j++) {
-                uint32_t c = e->small[j0 + j];
+static int moves_grow(moves_t *m, size_t n, int nw)
+{
+        if (n <= m->cap)
+                return 0;
+        free(m->key), free(m->count), free(m->there), free(m->first);
+        m->key = malloc(n * (size_t)nw * sizeof(*m->key));
+        m->count = malloc(n * sizeof(*m->count));
+        m->there = malloc(n * sizeof(*m->there));
+        m->first = malloc(n * sizeof(*m->first));
+        m->cap = m->key && m->count && m->there && m->first ? n : 0;
+        return m->cap ? 0 : -1;
+}
+
+static void moves_free(moves_t *m)
+{
+        free(m->key), free(m->count), free(m->there), free(m->first), free(m->lslot);
+}
+
+/* Every small class's candidate steps into c, in class order. Returns how
+ * many. */
+static size_t make_cands(const enf_t *e, size_t ns, cbuf_t *c)
+{
+        const int nd = e->r->ndims, nw = e->K->nw;
+        size_t x = 0;
+
+        for (size_t j = 0; j < ns; j++) {
+                uint32_t cl = e->small[j];
                 int64_t cost[ANON_MAX_QUASI];
-                candidates(e, c, cost);
-                for (int d = 0; d < e->r->ndims; d++) {
+                if (j + 8 < ns) /* the member codes a step reads are far apart */
+                        __builtin_prefetch(&CODE(e->K, e->head[e->small[j + 8]], 0, 0));
+                candidates(e, cl, cost);
+                for (int d = 0; d < nd; d++) {
                         if (cost[d] < 0)
                                 continue;
-                        step_key(e, c, d, cb->key[n]);
-                        cb->h[n] = key_hash(cb->key[n], e->K->nw);
-                        cb->j[n] = (uint8_t)j, cb->d[n] = (uint8_t)d;
-                        n++;
+                        step_key(e, cl, d, c->key + x * (size_t)nw);
+                        c->h[x] = key_hash(c->key + x * (size_t)nw, nw);
+                        c->jd[x] = (uint32_t)(j * (size_t)nd + (size_t)d);
+                        c->cnt[x] = e->t->count[cl];
+                        x++;
                 }
         }
-        tab_prefetch(&e->moves, cb->h, n);
-        tab_prefetch(e->t, cb->h, n);
-        return n;
+        return x;
 }
 
-/* Fills e->moves: every step every small class could take, with the
- * records it would bring, so that classes that can only reach k together
- * do; e->mv remembers where each went and e->there what is there already,
- * so choosing needs no second look. 0 / -1. */
-static int plan_moves(enf_t *e, size_t ns, cands_t *cb)
+/* Stable scatter of a's n candidates into b by the hash's top bits (2^bits
+ * partitions); off gets each partition's start, off[2^bits] = n. */
+static void partition(const cbuf_t *a, cbuf_t *b, size_t n, int nw, int bits, size_t *off)
 {
-        const int nd = e->r->ndims;
-        size_t nm = 0;
-        int added;
+        size_t np = (size_t)1 << bits;
 
-        for (size_t j = 0; j < ns; j++) { /* room for every candidate: no growing mid-round */
+        memset(off, 0, (np + 1) * sizeof(*off));
+        for (size_t x = 0; x < n; x++)
+                off[bits ? (a->h[x] >> (64 - bits)) + 1 : 1]++;
+        for (size_t p = 0; p < np; p++)
+                off[p + 1] += off[p];
+        for (size_t x = 0; x < n; x++) {
+                size_t p = bits ? a->h[x] >> (64 - bits) : 0, to = off[p]++;
+                memcpy(b->key + to * (size_t)nw, a->key + x * (size_t)nw, (size_t)nw * 8);
+                b->h[to] = a->h[x], b->jd[to] = a->jd[x], b->cnt[to] = a->cnt[x];
+        }
+        memmove(off + 1, off, np * sizeof(*off));
+        off[0] = 0;
+}
+
+/* Partition [lo, hi) of c: each distinct key gets an entry (from lo on),
+ * with the records of every class that could step there and the class of
+ * at least k already there; e->mv points each step at its entry. */
+static void aggregate(enf_t *e, const cbuf_t *c, size_t lo, size_t hi)
+{
+        moves_t *m = &e->mo;
+        const int nw = e->K->nw;
+        size_t cap = 16, n = lo;
+
+        while (cap < 2 * (hi - lo))
+                cap *= 2;
+        memset(m->lslot, 0, cap * sizeof(*m->lslot));
+        for (size_t x = lo; x < hi; x++) {
+                const uint64_t *k = c->key + x * (size_t)nw, h = c->h[x];
+                size_t i = h & (cap - 1);
+                uint64_t sl;
+                for (; (sl = m->lslot[i]); i = (i + 1) & (cap - 1))
+                        if (SLOT_TAG(sl) == (uint32_t)h &&
+                            key_eq(m->key + (size_t)SLOT_IDX(sl) * (size_t)nw, k, nw))
+                                break;
+                if (!sl) {
+                        memcpy(m->key + n * (size_t)nw, k, (size_t)nw * 8);
+                        m->count[n] = 0;
+                        m->there[n] = big_find(&e->big, k, h);
+                        m->first[n] = NONE;
+                        sl = m->lslot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)n++ + 1);
+                }
+                m->count[SLOT_IDX(sl)] += c->cnt[x];
+                e->mv[c->jd[x]] = SLOT_IDX(sl);
+        }
+}
+
+/* Fills e->mo: every step every small class could take, with the records
+ * it would bring, so that classes that can only reach k together do; e->mv
+ * remembers where each step went. 0 / -1. */
+static int plan_moves(enf_t *e, size_t ns)
+{
+        const int nd = e->r->ndims, nw = e->K->nw;
+        size_t nm = 0, *off;
+        int bits = 0;
+
+        for (size_t j = 0; j < ns; j++) { /* room for every candidate */
                 int64_t cost[ANON_MAX_QUASI];
                 candidates(e, e->small[j], cost);
                 for (int d = 0; d < nd; d++)
                         nm += cost[d] >= 0;
         }
-        if (tab_reset(&e->moves, e->K->nw, nm) ||
+        while ((nm >> bits) > PART_CANDS)
+                bits++;
+        if (cbuf_grow(&e->cand[0], nm, nw) || cbuf_grow(&e->cand[1], nm, nw) ||
+            moves_grow(&e->mo, nm, nw) ||
             osh_grow(&e->mv, &e->mv_cap, ns * (size_t)nd, sizeof(*e->mv), 1024) ||
-            osh_grow(&e->there, &e->there_cap, ns * (size_t)nd, sizeof(*e->there), 1024))
+            !(off = malloc((((size_t)1 << bits) + 1) * sizeof(*off))))
                 return -1;
-        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
-                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK, n = block_cands(e, j0, nb, cb);
-                for (size_t x = 0; x < n; x++) {
-                        size_t j = j0 + cb->j[x];
-                        long m = tab_add(&e->moves, cb->key[x], cb->h[x], &added),
-                             t = tab_find(e->t, cb->key[x], cb->h[x]);
-                        if (m < 0)
-                                return -1;
-                        e->moves.count[m] += e->t->count[e->small[j]];
-                        e->mv[j * (size_t)nd + cb->d[x]] = (uint32_t)m;
-                        e->there[j * (size_t)nd + cb->d[x]] =
-                            t >= 0 && e->t->count[t] >= e->k ? e->t->count[t] : 0;
+        if (e->mo.lcap < 4 * PART_CANDS + 16) {
+                free(e->mo.lslot);
+                if (!(e->mo.lslot = malloc((4 * PART_CANDS + 16) * sizeof(*e->mo.lslot)))) {
+                        free(off);
+                        return -1;
                 }
+                e->mo.lcap = 4 * PART_CANDS + 16;
         }
+        e->mo.n = make_cands(e, ns, &e->cand[0]);
+        partition(&e->cand[0], &e->cand[1], e->mo.n, nw, bits, off);
+        for (size_t p = 0; p < (size_t)1 << bits; p++)
+                aggregate(e, &e->cand[1], off[p], off[p + 1]);
+        free(off);
         return 0;
 }
 
@@ -678,7 +785,8 @@ static void choose_steps(enf_t *e, size_t ns)
                         int64_t score = cost[d] * COST_SCALE;
                         if (cost[d] < 0)
                                 continue;
-                        if (e->there[at + d] + e->moves.count[e->mv[at + d]] < e->k)
+                        uint32_t m = e->mv[at + d], b = e->mo.there[m];
+                        if ((b == NONE ? 0 : e->t->count[b]) + e->mo.count[m] < e->k)
                                 score += NO_REACH;
                         if (e->sel[j] < 0 || score < best) /* ties: the first d */
                                 e->sel[j] = (int8_t)d, best = score;
@@ -694,83 +802,67 @@ static void suppress(enf_t *e, uint32_t c)
         e->t->count[c] = 0;
 }
 
-/* Small class c takes step d (its new key k, hash h): filed under it, or
- * joined to the class already there (its members spliced on). Returns the
- * class c is now part of. */
-static uint32_t step_class(enf_t *e, uint32_t c, int d, const uint64_t *k, uint64_t h)
+/* Class c's members join class to. */
+static void join(enf_t *e, uint32_t to, uint32_t c)
 {
-        long t;
-
-        e->clvl[(size_t)c * (size_t)e->r->ndims + d]++;
-        if ((t = tab_find(e->t, k, h)) < 0) {
-                memcpy(KEY(e->t, c), k, (size_t)e->K->nw * sizeof(*k));
-                tab_put(e->t, c, h);
-                return c;
-        }
-        e->next[e->tail[t]] = e->head[c];
-        e->tail[t] = e->tail[c];
-        e->t->count[t] += e->t->count[c];
-        e->cm[t] |= e->cm[c];
+        e->next[e->tail[to]] = e->head[c];
+        e->tail[to] = e->tail[c];
+        e->t->count[to] += e->t->count[c];
+        e->cm[to] |= e->cm[c];
         e->t->count[c] = 0;
-        return (uint32_t)t;
 }
 
-/* Unfiles every small class (they all move), a block at a time. */
-static void unfile_small(enf_t *e, size_t ns, cands_t *cb)
+/* Every small class takes its step (e->sel): it joins the class of at
+ * least k already at its new key, else the first class of the round that
+ * landed there, else it holds the key itself (stamped with the round).
+ * Every small class moves, so no other class can be at the key. */
+static void move_small(enf_t *e, size_t ns, uint32_t round)
 {
-        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
-                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK;
-                for (size_t j = 0; j < nb; j++) {
-                        cb->h[j] = key_hash(KEY(e->t, e->small[j0 + j]), e->K->nw);
-                        __builtin_prefetch(&e->t->slot[cb->h[j] & (e->t->cap - 1)]);
-                }
-                for (size_t j = 0; j < nb; j++)
-                        tab_del(e->t, e->small[j0 + j], cb->h[j]);
-        }
-}
+        const int nd = e->r->ndims;
+        moves_t *mo = &e->mo;
 
-/* Every small class takes its step (e->sel), a block at a time; the
- * classes it lands in are stamped with the round. */
-static void move_small(enf_t *e, size_t ns, uint32_t round, cands_t *cb)
-{
-
-        for (size_t j0 = 0; j0 < ns; j0 += BLOCK) {
-                size_t nb = ns - j0 < BLOCK ? ns - j0 : BLOCK;
-                for (size_t j = 0; j < nb; j++) {
-                        if (e->sel[j0 + j] < 0)
-                                continue;
-                        step_key(e, e->small[j0 + j], e->sel[j0 + j], cb->key[j]);
-                        cb->h[j] = key_hash(cb->key[j], e->K->nw);
-                        __builtin_prefetch(&e->t->slot[cb->h[j] & (e->t->cap - 1)]);
+        for (size_t j = 0; j < ns; j++) {
+                uint32_t c = e->small[j], m;
+                if (e->sel[j] < 0) {
+                        suppress(e, c);
+                        continue;
                 }
-                for (size_t j = 0; j < nb; j++) {
-                        uint32_t c = e->small[j0 + j], to;
-                        if (e->sel[j0 + j] < 0) {
-                                suppress(e, c);
-                                continue;
-                        }
-                        to = step_class(e, c, e->sel[j0 + j], cb->key[j], cb->h[j]);
-                        e->stamp[to] = round;
+                e->clvl[(size_t)c * (size_t)nd + (size_t)e->sel[j]]++;
+                m = e->mv[j * (size_t)nd + (size_t)e->sel[j]];
+                if (mo->there[m] != NONE) {
+                        join(e, mo->there[m], c);
+                } else if (mo->first[m] != NONE) {
+                        join(e, mo->first[m], c);
+                } else {
+                        mo->first[m] = c;
+                        e->stamp[c] = round;
+                        memcpy(KEY(e->t, c), mo->key + (size_t)m * (size_t)e->K->nw,
+                               (size_t)e->K->nw * sizeof(uint64_t));
                 }
         }
 }
 
 /* One round over the small classes (e->small, *ns of them): every class
- * chooses its step, all leave the table, then all take their step. The
- * classes still below k make the next round's list. 0 / -1. */
-static int round_once(enf_t *e, size_t *ns, uint32_t round, cands_t *cb)
+ * chooses its step, then all take it. The classes that landed and reached
+ * k join the big table; the rest make the next round's list. 0 / -1. */
+static int round_once(enf_t *e, size_t *ns, uint32_t round)
 {
-        if (plan_moves(e, *ns, cb))
+        if (plan_moves(e, *ns))
                 return -1;
         choose_steps(e, *ns);
-        unfile_small(e, *ns, cb);
-        move_small(e, *ns, round, cb);
+        move_small(e, *ns, round);
         *ns = 0;
         /* in class order: the class arrays and the members' codes are then
          * read front to back, not at random */
-        for (size_t c = 0; c < e->t->n; c++)
-                if (e->stamp[c] == round && e->t->count[c] && e->t->count[c] < e->k)
+        for (size_t c = 0; c < e->t->n; c++) {
+                if (e->stamp[c] != round || !e->t->count[c])
+                        continue;
+                if (e->t->count[c] < e->k)
                         e->small[(*ns)++] = (uint32_t)c;
+                else
+                        big_put(&e->big, (uint32_t)c, KEY(e->t, c),
+                                key_hash(KEY(e->t, c), e->K->nw));
+        }
         return 0;
 }
 
@@ -778,21 +870,24 @@ static int enforce(enf_t *e)
 {
         const int nd = e->r->ndims;
         size_t nc = e->t->n, ns = 0;
-        cands_t *cb;
         int rc = -1;
 
         e->small = malloc((nc + 1) * sizeof(*e->small));
         e->stamp = calloc(nc + 1, sizeof(*e->stamp));
         e->sel = malloc(nc + 1);
         e->clvl = calloc(nc * (size_t)nd + 1, 1);
-        cb = malloc(sizeof(*cb));
-        if (!e->small || !e->stamp || !e->sel || !e->clvl || !cb)
+        if (!e->small || !e->stamp || !e->sel || !e->clvl)
+                goto fail;
+        /* at most one class of at least k per k records, and per class */
+        if (big_init(&e->big, e->K->nw, MIN(nc, (size_t)e->rk->records_before / (size_t)e->k)))
                 goto fail;
         for (size_t c = 0; c < nc; c++)
                 if (e->t->count[c] < e->k)
                         e->small[ns++] = (uint32_t)c;
+                else
+                        big_put(&e->big, (uint32_t)c, KEY(e->t, c), key_hash(KEY(e->t, c), e->K->nw));
         for (uint32_t round = 1; round <= MAX_ROUNDS && ns; round++)
-                if (round_once(e, &ns, round, cb))
+                if (round_once(e, &ns, round))
                         goto fail;
         for (size_t c = 0; c < nc; c++) /* never reached k: suppressed, never released */
                 if (e->t->count[c] && e->t->count[c] < e->k)
@@ -802,14 +897,16 @@ static int enforce(enf_t *e)
                         memcpy(e->K->lvl + i * (size_t)nd, e->clvl + c * (size_t)nd, (size_t)nd);
         rc = 0;
 fail:
-        tab_free(&e->moves);
+        cbuf_free(&e->cand[0]);
+        cbuf_free(&e->cand[1]);
+        moves_free(&e->mo);
+        free(e->big.slot);
+        free(e->big.key);
         free(e->mv);
-        free(e->there);
         free(e->small);
         free(e->stamp);
         free(e->sel);
         free(e->clvl);
-        free(cb);
         return rc;
 }
 
