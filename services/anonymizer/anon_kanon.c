@@ -15,7 +15,7 @@
 #define NO_REACH   5
 /* Key words: a field per quasi-identifier, at most 32 bits, none straddling
  * two words, so ANON_MAX_QUASI fields always fit in ANON_MAX_QUASI / 2. */
-#define KW (ANON_MAX_QUASI / 2)
+#define KW        (ANON_MAX_QUASI / 2)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Where a quasi-identifier's field sits in a packed key. */
@@ -509,10 +509,10 @@ typedef struct enf {
         uint8_t *clvl;         /* per class: its level per quasi-identifier */
         uint32_t *small;       /* classes below k this round, in class order */
         uint32_t *stamp;       /* per class: the last round it was listed for */
-        bigtab_t big;   /* the classes of at least k */
-        cbuf_t cand[2]; /* this round: every candidate step, as made and by partition */
-        moves_t mo;     /* this round: where the candidate steps lead */
-        uint32_t *mv;   /* small class j's step d's moves entry at [j * ndims + d] */
+        bigtab_t big;          /* the classes of at least k */
+        cbuf_t cand[2];        /* this round: every candidate step, as made and by partition */
+        moves_t mo;            /* this round: where the candidate steps lead */
+        uint32_t *mv;          /* small class j's step d's moves entry at [j * ndims + d] */
         size_t mv_cap;
         int8_t *sel; /* this round, per small class: the step chosen (-1: suppress) */
         int k;
@@ -885,7 +885,8 @@ static int enforce(enf_t *e)
                 if (e->t->count[c] < e->k)
                         e->small[ns++] = (uint32_t)c;
                 else
-                        big_put(&e->big, (uint32_t)c, KEY(e->t, c), key_hash(KEY(e->t, c), e->K->nw));
+                        big_put(&e->big, (uint32_t)c, KEY(e->t, c),
+                                key_hash(KEY(e->t, c), e->K->nw));
         for (uint32_t round = 1; round <= MAX_ROUNDS && ns; round++)
                 if (round_once(e, &ns, round))
                         goto fail;
