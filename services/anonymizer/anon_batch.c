@@ -345,7 +345,8 @@ static void mark_duplicates(anon_batch_t *b, sort_tmp_t *t)
  * enforced k (anon_kanon.h): suppressed and generalised records marked. */
 static int judge_risk(anon_batch_t *b, anon_stats_t *st)
 {
-        anon_kview_t v = {.n = b->n, .ref_ym = anon_yearmonth(b->ref_days)};
+        anon_kview_t v = {
+            .n = b->n, .ref_ym = anon_yearmonth(b->ref_days), .threads = b->r->threads};
         int rc = -1;
 
         v.values = malloc((b->n + 1) * sizeof(*v.values));
@@ -402,8 +403,9 @@ int anon_batch_finish(anon_batch_t *b, anon_stats_t *st)
         if (b->r->k_action != ANON_K_HIERARCHY)
                 k_floor(b, tmp, &t, st);
         n = collect(b, tmp, -1);
-        for_groups(b, tmp, n, &t, final_pass, st);
-        if (b->r->k_action == ANON_K_HIERARCHY) { /* over every quasi-identifier */
+        if (b->r->k_action != ANON_K_HIERARCHY) {
+                for_groups(b, tmp, n, &t, final_pass, st);
+        } else { /* measured over every quasi-identifier already */
                 st->groups = st->risk.groups_after;
                 st->min_group = st->risk.min_after;
                 st->groups_below_k = st->risk.groups_below_k;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "oshirase/grow.h"
+#include "oshirase/par.h"
 
 #define YM_ANY_LO  180001 /* the range a year-month generalised to "any" spans */
 #define YM_ANY_HI  219912
@@ -325,26 +326,53 @@ static void layout(anon_kanon_t *K, const anon_rules_t *r, const uint32_t *ncode
         K->nw = word + 1;
 }
 
-/* Codes every record's cells and lays the key out. 0 / -1. */
-static int make_codes(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v)
-{
-        uint32_t *rep = malloc((v->n + 1) * sizeof(*rep)), *map = malloc((v->n + 1) * sizeof(*map));
-        uint32_t ncode[ANON_MAX_QUASI];
-        ktab_t t = {0};
-        int rc = -1;
+/* Work per quasi-identifier, shared by the parts of a job: each part
+ * takes the next dims index until none is left, with scratch of its own.
+ * A dims index's result does not depend on which part computed it. */
+typedef struct dims_job {
+        anon_kanon_t *K;
+        const anon_rules_t *r;
+        const anon_kview_t *v;
+        const ktab_t *t;                /* top: the classes */
+        uint32_t ncode[ANON_MAX_QUASI]; /* codes: each one's last code */
+        int64_t unique[ANON_MAX_QUASI]; /* top: records unique without it */
+        int next, failed;
+} dims_job_t;
 
-        if (!rep || !map || !(K->code = malloc((v->n * K->S + 1) * sizeof(*K->code))))
-                goto fail;
-        for (int d = 0; d < r->ndims; d++)
-                if (code_dim(K, r, v, d, &t, rep, map, &ncode[d]))
-                        goto fail;
-        layout(K, r, ncode);
-        rc = 0;
-fail:
+static int next_dim(dims_job_t *j)
+{
+        return __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+}
+
+static void codes_part(void *arg, int p, int np)
+{
+        dims_job_t *j = arg;
+        uint32_t *rep = malloc((j->v->n + 1) * sizeof(*rep)),
+                 *map = malloc((j->v->n + 1) * sizeof(*map));
+        ktab_t t = {0};
+        int ok = rep && map;
+
+        for (int d; ok && (d = next_dim(j)) < j->r->ndims;)
+                ok = !code_dim(j->K, j->r, j->v, d, &t, rep, map, &j->ncode[d]);
+        if (!ok)
+                __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         tab_free(&t);
         free(rep);
         free(map);
-        return rc;
+}
+
+/* Codes every record's cells and lays the key out. 0 / -1. */
+static int make_codes(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v, int nparts)
+{
+        dims_job_t j = {.K = K, .r = r, .v = v};
+
+        if (!(K->code = malloc((v->n * K->S + 1) * sizeof(*K->code))))
+                return -1;
+        osh_par_run(codes_part, &j, nparts);
+        if (j.failed)
+                return -1;
+        layout(K, r, j.ncode);
+        return 0;
 }
 
 /* Record i's key with every quasi-identifier at level 0, d left out (-1:
@@ -394,38 +422,67 @@ static void tally(const ktab_t *t, int k, anon_risk_t *rk, int after)
         }
 }
 
-/* The quasi-identifier whose removal leaves the fewest unique records,
- * from the classes t (each projected without d into m: a record is unique
- * without d when its projection holds one record). proj: scratch of t->n. */
-static int top_contributor(const anon_kanon_t *K, const anon_rules_t *r, const ktab_t *t, ktab_t *m,
-                           uint32_t *proj, int64_t base, anon_risk_t *rk)
+/* The records unique in the classes t without dims index d: each class
+ * projected without d into m, unique when its projection holds one record.
+ * proj: scratch of t->n. 0 / -1. */
+static int unique_without(const anon_kanon_t *K, const ktab_t *t, int d, ktab_t *m, uint32_t *proj,
+                          int64_t *unique)
 {
+        const kfield_t *f = &K->fld[d];
         uint64_t k[KW];
         int added;
 
+        if (tab_reset(m, K->nw, t->n))
+                return -1;
+        for (size_t c = 0; c < t->n; c++) {
+                long e;
+                if (!t->count[c])
+                        continue;
+                memcpy(k, KEY(t, c), (size_t)K->nw * sizeof(*k));
+                k[f->word] &= ~f->mask;
+                if ((e = tab_add(m, k, key_hash(k, K->nw), &added)) < 0)
+                        return -1;
+                m->count[e] += t->count[c];
+                proj[c] = (uint32_t)e;
+        }
+        *unique = 0;
+        for (size_t c = 0; c < t->n; c++)
+                *unique += t->count[c] == 1 && m->count[proj[c]] == 1;
+        return 0;
+}
+
+static void top_part(void *arg, int p, int np)
+{
+        dims_job_t *j = arg;
+        uint32_t *proj = malloc((j->t->n + 1) * sizeof(*proj));
+        ktab_t m = {0};
+        int ok = proj != NULL;
+
+        for (int d; ok && (d = next_dim(j)) < j->r->ndims;)
+                ok = !unique_without(j->K, j->t, d, &m, proj, &j->unique[d]);
+        if (!ok)
+                __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        tab_free(&m);
+        free(proj);
+}
+
+/* The quasi-identifier whose removal leaves the fewest unique records
+ * (base: unique with all of them) from the classes t. 0 / -1. */
+static int top_contributor(anon_kanon_t *K, const anon_rules_t *r, const ktab_t *t, int64_t base,
+                           int nparts, anon_risk_t *rk)
+{
+        dims_job_t j = {.K = K, .r = r, .t = t};
+
         rk->top_dim = -1;
         rk->top_drop = 0;
-        for (int d = 0; d < r->ndims && base; d++) {
-                const kfield_t *f = &K->fld[d];
-                int64_t u = 0;
-                if (tab_reset(m, K->nw, t->n))
-                        return -1;
-                for (size_t c = 0; c < t->n; c++) {
-                        long e;
-                        if (!t->count[c])
-                                continue;
-                        memcpy(k, KEY(t, c), (size_t)K->nw * sizeof(*k));
-                        k[f->word] &= ~f->mask;
-                        if ((e = tab_add(m, k, key_hash(k, K->nw), &added)) < 0)
-                                return -1;
-                        m->count[e] += t->count[c];
-                        proj[c] = (uint32_t)e;
-                }
-                for (size_t c = 0; c < t->n; c++)
-                        u += t->count[c] == 1 && m->count[proj[c]] == 1;
-                if (base - u > rk->top_drop)
-                        rk->top_dim = d, rk->top_drop = base - u;
-        }
+        if (!base)
+                return 0;
+        osh_par_run(top_part, &j, nparts);
+        if (j.failed)
+                return -1;
+        for (int d = 0; d < r->ndims; d++)
+                if (base - j.unique[d] > rk->top_drop)
+                        rk->top_dim = d, rk->top_drop = base - j.unique[d];
         return 0;
 }
 
@@ -487,14 +544,12 @@ typedef struct cbuf {
 /* The keys the round's candidate steps lead to: entry g's key, the records
  * every small class that could step there holds, the class of at least k
  * already there (NONE: none), and the class that landed there first. A
- * partition's entries sit at its candidates' offset; lslot is the
- * partition's table. */
+ * partition's entries sit at its candidates' offset. */
 typedef struct moves {
         uint64_t *key;
         int32_t *count;
         uint32_t *there, *first;
-        uint64_t *lslot;
-        size_t cap, lcap, n;
+        size_t cap, n;
 } moves_t;
 
 typedef struct enf {
@@ -514,7 +569,16 @@ typedef struct enf {
         moves_t mo;            /* this round: where the candidate steps lead */
         uint32_t *mv;          /* small class j's step d's moves entry at [j * ndims + d] */
         size_t mv_cap;
-        int8_t *sel; /* this round, per small class: the step chosen (-1: suppress) */
+        int8_t *sel;     /* this round, per small class: the step chosen (-1: suppress) */
+        uint16_t *cmask; /* this round, per small class: the dims worth a step */
+        size_t ns;       /* this round: small classes */
+        int bits;        /* this round: 2^bits partitions of the candidates */
+        size_t *off;     /* this round: each partition's start, then the end */
+        size_t pstart[OSH_PAR_MAX + 1]; /* this round: part p's first candidate */
+        size_t *cur[OSH_PAR_MAX];       /* this round, per part: its next place per partition */
+        uint64_t *lslot[OSH_PAR_MAX];   /* per part: a partition's table */
+        size_t lcap;
+        int nparts;
         int k;
         anon_risk_t *rk;
 } enf_t;
@@ -581,13 +645,13 @@ static int64_t step_cost(const enf_t *e, uint16_t prot, const uint8_t *l, int d)
         return dm->steps[l[d]].cost * (prot >> d & 1 ? dm->weight : 1);
 }
 
-/* The steps worth a look for class c: cost[d] gets each step's cost, or -1
- * when d is not worth it. Only a step within one cost of the cheapest can
- * win (COST_SCALE, NO_REACH). */
-static void candidates(const enf_t *e, uint32_t c, int64_t *cost)
+/* The steps worth a look for class c, as a mask of dims indexes: only a
+ * step within one cost of the cheapest can win (COST_SCALE, NO_REACH). */
+static uint16_t cand_mask(const enf_t *e, uint32_t c)
 {
         const uint8_t *l = e->clvl + (size_t)c * (size_t)e->r->ndims;
-        int64_t min = -1;
+        int64_t cost[ANON_MAX_QUASI], min = -1;
+        uint16_t m = 0;
 
         for (int d = 0; d < e->r->ndims; d++) {
                 cost[d] = step_cost(e, e->cm[c], l, d);
@@ -595,8 +659,9 @@ static void candidates(const enf_t *e, uint32_t c, int64_t *cost)
                         min = cost[d];
         }
         for (int d = 0; d < e->r->ndims; d++)
-                if (cost[d] >= 0 && cost[d] * COST_SCALE >= min * COST_SCALE + NO_REACH)
-                        cost[d] = -1;
+                if (cost[d] >= 0 && cost[d] * COST_SCALE < min * COST_SCALE + NO_REACH)
+                        m |= (uint16_t)(1u << d);
+        return m;
 }
 
 /* Class c's key after one step on d. Hierarchies nest, so every member
@@ -649,72 +714,109 @@ static int moves_grow(moves_t *m, size_t n, int nw)
 
 static void moves_free(moves_t *m)
 {
-        free(m->key), free(m->count), free(m->there), free(m->first), free(m->lslot);
+        free(m->key), free(m->count), free(m->there), free(m->first);
 }
 
-/* Every small class's candidate steps into c, in class order. Returns how
- * many. */
-static size_t make_cands(const enf_t *e, size_t ns, cbuf_t *c)
-{
-        const int nd = e->r->ndims, nw = e->K->nw;
-        size_t x = 0;
+/* A round's parts. Each part of a job takes a share of the small classes
+ * (or of the partitions) and writes only its own places, so the round's
+ * result does not depend on how many parts there are. */
+#define PART_LO(n, p, np) osh_par_cut(n, p, np)
+#define PART_HI(n, p, np) osh_par_cut(n, (p) + 1, np)
+#define TOP(h, bits)      ((bits) ? (size_t)((h) >> (64 - (bits))) : 0)
 
-        for (size_t j = 0; j < ns; j++) {
+/* Each small class's candidate dims; pstart[p + 1] gets how many part p
+ * makes. */
+static void count_part(void *arg, int p, int np)
+{
+        enf_t *e = arg;
+        size_t n = 0;
+
+        for (size_t j = PART_LO(e->ns, p, np); j < PART_HI(e->ns, p, np); j++) {
+                e->cmask[j] = cand_mask(e, e->small[j]);
+                n += (size_t)__builtin_popcount(e->cmask[j]);
+        }
+        e->pstart[p + 1] = n;
+}
+
+/* Part p's candidate steps into cand[0] from pstart[p], in class order,
+ * and how many fall in each partition (cur[p]). */
+static void make_part(void *arg, int p, int np)
+{
+        enf_t *e = arg;
+        const int nd = e->r->ndims, nw = e->K->nw;
+        const cbuf_t *c = &e->cand[0];
+        size_t x = e->pstart[p], hi = PART_HI(e->ns, p, np), *hist = e->cur[p];
+
+        memset(hist, 0, ((size_t)1 << e->bits) * sizeof(*hist));
+        for (size_t j = PART_LO(e->ns, p, np); j < hi; j++) {
                 uint32_t cl = e->small[j];
-                int64_t cost[ANON_MAX_QUASI];
-                if (j + 8 < ns) /* the member codes a step reads are far apart */
+                if (j + 8 < hi) /* the member codes a step reads are far apart */
                         __builtin_prefetch(&CODE(e->K, e->head[e->small[j + 8]], 0, 0));
-                candidates(e, cl, cost);
-                for (int d = 0; d < nd; d++) {
-                        if (cost[d] < 0)
-                                continue;
+                for (unsigned m = e->cmask[j]; m; m &= m - 1) {
+                        int d = __builtin_ctz(m);
                         step_key(e, cl, d, c->key + x * (size_t)nw);
                         c->h[x] = key_hash(c->key + x * (size_t)nw, nw);
                         c->jd[x] = (uint32_t)(j * (size_t)nd + (size_t)d);
                         c->cnt[x] = e->t->count[cl];
+                        hist[TOP(c->h[x], e->bits)]++;
                         x++;
                 }
         }
-        return x;
 }
 
-/* Stable scatter of a's n candidates into b by the hash's top bits (2^bits
- * partitions); off gets each partition's start, off[2^bits] = n. */
-static void partition(const cbuf_t *a, cbuf_t *b, size_t n, int nw, int bits, size_t *off)
+/* Each partition's start (off), and where each part's share of it starts
+ * (cur): after the parts before it, so that the scatter is stable. */
+static size_t place(enf_t *e)
 {
-        size_t np = (size_t)1 << bits;
+        size_t np = (size_t)1 << e->bits, at = 0, most = 0;
 
-        memset(off, 0, (np + 1) * sizeof(*off));
-        for (size_t x = 0; x < n; x++)
-                off[bits ? (a->h[x] >> (64 - bits)) + 1 : 1]++;
-        for (size_t p = 0; p < np; p++)
-                off[p + 1] += off[p];
-        for (size_t x = 0; x < n; x++) {
-                size_t p = bits ? a->h[x] >> (64 - bits) : 0, to = off[p]++;
+        for (size_t q = 0; q < np; q++) {
+                e->off[q] = at;
+                for (int p = 0; p < e->nparts; p++) {
+                        size_t h = e->cur[p][q];
+                        e->cur[p][q] = at;
+                        at += h;
+                }
+                most = at - e->off[q] > most ? at - e->off[q] : most;
+        }
+        e->off[np] = at;
+        return most;
+}
+
+/* Part p's candidates from cand[0] into their partitions in cand[1]. */
+static void scatter_part(void *arg, int p, int np)
+{
+        enf_t *e = arg;
+        const int nw = e->K->nw;
+        const cbuf_t *a = &e->cand[0], *b = &e->cand[1];
+        size_t *cur = e->cur[p];
+
+        for (size_t x = e->pstart[p]; x < e->pstart[p + 1]; x++) {
+                size_t to = cur[TOP(a->h[x], e->bits)]++;
                 memcpy(b->key + to * (size_t)nw, a->key + x * (size_t)nw, (size_t)nw * 8);
                 b->h[to] = a->h[x], b->jd[to] = a->jd[x], b->cnt[to] = a->cnt[x];
         }
-        memmove(off + 1, off, np * sizeof(*off));
-        off[0] = 0;
 }
 
-/* Partition [lo, hi) of c: each distinct key gets an entry (from lo on),
- * with the records of every class that could step there and the class of
- * at least k already there; e->mv points each step at its entry. */
-static void aggregate(enf_t *e, const cbuf_t *c, size_t lo, size_t hi)
+/* Partition [lo, hi) of cand[1], with slot as its table: each distinct
+ * key gets an entry (from lo on), with the records of every class that
+ * could step there and the class of at least k already there; e->mv
+ * points each step at its entry. */
+static void aggregate(enf_t *e, uint64_t *slot, size_t lo, size_t hi)
 {
         moves_t *m = &e->mo;
+        const cbuf_t *c = &e->cand[1];
         const int nw = e->K->nw;
         size_t cap = 16, n = lo;
 
         while (cap < 2 * (hi - lo))
                 cap *= 2;
-        memset(m->lslot, 0, cap * sizeof(*m->lslot));
+        memset(slot, 0, cap * sizeof(*slot));
         for (size_t x = lo; x < hi; x++) {
                 const uint64_t *k = c->key + x * (size_t)nw, h = c->h[x];
                 size_t i = h & (cap - 1);
                 uint64_t sl;
-                for (; (sl = m->lslot[i]); i = (i + 1) & (cap - 1))
+                for (; (sl = slot[i]); i = (i + 1) & (cap - 1))
                         if (SLOT_TAG(sl) == (uint32_t)h &&
                             key_eq(m->key + (size_t)SLOT_IDX(sl) * (size_t)nw, k, nw))
                                 break;
@@ -723,69 +825,102 @@ static void aggregate(enf_t *e, const cbuf_t *c, size_t lo, size_t hi)
                         m->count[n] = 0;
                         m->there[n] = big_find(&e->big, k, h);
                         m->first[n] = NONE;
-                        sl = m->lslot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)n++ + 1);
+                        sl = slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)n++ + 1);
                 }
                 m->count[SLOT_IDX(sl)] += c->cnt[x];
                 e->mv[c->jd[x]] = SLOT_IDX(sl);
         }
 }
 
-/* Fills e->mo: every step every small class could take, with the records
- * it would bring, so that classes that can only reach k together do; e->mv
- * remembers where each step went. 0 / -1. */
-static int plan_moves(enf_t *e, size_t ns)
+/* The partitions that start in part p's share of the candidates. */
+static void aggregate_part(void *arg, int p, int np)
 {
-        const int nd = e->r->ndims, nw = e->K->nw;
-        size_t nm = 0, *off;
-        int bits = 0;
+        enf_t *e = arg;
+        size_t lo = PART_LO(e->mo.n, p, np), hi = PART_HI(e->mo.n, p, np);
 
-        for (size_t j = 0; j < ns; j++) { /* room for every candidate */
-                int64_t cost[ANON_MAX_QUASI];
-                candidates(e, e->small[j], cost);
-                for (int d = 0; d < nd; d++)
-                        nm += cost[d] >= 0;
-        }
-        while ((nm >> bits) > PART_CANDS)
-                bits++;
+        for (size_t q = 0; q < (size_t)1 << e->bits; q++)
+                if (e->off[q] >= lo && e->off[q] < hi)
+                        aggregate(e, e->lslot[p], e->off[q], e->off[q + 1]);
+}
+
+/* Room for the round's candidates (nm), and a partition table per part
+ * for `most` candidates. 0 / -1. */
+static int round_room(enf_t *e, size_t nm, size_t most)
+{
+        const int nw = e->K->nw;
+        size_t cap = 16;
+
+        while (cap < 2 * most)
+                cap *= 2;
         if (cbuf_grow(&e->cand[0], nm, nw) || cbuf_grow(&e->cand[1], nm, nw) ||
             moves_grow(&e->mo, nm, nw) ||
-            osh_grow(&e->mv, &e->mv_cap, ns * (size_t)nd, sizeof(*e->mv), 1024) ||
-            !(off = malloc((((size_t)1 << bits) + 1) * sizeof(*off))))
+            osh_grow(&e->mv, &e->mv_cap, e->ns * (size_t)e->r->ndims, sizeof(*e->mv), 1024))
                 return -1;
-        if (e->mo.lcap < 4 * PART_CANDS + 16) {
-                free(e->mo.lslot);
-                if (!(e->mo.lslot = malloc((4 * PART_CANDS + 16) * sizeof(*e->mo.lslot)))) {
-                        free(off);
+        for (int p = 0; p < e->nparts && cap > e->lcap; p++) {
+                free(e->lslot[p]);
+                if (!(e->lslot[p] = malloc(cap * sizeof(*e->lslot[p]))))
                         return -1;
-                }
-                e->mo.lcap = 4 * PART_CANDS + 16;
         }
-        e->mo.n = make_cands(e, ns, &e->cand[0]);
-        partition(&e->cand[0], &e->cand[1], e->mo.n, nw, bits, off);
-        for (size_t p = 0; p < (size_t)1 << bits; p++)
-                aggregate(e, &e->cand[1], off[p], off[p + 1]);
-        free(off);
+        e->lcap = cap > e->lcap ? cap : e->lcap;
         return 0;
 }
 
-/* Every small class's step (e->sel): dims index, or -1. Judged on the
- * round's starting state only (classes of at least k, e->moves), never on
+/* Fills e->mo: every step every small class could take, with the records
+ * it would bring, so that classes that can only reach k together do; e->mv
+ * remembers where each step went. 0 / -1. */
+static int plan_moves(enf_t *e)
+{
+        size_t nm = 0;
+        int rc = -1;
+
+        osh_par_run(count_part, e, e->nparts);
+        for (int p = 0; p < e->nparts; p++)
+                e->pstart[p + 1] = nm += e->pstart[p + 1];
+        for (e->bits = 0; (nm >> e->bits) > PART_CANDS; e->bits++)
+                ;
+        e->mo.n = nm;
+        if (!(e->off = malloc((((size_t)1 << e->bits) + 1) * sizeof(*e->off))))
+                return -1;
+        for (int p = 0; p < e->nparts; p++)
+                if (!(e->cur[p] = malloc(((size_t)1 << e->bits) * sizeof(*e->cur[p]))))
+                        goto done;
+        if (round_room(e, nm, 2 * PART_CANDS))
+                goto done;
+        osh_par_run(make_part, e, e->nparts);
+        /* many classes can step to one key: its partition may be large */
+        if (round_room(e, nm, place(e)))
+                goto done;
+        osh_par_run(scatter_part, e, e->nparts);
+        osh_par_run(aggregate_part, e, e->nparts);
+        rc = 0;
+done:
+        for (int p = 0; p < e->nparts; p++) {
+                free(e->cur[p]);
+                e->cur[p] = NULL;
+        }
+        free(e->off);
+        e->off = NULL;
+        return rc;
+}
+
+/* Part p's small classes' steps (e->sel): dims index, or -1. Judged on
+ * the round's starting state only (classes of at least k, e->mo), never on
  * what other small classes do in the round: the choice must not depend on
  * the order records arrived in. */
-static void choose_steps(enf_t *e, size_t ns)
+static void choose_part(void *arg, int p, int np)
 {
+        enf_t *e = arg;
         const int nd = e->r->ndims;
 
-        for (size_t j = 0; j < ns; j++) {
-                const size_t at = j * (size_t)nd;
-                int64_t cost[ANON_MAX_QUASI], best = 0;
-                candidates(e, e->small[j], cost);
+        for (size_t j = PART_LO(e->ns, p, np); j < PART_HI(e->ns, p, np); j++) {
+                const uint32_t c = e->small[j];
+                const uint8_t *l = e->clvl + (size_t)c * (size_t)nd;
+                int64_t best = 0;
                 e->sel[j] = -1;
-                for (int d = 0; d < nd; d++) {
-                        int64_t score = cost[d] * COST_SCALE;
-                        if (cost[d] < 0)
-                                continue;
-                        uint32_t m = e->mv[at + d], b = e->mo.there[m];
+                for (unsigned mk = e->cmask[j]; mk; mk &= mk - 1) {
+                        int d = __builtin_ctz(mk);
+                        int64_t score = step_cost(e, e->cm[c], l, d) * COST_SCALE;
+                        uint32_t m = e->mv[j * (size_t)nd + (size_t)d], b = e->mo.there[m];
                         if ((b == NONE ? 0 : e->t->count[b]) + e->mo.count[m] < e->k)
                                 score += NO_REACH;
                         if (e->sel[j] < 0 || score < best) /* ties: the first d */
@@ -847,9 +982,10 @@ static void move_small(enf_t *e, size_t ns, uint32_t round)
  * k join the big table; the rest make the next round's list. 0 / -1. */
 static int round_once(enf_t *e, size_t *ns, uint32_t round)
 {
-        if (plan_moves(e, *ns))
+        e->ns = *ns;
+        if (plan_moves(e))
                 return -1;
-        choose_steps(e, *ns);
+        osh_par_run(choose_part, e, e->nparts);
         move_small(e, *ns, round);
         *ns = 0;
         /* in class order: the class arrays and the members' codes are then
@@ -875,8 +1011,9 @@ static int enforce(enf_t *e)
         e->small = malloc((nc + 1) * sizeof(*e->small));
         e->stamp = calloc(nc + 1, sizeof(*e->stamp));
         e->sel = malloc(nc + 1);
+        e->cmask = malloc((nc + 1) * sizeof(*e->cmask));
         e->clvl = calloc(nc * (size_t)nd + 1, 1);
-        if (!e->small || !e->stamp || !e->sel || !e->clvl)
+        if (!e->small || !e->stamp || !e->sel || !e->cmask || !e->clvl)
                 goto fail;
         /* at most one class of at least k per k records, and per class */
         if (big_init(&e->big, e->K->nw, MIN(nc, (size_t)e->rk->records_before / (size_t)e->k)))
@@ -907,7 +1044,10 @@ fail:
         free(e->small);
         free(e->stamp);
         free(e->sel);
+        free(e->cmask);
         free(e->clvl);
+        for (int p = 0; p < OSH_PAR_MAX; p++)
+                free(e->lslot[p]);
         return rc;
 }
 
@@ -1056,21 +1196,10 @@ static anon_kanon_t *kanon_new(const anon_rules_t *r, const anon_kview_t *v)
  * contributes to uniqueness. 0 / -1. */
 static int measure_before(enf_t *e)
 {
-        ktab_t m = {0};
-        uint32_t *proj = NULL;
-        int rc = -1;
-
-        if (make_codes(e->K, e->r, e->v) || build_classes(e))
-                goto fail;
+        if (make_codes(e->K, e->r, e->v, e->nparts) || build_classes(e))
+                return -1;
         tally(e->t, e->r->k_floor, e->rk, 0);
-        if (!(proj = malloc((e->t->n + 1) * sizeof(*proj))) ||
-            top_contributor(e->K, e->r, e->t, &m, proj, e->rk->bucket_before[0], e->rk))
-                goto fail;
-        rc = 0;
-fail:
-        tab_free(&m);
-        free(proj);
-        return rc;
+        return top_contributor(e->K, e->r, e->t, e->rk->bucket_before[0], e->nparts, e->rk);
 }
 
 int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **out,
@@ -1079,7 +1208,13 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         anon_kanon_t *k = kanon_new(r, v);
         size_t n1 = v->n + 1;
         ktab_t t = {0};
-        enf_t e = {.r = r, .v = v, .K = k, .t = &t, .k = r->k_floor, .rk = rk};
+        enf_t e = {.r = r,
+                   .v = v,
+                   .K = k,
+                   .t = &t,
+                   .k = r->k_floor,
+                   .rk = rk,
+                   .nparts = v->threads < 1 ? 1 : MIN(v->threads, OSH_PAR_MAX)};
         int rc = -1;
 
         memset(rk, 0, sizeof(*rk));

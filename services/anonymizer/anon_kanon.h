@@ -57,6 +57,7 @@ typedef struct anon_kview {
         int32_t **values;
         uint8_t **flags;
         uint8_t *live;
+        int threads; /* to judge on (< 1: one); the result is the same */
 } anon_kview_t;
 
 typedef struct anon_kanon anon_kanon_t;

@@ -645,6 +645,7 @@ anon_rules_t *anon_rules_parse(const char *text, size_t len, const char *origin,
                 goto fail;
         }
         p.r->k_floor = 1;
+        p.r->threads = 2;
         p.r->flag_bytes = osh_dict_flag_bytes(d);
         p.r->value_count = osh_dict_value_count(d);
         if (resolve_raw(&p) || parse_text(&p, text, len))

@@ -137,6 +137,7 @@ typedef struct anon_rules {
         int layout;
         int extreme_age;
         int k_floor;
+        int threads; /* judging threads: anon.threads, not from the file */
         anon_k_action_t k_action;
         int generalise_pos;        /* values index of the generalised yearmonth */
         int quasi[ANON_MAX_QUASI]; /* values indexes of the value quasi-identifiers */

@@ -9,6 +9,7 @@
 #include "anon_int.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
+#include "oshirase/par.h"
 #include "oshirase/signal.h"
 #include "oshirase/topics.h"
 
@@ -30,6 +31,9 @@ const osh_cfg_entry_t anon_config_table[] = {
      "records of bad shape go here, on the processing cluster"},
     {"anon.max.records", OSH_CFG_INT, "2000000", "OSH_ANON_MAX_RECORDS",
      "largest batch buffered; a larger batch is abandoned (error)"},
+    {"anon.threads", OSH_CFG_INT, "2", "OSH_ANON_THREADS",
+     "threads that judge a complete batch; the decisions do not depend on it",
+     .flags = OSH_CFG_RANGE, .min = 1, .max = OSH_PAR_MAX},
 };
 const size_t anon_config_table_len = sizeof(anon_config_table) / sizeof(anon_config_table[0]);
 
@@ -374,6 +378,8 @@ static int load_rules(anon_t *a, char *errstr, size_t errstr_size)
         if (int_override(cfg, "anon.k.floor", 0, 1000000, &a->rules->k_floor, errstr,
                          errstr_size) ||
             int_override(cfg, "anon.extreme.age", 0, 200, &a->rules->extreme_age, errstr,
+                         errstr_size) ||
+            int_override(cfg, "anon.threads", 1, OSH_PAR_MAX, &a->rules->threads, errstr,
                          errstr_size))
                 return -1;
         return 0;
