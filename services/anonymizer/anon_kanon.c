@@ -579,6 +579,7 @@ typedef struct enf {
         uint64_t *lslot[OSH_PAR_MAX];   /* per part: a partition's table */
         size_t lcap;
         int nparts;
+        uint32_t round;
         int k;
         anon_risk_t *rk;
 } enf_t;
@@ -950,27 +951,35 @@ static void join(enf_t *e, uint32_t to, uint32_t c)
 /* Every small class takes its step (e->sel): it joins the class of at
  * least k already at its new key, else the first class of the round that
  * landed there, else it holds the key itself (stamped with the round).
- * Every small class moves, so no other class can be at the key. */
-static void move_small(enf_t *e, size_t ns, uint32_t round)
+ * Every small class moves, so no other class can be at the key. Part p
+ * moves the classes whose key is an entry in its share, in class order:
+ * an entry's classes and the class it joins are touched by one part only,
+ * and which lands first does not depend on the split. Part 0 suppresses. */
+static void move_part(void *arg, int p, int np)
 {
+        enf_t *e = arg;
         const int nd = e->r->ndims;
         moves_t *mo = &e->mo;
+        const size_t lo = PART_LO(mo->n, p, np), hi = PART_HI(mo->n, p, np);
 
-        for (size_t j = 0; j < ns; j++) {
+        for (size_t j = 0; j < e->ns; j++) {
                 uint32_t c = e->small[j], m;
                 if (e->sel[j] < 0) {
-                        suppress(e, c);
+                        if (!p)
+                                suppress(e, c);
                         continue;
                 }
-                e->clvl[(size_t)c * (size_t)nd + (size_t)e->sel[j]]++;
                 m = e->mv[j * (size_t)nd + (size_t)e->sel[j]];
+                if (m < lo || m >= hi)
+                        continue;
+                e->clvl[(size_t)c * (size_t)nd + (size_t)e->sel[j]]++;
                 if (mo->there[m] != NONE) {
                         join(e, mo->there[m], c);
                 } else if (mo->first[m] != NONE) {
                         join(e, mo->first[m], c);
                 } else {
                         mo->first[m] = c;
-                        e->stamp[c] = round;
+                        e->stamp[c] = e->round;
                         memcpy(KEY(e->t, c), mo->key + (size_t)m * (size_t)e->K->nw,
                                (size_t)e->K->nw * sizeof(uint64_t));
                 }
@@ -986,7 +995,8 @@ static int round_once(enf_t *e, size_t *ns, uint32_t round)
         if (plan_moves(e))
                 return -1;
         osh_par_run(choose_part, e, e->nparts);
-        move_small(e, *ns, round);
+        e->round = round;
+        osh_par_run(move_part, e, e->nparts);
         *ns = 0;
         /* in class order: the class arrays and the members' codes are then
          * read front to back, not at random */
@@ -1053,38 +1063,33 @@ fail:
 
 /* ---- rendering ---- */
 
-static int push_ranges(anon_kanon_t *k, const int32_t *tr, int nr)
+/* A part's rendering: the ranges and unknown flags of its records, in
+ * record order, joined after the parts before it. */
+typedef struct rbuf {
+        int32_t *r; /* per generalised record: count, then triples */
+        size_t rlen, rcap;
+        uint8_t *u;
+        size_t ulen, ucap;
+        int64_t generalised, cells;
+        int failed;
+} rbuf_t;
+
+static int push_ranges(rbuf_t *b, const int32_t *tr, int nr)
 {
-        if (k->rlen + 1 + (size_t)nr * 3 > k->rcap) {
-                size_t cap = k->rcap ? k->rcap * 2 : 4096;
-                int32_t *p;
-                while (cap < k->rlen + 1 + (size_t)nr * 3)
-                        cap *= 2;
-                if (!(p = realloc(k->rbuf, cap * sizeof(*p))))
-                        return -1;
-                k->rbuf = p;
-                k->rcap = cap;
-        }
-        k->rbuf[k->rlen++] = nr;
-        memcpy(k->rbuf + k->rlen, tr, (size_t)nr * 3 * sizeof(*tr));
-        k->rlen += (size_t)nr * 3;
+        if (osh_grow(&b->r, &b->rcap, b->rlen + (size_t)nr * 3, sizeof(*b->r), 4096))
+                return -1;
+        b->r[b->rlen++] = nr;
+        memcpy(b->r + b->rlen, tr, (size_t)nr * 3 * sizeof(*tr));
+        b->rlen += (size_t)nr * 3;
         return 0;
 }
 
-static int push_unknown(anon_kanon_t *k, const uint8_t *u)
+static int push_unknown(rbuf_t *b, const uint8_t *u, size_t flag_bytes)
 {
-        if (k->ulen + k->flag_bytes > k->ucap) {
-                size_t cap = k->ucap ? k->ucap * 2 : 4096;
-                uint8_t *p;
-                while (cap < k->ulen + k->flag_bytes)
-                        cap *= 2;
-                if (!(p = realloc(k->ubuf, cap)))
-                        return -1;
-                k->ubuf = p;
-                k->ucap = cap;
-        }
-        memcpy(k->ubuf + k->ulen, u, k->flag_bytes);
-        k->ulen += k->flag_bytes;
+        if (osh_grow(&b->u, &b->ucap, b->ulen + flag_bytes - 1, 1, 4096))
+                return -1;
+        memcpy(b->u + b->ulen, u, flag_bytes);
+        b->ulen += flag_bytes;
         return 0;
 }
 
@@ -1116,9 +1121,10 @@ static int value_range(const anon_dim_t *d, int L, int32_t *val, int32_t *tr)
         return 1;
 }
 
-/* Rewrites record i and keeps its ranges. 0 / -1. */
+/* Rewrites record i and keeps its ranges in out (roff, uoff: offsets in it).
+ * 0 / -1. */
 static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v, size_t i,
-                  anon_risk_t *rk)
+                  rbuf_t *out)
 {
         const uint8_t *l = k->lvl + i * (size_t)r->ndims;
         int32_t tr[ANON_MAX_QUASI * 3];
@@ -1148,16 +1154,73 @@ static int render(anon_kanon_t *k, const anon_rules_t *r, const anon_kview_t *v,
         }
         if (!cells)
                 return 0;
-        rk->generalised++;
-        rk->generalised_cells += cells;
-        k->roff[i] = (uint32_t)k->rlen;
-        if (push_ranges(k, tr, nr))
+        out->generalised++;
+        out->cells += cells;
+        k->roff[i] = (uint32_t)out->rlen;
+        if (push_ranges(out, tr, nr))
                 return -1;
         if (anyu) {
-                k->uoff[i] = (uint32_t)k->ulen;
-                return push_unknown(k, unk);
+                k->uoff[i] = (uint32_t)out->ulen;
+                return push_unknown(out, unk, k->flag_bytes);
         }
         return 0;
+}
+
+typedef struct render_job {
+        anon_kanon_t *K;
+        const anon_rules_t *r;
+        const anon_kview_t *v;
+        rbuf_t part[OSH_PAR_MAX];
+} render_job_t;
+
+static void render_part(void *arg, int p, int np)
+{
+        render_job_t *j = arg;
+        rbuf_t *b = &j->part[p];
+
+        for (size_t i = PART_LO(j->v->n, p, np); !b->failed && i < PART_HI(j->v->n, p, np); i++)
+                b->failed = j->v->live[i] && render(j->K, j->r, j->v, i, b);
+}
+
+/* The parts' buffers end to end in K, each record's offsets moved by what
+ * the parts before it hold. 0 / -1. */
+static int join_renders(render_job_t *j, int np, anon_risk_t *rk)
+{
+        anon_kanon_t *K = j->K;
+        size_t rl = 0, ul = 0;
+
+        for (int p = 0; p < np; p++) {
+                rbuf_t *b = &j->part[p];
+                if (b->failed ||
+                    osh_grow(&K->rbuf, &K->rcap, rl + b->rlen, sizeof(*K->rbuf), 4096) ||
+                    osh_grow(&K->ubuf, &K->ucap, ul + b->ulen, 1, 4096))
+                        return -1;
+                memcpy(K->rbuf + rl, b->r, b->rlen * sizeof(*b->r));
+                memcpy(K->ubuf + ul, b->u, b->ulen);
+                for (size_t i = PART_LO(K->n, p, np); p && i < PART_HI(K->n, p, np); i++) {
+                        K->roff[i] += K->roff[i] == NONE ? 0 : (uint32_t)rl;
+                        K->uoff[i] += K->uoff[i] == NONE ? 0 : (uint32_t)ul;
+                }
+                rl += b->rlen, ul += b->ulen;
+                rk->generalised += b->generalised;
+                rk->generalised_cells += b->cells;
+        }
+        K->rlen = rl, K->ulen = ul;
+        return 0;
+}
+
+/* Rewrites every live record generalised, keeping its ranges. 0 / -1. */
+static int render_all(anon_kanon_t *K, const anon_rules_t *r, const anon_kview_t *v, int np,
+                      anon_risk_t *rk)
+{
+        render_job_t j = {.K = K, .r = r, .v = v};
+        int rc;
+
+        osh_par_run(render_part, &j, np);
+        rc = join_renders(&j, np, rk);
+        for (int p = 0; p < np; p++)
+                free(j.part[p].r), free(j.part[p].u);
+        return rc;
 }
 
 /* ---- public ---- */
@@ -1228,9 +1291,8 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1 && enforce(&e))
                 goto fail;
         tally(&t, r->k_floor, rk, 1);
-        for (size_t i = 0; i < v->n; i++)
-                if (v->live[i] && render(k, r, v, i, rk))
-                        goto fail;
+        if (render_all(k, r, v, e.nparts, rk))
+                goto fail;
         rc = 0;
 fail:
         tab_free(&t);
