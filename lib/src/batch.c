@@ -271,15 +271,22 @@ static int key_insert(struct tracked *b, uint64_t k)
 int osh_batch_tracker_add(osh_batch_tracker_t *t, const char *batch_id, const void *key,
                           size_t key_len, const void *val, size_t val_len)
 {
+        uint64_t kh = osh_batch_record_hash_with(t->h, key, key_len, "", 0);
+
+        return osh_batch_tracker_add_hashed(
+            t, batch_id, kh, osh_batch_record_hash_with(t->h, key, key_len, val, val_len));
+}
+
+int osh_batch_tracker_add_hashed(osh_batch_tracker_t *t, const char *batch_id, uint64_t key_hash,
+                                 uint64_t rec_hash)
+{
         struct tracked *b = find(t, batch_id, 1);
         int rc;
 
         if (!b)
                 return -1;
-        rc = key_insert(b, osh_batch_record_hash_with(t->h, key, key_len, "", 0));
-        if (rc == 1)
-                osh_batch_sum_add_hash(
-                    &b->sum, osh_batch_record_hash_with(t->h, key, key_len, val, val_len));
+        if ((rc = key_insert(b, key_hash)) == 1)
+                osh_batch_sum_add_hash(&b->sum, rec_hash);
         return rc;
 }
 

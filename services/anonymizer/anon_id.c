@@ -69,6 +69,14 @@ int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr
         return rc;
 }
 
+int anon_key_copy(anon_key_t *dst, const anon_key_t *src)
+{
+        memcpy(dst->k, src->k, sizeof(dst->k));
+        dst->len = src->len;
+        dst->mac = src->len ? osh_hmac_new(dst->k, dst->len) : NULL;
+        return src->len && !dst->mac ? -1 : 0;
+}
+
 void anon_key_clear(anon_key_t *k)
 {
         volatile uint8_t *p = k->k;

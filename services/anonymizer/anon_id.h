@@ -31,6 +31,8 @@ int anon_key_from_secret(anon_key_t *k, const osh_secret_t *sec, char *errstr, s
  * from hex text. For tests and tools. */
 int anon_key_load(anon_key_t *k, const char *hex, const char *path, char *errstr,
                   size_t errstr_size);
+/* dst gets src's key with a MAC context of its own (one per thread). 0 / -1. */
+int anon_key_copy(anon_key_t *dst, const anon_key_t *src);
 /* Wipes the key and frees its MAC context. Every loaded key needs it. */
 void anon_key_clear(anon_key_t *k);
 

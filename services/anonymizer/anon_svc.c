@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "anon_int.h"
+#include "anon_prep.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
 #include "oshirase/par.h"
@@ -185,37 +186,6 @@ static int handle_marker(anon_t *a, const rd_kafka_message_t *m)
         return check_complete(a, ob);
 }
 
-/* Classifies the bytes and fills a->raw for the rules. Records of the
- * revision anon_raw_decode() was written for (all of them in practice) are
- * read directly; any other resident.raw.v1 revision is decoded generically
- * with the reader's defaults into *v, which a->raw then points into (*owned:
- * the caller decrefs *v after the rules ran). */
-static anon_verdict_t decode_raw(anon_t *a, const rd_kafka_message_t *m, avro_value_t *v,
-                                 int *owned, const char **why)
-{
-        const osh_schema_t *w;
-        uint64_t fp;
-        char errstr[256];
-
-        *owned = 0;
-        if (osh_serde_peek_fingerprint(m->payload, m->len, &fp))
-                return *why = "not an Avro single-object record", ANON_REJECT_DECODE;
-        if (!(w = osh_schema_by_fingerprint(fp)))
-                return *why = "unknown schema fingerprint", ANON_REJECT_SCHEMA;
-        if (strcmp(w->name, a->raw_s->name))
-                return *why = "schema is not resident.raw.v1", ANON_REJECT_SCHEMA;
-        *why = "value does not decode as resident.raw.v1";
-        if (fp == ANON_RAW_FINGERPRINT)
-                return anon_raw_decode((const char *)m->payload + OSH_SERDE_HEADER_LEN,
-                                       m->len - OSH_SERDE_HEADER_LEN, &a->raw)
-                           ? ANON_REJECT_DECODE
-                           : ANON_OK;
-        if (osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
-                return ANON_REJECT_DECODE;
-        *owned = 1;
-        return anon_raw_from_value(&a->rules->raw, v, &a->raw) ? ANON_REJECT_DECODE : ANON_OK;
-}
-
 static const char *reason_symbol(anon_verdict_t v)
 {
         switch (v) {
@@ -245,31 +215,11 @@ static int reject(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m, anon_
                                 reason_symbol(v), why);
 }
 
-/* The batch a raw record belongs to: its osh.batch.id header, else the
- * decoded field. */
-static const char *batch_of(const rd_kafka_message_t *m, const anon_raw_t *raw, int decoded,
-                            char *buf, size_t size)
-{
-        const anon_str_t *b = &raw->batch_id;
-
-        if (osh_kafka_header(m, OSH_HDR_BATCH_ID, buf, size))
-                return buf;
-        if (decoded && b->len > 0 && b->len < size) { /* cut at a NUL, as before */
-                memcpy(buf, b->p, strnlen(b->p, b->len));
-                buf[strnlen(b->p, b->len)] = 0;
-                return buf;
-        }
-        return NULL;
-}
-
 /* 0 buffered or rejected, 1 batch abandoned (ob freed), -1 error. */
-static int buffer_raw(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m)
+static int buffer_raw(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m, const anon_prep_t *p)
 {
-        anon_out_t o = {.flags = a->flags, .values = a->values};
-        anon_verdict_t vd = anon_xform(a->rules, &a->key, &a->raw, &o);
-
-        if (vd != ANON_OK)
-                return reject(a, ob, m, vd, o.reason);
+        if (p->ruled != ANON_OK)
+                return reject(a, ob, m, p->ruled, p->o.reason);
         if ((int64_t)anon_batch_count(ob->buf) >= a->max_records) {
                 osh_error("batch %s: more than anon.max.records (%" PRId64 ") records; "
                           "abandoned",
@@ -278,57 +228,42 @@ static int buffer_raw(anon_t *a, anon_open_t *ob, const rd_kafka_message_t *m)
                 open_close(a, ob);
                 return 1;
         }
-        return anon_batch_add(ob->buf, &o, m->partition, m->offset);
+        return anon_batch_add(ob->buf, &p->o, m->partition, m->offset);
 }
 
-static int handle_raw(anon_t *a, const rd_kafka_message_t *m)
+static int handle_raw(anon_t *a, const rd_kafka_message_t *m, const anon_prep_t *p)
 {
-        char idbuf[OSH_BATCH_ID_MAX];
-        const char *why = NULL, *id;
-        avro_value_t v;
-        int owned;
-        anon_verdict_t vd = decode_raw(a, m, &v, &owned, &why);
+        const anon_verdict_t vd = p->decoded;
+        const char *id = p->has_id ? p->id : NULL;
         anon_open_t *ob = NULL;
-        int rc = 0, added;
+        int rc, added;
 
         a->in++;
         osh_service_count(a->svc, OSH_CTR_IN, 1);
-        id = batch_of(m, &a->raw, vd == ANON_OK, idbuf, sizeof(idbuf));
-        if (!id) { /* cannot belong to any batch: dead letter only */
-                rc = reject(a, NULL, m, vd == ANON_OK ? ANON_REJECT_MISSING : vd,
-                            vd == ANON_OK ? "no batch id" : why);
-                goto done;
-        }
+        if (!id) /* cannot belong to any batch: dead letter only */
+                return reject(a, NULL, m, vd == ANON_OK ? ANON_REJECT_MISSING : vd,
+                              vd == ANON_OK ? "no batch id" : p->why);
         if (is_done(a, id))
-                goto done; /* redelivered after its batch was released */
+                return 0; /* redelivered after its batch was released */
         if (!(ob = open_get(a, id)) ||
             poff_note(&ob->first, &ob->nfirst, ANON_T_RAW, m->partition, m->offset, 1) ||
-            (added = osh_batch_tracker_add(a->tracker, id, m->key, m->key_len, m->payload,
-                                           m->len)) < 0) {
-                rc = -1;
-                goto done;
-        }
+            (added = osh_batch_tracker_add_hashed(a->tracker, id, p->key_hash, p->rec_hash)) < 0)
+                return -1;
         if (added == 0)
-                goto done; /* a redelivery inside the batch: already counted */
-        rc = vd == ANON_OK ? buffer_raw(a, ob, m) : reject(a, ob, m, vd, why);
+                return 0; /* a redelivery inside the batch: already counted */
+        rc = vd == ANON_OK ? buffer_raw(a, ob, m, p) : reject(a, ob, m, vd, p->why);
         if (rc == 0)
                 rc = check_complete(a, ob);
-        else if (rc == 1)
-                rc = 0;
-done:
-        if (owned)
-                avro_value_decref(&v);
-        return rc;
+        return rc == 1 ? 0 : rc;
 }
 
-static int handle(anon_t *a, const rd_kafka_message_t *m)
+static int handle(anon_t *a, const rd_kafka_message_t *m, const anon_prep_t *p)
 {
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        int t = !strcmp(topic, OSH_TOPIC_RAW) ? ANON_T_RAW : ANON_T_BATCH;
+        int t = p->raw ? ANON_T_RAW : ANON_T_BATCH;
 
         if (poff_note(&a->consumed, &a->nconsumed, t, m->partition, m->offset + 1, 0))
                 return -1;
-        return t == ANON_T_RAW ? handle_raw(a, m) : handle_marker(a, m);
+        return t == ANON_T_RAW ? handle_raw(a, m, p) : handle_marker(a, m);
 }
 
 /* ---- set-up ---- */
@@ -401,10 +336,8 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
         }
         if (load_rules(a, errstr, errstr_size) || load_key(a, cfg, errstr, errstr_size))
                 return -1;
-        a->flags = calloc(a->rules->flag_bytes + 1, 1);
-        a->values = calloc(a->rules->value_count + 1, sizeof(int32_t));
         a->hasher = osh_sha256_new();
-        if (!a->flags || !a->values || !a->hasher) {
+        if (!a->hasher) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -431,7 +364,9 @@ static int anon_connect(anon_t *a, char *errstr, size_t errstr_size)
         if (!a->cons)
                 return -1;
         a->scan = osh_scan_new(cfg, "kafka.", errstr, errstr_size);
-        return a->scan ? 0 : -1;
+        if (a->scan && !(a->chunk = anon_chunk_new(a)))
+                snprintf(errstr, errstr_size, "out of memory");
+        return a->scan && a->chunk ? 0 : -1;
 }
 
 /* Open batches are dropped unreleased: their offsets were never stored, so
@@ -449,9 +384,8 @@ static void anon_teardown(anon_t *a)
                 open_free(ob);
         }
         osh_batch_tracker_destroy(a->tracker);
+        anon_chunk_destroy(a->chunk);
         free(a->consumed);
-        free(a->flags);
-        free(a->values);
         osh_avro_buf_free(&a->abs_buf);
         osh_sha256_destroy(a->hasher);
         anon_rules_destroy(a->rules);
@@ -474,10 +408,13 @@ static int anon_loop(anon_t *a)
         int64_t next = 0, t;
 
         while (!osh_shutdown_requested()) {
-                rd_kafka_message_t *m = osh_consumer_poll(a->cons, 100);
-                int rc = m ? handle(a, m) : 0;
-                if (m)
-                        rd_kafka_message_destroy(m);
+                rd_kafka_message_t **m;
+                anon_prep_t *p;
+                size_t n = anon_chunk_poll(a->chunk, 100, &m, &p);
+                int rc = 0;
+                for (size_t i = 0; !rc && i < n; i++)
+                        rc = handle(a, m[i], &p[i]);
+                anon_chunk_release(a->chunk);
                 if (rc) {
                         osh_error("stopping: a batch could not be released; it is re-read on "
                                   "restart");

@@ -81,6 +81,11 @@ void osh_batch_tracker_destroy(osh_batch_tracker_t *t); /* NULL ok */
  * was already seen in that batch (a redelivery), -1 on OOM. */
 int osh_batch_tracker_add(osh_batch_tracker_t *t, const char *batch_id, const void *key,
                           size_t key_len, const void *val, size_t val_len);
+/* The same with the two hashes computed by the caller (on another thread,
+ * say): key_hash = osh_batch_record_hash_with(h, key, key_len, "", 0),
+ * rec_hash = osh_batch_record_hash_with(h, key, key_len, val, val_len). */
+int osh_batch_tracker_add_hashed(osh_batch_tracker_t *t, const char *batch_id, uint64_t key_hash,
+                                 uint64_t rec_hash);
 /* Records a START or END marker. */
 int osh_batch_tracker_marker(osh_batch_tracker_t *t, const osh_batch_marker_t *m);
 osh_batch_state_t osh_batch_tracker_state(osh_batch_tracker_t *t, const char *batch_id);

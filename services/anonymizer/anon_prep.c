@@ -1,0 +1,175 @@
+#include "anon_prep.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "anon_int.h"
+#include "anon_raw.h"
+#include "oshirase/par.h"
+#include "oshirase/topics.h"
+
+/* What a thread needs of its own: the HMAC and hash contexts are stateful. */
+typedef struct prep_part {
+        anon_key_t key;
+        osh_sha256_t *h;
+        anon_raw_t raw;
+} prep_part_t;
+
+struct anon_chunk {
+        const anon_t *a;
+        int nparts;
+        size_t n;
+        rd_kafka_message_t *m[ANON_CHUNK];
+        anon_prep_t p[ANON_CHUNK];
+        int32_t *values; /* value_count per message */
+        uint8_t *flags;  /* flag_bytes per message */
+        prep_part_t part[OSH_PAR_MAX];
+};
+
+anon_chunk_t *anon_chunk_new(const anon_t *a)
+{
+        anon_chunk_t *c = calloc(1, sizeof(*c));
+        const anon_rules_t *r = a->rules;
+
+        if (!c)
+                return NULL;
+        c->a = a;
+        c->nparts = r->threads < 1 ? 1 : r->threads > OSH_PAR_MAX ? OSH_PAR_MAX : r->threads;
+        c->values = calloc(ANON_CHUNK * r->value_count + 1, sizeof(*c->values));
+        c->flags = calloc(ANON_CHUNK * r->flag_bytes + 1, 1);
+        if (!c->values || !c->flags)
+                goto fail;
+        for (int p = 0; p < c->nparts; p++)
+                if (anon_key_copy(&c->part[p].key, &a->key) || !(c->part[p].h = osh_sha256_new()))
+                        goto fail;
+        for (size_t i = 0; i < ANON_CHUNK; i++) {
+                c->p[i].o.values = c->values + i * r->value_count;
+                c->p[i].o.flags = c->flags + i * r->flag_bytes;
+        }
+        return c;
+fail:
+        anon_chunk_destroy(c);
+        return NULL;
+}
+
+void anon_chunk_destroy(anon_chunk_t *c)
+{
+        if (!c)
+                return;
+        anon_chunk_release(c);
+        for (int p = 0; p < OSH_PAR_MAX; p++) {
+                anon_key_clear(&c->part[p].key);
+                osh_sha256_destroy(c->part[p].h);
+        }
+        free(c->values);
+        free(c->flags);
+        free(c);
+}
+
+/* Classifies the bytes and fills raw for the rules. Records of the
+ * revision anon_raw_decode() was written for (all of them in practice) are
+ * read directly; any other resident.raw.v1 revision is decoded generically
+ * with the reader's defaults into *v, which raw then points into (*owned:
+ * the caller decrefs *v after the rules ran). */
+static anon_verdict_t decode_raw(const anon_t *a, const rd_kafka_message_t *m, anon_raw_t *raw,
+                                 avro_value_t *v, int *owned, const char **why)
+{
+        const osh_schema_t *w;
+        uint64_t fp;
+        char errstr[256];
+
+        *owned = 0;
+        if (osh_serde_peek_fingerprint(m->payload, m->len, &fp))
+                return *why = "not an Avro single-object record", ANON_REJECT_DECODE;
+        if (!(w = osh_schema_by_fingerprint(fp)))
+                return *why = "unknown schema fingerprint", ANON_REJECT_SCHEMA;
+        if (strcmp(w->name, a->raw_s->name))
+                return *why = "schema is not resident.raw.v1", ANON_REJECT_SCHEMA;
+        *why = "value does not decode as resident.raw.v1";
+        if (fp == ANON_RAW_FINGERPRINT)
+                return anon_raw_decode((const char *)m->payload + OSH_SERDE_HEADER_LEN,
+                                       m->len - OSH_SERDE_HEADER_LEN, raw)
+                           ? ANON_REJECT_DECODE
+                           : ANON_OK;
+        if (osh_serde_decode(a->raw_s, m->payload, m->len, v, NULL, errstr, sizeof(errstr)))
+                return ANON_REJECT_DECODE;
+        *owned = 1;
+        return anon_raw_from_value(&a->rules->raw, v, raw) ? ANON_REJECT_DECODE : ANON_OK;
+}
+
+/* The batch a raw record belongs to: its osh.batch.id header, else the
+ * decoded field (cut at a NUL). */
+static int batch_of(const rd_kafka_message_t *m, const anon_raw_t *raw, int decoded, char *buf,
+                    size_t size)
+{
+        const anon_str_t *b = &raw->batch_id;
+
+        if (osh_kafka_header(m, OSH_HDR_BATCH_ID, buf, size))
+                return 1;
+        if (decoded && b->len > 0 && b->len < size) {
+                memcpy(buf, b->p, strnlen(b->p, b->len));
+                buf[strnlen(b->p, b->len)] = 0;
+                return 1;
+        }
+        return 0;
+}
+
+static void prep_one(const anon_t *a, prep_part_t *pt, const rd_kafka_message_t *m, anon_prep_t *p)
+{
+        avro_value_t v;
+        int owned;
+
+        p->raw = !strcmp(rd_kafka_topic_name(m->rkt), OSH_TOPIC_RAW);
+        if (!p->raw)
+                return;
+        p->decoded = decode_raw(a, m, &pt->raw, &v, &owned, &p->why);
+        p->has_id = batch_of(m, &pt->raw, p->decoded == ANON_OK, p->id, sizeof(p->id));
+        p->key_hash = osh_batch_record_hash_with(pt->h, m->key, m->key_len, "", 0);
+        p->rec_hash = osh_batch_record_hash_with(pt->h, m->key, m->key_len, m->payload, m->len);
+        if (p->decoded == ANON_OK)
+                p->ruled = anon_xform(a->rules, &pt->key, &pt->raw, &p->o);
+        if (owned)
+                avro_value_decref(&v);
+}
+
+static void prep_part(void *arg, int part, int nparts)
+{
+        anon_chunk_t *c = arg;
+
+        for (size_t i = osh_par_cut(c->n, part, nparts); i < osh_par_cut(c->n, part + 1, nparts);
+             i++)
+                prep_one(c->a, &c->part[part], c->m[i], &c->p[i]);
+}
+
+/* A few messages are not worth a thread. */
+static int parts_for(const anon_chunk_t *c)
+{
+        return c->n >= 64 ? c->nparts : 1;
+}
+
+size_t anon_chunk_poll(anon_chunk_t *c, int timeout_ms, rd_kafka_message_t ***m, anon_prep_t **p)
+{
+        anon_chunk_release(c);
+        while (c->n < ANON_CHUNK && (c->m[c->n] = osh_consumer_poll(c->a->cons, timeout_ms)))
+                c->n++, timeout_ms = 0;
+        osh_par_run(prep_part, c, parts_for(c));
+        *m = c->m;
+        *p = c->p;
+        return c->n;
+}
+
+static void release_part(void *arg, int part, int nparts)
+{
+        anon_chunk_t *c = arg;
+
+        for (size_t i = osh_par_cut(c->n, part, nparts); i < osh_par_cut(c->n, part + 1, nparts);
+             i++)
+                rd_kafka_message_destroy(c->m[i]);
+}
+
+void anon_chunk_release(anon_chunk_t *c)
+{
+        if (c->n)
+                osh_par_run(release_part, c, parts_for(c));
+        c->n = 0;
+}
