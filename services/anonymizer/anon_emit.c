@@ -15,6 +15,7 @@
 #include "anon_svc.h"
 #include "oshirase/clock.h"
 #include "oshirase/log.h"
+#include "oshirase/par.h"
 #include "oshirase/topics.h"
 
 int anon_emit_reject(anon_t *a, const char *batch_id, int32_t part, int64_t off, int64_t ts_ms,
@@ -64,34 +65,79 @@ static int64_t batch_ts(const osh_batch_marker_t *end)
         return end->reference_date > 0 ? (int64_t)end->reference_date * 86400000 : 1;
 }
 
-/* Encodes and sums every record; sends those not on the topic already. */
-static int send_record(anon_t *a, const anon_abs_t *r, int64_t ts, osh_batch_sum_t *sum,
-                       anon_resume_t *rs)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Records are encoded and hashed a chunk at a time on anon.threads
+ * threads (each encoding and hashing is independent; the producer is what
+ * must go in order), then sent in release order. */
+#define SEND_CHUNK 1024
+
+typedef struct enc {
+        const char *uid;
+        anon_rec_state_t st;
+        int32_t part;
+        int64_t off;
+        int in;         /* which part's buffer holds the encoding */
+        size_t at, len; /* where in it */
+        uint64_t hash;  /* the END checksum's */
+} enc_t;
+
+typedef struct send_job {
+        anon_t *a;
+        anon_open_t *ob;
+        anon_abs_t proto;
+        size_t lo, n; /* this chunk: release positions lo .. lo + n - 1 */
+        int nparts;
+        enc_t e[SEND_CHUNK];
+        osh_avro_buf_t buf[OSH_PAR_MAX];
+        osh_sha256_t *h[OSH_PAR_MAX];
+} send_job_t;
+
+static void encode_part(void *arg, int p, int np)
 {
-        osh_avro_buf_t *b = &a->abs_buf;
-        size_t uid_len = strlen(r->uid);
-        int rc = -1;
+        send_job_t *j = arg;
+        osh_avro_buf_t *b = &j->buf[p];
+        anon_abs_t r = j->proto;
 
         osh_avro_buf_reset(b);
-        anon_abs_encode(b, a->abs_s, r);
-        if (!osh_avro_buf_ok(b)) {
-                osh_error("batch %s: out of memory encoding an abstracted record", r->batch_id);
-                return -1;
+        for (size_t x = osh_par_cut(j->n, p, np); x < osh_par_cut(j->n, p + 1, np); x++) {
+                enc_t *e = &j->e[x];
+                anon_batch_get(j->ob->buf, j->lo + x, &r.uid, &r.flags, &r.values, &e->st, &e->part,
+                               &e->off);
+                e->uid = r.uid;
+                e->in = p;
+                if (e->st == ANON_REC_SUPPRESSED || e->st == ANON_REC_DUPLICATE)
+                        continue;
+                r.nranges = anon_batch_ranges(j->ob->buf, j->lo + x, &r.ranges, &r.unknown);
+                e->at = b->len;
+                anon_abs_encode(b, j->a->abs_s, &r);
+                e->len = b->len - e->at;
+                if (osh_avro_buf_ok(b))
+                        e->hash = osh_batch_record_hash_with(j->h[p], r.uid, strlen(r.uid),
+                                                             b->p + e->at, e->len);
         }
+}
+
+/* Sums one encoded record; sends it unless it is on the topic already. */
+static int send_record(anon_t *a, const char *batch_id, const enc_t *e, const void *val, int64_t ts,
+                       osh_batch_sum_t *sum, anon_resume_t *rs)
+{
+        size_t uid_len = strlen(e->uid);
+        int rc = -1;
         osh_kafka_msg_t m = {.topic = OSH_TOPIC_ABSTRACTED,
                              .partition = RD_KAFKA_PARTITION_UA,
-                             .key = r->uid,
+                             .key = e->uid,
                              .key_len = uid_len,
-                             .value = b->p,
-                             .value_len = b->len,
+                             .value = val,
+                             .value_len = e->len,
                              .timestamp_ms = ts};
-        osh_batch_sum_add_hash(
-            sum, osh_batch_record_hash_with(a->hasher, r->uid, uid_len, b->p, b->len));
-        if (anon_resume_has(rs, OSH_TOPIC_ABSTRACTED, r->uid, uid_len)) {
+
+        osh_batch_sum_add_hash(sum, e->hash);
+        if (anon_resume_has(rs, OSH_TOPIC_ABSTRACTED, e->uid, uid_len)) {
                 a->resumed++;
                 return 0;
         }
-        if (osh_batch_header(&m.headers, r->batch_id) ||
+        if (osh_batch_header(&m.headers, batch_id) ||
             rd_kafka_header_add(m.headers, ANON_HDR_RULES, -1, a->rules->version, -1))
                 goto done;
         rc = osh_producer_send(a->prod, &m, NULL);
@@ -110,29 +156,60 @@ static int reject_out(anon_t *a, anon_resume_t *rs, int32_t part, int64_t off)
         return anon_resume_has(rs, a->dlq_topic, key, (size_t)n);
 }
 
+static int send_chunk(send_job_t *j, int64_t ts, osh_batch_sum_t *sum, anon_resume_t *rs)
+{
+        anon_t *a = j->a;
+        int rc = 0;
+
+        for (size_t x = 0; !rc && x < j->n; x++) {
+                const enc_t *e = &j->e[x];
+                if (e->st == ANON_REC_DUPLICATE && !reject_out(a, rs, e->part, e->off))
+                        rc = anon_emit_reject(a, j->ob->id, e->part, e->off, ts, "DUPLICATE",
+                                              "another record of the batch has the same 利用者ID");
+                if (e->st == ANON_REC_SUPPRESSED || e->st == ANON_REC_DUPLICATE)
+                        continue;
+                if (!osh_avro_buf_ok(&j->buf[e->in])) {
+                        osh_error("batch %s: out of memory encoding an abstracted record",
+                                  j->ob->id);
+                        return -1;
+                }
+                rc = send_record(a, j->ob->id, e, j->buf[e->in].p + e->at, ts, sum, rs);
+        }
+        return rc;
+}
+
 static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end,
                         osh_batch_sum_t *sum, anon_resume_t *rs)
 {
-        int64_t ts = batch_ts(end);
-        anon_abs_t r = {.batch_id = ob->id,
-                        .reference_date = end->reference_date,
-                        .layout = osh_dict_layout(a->dict),
-                        .flag_bytes = a->rules->flag_bytes,
-                        .nvalues = a->rules->value_count};
-        int rc = 0;
+        send_job_t *j = calloc(1, sizeof(*j));
+        size_t n = anon_batch_count(ob->buf);
+        int rc = -1;
 
-        for (size_t i = 0; !rc && i < anon_batch_count(ob->buf); i++) {
-                anon_rec_state_t st;
-                int32_t part;
-                int64_t off;
-                anon_batch_get(ob->buf, i, &r.uid, &r.flags, &r.values, &st, &part, &off);
-                r.nranges = anon_batch_ranges(ob->buf, i, &r.ranges, &r.unknown);
-                if (st == ANON_REC_DUPLICATE && !reject_out(a, rs, part, off))
-                        rc = anon_emit_reject(a, ob->id, part, off, ts, "DUPLICATE",
-                                              "another record of the batch has the same 利用者ID");
-                else if (st != ANON_REC_SUPPRESSED && st != ANON_REC_DUPLICATE)
-                        rc = send_record(a, &r, ts, sum, rs);
+        if (!j)
+                return -1;
+        j->a = a;
+        j->ob = ob;
+        j->proto = (anon_abs_t){.batch_id = ob->id,
+                                .reference_date = end->reference_date,
+                                .layout = osh_dict_layout(a->dict),
+                                .flag_bytes = a->rules->flag_bytes,
+                                .nvalues = a->rules->value_count};
+        j->nparts = a->rules->threads < 1 ? 1 : MIN(a->rules->threads, OSH_PAR_MAX);
+        for (int p = 0; p < j->nparts; p++)
+                if (!(j->h[p] = osh_sha256_new()))
+                        goto done;
+        for (rc = 0; !rc && j->lo + j->n < n;) {
+                j->lo += j->n;
+                j->n = MIN(SEND_CHUNK, n - j->lo);
+                osh_par_run(encode_part, j, j->n >= 64 ? j->nparts : 1);
+                rc = send_chunk(j, batch_ts(end), sum, rs);
         }
+done:
+        for (int p = 0; p < OSH_PAR_MAX; p++) {
+                osh_avro_buf_free(&j->buf[p]);
+                osh_sha256_destroy(j->h[p]);
+        }
+        free(j);
         return rc;
 }
 

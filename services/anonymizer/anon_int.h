@@ -52,8 +52,6 @@ typedef struct anon {
         char done[ANON_DONE_RING][OSH_BATCH_ID_MAX]; /* recently released */
         int done_next;
         struct anon_chunk *chunk; /* the messages being taken in (anon_prep.h) */
-        osh_avro_buf_t abs_buf;   /* reused for every abstracted record (the producer copies) */
-        osh_sha256_t *hasher;     /* the END checksum's, reused for every record */
         const osh_schema_t *raw_s, *abs_s, *rep_s, *rej_s;
         int64_t in, out, rejected, suppressed, batches;
         int64_t resumed; /* records an earlier run had written, not written again */

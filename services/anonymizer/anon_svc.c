@@ -336,11 +336,6 @@ static int anon_setup(anon_t *a, char *errstr, size_t errstr_size)
         }
         if (load_rules(a, errstr, errstr_size) || load_key(a, cfg, errstr, errstr_size))
                 return -1;
-        a->hasher = osh_sha256_new();
-        if (!a->hasher) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
         return 0;
 }
 
@@ -386,8 +381,6 @@ static void anon_teardown(anon_t *a)
         osh_batch_tracker_destroy(a->tracker);
         anon_chunk_destroy(a->chunk);
         free(a->consumed);
-        osh_avro_buf_free(&a->abs_buf);
-        osh_sha256_destroy(a->hasher);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
         anon_key_clear(&a->key);
