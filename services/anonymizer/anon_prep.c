@@ -1,5 +1,6 @@
 #include "anon_prep.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,16 +16,39 @@ typedef struct prep_part {
         anon_raw_t raw;
 } prep_part_t;
 
-struct anon_chunk {
-        const anon_t *a;
-        int nparts;
+/* Polled messages and their preparation. */
+typedef struct slot {
         size_t n;
         rd_kafka_message_t *m[ANON_CHUNK];
         anon_prep_t p[ANON_CHUNK];
         int32_t *values; /* value_count per message */
         uint8_t *flags;  /* flag_bytes per message */
+} slot_t;
+
+/* Three slots turn: the one being taken in, the next (prepared meanwhile
+ * on a thread of its own), and the last (freed by that thread first). */
+struct anon_chunk {
+        const anon_t *a;
+        int nparts;
+        slot_t slot[3];
+        slot_t *cur, *next, *last;
+        pthread_t th;
+        int running;
         prep_part_t part[OSH_PAR_MAX];
 };
+
+static int slot_init(slot_t *s, const anon_rules_t *r)
+{
+        s->values = calloc(ANON_CHUNK * r->value_count + 1, sizeof(*s->values));
+        s->flags = calloc(ANON_CHUNK * r->flag_bytes + 1, 1);
+        if (!s->values || !s->flags)
+                return -1;
+        for (size_t i = 0; i < ANON_CHUNK; i++) {
+                s->p[i].o.values = s->values + i * r->value_count;
+                s->p[i].o.flags = s->flags + i * r->flag_bytes;
+        }
+        return 0;
+}
 
 anon_chunk_t *anon_chunk_new(const anon_t *a)
 {
@@ -35,34 +59,47 @@ anon_chunk_t *anon_chunk_new(const anon_t *a)
                 return NULL;
         c->a = a;
         c->nparts = r->threads < 1 ? 1 : r->threads > OSH_PAR_MAX ? OSH_PAR_MAX : r->threads;
-        c->values = calloc(ANON_CHUNK * r->value_count + 1, sizeof(*c->values));
-        c->flags = calloc(ANON_CHUNK * r->flag_bytes + 1, 1);
-        if (!c->values || !c->flags)
-                goto fail;
+        c->cur = &c->slot[0], c->next = &c->slot[1], c->last = &c->slot[2];
+        for (int i = 0; i < 3; i++)
+                if (slot_init(&c->slot[i], r))
+                        goto fail;
         for (int p = 0; p < c->nparts; p++)
                 if (anon_key_copy(&c->part[p].key, &a->key) || !(c->part[p].h = osh_sha256_new()))
                         goto fail;
-        for (size_t i = 0; i < ANON_CHUNK; i++) {
-                c->p[i].o.values = c->values + i * r->value_count;
-                c->p[i].o.flags = c->flags + i * r->flag_bytes;
-        }
         return c;
 fail:
         anon_chunk_destroy(c);
         return NULL;
 }
 
+static void release(slot_t *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                rd_kafka_message_destroy(s->m[i]);
+        s->n = 0;
+}
+
+static void wait_ahead(anon_chunk_t *c)
+{
+        if (c->running)
+                pthread_join(c->th, NULL);
+        c->running = 0;
+}
+
 void anon_chunk_destroy(anon_chunk_t *c)
 {
         if (!c)
                 return;
-        anon_chunk_release(c);
+        wait_ahead(c);
+        for (int i = 0; i < 3; i++) {
+                release(&c->slot[i]);
+                free(c->slot[i].values);
+                free(c->slot[i].flags);
+        }
         for (int p = 0; p < OSH_PAR_MAX; p++) {
                 anon_key_clear(&c->part[p].key);
                 osh_sha256_destroy(c->part[p].h);
         }
-        free(c->values);
-        free(c->flags);
         free(c);
 }
 
@@ -132,44 +169,60 @@ static void prep_one(const anon_t *a, prep_part_t *pt, const rd_kafka_message_t 
                 avro_value_decref(&v);
 }
 
+typedef struct prep_job {
+        anon_chunk_t *c;
+        slot_t *s;
+} prep_job_t;
+
 static void prep_part(void *arg, int part, int nparts)
 {
-        anon_chunk_t *c = arg;
+        const prep_job_t *j = arg;
+        slot_t *s = j->s;
 
-        for (size_t i = osh_par_cut(c->n, part, nparts); i < osh_par_cut(c->n, part + 1, nparts);
+        for (size_t i = osh_par_cut(s->n, part, nparts); i < osh_par_cut(s->n, part + 1, nparts);
              i++)
-                prep_one(c->a, &c->part[part], c->m[i], &c->p[i]);
+                prep_one(j->c->a, &j->c->part[part], s->m[i], &s->p[i]);
 }
 
-/* A few messages are not worth a thread. */
-static int parts_for(const anon_chunk_t *c)
+static void poll_into(anon_chunk_t *c, slot_t *s, int timeout_ms)
 {
-        return c->n >= 64 ? c->nparts : 1;
+        while (s->n < ANON_CHUNK && (s->m[s->n] = osh_consumer_poll(c->a->cons, timeout_ms)))
+                s->n++, timeout_ms = 0;
+}
+
+/* The thread ahead: frees the last chunk, prepares the next (with the
+ * last part's contexts: the caller's are part 0's). */
+static void *ahead_main(void *arg)
+{
+        anon_chunk_t *c = arg;
+        prep_job_t j = {c, c->next};
+
+        release(c->last);
+        prep_part(&j, c->nparts - 1, c->nparts);
+        for (int p = 0; p < c->nparts - 1; p++)
+                prep_part(&j, p, c->nparts);
+        return NULL;
 }
 
 size_t anon_chunk_poll(anon_chunk_t *c, int timeout_ms, rd_kafka_message_t ***m, anon_prep_t **p)
 {
-        anon_chunk_release(c);
-        while (c->n < ANON_CHUNK && (c->m[c->n] = osh_consumer_poll(c->a->cons, timeout_ms)))
-                c->n++, timeout_ms = 0;
-        osh_par_run(prep_part, c, parts_for(c));
-        *m = c->m;
-        *p = c->p;
-        return c->n;
-}
+        slot_t *done = c->cur;
 
-static void release_part(void *arg, int part, int nparts)
-{
-        anon_chunk_t *c = arg;
-
-        for (size_t i = osh_par_cut(c->n, part, nparts); i < osh_par_cut(c->n, part + 1, nparts);
-             i++)
-                rd_kafka_message_destroy(c->m[i]);
-}
-
-void anon_chunk_release(anon_chunk_t *c)
-{
-        if (c->n)
-                osh_par_run(release_part, c, parts_for(c));
-        c->n = 0;
+        wait_ahead(c);
+        c->cur = c->next, c->next = c->last, c->last = done;
+        if (!c->cur->n) { /* nothing was ahead: wait for some, prepare them here */
+                prep_job_t j = {c, c->cur};
+                poll_into(c, c->cur, timeout_ms);
+                osh_par_run(prep_part, &j, c->cur->n >= 64 ? c->nparts : 1);
+        }
+        if (c->nparts > 1 && c->cur->n) { /* what is queued already, prepared meanwhile */
+                poll_into(c, c->next, 0);
+                if (!(c->running = !pthread_create(&c->th, NULL, ahead_main, c)))
+                        ahead_main(c); /* no thread: the same work here */
+        } else {
+                release(c->last);
+        }
+        *m = c->cur->m;
+        *p = c->cur->p;
+        return c->cur->n;
 }

@@ -2,9 +2,9 @@
  * not depend on the others (decoding, the rules with their HMAC, the batch
  * tracker's hashes, its batch id) is done for a chunk of polled messages on
  * anon.threads threads; anon_svc.c then takes the chunk's records in poll
- * order, so counts, offsets and dead letters are as if one by one. One
- * record at a time, the consume phase was bound by this one thread
- * (docs/performance.md). */
+ * order, so counts, offsets and dead letters are as if one by one; the
+ * next chunk is prepared while this one is taken in. One record at a time,
+ * the consume phase was bound by this one thread (docs/performance.md). */
 #ifndef ANON_PREP_H
 #define ANON_PREP_H
 
@@ -36,11 +36,12 @@ typedef struct anon_chunk anon_chunk_t;
 anon_chunk_t *anon_chunk_new(const struct anon *a);
 void anon_chunk_destroy(anon_chunk_t *c); /* NULL ok */
 
-/* Polls up to ANON_CHUNK messages (waiting up to timeout_ms for the
- * first only) and prepares them. Returns how many; message i and its
- * preparation are at *m and *p. */
+/* The next chunk: up to ANON_CHUNK messages (waiting up to timeout_ms
+ * when none are ready), prepared. Message i and its preparation are at
+ * (*m)[i] and (*p)[i] until the next call; meanwhile the messages queued
+ * after them are polled and prepared on a thread of their own. Messages
+ * polled but not yet returned are freed unhandled by anon_chunk_destroy:
+ * their offsets were never stored, so a restart reads them again. */
 size_t anon_chunk_poll(anon_chunk_t *c, int timeout_ms, rd_kafka_message_t ***m, anon_prep_t **p);
-/* Destroys the chunk's messages (on the threads: freeing is not free). */
-void anon_chunk_release(anon_chunk_t *c);
 
 #endif

@@ -371,6 +371,8 @@ static void anon_teardown(anon_t *a)
         if (a->prod && osh_producer_flush(a->prod, 30000) == 0 && a->cons)
                 store_offsets(a);
         osh_producer_destroy(a->prod);
+        anon_chunk_destroy(a->chunk); /* its messages first: the consumer waits for them */
+        a->chunk = NULL;
         osh_consumer_destroy(a->cons);
         osh_scan_destroy(a->scan);
         while (a->open) {
@@ -379,7 +381,6 @@ static void anon_teardown(anon_t *a)
                 open_free(ob);
         }
         osh_batch_tracker_destroy(a->tracker);
-        anon_chunk_destroy(a->chunk);
         free(a->consumed);
         anon_rules_destroy(a->rules);
         osh_dict_destroy(a->dict);
@@ -407,7 +408,6 @@ static int anon_loop(anon_t *a)
                 int rc = 0;
                 for (size_t i = 0; !rc && i < n; i++)
                         rc = handle(a, m[i], &p[i]);
-                anon_chunk_release(a->chunk);
                 if (rc) {
                         osh_error("stopping: a batch could not be released; it is re-read on "
                                   "restart");

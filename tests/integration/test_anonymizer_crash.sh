@@ -120,3 +120,22 @@ assert_eq "$(dl "$P")" "$(dl_all "$P")" "DUPLICATE dead letters: each once"
         --topic "$P" resident.abstracted.v1 --topic "$P" privacy.report.v1 \
         "$(osh_it_log a1)" "$(osh_it_log a2)" "$(osh_it_log a3)" ||
         fail "personal data found past the anonymizer"
+
+# SIGTERM while records stream in: the service takes messages a chunk
+# ahead (anon_prep.h), and polled messages it holds must not keep the
+# consumer from closing. Another batch (B8, never ended) is produced over
+# and over while s1 reads it; s1 must exit within the grace all the same.
+start_anon s1 "$C"
+(
+        for _ in $(seq 40); do
+                "$ctl" produce --bootstrap "$C" --topic resident.raw.v1 --key.field atena_no \
+                        --batch B8 --batch.reference.date 20000 --batch.end=false \
+                        <"$OSH_IT_TMP/raw.jsonl" >/dev/null 2>&1 || break
+        done
+) &
+streamer=$!
+osh_it_wait_until 30 grep -q "batch B8: first record seen" "$(osh_it_log s1)" || fail "s1 idle"
+sleep 1
+osh_it_stop_service s1
+kill "$streamer" 2>/dev/null || true
+wait "$streamer" 2>/dev/null || true
