@@ -1195,8 +1195,10 @@ static int join_renders(render_job_t *j, int np, anon_risk_t *rk)
                     osh_grow(&K->rbuf, &K->rcap, rl + b->rlen, sizeof(*K->rbuf), 4096) ||
                     osh_grow(&K->ubuf, &K->ucap, ul + b->ulen, 1, 4096))
                         return -1;
-                memcpy(K->rbuf + rl, b->r, b->rlen * sizeof(*b->r));
-                memcpy(K->ubuf + ul, b->u, b->ulen);
+                if (b->rlen) /* an empty part has no buffer (memcpy from NULL) */
+                        memcpy(K->rbuf + rl, b->r, b->rlen * sizeof(*b->r));
+                if (b->ulen)
+                        memcpy(K->ubuf + ul, b->u, b->ulen);
                 for (size_t i = PART_LO(K->n, p, np); p && i < PART_HI(K->n, p, np); i++) {
                         K->roff[i] += K->roff[i] == NONE ? 0 : (uint32_t)rl;
                         K->uoff[i] += K->uoff[i] == NONE ? 0 : (uint32_t)ul;

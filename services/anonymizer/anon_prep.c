@@ -190,17 +190,15 @@ static void poll_into(anon_chunk_t *c, slot_t *s, int timeout_ms)
                 s->n++, timeout_ms = 0;
 }
 
-/* The thread ahead: frees the last chunk, prepares the next (with the
- * last part's contexts: the caller's are part 0's). */
+/* The thread ahead: frees the last chunk and prepares the next, whole
+ * (nothing else prepares meanwhile: part 0's contexts are free). */
 static void *ahead_main(void *arg)
 {
         anon_chunk_t *c = arg;
         prep_job_t j = {c, c->next};
 
         release(c->last);
-        prep_part(&j, c->nparts - 1, c->nparts);
-        for (int p = 0; p < c->nparts - 1; p++)
-                prep_part(&j, p, c->nparts);
+        prep_part(&j, 0, 1);
         return NULL;
 }
 
