@@ -23,7 +23,7 @@ void osh_par_run(osh_par_fn fn, void *arg, int nparts)
         pthread_t th[OSH_PAR_MAX];
         int made[OSH_PAR_MAX] = {0};
 
-        nparts = nparts < 1 ? 1 : nparts > OSH_PAR_MAX ? OSH_PAR_MAX : nparts;
+        nparts = osh_par_parts(nparts);
         for (int p = 1; p < nparts; p++) {
                 q[p] = (par_part_t){fn, arg, p, nparts};
                 made[p] = !pthread_create(&th[p], NULL, part_main, &q[p]);

@@ -194,7 +194,7 @@ static int send_records(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *en
                                 .layout = osh_dict_layout(a->dict),
                                 .flag_bytes = a->rules->flag_bytes,
                                 .nvalues = a->rules->value_count};
-        j->nparts = a->rules->threads < 1 ? 1 : MIN(a->rules->threads, OSH_PAR_MAX);
+        j->nparts = osh_par_parts(a->rules->threads);
         for (int p = 0; p < j->nparts; p++)
                 if (!(j->h[p] = osh_sha256_new()))
                         goto done;

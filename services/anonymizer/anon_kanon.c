@@ -1279,7 +1279,7 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
                    .t = &t,
                    .k = r->k_floor,
                    .rk = rk,
-                   .nparts = v->threads < 1 ? 1 : MIN(v->threads, OSH_PAR_MAX)};
+                   .nparts = osh_par_parts(v->threads)};
         int rc = -1;
 
         memset(rk, 0, sizeof(*rk));

@@ -58,7 +58,7 @@ anon_chunk_t *anon_chunk_new(const anon_t *a)
         if (!c)
                 return NULL;
         c->a = a;
-        c->nparts = r->threads < 1 ? 1 : r->threads > OSH_PAR_MAX ? OSH_PAR_MAX : r->threads;
+        c->nparts = osh_par_parts(r->threads);
         c->cur = &c->slot[0], c->next = &c->slot[1], c->last = &c->slot[2];
         for (int i = 0; i < 3; i++)
                 if (slot_init(&c->slot[i], r))

@@ -16,6 +16,12 @@ typedef void (*osh_par_fn)(void *arg, int part, int nparts);
  * 1..OSH_PAR_MAX). */
 void osh_par_run(osh_par_fn fn, void *arg, int nparts);
 
+/* n as a part count: 1..OSH_PAR_MAX. */
+static inline int osh_par_parts(int n)
+{
+        return n < 1 ? 1 : n > OSH_PAR_MAX ? OSH_PAR_MAX : n;
+}
+
 /* The start of part p's share of n items: parts [cut(p), cut(p + 1)). */
 static inline size_t osh_par_cut(size_t n, int part, int nparts)
 {
