@@ -443,9 +443,9 @@ int anon_emit_batch(anon_t *a, anon_open_t *ob, const osh_batch_marker_t *end)
                 osh_info("batch %s: resumed an earlier run's release: %" PRId64
                          " record(s) were out already and not written again",
                          ob->id, a->resumed - resumed);
-        osh_info("batch %s: judged (and START sent) in %.3f s, produced and flushed (with END) "
-                 "in %.3f s",
-                 ob->id, t1 - t0, t2 - t1);
+        osh_info("batch %s: taken in (first record to END marker) in %.3f s, judged (and START "
+                 "sent) in %.3f s, produced and flushed (with END) in %.3f s",
+                 ob->id, t0 - ob->seen, t1 - t0, t2 - t1);
         a->out += st.out;
         a->suppressed += st.suppressed;
         a->rejected += st.rejected;

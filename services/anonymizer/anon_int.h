@@ -32,6 +32,7 @@ typedef struct anon_open {
         int64_t rejected; /* bad shape, already dead-lettered */
         anon_poff_t *first;
         size_t nfirst;
+        double seen; /* osh_mono_s() at its first record */
         struct anon_open *next;
 } anon_open_t;
 

@@ -23,10 +23,12 @@ typedef struct slot {
         anon_prep_t p[ANON_CHUNK];
         int32_t *values; /* value_count per message */
         uint8_t *flags;  /* flag_bytes per message */
+        size_t claim;    /* the next message to prepare, shared by two threads */
 } slot_t;
 
 /* Three slots turn: the one being taken in, the next (prepared meanwhile
- * on a thread of its own), and the last (freed by that thread first). */
+ * on a thread of its own, helped by the caller once it has taken its
+ * chunk in), and the last (freed by that thread first). */
 struct anon_chunk {
         const anon_t *a;
         int nparts;
@@ -190,15 +192,32 @@ static void poll_into(anon_chunk_t *c, slot_t *s, int timeout_ms)
                 s->n++, timeout_ms = 0;
 }
 
-/* The thread ahead: frees the last chunk and prepares the next, whole
- * (nothing else prepares meanwhile: part 0's contexts are free). */
+#define PREP_BLOCK 64 /* messages a thread claims at once */
+
+/* Prepares s's unclaimed messages with pt's contexts, a block at a time,
+ * until none is left: the thread ahead and the caller share a slot so
+ * that neither waits while the other works (taking a chunk in is a
+ * quarter of preparing it). */
+static void prep_claimed(anon_chunk_t *c, slot_t *s, prep_part_t *pt)
+{
+        for (;;) {
+                size_t i = __atomic_fetch_add(&s->claim, PREP_BLOCK, __ATOMIC_RELAXED),
+                       end = i + PREP_BLOCK < s->n ? i + PREP_BLOCK : s->n;
+                if (i >= s->n)
+                        return;
+                for (; i < end; i++)
+                        prep_one(c->a, pt, s->m[i], &s->p[i]);
+        }
+}
+
+/* The thread ahead: frees the last chunk and prepares the next with part
+ * 0's contexts (the caller helps with part 1's). */
 static void *ahead_main(void *arg)
 {
         anon_chunk_t *c = arg;
-        prep_job_t j = {c, c->next};
 
         release(c->last);
-        prep_part(&j, 0, 1);
+        prep_claimed(c, c->next, &c->part[0]);
         return NULL;
 }
 
@@ -206,6 +225,8 @@ size_t anon_chunk_poll(anon_chunk_t *c, int timeout_ms, rd_kafka_message_t ***m,
 {
         slot_t *done = c->cur;
 
+        if (c->running)
+                prep_claimed(c, c->next, &c->part[1]);
         wait_ahead(c);
         c->cur = c->next, c->next = c->last, c->last = done;
         if (!c->cur->n) { /* nothing was ahead: wait for some, prepare them here */
@@ -215,6 +236,7 @@ size_t anon_chunk_poll(anon_chunk_t *c, int timeout_ms, rd_kafka_message_t ***m,
         }
         if (c->nparts > 1 && c->cur->n) { /* what is queued already, prepared meanwhile */
                 poll_into(c, c->next, 0);
+                c->next->claim = 0;
                 if (!(c->running = !pthread_create(&c->th, NULL, ahead_main, c)))
                         ahead_main(c); /* no thread: the same work here */
         } else {

@@ -114,6 +114,7 @@ static anon_open_t *open_get(anon_t *a, const char *id)
                 return NULL;
         }
         snprintf(ob->id, sizeof(ob->id), "%s", id);
+        ob->seen = osh_mono_s();
         ob->next = a->open;
         a->open = ob;
         osh_info("batch %s: first record seen, buffering", id);

@@ -75,7 +75,7 @@ run() {
         "$ctl" consume --bootstrap "$B" --topic privacy.report.v1 --timeout 10s |
                 jq -c .value | tail -1 >"$T/$tag.report"
         # "judged in X s", "judged (and START sent) in X s", ...
-        sed -nE 's/.*batch .*: judged[^0-9]* in ([0-9.]+) s.*/\1/p' "$(osh_it_log "anon-$tag")" \
+        sed -nE 's/.*batch .*[:,] judged[^0-9]* in ([0-9.]+) s.*/\1/p' "$(osh_it_log "anon-$tag")" \
                 >"$T/$tag.judge"
         osh_it_stop_service "seg-$tag"
         osh_it_stop_service "anon-$tag"
