@@ -1006,8 +1006,8 @@ static void report(const round_t *all, int n)
         if (have_anonymizer()) { /* k enforced: the target is half the reference (#13) */
                 char name[32];
                 snprintf(name, sizeof(name), "anonymizer k=%d", rs[0].k);
-                ratio(name, offsetof(round_t, anon), "produce+consume", offsetof(round_t, trip),
-                      rs, n, rs[0].k > 1 ? 0.5 : 0.8);
+                ratio(name, offsetof(round_t, anon), "produce+consume", offsetof(round_t, trip), rs,
+                      n, rs[0].k > 1 ? 0.5 : 0.8);
         }
         if (!have_anonymizer())
                 printf("anonymizer: not built (or --only extractor): stage and pipeline "
