@@ -1,5 +1,6 @@
 #include "anon_kanon.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "oshirase/grow.h"
@@ -73,11 +74,34 @@ static int span_of(const anon_dim_t *d, int lvl)
         return lvl ? d->steps[lvl - 1].span : 1;
 }
 
+/* count (<= 32) flag bits from bit `from` on, bit 0 first. */
+static uint64_t bit_run(const uint8_t *fl, int from, int count)
+{
+        uint64_t x = 0;
+        int sh = from % 8;
+
+        for (int i = 0; i < (sh + count + 7) / 8; i++)
+                x |= (uint64_t)fl[from / 8 + i] << (8 * i);
+        return (x >> sh) & (((uint64_t)1 << count) - 1);
+}
+
+/* Whether the group's ages sit in consecutive flag bits (the rule file's
+ * hh_age_### attributes do): then they are read a word at a time. */
+static int bits_consecutive(const anon_dim_t *d)
+{
+        for (int a = 1; a < d->nbits; a++)
+                if (d->bits[a] != d->bits[0] + a)
+                        return 0;
+        return 1;
+}
+
 /* The household-age group's exact bits (bit a: someone aged FROM + a). */
-static void group_bits(const anon_dim_t *d, const uint8_t *fl, uint64_t h[2])
+static void group_bits(const anon_dim_t *d, int run, const uint8_t *fl, uint64_t h[2])
 {
         h[0] = h[1] = 0;
-        for (int a = 0; a < d->nbits; a++) {
+        for (int a = 0; run && a < d->nbits; a += 32)
+                h[a / 64] |= bit_run(fl, d->bits[0] + a, MIN(32, d->nbits - a)) << (a % 64);
+        for (int a = 0; !run && a < d->nbits; a++) {
                 int b = d->bits[a];
                 if (fl[b / 8] & (1u << (b % 8)))
                         h[a / 64] |= (uint64_t)1 << (a % 64);
@@ -138,6 +162,14 @@ static uint64_t key_hash(const uint64_t *k, int nw)
         h ^= h >> 33;
         h *= 0xc4ceb9fe1a85ec53ULL;
         return h ^ (h >> 33);
+}
+
+/* A key's few words: a call to memcpy for 16 or 24 bytes cost more than
+ * the copy (12% of the rounds in perf). */
+static void key_copy(uint64_t *to, const uint64_t *from, int nw)
+{
+        for (int i = 0; i < nw; i++)
+                to[i] = from[i];
 }
 
 static int key_eq(const uint64_t *a, const uint64_t *b, int nw)
@@ -244,7 +276,7 @@ static long tab_add(ktab_t *t, const uint64_t *k, uint64_t h, int *added)
         if (osh_grow(&t->key, &t->key_cap, (t->n + 1) * (size_t)t->nw - 1, sizeof(*t->key), 4096) ||
             osh_grow(&t->count, &t->count_cap, t->n, sizeof(*t->count), 1024))
                 return -1;
-        memcpy(KEY(t, t->n), k, (size_t)t->nw * sizeof(*k));
+        key_copy(KEY(t, t->n), k, t->nw);
         t->count[t->n] = 0;
         t->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)t->n + 1);
         *added = 1;
@@ -438,7 +470,7 @@ static int unique_without(const anon_kanon_t *K, const ktab_t *t, int d, ktab_t 
                 long e;
                 if (!t->count[c])
                         continue;
-                memcpy(k, KEY(t, c), (size_t)K->nw * sizeof(*k));
+                key_copy(k, KEY(t, c), K->nw);
                 k[f->word] &= ~f->mask;
                 if ((e = tab_add(m, k, key_hash(k, K->nw), &added)) < 0)
                         return -1;
@@ -517,7 +549,7 @@ static void big_put(bigtab_t *b, uint32_t c, const uint64_t *k, uint64_t h)
         while (b->slot[i])
                 i = (i + 1) & (b->cap - 1);
         b->slot[i] = (uint64_t)(uint32_t)h << 32 | ((uint64_t)c + 1);
-        memcpy(b->key + i * (size_t)b->nw, k, (size_t)b->nw * sizeof(*k));
+        key_copy(b->key + i * (size_t)b->nw, k, b->nw);
 }
 
 /* The class at key k (hash h), or NONE. */
@@ -601,36 +633,73 @@ static uint16_t protected_dims(const anon_rules_t *r, const anon_kview_t *v, siz
         return m;
 }
 
+typedef struct cls_job {
+        enf_t *e;
+        uint64_t *key, *h; /* per live record: its level-0 key and hash */
+} cls_job_t;
+
+static void cls_part(void *arg, int p, int np)
+{
+        const cls_job_t *j = arg;
+        const enf_t *e = j->e;
+        const int nw = e->K->nw;
+
+        for (size_t i = osh_par_cut(e->v->n, p, np); i < osh_par_cut(e->v->n, p + 1, np); i++) {
+                if (!e->v->live[i])
+                        continue;
+                rec_key(e->K, e->r, i, -1, j->key + i * (size_t)nw);
+                j->h[i] = key_hash(j->key + i * (size_t)nw, nw);
+                e->pm[i] = protected_dims(e->r, e->v, i);
+        }
+}
+
+/* Record i joins its class (hash h, key k). */
+static int class_add(enf_t *e, size_t i, const uint64_t *k, uint64_t h)
+{
+        int added;
+        long c = tab_add(e->t, k, h, &added);
+
+        if (c < 0)
+                return -1;
+        e->next[i] = NONE;
+        if (added) {
+                e->head[c] = e->tail[c] = (uint32_t)i;
+                e->cm[c] = 0;
+        } else {
+                e->next[e->tail[c]] = (uint32_t)i;
+                e->tail[c] = (uint32_t)i;
+        }
+        e->cm[c] |= e->pm[i];
+        e->t->count[c]++;
+        return 0;
+}
+
 /* The classes of the live records at level 0, into t, each a list of
- * members (e->next, head, tail) with its protected dims. 0 / -1. */
+ * members (e->next, head, tail) with its protected dims. Keys and hashes
+ * are made on every part; the classes are numbered in record order on
+ * one, with the table's slots fetched ahead (each was a cache miss). */
 static int build_classes(enf_t *e)
 {
         const anon_kview_t *v = e->v;
-        uint64_t k[KW];
-        int added;
+        const int nw = e->K->nw;
+        cls_job_t j = {e, malloc((v->n * (size_t)nw + 1) * sizeof(*j.key)),
+                       malloc((v->n + 1) * sizeof(*j.h))};
+        int rc = -1;
 
-        if (tab_init(e->t, e->K->nw, v->n))
-                return -1;
+        if (!j.key || !j.h || tab_init(e->t, nw, v->n)) /* sized: tab_add never grows */
+                goto done;
+        osh_par_run(cls_part, &j, e->nparts);
         for (size_t i = 0; i < v->n; i++) {
-                long c;
-                if (!v->live[i])
-                        continue;
-                rec_key(e->K, e->r, i, -1, k);
-                if ((c = tab_add(e->t, k, key_hash(k, e->K->nw), &added)) < 0)
-                        return -1;
-                e->pm[i] = protected_dims(e->r, v, i);
-                e->next[i] = NONE;
-                if (added) {
-                        e->head[c] = e->tail[c] = (uint32_t)i;
-                        e->cm[c] = 0;
-                } else {
-                        e->next[e->tail[c]] = (uint32_t)i;
-                        e->tail[c] = (uint32_t)i;
-                }
-                e->cm[c] |= e->pm[i];
-                e->t->count[c]++;
+                if (i + 16 < v->n && v->live[i + 16])
+                        __builtin_prefetch(&e->t->slot[j.h[i + 16] & (e->t->cap - 1)]);
+                if (v->live[i] && class_add(e, i, j.key + i * (size_t)nw, j.h[i]))
+                        goto done;
         }
-        return 0;
+        rc = 0;
+done:
+        free(j.key);
+        free(j.h);
+        return rc;
 }
 
 /* The cost of a class's next step on dims index d (-1: none left): the
@@ -673,7 +742,7 @@ static void step_key(const enf_t *e, uint32_t c, int d, uint64_t *k)
         const kfield_t *f = &K->fld[d];
         uint32_t code = CODE(K, e->head[c], d, e->clvl[(size_t)c * (size_t)e->r->ndims + d] + 1);
 
-        memcpy(k, KEY(e->t, c), (size_t)K->nw * sizeof(*k));
+        key_copy(k, KEY(e->t, c), K->nw);
         k[f->word] = (k[f->word] & ~f->mask) | (uint64_t)code << f->shift;
 }
 
@@ -682,17 +751,29 @@ static void step_key(const enf_t *e, uint32_t c, int d, uint64_t *k)
  * table of every step of the round was a cache miss each. */
 #define PART_CANDS 2048
 
+/* *p for n items of size sz, contents not kept. realloc, not free and
+ * malloc: a big block is remapped in place, so only the pages beyond the
+ * last round's fault in (a fresh block faulted in 50 MB again when a
+ * round had more candidates than the first). 0 / -1 (*p stays). */
+static int regrow(void *p, size_t n, size_t sz)
+{
+        void *q = realloc(*(void **)p, n * sz);
+
+        if (!q)
+                return -1;
+        *(void **)p = q;
+        return 0;
+}
+
 static int cbuf_grow(cbuf_t *c, size_t n, int nw)
 {
         if (n <= c->cap)
                 return 0;
-        free(c->key), free(c->h), free(c->jd), free(c->cnt);
-        c->key = malloc(n * (size_t)nw * sizeof(*c->key));
-        c->h = malloc(n * sizeof(*c->h));
-        c->jd = malloc(n * sizeof(*c->jd));
-        c->cnt = malloc(n * sizeof(*c->cnt));
-        c->cap = c->key && c->h && c->jd && c->cnt ? n : 0;
-        return c->cap ? 0 : -1;
+        if (regrow(&c->key, n, (size_t)nw * sizeof(*c->key)) || regrow(&c->h, n, sizeof(*c->h)) ||
+            regrow(&c->jd, n, sizeof(*c->jd)) || regrow(&c->cnt, n, sizeof(*c->cnt)))
+                return -1;
+        c->cap = n;
+        return 0;
 }
 
 static void cbuf_free(cbuf_t *c)
@@ -704,13 +785,12 @@ static int moves_grow(moves_t *m, size_t n, int nw)
 {
         if (n <= m->cap)
                 return 0;
-        free(m->key), free(m->count), free(m->there), free(m->first);
-        m->key = malloc(n * (size_t)nw * sizeof(*m->key));
-        m->count = malloc(n * sizeof(*m->count));
-        m->there = malloc(n * sizeof(*m->there));
-        m->first = malloc(n * sizeof(*m->first));
-        m->cap = m->key && m->count && m->there && m->first ? n : 0;
-        return m->cap ? 0 : -1;
+        if (regrow(&m->key, n, (size_t)nw * sizeof(*m->key)) ||
+            regrow(&m->count, n, sizeof(*m->count)) || regrow(&m->there, n, sizeof(*m->there)) ||
+            regrow(&m->first, n, sizeof(*m->first)))
+                return -1;
+        m->cap = n;
+        return 0;
 }
 
 static void moves_free(moves_t *m)
@@ -794,7 +874,7 @@ static void scatter_part(void *arg, int p, int np)
 
         for (size_t x = e->pstart[p]; x < e->pstart[p + 1]; x++) {
                 size_t to = cur[TOP(a->h[x], e->bits)]++;
-                memcpy(b->key + to * (size_t)nw, a->key + x * (size_t)nw, (size_t)nw * 8);
+                key_copy(b->key + to * (size_t)nw, a->key + x * (size_t)nw, nw);
                 b->h[to] = a->h[x], b->jd[to] = a->jd[x], b->cnt[to] = a->cnt[x];
         }
 }
@@ -822,7 +902,7 @@ static void aggregate(enf_t *e, uint64_t *slot, size_t lo, size_t hi)
                             key_eq(m->key + (size_t)SLOT_IDX(sl) * (size_t)nw, k, nw))
                                 break;
                 if (!sl) {
-                        memcpy(m->key + n * (size_t)nw, k, (size_t)nw * 8);
+                        key_copy(m->key + n * (size_t)nw, k, nw);
                         m->count[n] = 0;
                         m->there[n] = big_find(&e->big, k, h);
                         m->first[n] = NONE;
@@ -980,8 +1060,7 @@ static void move_part(void *arg, int p, int np)
                 } else {
                         mo->first[m] = c;
                         e->stamp[c] = e->round;
-                        memcpy(KEY(e->t, c), mo->key + (size_t)m * (size_t)e->K->nw,
-                               (size_t)e->K->nw * sizeof(uint64_t));
+                        key_copy(KEY(e->t, c), mo->key + (size_t)m * (size_t)e->K->nw, e->K->nw);
                 }
         }
 }
@@ -1248,22 +1327,95 @@ static anon_kanon_t *kanon_new(const anon_rules_t *r, const anon_kview_t *v)
                 anon_kanon_destroy(k);
                 return NULL;
         }
-        for (size_t i = 0; i < n; i++)
-                for (int d = 0; d < r->ndims; d++)
-                        if (r->dims[d].kind == ANON_D_FLAGS)
-                                group_bits(&r->dims[d], v->flags[i], HROW(k, i));
         memset(k->roff, 0xff, (n + 1) * sizeof(*k->roff));
         memset(k->uoff, 0xff, (n + 1) * sizeof(*k->uoff));
         return k;
 }
 
-/* Measures before: the classes at level 0 and what each quasi-identifier
- * contributes to uniqueness. 0 / -1. */
-static int measure_before(enf_t *e)
+typedef struct hb_job {
+        anon_kanon_t *K;
+        const anon_rules_t *r;
+        const anon_kview_t *v;
+} hb_job_t;
+
+static void hb_part(void *arg, int p, int np)
 {
+        const hb_job_t *j = arg;
+
+        for (int d = 0; d < j->r->ndims; d++) {
+                const anon_dim_t *dm = &j->r->dims[d];
+                int run = dm->kind == ANON_D_FLAGS && bits_consecutive(dm);
+                for (size_t i = osh_par_cut(j->v->n, p, np);
+                     dm->kind == ANON_D_FLAGS && i < osh_par_cut(j->v->n, p + 1, np); i++)
+                        group_bits(dm, run, j->v->flags[i], HROW(j->K, i));
+        }
+}
+
+/* What each quasi-identifier contributes to uniqueness before: a figure
+ * for the report that no decision reads, so while k is enforced it is
+ * measured on a copy of the classes on a thread of its own, filling the
+ * gaps between the rounds' parts. */
+typedef struct top_bg {
+        anon_kanon_t *K;
+        const anon_rules_t *r;
+        ktab_t snap; /* the classes before: keys and sizes only */
+        int64_t base;
+        anon_risk_t res;
+        pthread_t th;
+        int running, rc;
+} top_bg_t;
+
+static void *top_main(void *arg)
+{
+        top_bg_t *b = arg;
+
+        b->rc = top_contributor(b->K, b->r, &b->snap, b->base, 1, &b->res);
+        return NULL;
+}
+
+/* Starts the measure on a copy of e->t. 0 / -1. */
+static int top_start(top_bg_t *b, const enf_t *e)
+{
+        const ktab_t *t = e->t;
+
+        *b = (top_bg_t){.K = e->K, .r = e->r, .base = e->rk->bucket_before[0]};
+        b->snap.n = t->n;
+        b->snap.nw = t->nw;
+        b->snap.key = malloc((t->n * (size_t)t->nw + 1) * sizeof(*t->key));
+        b->snap.count = malloc((t->n + 1) * sizeof(*t->count));
+        if (!b->snap.key || !b->snap.count)
+                return -1;
+        memcpy(b->snap.key, t->key, t->n * (size_t)t->nw * sizeof(*t->key));
+        memcpy(b->snap.count, t->count, t->n * sizeof(*t->count));
+        if (!(b->running = !pthread_create(&b->th, NULL, top_main, b)))
+                top_main(b); /* no thread: measured here */
+        return 0;
+}
+
+/* Waits for the measure and puts it in rk. 0 / -1. */
+static int top_finish(top_bg_t *b, anon_risk_t *rk)
+{
+        if (b->running)
+                pthread_join(b->th, NULL);
+        b->running = 0;
+        tab_free(&b->snap);
+        rk->top_dim = b->res.top_dim;
+        rk->top_drop = b->res.top_drop;
+        return b->rc;
+}
+
+/* Measures before: the classes at level 0, and with enforce the top
+ * contributor started on *bg (else measured here). 0 / -1. */
+static int measure_before(enf_t *e, int enforce, top_bg_t *bg)
+{
+        hb_job_t hj = {e->K, e->r, e->v};
+
+        osh_par_run(hb_part, &hj, e->nparts);
         if (make_codes(e->K, e->r, e->v, e->nparts) || build_classes(e))
                 return -1;
         tally(e->t, e->r->k_floor, e->rk, 0);
+        if (enforce)
+                return top_start(bg, e);
         return top_contributor(e->K, e->r, e->t, e->rk->bucket_before[0], e->nparts, e->rk);
 }
 
@@ -1280,6 +1432,8 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
                    .k = r->k_floor,
                    .rk = rk,
                    .nparts = osh_par_parts(v->threads)};
+        const int enforcing = r->k_action == ANON_K_HIERARCHY && r->k_floor > 1;
+        top_bg_t bg = {0};
         int rc = -1;
 
         memset(rk, 0, sizeof(*rk));
@@ -1288,15 +1442,19 @@ int anon_kanon_run(const anon_rules_t *r, const anon_kview_t *v, anon_kanon_t **
         e.tail = malloc(n1 * sizeof(*e.tail));
         e.pm = malloc(n1 * sizeof(*e.pm));
         e.cm = malloc(n1 * sizeof(*e.cm));
-        if (!k || !e.next || !e.head || !e.tail || !e.pm || !e.cm || measure_before(&e))
+        if (!k || !e.next || !e.head || !e.tail || !e.pm || !e.cm ||
+            measure_before(&e, enforcing, &bg))
                 goto fail;
-        if (r->k_action == ANON_K_HIERARCHY && r->k_floor > 1 && enforce(&e))
+        if (enforcing && (enforce(&e) | top_finish(&bg, rk)))
                 goto fail;
         tally(&t, r->k_floor, rk, 1);
         if (render_all(k, r, v, e.nparts, rk))
                 goto fail;
         rc = 0;
 fail:
+        if (bg.running)
+                top_finish(&bg, rk);
+        tab_free(&bg.snap);
         tab_free(&t);
         free(e.next);
         free(e.head);
