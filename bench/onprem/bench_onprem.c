@@ -12,7 +12,9 @@
  *                export file and find every ',' and line break with memchr
  *                (one thread), then the same produce + flush
  *   anonymizer   resident.raw.v1 -> resident.abstracted.v1: its first record
- *                seen to its END marker
+ *                seen to its END marker; its log gives the phases (taking
+ *                in, judging, releasing) and the k floor, whose target is
+ *                0.5x when k is enforced (issue 13), else 0.8x
  *   produce+consume  the anonymizer's reference: produce the same records,
  *                flush, and consume them all back (project consumer defaults)
  *   both stages  a fresh broker, the anonymizer already running: extractor
