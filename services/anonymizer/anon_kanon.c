@@ -1332,6 +1332,7 @@ static anon_kanon_t *kanon_new(const anon_rules_t *r, const anon_kview_t *v)
         return k;
 }
 
+/* Every record's household-age bits, by record range. */
 typedef struct hb_job {
         anon_kanon_t *K;
         const anon_rules_t *r;
@@ -1344,9 +1345,12 @@ static void hb_part(void *arg, int p, int np)
 
         for (int d = 0; d < j->r->ndims; d++) {
                 const anon_dim_t *dm = &j->r->dims[d];
-                int run = dm->kind == ANON_D_FLAGS && bits_consecutive(dm);
-                for (size_t i = osh_par_cut(j->v->n, p, np);
-                     dm->kind == ANON_D_FLAGS && i < osh_par_cut(j->v->n, p + 1, np); i++)
+                size_t hi = osh_par_cut(j->v->n, p + 1, np);
+                int run;
+                if (dm->kind != ANON_D_FLAGS)
+                        continue;
+                run = bits_consecutive(dm);
+                for (size_t i = osh_par_cut(j->v->n, p, np); i < hi; i++)
                         group_bits(dm, run, j->v->flags[i], HROW(j->K, i));
         }
 }

@@ -3,7 +3,8 @@
  * tracker's hashes, its batch id) is done for a chunk of polled messages on
  * anon.threads threads; anon_svc.c then takes the chunk's records in poll
  * order, so counts, offsets and dead letters are as if one by one; the
- * next chunk is prepared while this one is taken in. One record at a time,
+ * next chunk is prepared while this one is taken in, by a thread of its
+ * own and then by the caller too. One record at a time,
  * the consume phase was bound by this one thread (docs/performance.md). */
 #ifndef ANON_PREP_H
 #define ANON_PREP_H
